@@ -1,0 +1,5 @@
+"""``python -m genhmr``: see :mod:`genhmr.cli`."""
+
+from genhmr.cli import main
+
+raise SystemExit(main())

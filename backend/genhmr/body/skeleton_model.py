@@ -1,0 +1,80 @@
+"""Batched forward kinematics and keypoints on the SMPL-X skeleton (torch).
+
+The kinematic convention is SMPL-X's: every joint's rest frame is aligned with the model axes,
+a joint's rotation is local (relative to its parent), the root rotates about the pelvis and the
+translation is added after, so ``joints[:, 0] == rest_joints[0] + transl``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from genhmr_core.keypoints import keypoint_attachments
+from genhmr_core.skeleton import NUM_JOINTS, PARENTS, builtin_rest_joints
+
+
+def rotation_6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
+    """Continuous 6D rotation representation (Zhou et al. 2019) (..., 6) -> (..., 3, 3).
+
+    The two 3-vectors are the first two *columns* of the matrix (Gram-Schmidt completed), so
+    the identity is ``[1, 0, 0, 0, 1, 0]``.
+    """
+    a1, a2 = d6[..., :3], d6[..., 3:]
+    b1 = torch.nn.functional.normalize(a1, dim=-1)
+    b2 = torch.nn.functional.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
+    b3 = torch.cross(b1, b2, dim=-1)
+    return torch.stack([b1, b2, b3], dim=-1)
+
+
+def matrix_to_rotation_6d(m: torch.Tensor) -> torch.Tensor:
+    return torch.cat([m[..., :, 0], m[..., :, 1]], dim=-1)
+
+
+class SkeletonModel(torch.nn.Module):
+    """FK over a fixed rest skeleton plus rigidly attached surface keypoints."""
+
+    def __init__(self, rest_joints: np.ndarray, name: str = "builtin") -> None:
+        super().__init__()
+        rest = torch.as_tensor(np.asarray(rest_joints), dtype=torch.float32)
+        if rest.shape != (NUM_JOINTS, 3):
+            raise ValueError(f"rest_joints must be ({NUM_JOINTS}, 3), got {tuple(rest.shape)}")
+        kp_joint, kp_offset = keypoint_attachments()
+        self.name = name
+        self.register_buffer("rest_joints", rest)
+        parents = torch.tensor(PARENTS[1:])
+        self.register_buffer("offsets", torch.cat([rest[:1], rest[1:] - rest[parents]]))
+        self.register_buffer("kp_joint", torch.as_tensor(kp_joint))
+        self.register_buffer("kp_offset", torch.as_tensor(kp_offset, dtype=torch.float32))
+
+    def forward(self, local_rot: torch.Tensor, transl: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Pose the skeleton.
+
+        local_rot (B, J', 3, 3) holds joint-local rotations for the first J' joints (J' = 22
+        for root + body; the rest stay at rest); transl (B, 3).
+        Returns joints (B, J, 3), global rotations (B, J, 3, 3), keypoints (B, K, 3).
+        """
+        batch = local_rot.shape[0]
+        eye = torch.eye(3, dtype=local_rot.dtype, device=local_rot.device)
+        rots: list[torch.Tensor] = []
+        pos: list[torch.Tensor] = []
+        for j in range(NUM_JOINTS):
+            local = local_rot[:, j] if j < local_rot.shape[1] else eye.expand(batch, 3, 3)
+            if j == 0:
+                rots.append(local)
+                pos.append(self.offsets[0].expand(batch, 3) + transl)
+            else:
+                p = PARENTS[j]
+                rots.append(rots[p] @ local)
+                pos.append(pos[p] + (rots[p] @ self.offsets[j].unsqueeze(-1)).squeeze(-1))
+        global_rot = torch.stack(rots, dim=1)
+        joints = torch.stack(pos, dim=1)
+        kp = joints[:, self.kp_joint] + (
+            global_rot[:, self.kp_joint] @ self.kp_offset.unsqueeze(-1)).squeeze(-1)
+        return joints, global_rot, kp
+
+
+def builtin_model() -> SkeletonModel:
+    """The built-in skeleton: SMPL-X joint names and hierarchy, our own rest offsets."""
+    return SkeletonModel(builtin_rest_joints(), name="builtin")

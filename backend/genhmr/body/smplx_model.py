@@ -1,0 +1,70 @@
+"""The real SMPL-X body through the ``smplx`` package, from the user's own model files.
+
+SMPL-X model files are licensed by their owners and never shipped; the user points the add-on
+at the folder holding ``SMPLX_NEUTRAL.npz`` (or ``SMPLX_MALE``/``SMPLX_FEMALE``), either directly
+or in an ``smplx/`` sub-folder as the official download lays it out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genhmr_core.skeleton import NUM_JOINTS
+
+from .skeleton_model import SkeletonModel
+
+GENDERS = ("neutral", "male", "female")
+
+
+class SmplxModelError(RuntimeError):
+    """The SMPL-X model folder or file is missing or unreadable."""
+
+
+def find_model_file(model_dir: str | Path, gender: str = "neutral") -> Path:
+    """Locate ``SMPLX_<GENDER>.npz`` in ``model_dir`` or ``model_dir/smplx``."""
+    if gender not in GENDERS:
+        raise SmplxModelError(f"gender must be one of {GENDERS}, got {gender!r}")
+    model_dir = Path(model_dir).expanduser()
+    if not model_dir.is_dir():
+        raise SmplxModelError(
+            f"SMPL-X model folder not found: {model_dir}. Point the add-on preferences at the "
+            "folder holding SMPLX_NEUTRAL.npz, or leave it empty to use the built-in skeleton.")
+    name = f"SMPLX_{gender.upper()}.npz"
+    for candidate in (model_dir / name, model_dir / "smplx" / name):
+        if candidate.is_file():
+            return candidate
+    raise SmplxModelError(f"{name} not found in {model_dir} (nor in {model_dir / 'smplx'})")
+
+
+def load_smplx(model_dir: str | Path, gender: str = "neutral", num_betas: int = 10
+               ) -> torch.nn.Module:
+    """Build an ``smplx.SMPLX`` layer from the user's model file (full 3x3-matrix hand poses)."""
+    import smplx  # imported here: only needed when the user has model files
+
+    path = find_model_file(model_dir, gender)
+    try:
+        return smplx.SMPLX(str(path.parent), gender=gender, num_betas=num_betas, use_pca=False,
+                           flat_hand_mean=True, ext="npz")
+    except Exception as exc:  # corrupt or foreign file: say which, keep the cause
+        raise SmplxModelError(f"cannot load SMPL-X model {path}: {exc}") from exc
+
+
+@torch.no_grad()
+def smplx_rest_joints(model: torch.nn.Module, betas: np.ndarray | None = None) -> np.ndarray:
+    """Rest (T-pose) joint positions (55, 3) of an SMPL-X layer for the given shape."""
+    nb = model.shapedirs.shape[-1]
+    b = torch.zeros(1, nb, dtype=model.shapedirs.dtype)
+    if betas is not None:
+        values = torch.as_tensor(np.asarray(betas)[:nb], dtype=b.dtype)
+        b[0, : values.shape[0]] = values
+    verts = model.v_template + torch.einsum("vcl,bl->bvc", model.shapedirs, b)[0]
+    joints = model.J_regressor @ verts
+    return joints[:NUM_JOINTS].cpu().numpy().astype(np.float64)
+
+
+def smplx_skeleton(model: torch.nn.Module, betas: np.ndarray | None = None) -> SkeletonModel:
+    """The SMPL-X model's own skeleton (for the given shape) as a :class:`SkeletonModel`."""
+    return SkeletonModel(smplx_rest_joints(model, betas), name="smplx")

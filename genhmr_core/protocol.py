@@ -1,0 +1,96 @@
+"""The JSON-lines protocol between the Blender add-on and the backend process.
+
+One JSON object per line, UTF-8. The add-on writes *requests* to the backend's stdin; the backend
+writes *events* to its stdout (and nothing else: logs go to stderr). Every message has a
+``type``; every event about a job carries its ``job_id``. The full description with examples is
+in ``docs/protocol.md``.
+
+Requests: ``start`` (a job), ``cancel`` (a job), ``shutdown``.
+Events: ``hello`` (on start-up), ``accepted``, ``progress``, ``person``, ``done``, ``cancelled``,
+``error``, ``bye``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PROTOCOL_VERSION = 1
+
+REQUEST_TYPES = frozenset({"start", "cancel", "shutdown"})
+EVENT_TYPES = frozenset(
+    {"hello", "accepted", "progress", "person", "done", "cancelled", "error", "bye"})
+
+# Required fields (besides "type") for each message type.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "start": ("job_id", "video", "out_dir"),
+    "cancel": ("job_id",),
+    "shutdown": (),
+    "hello": ("protocol", "backend_version"),
+    "accepted": ("job_id",),
+    "progress": ("job_id", "stage", "done", "total", "elapsed_s"),
+    "person": ("job_id", "track_id", "frames"),
+    "done": ("job_id", "result_path", "num_people", "elapsed_s", "stage_seconds"),
+    "cancelled": ("job_id",),
+    "error": ("message",),
+    "bye": (),
+}
+
+# Job options a ``start`` request may carry, with their defaults.
+START_DEFAULTS: dict[str, Any] = {
+    "start": 0,  # first video frame (0-based, inclusive)
+    "end": None,  # last video frame (exclusive); None = to the end
+    "device": "auto",  # auto | cpu | cuda
+    "method": "fit",  # 3D body method
+    "smplx_dir": "",  # folder with SMPL-X model files; empty = built-in skeleton
+    "focal_px": None,  # focal length in pixels; None = estimated from a default field of view
+    "tiling": "auto",  # small-person handling of the detector: auto | on | off
+    "max_people": 6,
+}
+
+
+class ProtocolError(ValueError):
+    """A line that is not a valid protocol message."""
+
+
+def encode(message: dict[str, Any]) -> str:
+    """Validate and serialise one message to a single line (with trailing newline)."""
+    validate(message)
+    return json.dumps(message, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def decode(line: str | bytes) -> dict[str, Any]:
+    """Parse and validate one line."""
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", errors="replace")
+    try:
+        message = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"not JSON: {line[:200]!r}") from exc
+    validate(message)
+    return message
+
+
+def validate(message: Any) -> None:
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ProtocolError(f"message must be an object with a 'type': {message!r}"[:300])
+    kind = message["type"]
+    if kind not in REQUIRED:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    missing = [k for k in REQUIRED[kind] if k not in message]
+    if missing:
+        raise ProtocolError(f"{kind} message lacks {', '.join(missing)}")
+
+
+def start_request(job_id: str, video: str, out_dir: str, **options: Any) -> dict[str, Any]:
+    """A ``start`` request with defaults filled in; unknown options are rejected early."""
+    unknown = set(options) - set(START_DEFAULTS)
+    if unknown:
+        raise ProtocolError(f"unknown job options: {', '.join(sorted(unknown))}")
+    return {"type": "start", "job_id": job_id, "video": video, "out_dir": out_dir,
+            **START_DEFAULTS, **options}
+
+
+def job_options(request: dict[str, Any]) -> dict[str, Any]:
+    """The options of a ``start`` request, defaults applied."""
+    return {key: request.get(key, default) for key, default in START_DEFAULTS.items()}

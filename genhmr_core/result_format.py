@@ -1,0 +1,201 @@
+"""The versioned result file: the contract between the backend and the Blender add-on.
+
+One ``.npz`` per job, always read with ``allow_pickle=False`` (strings are stored as fixed-width
+unicode arrays, never as pickled objects). Shapes use P = tracked people, F = frames in the job,
+J = 55 SMPL-X joints, K = keypoints (COCO-17 first, see ``genhmr_core.keypoints``), L = 33
+MediaPipe landmarks. Camera space is OpenCV's: x right, y down, z forward, metres; pixel
+coordinates have their origin at the top-left corner of the image. The full field list with
+meanings is in ``docs/result_format.md``; :data:`FIELDS` below is the machine-checked version.
+
+SMPL-X semantics: rotations are axis-angle and joint-local (parent frame, rest frames aligned
+with the model axes); the posed pelvis is ``R(global_orient) @ 0 + rest_joints[0] + transl``,
+i.e. ``joints3d[..., 0, :] == rest_joints[0] + transl``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .keypoints import KEYPOINT_NAMES, MEDIAPIPE_NAMES
+from .skeleton import JOINT_NAMES, NUM_BODY_JOINTS, PARENTS
+
+FORMAT_NAME = "genhmr-result"
+FORMAT_VERSION = 1
+NUM_BETAS = 10
+
+
+class ResultFormatError(ValueError):
+    """A result file is missing fields, has wrong shapes, or comes from a newer format."""
+
+
+# name -> (shape with symbolic dims, dtype kind). Symbols: P F J K L B; ints are literal.
+FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
+    "track_ids": (("P",), "i"),
+    "frame_indices": (("F",), "i"),
+    "valid": (("P", "F"), "b"),
+    "rest_joints": (("P", "J", 3), "f"),
+    "betas": (("P", "B"), "f"),
+    "global_orient": (("P", "F", 3), "f"),
+    "body_pose": (("P", "F", NUM_BODY_JOINTS, 3), "f"),
+    "transl": (("P", "F", 3), "f"),
+    "joints3d": (("P", "F", "J", 3), "f"),
+    "joint_confidence": (("P", "F", "J"), "f"),
+    "keypoints2d": (("P", "F", "K", 3), "f"),
+    "keypoints3d": (("P", "F", "K", 3), "f"),
+    "boxes": (("P", "F", 4), "f"),
+    "detector_landmarks2d": (("P", "F", "L", 3), "f"),
+    "detector_world_landmarks": (("P", "F", "L", 3), "f"),
+    "camera_K": ((3, 3), "f"),
+    "image_size": ((2,), "i"),
+}
+METADATA = ("format", "format_version", "source_video", "fps", "body_model", "method",
+            "joint_names", "joint_parents", "keypoint_names", "landmark_names", "backend_version")
+
+
+@dataclasses.dataclass
+class JobResult:
+    """Everything the backend recovered for one video frame range."""
+
+    source_video: str
+    fps: float
+    image_size: np.ndarray  # (2,) width, height in pixels
+    camera_K: np.ndarray  # (3, 3) intrinsics in pixels
+    frame_indices: np.ndarray  # (F,) video frame numbers (0-based) covered by the job
+    track_ids: np.ndarray  # (P,) stable person ids
+    valid: np.ndarray  # (P, F) person seen and solved in that frame
+    rest_joints: np.ndarray  # (P, J, 3) rest joint positions, SMPL-X model frame
+    betas: np.ndarray  # (P, B) shape coefficients, constant over time
+    global_orient: np.ndarray
+    body_pose: np.ndarray
+    transl: np.ndarray
+    joints3d: np.ndarray
+    joint_confidence: np.ndarray
+    keypoints2d: np.ndarray
+    keypoints3d: np.ndarray
+    boxes: np.ndarray
+    detector_landmarks2d: np.ndarray
+    detector_world_landmarks: np.ndarray
+    body_model: str = "builtin"
+    method: str = "fit"
+    backend_version: str = ""
+
+    @property
+    def num_people(self) -> int:
+        return int(self.track_ids.shape[0])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frame_indices.shape[0])
+
+    def validate(self) -> None:
+        """Check every field's shape against :data:`FIELDS`; raise ResultFormatError if wrong."""
+        dims: dict[str, int] = {}
+        expected_fixed = {"J": len(JOINT_NAMES), "K": len(KEYPOINT_NAMES),
+                          "L": len(MEDIAPIPE_NAMES), "B": NUM_BETAS}
+        for name, (shape, kind) in FIELDS.items():
+            arr = np.asarray(getattr(self, name))
+            if arr.ndim != len(shape):
+                raise ResultFormatError(f"{name}: expected {len(shape)} dims, got {arr.shape}")
+            if arr.dtype.kind not in (kind, "u" if kind == "i" else kind):
+                raise ResultFormatError(f"{name}: expected dtype kind {kind!r}, got {arr.dtype}")
+            for dim, size in zip(shape, arr.shape):
+                if isinstance(dim, int):
+                    want = dim
+                elif dim in expected_fixed:
+                    want = expected_fixed[dim]
+                else:
+                    want = dims.setdefault(dim, size)
+                if size != want:
+                    raise ResultFormatError(f"{name}: dim {dim} is {size}, expected {want}")
+
+
+def save_result(result: JobResult, path: str | os.PathLike) -> Path:
+    """Validate and write atomically (temp file + rename), so a reader never sees half a file."""
+    result.validate()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    for name, (_, kind) in FIELDS.items():
+        arr = np.asarray(getattr(result, name))
+        arrays[name] = arr.astype(np.float32) if kind == "f" else arr.astype(
+            bool if kind == "b" else np.int64)
+    arrays.update(
+        format=np.array(FORMAT_NAME),
+        format_version=np.array(FORMAT_VERSION, dtype=np.int64),
+        source_video=np.array(str(result.source_video)),
+        fps=np.array(float(result.fps)),
+        body_model=np.array(result.body_model),
+        method=np.array(result.method),
+        backend_version=np.array(result.backend_version),
+        joint_names=np.array(JOINT_NAMES),
+        joint_parents=np.array(PARENTS, dtype=np.int64),
+        keypoint_names=np.array(KEYPOINT_NAMES),
+        landmark_names=np.array(MEDIAPIPE_NAMES),
+    )
+    fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".npz.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_result(path: str | os.PathLike) -> JobResult:
+    """Read a result file written by any backend of a compatible version (never unpickles)."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ResultFormatError(f"cannot read result file {path}: {exc}") from exc
+    with data:
+        keys = set(data.files)
+        if "format" not in keys or str(data["format"]) != FORMAT_NAME:
+            raise ResultFormatError(f"{path} is not a GenHMR result file")
+        version = int(data["format_version"])
+        if version > FORMAT_VERSION:
+            raise ResultFormatError(
+                f"{path} has format version {version}; this add-on reads up to {FORMAT_VERSION}."
+                " Update the add-on.")
+        missing = sorted(set(FIELDS) - keys)
+        if missing:
+            raise ResultFormatError(f"{path} lacks fields: {', '.join(missing)}")
+        if tuple(str(n) for n in data["joint_names"]) != JOINT_NAMES:
+            raise ResultFormatError(f"{path} uses a different joint set")
+        if tuple(str(n) for n in data["keypoint_names"]) != KEYPOINT_NAMES:
+            raise ResultFormatError(f"{path} uses a different keypoint set")
+        result = JobResult(
+            source_video=str(data["source_video"]),
+            fps=float(data["fps"]),
+            body_model=str(data["body_model"]),
+            method=str(data["method"]),
+            backend_version=str(data["backend_version"]),
+            **{name: np.array(data[name]) for name in FIELDS},
+        )
+    result.validate()
+    return result
+
+
+def empty_result(source_video: str, fps: float, image_size: tuple[int, int],
+                 camera_K: np.ndarray, frame_indices: np.ndarray, num_people: int) -> JobResult:
+    """A result with every per-person array allocated (zeros, nothing valid) for filling in."""
+    p, f = num_people, len(frame_indices)
+    j, k, lm = len(JOINT_NAMES), len(KEYPOINT_NAMES), len(MEDIAPIPE_NAMES)
+    z = np.zeros
+    return JobResult(
+        source_video=source_video, fps=float(fps),
+        image_size=np.asarray(image_size, dtype=np.int64), camera_K=np.asarray(camera_K),
+        frame_indices=np.asarray(frame_indices, dtype=np.int64),
+        track_ids=np.arange(p, dtype=np.int64), valid=z((p, f), bool),
+        rest_joints=z((p, j, 3)), betas=z((p, NUM_BETAS)), global_orient=z((p, f, 3)),
+        body_pose=z((p, f, NUM_BODY_JOINTS, 3)), transl=z((p, f, 3)), joints3d=z((p, f, j, 3)),
+        joint_confidence=z((p, f, j)), keypoints2d=z((p, f, k, 3)), keypoints3d=z((p, f, k, 3)),
+        boxes=z((p, f, 4)), detector_landmarks2d=z((p, f, lm, 3)),
+        detector_world_landmarks=z((p, f, lm, 3)),
+    )

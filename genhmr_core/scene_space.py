@@ -1,0 +1,111 @@
+"""From the backend's camera space to a Blender scene: axes, camera, bone rotations.
+
+Conventions:
+
+* Result files are in OpenCV camera space (x right, y down, z forward).
+* The Blender scene is Z-up. The generated camera sits at ``(0, 0, height)`` looking along +Y
+  with a level horizon, so the OpenCV point ``(x, y, z)`` lands at ``(x, z, height - y)``.
+  ``height`` is estimated so the people's feet rest on the ground plane z = 0.
+* SMPL-X's model frame is Y-up facing +Z; armatures are built Z-up facing -Y (Blender's front
+  view), i.e. ``(x, y, z) -> (x, -z, y)``.
+
+Bone rest orientations come from Blender itself (``bone.matrix_local``), so these functions take
+them as input and stay testable without Blender.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .keypoints import KEYPOINT_INDEX
+from .rotations import axis_angle_to_matrix, make_quaternions_continuous, matrix_to_quaternion
+from .skeleton import NUM_BODY_JOINTS, NUM_JOINTS
+
+CV_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+SMPLX_TO_ARMATURE = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+CAMERA_EULER_XYZ = (np.pi / 2, 0.0, 0.0)
+DEFAULT_SENSOR_WIDTH_MM = 36.0
+
+_FOOT_KEYPOINTS = [KEYPOINT_INDEX[n] for n in (
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index", "left_ankle",
+    "right_ankle")]
+
+
+def camera_height_from_feet(keypoints3d: np.ndarray, valid: np.ndarray,
+                            fallback: float = 1.5) -> float:
+    """Camera height above the ground: median over valid person-frames of the lowest foot point.
+
+    keypoints3d is (P, F, K, 3) in camera space, valid (P, F). In OpenCV space "lowest" is the
+    largest y. Using the median ignores jumps and the odd bad frame.
+    """
+    valid = np.asarray(valid, dtype=bool)
+    if not valid.any():
+        return fallback
+    feet_y = np.asarray(keypoints3d)[..., _FOOT_KEYPOINTS, 1].max(axis=-1)  # (P, F)
+    height = float(np.median(feet_y[valid]))
+    return height if np.isfinite(height) and height > 0.05 else fallback
+
+
+def camera_to_world(points_cv: np.ndarray, camera_height: float) -> np.ndarray:
+    """OpenCV camera-space points (..., 3) -> Blender world points (..., 3)."""
+    out = np.asarray(points_cv, dtype=np.float64) @ CV_TO_WORLD.T
+    out[..., 2] += camera_height
+    return out
+
+
+def blender_camera_settings(camera_K: np.ndarray, image_size: tuple[int, int],
+                            sensor_width_mm: float = DEFAULT_SENSOR_WIDTH_MM) -> dict[str, float]:
+    """Lens, sensor and shift for a Blender camera reproducing the pinhole ``camera_K``.
+
+    Sensor fit is horizontal; Blender expresses shift in units of the larger image side.
+    """
+    width, height = (int(v) for v in image_size)
+    fx, cx, cy = float(camera_K[0, 0]), float(camera_K[0, 2]), float(camera_K[1, 2])
+    big = float(max(width, height))
+    return {
+        "lens_mm": fx * sensor_width_mm / width,
+        "sensor_width_mm": sensor_width_mm,
+        "shift_x": (width / 2.0 - cx) / big,
+        "shift_y": (cy - height / 2.0) / big,
+    }
+
+
+def rest_joints_in_armature(rest_joints: np.ndarray) -> np.ndarray:
+    """SMPL-X-frame rest joints (J, 3) -> armature-space bone heads (J, 3)."""
+    return np.asarray(rest_joints, dtype=np.float64) @ SMPLX_TO_ARMATURE.T
+
+
+def bone_quaternions(global_orient: np.ndarray, body_pose: np.ndarray,
+                     bone_rest: np.ndarray) -> np.ndarray:
+    """Pose-bone rotations (F, J, 4) (w, x, y, z) for keyframing an armature at the world origin.
+
+    global_orient (F, 3) and body_pose (F, 21, 3) are SMPL-X axis-angles in camera space;
+    bone_rest (J, 3, 3) is each bone's rest orientation in armature space (Blender's
+    ``bone.matrix_local.to_3x3()``). Joints beyond the body (hands, jaw, eyes) stay at rest.
+    The quaternions are made continuous over time so f-curves interpolate the short way.
+    """
+    go = axis_angle_to_matrix(global_orient)  # (F, 3, 3)
+    local = np.broadcast_to(np.eye(3), (go.shape[0], NUM_JOINTS, 3, 3)).copy()
+    local[:, 1:1 + NUM_BODY_JOINTS] = axis_angle_to_matrix(body_pose)
+    p = SMPLX_TO_ARMATURE
+    # Joint-local rotations expressed in the armature frame; the root also maps camera->world.
+    local_arm = p @ local @ p.T
+    local_arm[:, 0] = CV_TO_WORLD @ go @ p.T
+    rest = np.asarray(bone_rest, dtype=np.float64)
+    basis = np.swapaxes(rest, -1, -2)[None] @ local_arm @ rest[None]
+    return make_quaternions_continuous(matrix_to_quaternion(basis), axis=0)
+
+
+def root_locations(transl: np.ndarray, rest_joints: np.ndarray, bone_rest_root: np.ndarray,
+                   camera_height: float) -> np.ndarray:
+    """Pose-bone location (F, 3) of the root (pelvis) bone: its head follows the posed pelvis."""
+    pelvis_cv = np.asarray(transl, dtype=np.float64) + np.asarray(rest_joints)[0]
+    target = camera_to_world(pelvis_cv, camera_height)
+    rest_head = rest_joints_in_armature(rest_joints)[0]
+    return (target - rest_head) @ np.asarray(bone_rest_root, dtype=np.float64)
+
+
+def interleave_keyframes(frames: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Flat ``[f0, v0, f1, v1, ...]`` array for ``keyframe_points.foreach_set('co', ...)``."""
+    return np.column_stack([np.asarray(frames, np.float64), np.asarray(values, np.float64)]
+                           ).astype(np.float32).ravel()

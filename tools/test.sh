@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up (idempotent, seconds when done before) and run the whole test suite.
+#
+#   bash tools/test.sh [pytest args...]
+#
+# Runs `ruff check .` and then `python -m pytest "$@"` with the dev venv's Python. The exit status
+# is pytest's; "no tests collected" (pytest exit 5) counts as a failure, and so does a lint
+# failure when pytest itself passed. .ci/run calls exactly this script.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+exec </dev/null
+
+bash "$ROOT/tools/setup.sh"
+GENHMR_CACHE="${GENHMR_CACHE:-$HOME/.cache/genhmr}"
+# shellcheck disable=SC1091
+. "$GENHMR_CACHE/env.sh"
+
+echo "[test] ruff check ."
+lint_status=0
+"$GENHMR_PYTHON" -m ruff check . || lint_status=$?
+if [ "$lint_status" -ne 0 ]; then
+    echo "[test] ruff check failed (exit $lint_status); running the tests anyway" >&2
+fi
+
+echo "[test] python -m pytest $*"
+test_status=0
+"$GENHMR_PYTHON" -m pytest "$@" || test_status=$?
+
+if [ "$test_status" -eq 5 ]; then
+    echo "[test] ERROR: pytest collected no tests (exit 5): treated as a failure" >&2
+    exit 5
+fi
+if [ "$test_status" -ne 0 ]; then
+    exit "$test_status"
+fi
+if [ "$lint_status" -ne 0 ]; then
+    echo "[test] ERROR: the tests passed but 'ruff check .' failed: fix the lint errors above" >&2
+    exit 1
+fi
+exit 0
