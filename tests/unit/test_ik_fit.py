@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from genhmr.body import builtin_model
 from genhmr.body.skeleton_model import rotation_6d_to_matrix
 from genhmr.camera import intrinsics, project
 from genhmr.fitting import FitConfig, fit_track
 from genhmr.fitting.initialization import kabsch, swing
+
 from genhmr_core.keypoints import KEYPOINT_INDEX
 from genhmr_core.rotations import axis_angle_to_matrix
 from genhmr_core.skeleton import JOINT_INDEX, NUM_BODY_JOINTS
@@ -65,7 +65,7 @@ def test_fit_recovers_synthetic_motion(noise_px: float):
     world = world + rng.normal(scale=0.02, size=world.shape) * (noise_px > 0)
     valid = np.ones(frames, bool)
     valid[17] = False  # a dropped frame is bridged
-    fit = fit_track(model, kp2d, world, valid, K, FitConfig(iterations=150))
+    fit = fit_track(model, kp2d, world, valid, K, FitConfig())
 
     assert fit.joints3d.shape == (frames, 55, 3)
     assert np.isfinite(fit.joints3d).all()
@@ -76,7 +76,7 @@ def test_fit_recovers_synthetic_motion(noise_px: float):
     assert mpjpe < (0.03 if noise_px == 0 else 0.05), mpjpe
     depth_err = np.abs(fit.transl[valid, 2] - transl[valid, 2]).mean()
     assert depth_err < 0.15, depth_err
-    assert fit.reprojection_px < 3.0 + 1.5 * noise_px
+    assert fit.reprojection_px < 2.0 + 1.0 * noise_px, fit.reprojection_px
     # SMPL-X convention: the pelvis is the rest pelvis plus transl.
     assert np.allclose(fit.joints3d[:, 0], fit.transl + model.rest_joints[0].numpy(), atol=1e-5)
 

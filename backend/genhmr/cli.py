@@ -1,0 +1,175 @@
+"""Command line: ``python -m genhmr {run, serve, contact-sheet, build-task, version}``.
+
+``run`` analyses a video with a progress bar per stage and writes ``<out>/result.npz``; ``serve``
+is what the Blender add-on starts. Exit status: 0 ok, 2 bad input (clear message on stderr),
+3 internal error, 130 cancelled (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from genhmr import __version__
+from genhmr_core.protocol import START_DEFAULTS
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+EXIT_CANCELLED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genhmr", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="analyse a video into a result file")
+    run.add_argument("video", type=Path)
+    run.add_argument("--out", type=Path, required=True, help="output folder (result.npz)")
+    run.add_argument("--start", type=int, default=START_DEFAULTS["start"],
+                     help="first frame, 0-based")
+    run.add_argument("--end", type=int, default=None, help="frame after the last one")
+    run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--method", default=START_DEFAULTS["method"])
+    run.add_argument("--smplx-dir", default="", help="folder with SMPLX_NEUTRAL.npz")
+    run.add_argument("--focal-px", type=float, default=None)
+    run.add_argument("--tiling", default="auto", choices=["auto", "on", "off"])
+    run.add_argument("--max-people", type=int, default=START_DEFAULTS["max_people"])
+    run.add_argument("--contact-sheet", type=Path, default=None,
+                     help="also write a contact sheet PNG here")
+    run.add_argument("--summary-json", type=Path, default=None,
+                     help="write timings and counts as JSON here")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sub.add_parser("serve", help="JSON-lines server for the Blender add-on (stdin/stdout)")
+
+    sheet = sub.add_parser("contact-sheet", help="draw a result over its video frames")
+    sheet.add_argument("result", type=Path)
+    sheet.add_argument("--out", type=Path, required=True, help="PNG to write")
+    sheet.add_argument("--video", type=Path, default=None, help="default: the result's video")
+    sheet.add_argument("--frames", type=int, default=6)
+    sheet.add_argument("--blender-joints", type=Path, default=None,
+                       help=".npy (P, F, J, 2) of Blender rig joints in pixels, drawn as rings")
+
+    task = sub.add_parser("build-task", help="build the multi-person MediaPipe pose bundle")
+    task.add_argument("--out", type=Path, default=None)
+
+    sub.add_parser("version", help="print the backend version")
+    return parser
+
+
+class _Bars:
+    """One tqdm bar per pipeline stage, on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.stage = ""
+
+    def __call__(self, p) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if p.stage != self.stage:
+            self.close()
+            self.stage = p.stage
+            self.bar = tqdm(total=p.total, desc=f"{p.stage:>6}", unit="frame"
+                            if p.stage == "detect" else "step", file=sys.stderr,
+                            dynamic_ncols=True)
+        if self.bar is not None:
+            if self.bar.total != p.total:
+                self.bar.total = p.total
+            self.bar.n = p.done
+            self.bar.set_postfix_str(p.message, refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .pipeline import JobCancelled, JobError, JobOptions, run_job
+
+    options = JobOptions(video=str(args.video), out_dir=str(args.out), start=args.start,
+                         end=args.end, device=args.device, method=args.method,
+                         smplx_dir=args.smplx_dir, focal_px=args.focal_px, tiling=args.tiling,
+                         max_people=args.max_people)
+    bars = _Bars(not args.quiet)
+    try:
+        summary = run_job(options, progress=bars)
+    except JobError as exc:
+        bars.close()
+        print(f"genhmr: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (KeyboardInterrupt, JobCancelled):
+        bars.close()
+        print("genhmr: cancelled; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    bars.close()
+    stages = ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items())
+    print(f"genhmr: {summary.num_people} people over {summary.num_frames} frames in "
+          f"{summary.elapsed_s:.1f} s ({stages})", file=sys.stderr)
+    if args.summary_json:
+        args.summary_json.parent.mkdir(parents=True, exist_ok=True)
+        args.summary_json.write_text(json.dumps({
+            "result_path": str(summary.result_path), "num_people": summary.num_people,
+            "num_frames": summary.num_frames, "elapsed_s": summary.elapsed_s,
+            "stage_seconds": summary.stage_seconds,
+            "reprojection_px": summary.reprojection_px}, indent=2))
+    if args.contact_sheet:
+        from .contact_sheet import write_contact_sheet
+
+        write_contact_sheet(args.contact_sheet, summary.result)
+        print(f"genhmr: contact sheet {args.contact_sheet}", file=sys.stderr)
+    print(summary.result_path)
+    return 0
+
+
+def _contact_sheet(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from genhmr_core.result_format import ResultFormatError, load_result
+
+    from .contact_sheet import write_contact_sheet
+
+    try:
+        result = load_result(args.result)
+    except (OSError, ResultFormatError) as exc:
+        print(f"genhmr: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    joints = np.load(args.blender_joints) if args.blender_joints else None
+    path = write_contact_sheet(args.out, result, video=args.video, count=args.frames,
+                               blender_joints2d=joints)
+    print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="[genhmr %(levelname)s] %(message)s")
+    if args.command == "serve":
+        from .server import main as serve_main
+
+        return serve_main()
+    if args.command == "version":
+        print(__version__)
+        return 0
+    if args.command == "build-task":
+        from .detection import ensure_task_bundle
+
+        print(ensure_task_bundle(args.out))
+        return 0
+    try:
+        if args.command == "run":
+            return _run(args)
+        return _contact_sheet(args)
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        return EXIT_INTERNAL

@@ -1,0 +1,141 @@
+"""A contact sheet: a grid of video frames with what was recovered drawn over them.
+
+This is the picture an artist looks at to judge a result without opening Blender: per person a
+colour, the recovered body's skeleton projected through the job's camera (lines), the detector's
+keypoints (small grey dots) and, when given, the joints of the keyframed Blender rig projected
+through the Blender camera (rings) — if the rings sit on the skeleton, the add-on reproduced the
+backend's result in the scene.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from genhmr_core.keypoints import KEYPOINT_INDEX, PREVIEW_EDGES
+from genhmr_core.result_format import JobResult
+from genhmr_core.skeleton import NUM_BODY_JOINTS
+
+from .camera import project
+
+# BGR colours, distinct and readable on footage.
+PALETTE = ((60, 200, 255), (255, 160, 40), (90, 230, 90), (240, 90, 230), (80, 80, 255),
+           (255, 255, 90), (200, 120, 60), (160, 160, 255))
+
+
+def person_colour(person: int) -> tuple[int, int, int]:
+    return PALETTE[person % len(PALETTE)]
+
+
+def pick_frames(valid: np.ndarray, count: int) -> np.ndarray:
+    """Up to ``count`` job-frame positions spread evenly over frames where someone is valid."""
+    candidates = np.flatnonzero(valid.any(0))
+    if candidates.size == 0:
+        candidates = np.arange(valid.shape[1])
+    if candidates.size <= count:
+        return candidates
+    picks = np.linspace(0, candidates.size - 1, count).round().astype(int)
+    return candidates[picks]
+
+
+def draw_frame(image: np.ndarray, result: JobResult, f: int,
+               blender_joints2d: np.ndarray | None = None) -> np.ndarray:
+    """Draw everything known about job frame ``f`` onto a copy of ``image`` (full resolution)."""
+    out = image.copy()
+    scale = max(out.shape[:2]) / 1000.0
+    thick = max(1, round(2.5 * scale))
+    for p in range(result.num_people):
+        if not result.valid[p, f]:
+            continue
+        colour = person_colour(p)
+        detected = result.keypoints2d[p, f]
+        for x, y, c in detected:
+            if c > 0.3:
+                cv2.circle(out, (round(x), round(y)), thick + 1, (170, 170, 170), -1, cv2.LINE_AA)
+        uv = project(result.keypoints3d[p, f], result.camera_K)
+        for a, b in PREVIEW_EDGES:
+            pa, pb = uv[KEYPOINT_INDEX[a]], uv[KEYPOINT_INDEX[b]]
+            cv2.line(out, (round(pa[0]), round(pa[1])), (round(pb[0]), round(pb[1])), colour,
+                     thick, cv2.LINE_AA)
+        if blender_joints2d is not None:
+            for x, y in blender_joints2d[p, f, :1 + NUM_BODY_JOINTS]:
+                if np.isfinite(x) and np.isfinite(y):
+                    cv2.circle(out, (round(x), round(y)), 3 * thick, (255, 255, 255), thick,
+                               cv2.LINE_AA)
+        x0, y0 = result.boxes[p, f, :2]
+        cv2.putText(out, f"#{int(result.track_ids[p])}", (round(x0), max(round(y0) - 6, 12)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, colour, thick, cv2.LINE_AA)
+    return out
+
+
+def read_video_frames(video: str | Path, frame_numbers: list[int]) -> dict[int, np.ndarray]:
+    """Random access to a few frames (seeking, then reading sequentially when close)."""
+    cap = cv2.VideoCapture(str(video))
+    frames: dict[int, np.ndarray] = {}
+    try:
+        if not cap.isOpened():
+            raise RuntimeError(f"cannot open video {video}")
+        position = 0
+        for number in sorted(set(frame_numbers)):
+            if number < position or number - position > 30:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, number)
+                position = number
+            while position <= number:
+                ok, image = cap.read()
+                if not ok:
+                    break
+                if position == number:
+                    frames[number] = image
+                position += 1
+    finally:
+        cap.release()
+    return frames
+
+
+def make_contact_sheet(result: JobResult, video: str | Path | None = None, count: int = 6,
+                       columns: int = 3, cell_width: int = 640,
+                       blender_joints2d: np.ndarray | None = None,
+                       title: str = "") -> np.ndarray:
+    """The contact sheet image (BGR). ``blender_joints2d`` (P, F, J, 2) pixels, optional."""
+    video = video or result.source_video
+    picks = pick_frames(result.valid, count)
+    numbers = [int(result.frame_indices[f]) for f in picks]
+    images = read_video_frames(video, numbers)
+    width, height = (int(v) for v in result.image_size)
+    cell_height = round(cell_width * height / width)
+    cells = []
+    for f, number in zip(picks, numbers, strict=True):
+        image = images.get(number)
+        if image is None:
+            image = np.zeros((height, width, 3), np.uint8)
+        drawn = draw_frame(image, result, int(f), blender_joints2d)
+        cell = cv2.resize(drawn, (cell_width, cell_height), interpolation=cv2.INTER_AREA)
+        people = int(result.valid[:, f].sum())
+        cv2.putText(cell, f"frame {number}  people {people}", (10, 26), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.7, (255, 255, 255), 2, cv2.LINE_AA)
+        cells.append(cell)
+    rows = []
+    for r in range(0, len(cells), columns):
+        row = cells[r:r + columns]
+        row += [np.zeros_like(cells[0])] * (columns - len(row))
+        rows.append(np.concatenate(row, axis=1))
+    sheet = np.concatenate(rows, axis=0)
+    legend = ("lines: recovered body projected   grey dots: detector keypoints"
+              + ("   rings: Blender rig joints" if blender_joints2d is not None else ""))
+    header = np.full((70, sheet.shape[1], 3), 32, np.uint8)
+    cv2.putText(header, title or Path(str(video)).name, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                (255, 255, 255), 2, cv2.LINE_AA)
+    cv2.putText(header, legend, (10, 58), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (200, 200, 200), 1,
+                cv2.LINE_AA)
+    return np.concatenate([header, sheet], axis=0)
+
+
+def write_contact_sheet(path: str | Path, result: JobResult, **kwargs) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = make_contact_sheet(result, **kwargs)
+    if not cv2.imwrite(str(path), image):
+        raise RuntimeError(f"could not write {path}")
+    return path

@@ -1,0 +1,372 @@
+"""One analysis job, end to end: video frames -> people -> tracks -> 3D bodies -> result file.
+
+Stages, in order, each reported through the ``progress`` callback and timed:
+
+- ``load``: the body model (built-in skeleton or the user's SMPL-X) and the pose detector;
+- ``detect``: decode the frame range and detect every person in every frame (decoding time is
+  measured separately as ``decode`` in the stage timings);
+- ``track``: link detections into people with stable ids;
+- ``fit``: recover each person's SMPL-X body pose, orientation and translation;
+- ``save``: write the versioned result file atomically.
+
+The job is cancellable between frames and between optimisation steps (``should_stop``), and
+raises :class:`JobError` subclasses with messages meant for the artist when the input is bad.
+Used by both the CLI (``genhmr run``) and the server behind the Blender add-on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genhmr import __version__
+from genhmr_core.keypoints import NUM_KEYPOINTS, NUM_MEDIAPIPE, mediapipe_to_keypoints_index
+from genhmr_core.result_format import NUM_BETAS, JobResult, save_result
+from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
+
+from .camera import intrinsics
+from .tracking import Tracker
+from .video import VideoError, probe, read_frames, resolve_range
+
+log = logging.getLogger(__name__)
+
+METHODS = ("fit",)
+RESULT_NAME = "result.npz"
+
+
+class JobError(RuntimeError):
+    """A job failed for a reason the artist can act on; ``kind`` names it for the add-on."""
+
+    kind = "job"
+
+
+class InputVideoError(JobError):
+    kind = "video"
+
+
+class NoPersonFoundError(JobError):
+    kind = "no_person"
+
+
+class BodyModelError(JobError):
+    kind = "body_model"
+
+
+class JobCancelled(Exception):
+    """The job was cancelled through ``should_stop``; nothing was written."""
+
+
+@dataclasses.dataclass
+class JobOptions:
+    """What to analyse and how; the fields mirror ``genhmr_core.protocol.START_DEFAULTS``."""
+
+    video: str
+    out_dir: str
+    start: int = 0
+    end: int | None = None
+    device: str = "auto"
+    method: str = "fit"
+    smplx_dir: str = ""
+    focal_px: float | None = None
+    tiling: str = "auto"
+    max_people: int = 6
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> JobOptions:
+        from genhmr_core.protocol import job_options
+
+        return cls(video=str(request["video"]), out_dir=str(request["out_dir"]),
+                   **job_options(request))
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    stage: str
+    done: int
+    total: int
+    elapsed_s: float
+    message: str = ""
+
+
+@dataclasses.dataclass
+class JobSummary:
+    result_path: Path
+    num_people: int
+    num_frames: int
+    elapsed_s: float
+    stage_seconds: dict[str, float]
+    reprojection_px: list[float]  # mean 2D error of each person's fit, pixels
+    result: JobResult
+
+
+ProgressFn = Callable[[Progress], None]
+StopFn = Callable[[], bool]
+PersonFn = Callable[[int, int], None]  # (track_id, frames with that person)
+
+
+@dataclasses.dataclass
+class _Detections:
+    """Per-frame detector output in tracked (P, F, ...) arrays."""
+
+    frame_indices: np.ndarray
+    valid: np.ndarray
+    keypoints2d: np.ndarray
+    world_keypoints: np.ndarray
+    boxes: np.ndarray
+    landmarks2d: np.ndarray
+    world_landmarks: np.ndarray
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.stages: dict[str, float] = {}
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.stages[stage] = self.stages.get(stage, 0.0) + seconds
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when a GPU is usable, else 'cpu'; other values are checked."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise JobError(f"unknown device {device!r}: use auto, cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise JobError("device 'cuda' requested but no CUDA GPU is available to torch")
+    return device
+
+
+def load_body(smplx_dir: str):
+    """(SkeletonModel, body model name). Empty ``smplx_dir`` = the built-in skeleton."""
+    from .body import SmplxModelError, builtin_model, load_smplx, smplx_skeleton
+
+    if not smplx_dir:
+        return builtin_model(), "builtin"
+    try:
+        return smplx_skeleton(load_smplx(smplx_dir)), "smplx"
+    except SmplxModelError as exc:
+        raise BodyModelError(str(exc)) from exc
+
+
+def run_job(options: JobOptions, progress: ProgressFn | None = None,
+            should_stop: StopFn | None = None, on_person: PersonFn | None = None,
+            detector: Any = None) -> JobSummary:
+    """Run one job; see the module docstring. ``detector`` reuses a loaded PoseDetector."""
+    clock = _Clock()
+    stop = should_stop or (lambda: False)
+    report = progress or (lambda p: None)
+    if options.method not in METHODS:
+        raise JobError(f"unknown method {options.method!r}; available: {', '.join(METHODS)}")
+
+    report(Progress("load", 0, 1, clock.elapsed(), "checking the video"))
+    try:
+        info = probe(options.video)
+        start, end = resolve_range(info, options.start, options.end)
+    except VideoError as exc:
+        raise InputVideoError(str(exc)) from exc
+    out_dir = Path(options.out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JobError(f"cannot create the output folder {out_dir}: {exc}") from exc
+    device = resolve_device(options.device)
+    t = time.perf_counter()
+    model, body_name = load_body(options.smplx_dir)
+    owns_detector = detector is None
+    if owns_detector:
+        report(Progress("load", 0, 1, clock.elapsed(), "loading the pose detector"))
+        from .detection import PoseDetector
+
+        detector = PoseDetector(max_people=options.max_people, tiling=options.tiling)
+    clock.add("load", time.perf_counter() - t)
+    report(Progress("load", 1, 1, clock.elapsed(), f"body model: {body_name}"))
+
+    try:
+        total = end - start
+        if info.frame_count > 0:
+            total = max(min(end, info.frame_count) - start, 1)
+        per_frame = _detect_frames(options.video, start, end, total, detector, clock, report,
+                                   stop, info.fps)
+    finally:
+        if owns_detector:
+            detector.close()
+
+    report(Progress("track", 0, 1, clock.elapsed(), "linking people across frames"))
+    t = time.perf_counter()
+    dets = _track(per_frame)
+    clock.add("track", time.perf_counter() - t)
+    num_people = dets.valid.shape[0]
+    report(Progress("track", 1, 1, clock.elapsed(), f"{num_people} people tracked"))
+    if num_people == 0:
+        raise NoPersonFoundError(
+            f"no person found in frames {start}-{start + len(per_frame) - 1} of "
+            f"{Path(options.video).name}: nobody was detected in enough consecutive frames. "
+            "Try a range where people are fully visible, or tiling 'on' for small people.")
+
+    K = intrinsics(info.width, info.height, options.focal_px)
+    fits = _fit_people(model, dets, K, device, clock, report, stop, on_person)
+
+    report(Progress("save", 0, 1, clock.elapsed(), "writing the result file"))
+    t = time.perf_counter()
+    result = _assemble(options, info, K, model, body_name, dets, fits)
+    path = save_result(result, out_dir / RESULT_NAME)
+    clock.add("save", time.perf_counter() - t)
+    report(Progress("save", 1, 1, clock.elapsed(), str(path)))
+    return JobSummary(result_path=path, num_people=num_people, num_frames=len(per_frame),
+                      elapsed_s=clock.elapsed(), stage_seconds=dict(clock.stages),
+                      reprojection_px=[f.reprojection_px for f in fits], result=result)
+
+
+def _detect_frames(video: str, start: int, end: int, total: int, detector: Any, clock: _Clock,
+                   report: ProgressFn, stop: StopFn, fps: float) -> list[tuple[int, list]]:
+    """Decode and detect; returns [(frame_index, [PersonDetection, ...]), ...]."""
+    out: list[tuple[int, list]] = []
+    frames = read_frames(video, start, end)
+    last_report = 0.0
+    while True:
+        t = time.perf_counter()
+        try:
+            index, frame = next(frames)
+        except StopIteration:
+            break
+        except VideoError as exc:
+            raise InputVideoError(str(exc)) from exc
+        clock.add("decode", time.perf_counter() - t)
+        if stop():
+            frames.close()
+            raise JobCancelled()
+        t = time.perf_counter()
+        people = detector.detect(frame, timestamp_ms=int(round(index * 1000.0 / fps)))
+        clock.add("detect", time.perf_counter() - t)
+        out.append((index, people))
+        now = clock.elapsed()
+        if now - last_report > 0.25 or len(out) == total:
+            last_report = now
+            report(Progress("detect", len(out), total, now,
+                            f"frame {index}: {len(people)} people"))
+    if not out:
+        raise InputVideoError(f"no frames could be decoded from {video}")
+    return out
+
+
+def _track(per_frame: list[tuple[int, list]]) -> _Detections:
+    """Link detections into tracks and pack them into (P, F, ...) arrays."""
+    tracker = Tracker()
+    mp_index = mediapipe_to_keypoints_index()
+    raw: list[list[int]] = []
+    for index, people in per_frame:
+        if people:
+            boxes = np.stack([p.box for p in people])
+            kps = np.stack([p.landmarks_px[mp_index] for p in people])
+            raw.append(tracker.update(index, boxes, kps))
+        else:
+            raw.append([])
+    final = tracker.finish()
+    num_people, num_frames = len(final), len(per_frame)
+    dets = _Detections(
+        frame_indices=np.array([i for i, _ in per_frame], dtype=np.int64),
+        valid=np.zeros((num_people, num_frames), bool),
+        keypoints2d=np.zeros((num_people, num_frames, NUM_KEYPOINTS, 3), np.float32),
+        world_keypoints=np.zeros((num_people, num_frames, NUM_KEYPOINTS, 3), np.float32),
+        boxes=np.zeros((num_people, num_frames, 4), np.float32),
+        landmarks2d=np.zeros((num_people, num_frames, NUM_MEDIAPIPE, 3), np.float32),
+        world_landmarks=np.zeros((num_people, num_frames, NUM_MEDIAPIPE, 3), np.float32),
+    )
+    for f, ((_, people), ids) in enumerate(zip(per_frame, raw, strict=True)):
+        for person, raw_id in zip(people, ids, strict=True):
+            p = final.get(raw_id)
+            if p is None:
+                continue
+            dets.valid[p, f] = True
+            dets.landmarks2d[p, f] = person.landmarks_px
+            dets.world_landmarks[p, f] = person.world_landmarks
+            dets.keypoints2d[p, f] = person.landmarks_px[mp_index]
+            dets.world_keypoints[p, f] = person.world_landmarks[mp_index]
+            dets.boxes[p, f] = person.box
+    return dets
+
+
+def _fit_people(model: Any, dets: _Detections, K: np.ndarray, device: str, clock: _Clock,
+                report: ProgressFn, stop: StopFn, on_person: PersonFn | None) -> list:
+    """Fit every track over the span of frames where it appears."""
+    from .fitting import FitConfig, fit_track
+
+    num_people = dets.valid.shape[0]
+    fits = []
+    for p in range(num_people):
+        report(Progress("fit", p, num_people, clock.elapsed(), f"person {p + 1}/{num_people}"))
+        t = time.perf_counter()
+        seen = np.flatnonzero(dets.valid[p])
+        span = slice(int(seen[0]), int(seen[-1]) + 1)
+        try:
+            fit = fit_track(model, dets.keypoints2d[p, span], dets.world_keypoints[p, span],
+                            dets.valid[p, span], K, FitConfig(device=device), should_stop=stop)
+        except InterruptedError as exc:
+            raise JobCancelled() from exc
+        fits.append(_extend_to_all_frames(fit, span, dets.valid.shape[1]))
+        clock.add("fit", time.perf_counter() - t)
+        if on_person is not None:
+            on_person(p, int(dets.valid[p].sum()))
+    report(Progress("fit", num_people, num_people, clock.elapsed(), "done"))
+    return fits
+
+
+def _extend_to_all_frames(fit: Any, span: slice, num_frames: int) -> Any:
+    """Pad a fit over ``span`` to all job frames by holding its first/last frame (those frames
+    are marked invalid in the result; holding keeps every array finite)."""
+    before, after = span.start, num_frames - span.stop
+    fields = {}
+    for field in dataclasses.fields(fit):
+        value = getattr(fit, field.name)
+        if isinstance(value, np.ndarray):
+            value = np.concatenate([np.repeat(value[:1], before, 0), value,
+                                    np.repeat(value[-1:], after, 0)])
+        fields[field.name] = value
+    return type(fit)(**fields)
+
+
+def _assemble(options: JobOptions, info: Any, K: np.ndarray, model: Any, body_name: str,
+              dets: _Detections, fits: list) -> JobResult:
+    num_people = len(fits)
+    rest = model.rest_joints.detach().cpu().numpy().astype(np.float32)
+
+    def stack(name: str) -> np.ndarray:
+        return np.stack([getattr(f, name) for f in fits]).astype(np.float32)
+
+    conf = stack("joint_confidence") * dets.valid[..., None]
+    return JobResult(
+        source_video=str(Path(options.video).resolve()),
+        fps=float(info.fps),
+        image_size=np.array([info.width, info.height], dtype=np.int64),
+        camera_K=K.astype(np.float32),
+        frame_indices=dets.frame_indices,
+        track_ids=np.arange(num_people, dtype=np.int64),
+        valid=dets.valid,
+        rest_joints=np.repeat(rest[None], num_people, 0),
+        betas=np.zeros((num_people, NUM_BETAS), np.float32),
+        global_orient=stack("global_orient"),
+        body_pose=stack("body_pose").reshape(num_people, -1, NUM_BODY_JOINTS, 3),
+        transl=stack("transl"),
+        joints3d=stack("joints3d").reshape(num_people, -1, NUM_JOINTS, 3),
+        joint_confidence=conf.astype(np.float32),
+        keypoints2d=dets.keypoints2d,
+        keypoints3d=stack("keypoints3d"),
+        boxes=dets.boxes,
+        detector_landmarks2d=dets.landmarks2d,
+        detector_world_landmarks=dets.world_landmarks,
+        body_model=body_name,
+        method=options.method,
+        backend_version=__version__,
+    )

@@ -1,0 +1,139 @@
+"""The backend process behind the Blender add-on: JSON-lines requests in, events out.
+
+``python -m genhmr serve`` reads requests (``genhmr_core.protocol``) on stdin and writes events on
+stdout; stdout carries protocol lines only (logs and third-party chatter go to stderr, see
+:func:`_protect_stdout`). One job runs at a time in a worker thread so the reader stays free to
+take ``cancel`` and ``shutdown``. When stdin closes (Blender quit or crashed) the running job is
+cancelled and the process exits, so no orphan keeps burning CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import traceback
+from typing import IO, Any
+
+from genhmr import __version__
+from genhmr_core import protocol
+
+from .pipeline import JobCancelled, JobError, JobOptions, Progress, run_job
+
+log = logging.getLogger(__name__)
+
+
+class EventWriter:
+    """Thread-safe writer of protocol events to a text stream."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        line = protocol.encode(message)
+        with self._lock:
+            try:
+                self._stream.write(line)
+                self._stream.flush()
+            except (BrokenPipeError, ValueError):  # the add-on went away; nothing to tell
+                pass
+
+
+class _Job(threading.Thread):
+    def __init__(self, request: dict[str, Any], events: EventWriter) -> None:
+        super().__init__(name=f"job-{request['job_id']}", daemon=True)
+        self.job_id = str(request["job_id"])
+        self.request = request
+        self.events = events
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        job_id = self.job_id
+        try:
+            options = JobOptions.from_request(self.request)
+            summary = run_job(options, progress=self._progress,
+                              should_stop=self.stop_event.is_set, on_person=self._person)
+        except JobCancelled:
+            self.events.send({"type": "cancelled", "job_id": job_id})
+        except JobError as exc:
+            self.events.send({"type": "error", "job_id": job_id, "message": str(exc),
+                              "kind": exc.kind})
+        except Exception as exc:  # a bug: keep the process alive, give the add-on the cause
+            traceback.print_exc(file=sys.stderr)
+            self.events.send({"type": "error", "job_id": job_id, "kind": "internal",
+                              "message": f"internal error: {type(exc).__name__}: {exc}"})
+        else:
+            self.events.send({
+                "type": "done", "job_id": job_id, "result_path": str(summary.result_path),
+                "num_people": summary.num_people, "num_frames": summary.num_frames,
+                "elapsed_s": round(summary.elapsed_s, 3),
+                "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
+                "reprojection_px": [round(v, 2) for v in summary.reprojection_px]})
+
+    def _progress(self, p: Progress) -> None:
+        self.events.send({"type": "progress", "job_id": self.job_id, "stage": p.stage,
+                          "done": p.done, "total": p.total, "elapsed_s": round(p.elapsed_s, 3),
+                          "message": p.message})
+
+    def _person(self, track_id: int, frames: int) -> None:
+        self.events.send({"type": "person", "job_id": self.job_id, "track_id": track_id,
+                          "frames": frames})
+
+
+def serve(stdin: IO[str], stdout: IO[str]) -> int:
+    """Serve requests until ``shutdown`` or end of input; returns the process exit status."""
+    events = EventWriter(stdout)
+    events.send({"type": "hello", "protocol": protocol.PROTOCOL_VERSION,
+                 "backend_version": __version__, "pid": os.getpid()})
+    job: _Job | None = None
+    for line in stdin:
+        if not line.strip():
+            continue
+        try:
+            request = protocol.decode(line)
+            if request["type"] not in protocol.REQUEST_TYPES:
+                raise protocol.ProtocolError(f"{request['type']!r} is an event, not a request")
+        except protocol.ProtocolError as exc:
+            events.send({"type": "error", "kind": "protocol", "message": str(exc)})
+            continue
+        kind = request["type"]
+        if kind == "start":
+            if job is not None and job.is_alive():
+                events.send({"type": "error", "job_id": request["job_id"], "kind": "busy",
+                             "message": f"job {job.job_id} is still running; cancel it first"})
+                continue
+            job = _Job(request, events)
+            events.send({"type": "accepted", "job_id": job.job_id})
+            job.start()
+        elif kind == "cancel":
+            if job is not None and job.job_id == str(request["job_id"]) and job.is_alive():
+                job.stop_event.set()
+            else:
+                events.send({"type": "error", "job_id": request["job_id"], "kind": "protocol",
+                             "message": "no such running job"})
+        elif kind == "shutdown":
+            break
+    if job is not None and job.is_alive():
+        job.stop_event.set()
+        job.join(timeout=10.0)
+    events.send({"type": "bye"})
+    return 0
+
+
+def _protect_stdout() -> IO[str]:
+    """Keep a private handle on the real stdout for protocol lines and point file descriptor 1
+    at stderr, so prints from native libraries (MediaPipe, TFLite) cannot corrupt the stream."""
+    sys.stdout.flush()
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "w", encoding="utf-8", buffering=1)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="[genhmr %(levelname)s] %(message)s")
+    out = _protect_stdout()
+    return serve(sys.stdin, out)
