@@ -21,6 +21,7 @@ from ..body.skeleton_model import SkeletonModel, matrix_to_rotation_6d, rotation
 from .initialization import initial_rotations, solve_translation
 
 _HIPS = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
+_BODY_CHAIN = 1 + NUM_BODY_JOINTS  # joints the losses need; hands, jaw and eyes stay at rest
 
 
 @dataclasses.dataclass
@@ -111,7 +112,7 @@ def fit_track(model: SkeletonModel, keypoints2d: np.ndarray, world: np.ndarray,
             raise InterruptedError("fit cancelled")
         opt.zero_grad(set_to_none=True)
         local = torch.cat([rotation_6d_to_matrix(root6)[:, None], rotation_6d_to_matrix(body6)], 1)
-        joints, _, kp = model(local, transl)
+        joints, _, kp = model(local, transl, num_joints=_BODY_CHAIN)
         z = kp[..., 2:3].clamp(min=0.05)
         uv = kp[..., :2] / z * torch.tensor([fx, fy], dtype=f32, device=dev) + cxy
         err2d = torch.linalg.norm(uv - kp2d, dim=-1) / scale

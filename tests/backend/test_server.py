@@ -1,0 +1,128 @@
+"""The real backend process (``python -m genhmr serve``) driven over its JSON-lines protocol."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from genhmr_core import protocol
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Backend:
+    """A ``genhmr serve`` subprocess with a reader thread; every stdout line must be protocol."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "backend")]))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "genhmr", "serve"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, bufsize=1)
+        self.events: queue.Queue[dict] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.events.put(protocol.decode(line))  # raises on any non-protocol output
+
+    def send(self, message: dict) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(protocol.encode(message))
+        self.proc.stdin.flush()
+
+    def next(self, timeout: float = 120.0) -> dict:
+        return self.events.get(timeout=timeout)
+
+    def until(self, *types: str, timeout: float = 180.0) -> tuple[dict, list[dict]]:
+        seen = []
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next(timeout=max(deadline - time.monotonic(), 0.1))
+            seen.append(event)
+            if event["type"] in types:
+                return event, seen
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def backend():
+    b = Backend()
+    yield b
+    b.close()
+
+
+def test_job_lifecycle_and_shutdown(backend: Backend, media_dir: Path, tmp_path: Path):
+    hello = backend.next(timeout=60)
+    assert hello["type"] == "hello" and hello["protocol"] == protocol.PROTOCOL_VERSION
+    backend.send(protocol.start_request("j1", str(media_dir / "demo.mp4"), str(tmp_path),
+                                        start=30, end=40))
+    done, seen = backend.until("done", "error")
+    assert done["type"] == "done", done
+    kinds = [e["type"] for e in seen]
+    assert kinds[0] == "accepted" and "progress" in kinds and "person" in kinds
+    assert all(e.get("job_id") == "j1" for e in seen)
+    assert Path(done["result_path"]).is_file() and done["num_people"] >= 1
+    assert set(done["stage_seconds"]) >= {"detect", "fit"}
+
+    backend.send({"type": "start", "job_id": "j2", "video": str(tmp_path / "nope.mp4"),
+                  "out_dir": str(tmp_path)})
+    error, _ = backend.until("error", "done")
+    assert error["type"] == "error" and error["kind"] == "video" and "not found" in error["message"]
+
+    backend.send({"type": "shutdown"})
+    bye, _ = backend.until("bye", timeout=30)
+    assert bye["type"] == "bye"
+    assert backend.proc.wait(timeout=30) == 0
+
+
+def test_cancel_mid_job_then_serve_again(backend: Backend, media_dir: Path, tmp_path: Path):
+    backend.until("hello", timeout=60)
+    backend.send(protocol.start_request("long", str(media_dir / "demo.mp4"), str(tmp_path)))
+    backend.until("progress")
+    # A second start while busy is refused, the running job is untouched.
+    backend.send(protocol.start_request("other", str(media_dir / "demo.mp4"), str(tmp_path)))
+    busy, _ = backend.until("error")
+    assert busy["kind"] == "busy" and busy["job_id"] == "other"
+    backend.send({"type": "cancel", "job_id": "long"})
+    cancelled, _ = backend.until("cancelled", "done", "error", timeout=60)
+    assert cancelled == {"type": "cancelled", "job_id": "long"}
+    assert not (tmp_path / "result.npz").exists()
+    # Garbage is reported, not fatal.
+    assert backend.proc.stdin is not None
+    backend.proc.stdin.write("this is not json\n")
+    backend.proc.stdin.flush()
+    error, _ = backend.until("error")
+    assert error["kind"] == "protocol"
+
+
+def test_closing_stdin_ends_the_process(backend: Backend):
+    backend.until("hello", timeout=60)
+    assert backend.proc.stdin is not None
+    backend.proc.stdin.close()
+    assert backend.proc.wait(timeout=30) == 0
+
+
+def test_cli_run_reports_bad_input_with_exit_status_2(tmp_path: Path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "backend")]))
+    proc = subprocess.run([sys.executable, "-m", "genhmr", "run", str(bad), "--out",
+                           str(tmp_path / "out"), "--quiet"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 2
+    assert "cannot open video" in proc.stderr
+    assert not (tmp_path / "out" / "result.npz").exists()
