@@ -82,8 +82,8 @@ class _Bars:
         if self.bar is not None:
             if self.bar.total != p.total:
                 self.bar.total = p.total
-            self.bar.n = p.done
-            self.bar.set_postfix_str(p.message, refresh=True)
+            self.bar.set_postfix_str(p.message, refresh=False)
+            self.bar.update(p.done - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -53,7 +53,7 @@ def draw_frame(image: np.ndarray, result: JobResult, f: int,
         detected = result.keypoints2d[p, f]
         for x, y, c in detected:
             if c > 0.3:
-                cv2.circle(out, (round(x), round(y)), thick + 1, (170, 170, 170), -1, cv2.LINE_AA)
+                cv2.circle(out, (round(x), round(y)), 2 * thick, (200, 200, 200), -1, cv2.LINE_AA)
         uv = project(result.keypoints3d[p, f], result.camera_K)
         for a, b in PREVIEW_EDGES:
             pa, pb = uv[KEYPOINT_INDEX[a]], uv[KEYPOINT_INDEX[b]]
@@ -113,6 +113,7 @@ def make_contact_sheet(result: JobResult, video: str | Path | None = None, count
         drawn = draw_frame(image, result, int(f), blender_joints2d)
         cell = cv2.resize(drawn, (cell_width, cell_height), interpolation=cv2.INTER_AREA)
         people = int(result.valid[:, f].sum())
+        cv2.rectangle(cell, (0, 0), (250, 36), (32, 32, 32), -1)
         cv2.putText(cell, f"frame {number}  people {people}", (10, 26), cv2.FONT_HERSHEY_SIMPLEX,
                     0.7, (255, 255, 255), 2, cv2.LINE_AA)
         cells.append(cell)

@@ -191,7 +191,11 @@ class PoseDetector:
             calls = 1
             if self.tiling != "off":
                 for name, level in self._plan(width, height):
-                    if self.tiling == "auto" and self._has_large(candidates, height):
+                    # The coarse level always runs: on wide frames the full pass sees a medium
+                    # person small and returns unstable limbs (legs stretched to the frame
+                    # bottom, phantom second poses), which the coarse view corrects.
+                    if (self.tiling == "auto" and name != "coarse"
+                            and self._has_large(candidates, height)):
                         break
                     for tile in level:
                         candidates += self._run(rgb, tile, name, width, height)
@@ -229,7 +233,10 @@ class PoseDetector:
             lm[:, 2] = np.clip(lm[:, 2], 0.0, 1.0)
             wl = np.array([(p.x, p.y, p.z) for p in world], dtype=np.float32)
             score = float(lm[list(TORSO), 2].mean())
-            rank = score - 0.5 * self._truncation(lm, tile, width, height)
+            # Prefer views where the person fills more of the model's input (more pixels per
+            # limb, steadier landmarks) and that do not cut the person at a tile edge.
+            fill = min(float(np.ptp(lm[:, 1])) / max(tile.width, tile.height), 1.0)
+            rank = score + 0.2 * fill - 0.5 * self._truncation(lm, tile, width, height)
             out.append(_Candidate(lm, wl, score, rank, source))
         return out
 

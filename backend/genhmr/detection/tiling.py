@@ -99,6 +99,19 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
+def box_containment(boxes: np.ndarray) -> np.ndarray:
+    """(N, N) intersection area over the smaller box's area (1 when one box holds the other)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x0 = np.maximum(b[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(b[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(b[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(b[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    smaller = np.minimum(area[:, None], area[None, :])
+    return np.where(smaller > 0, inter / np.maximum(smaller, 1e-9), 0.0)
+
+
 def keypoint_overlap(
     a: np.ndarray, b: np.ndarray, *, conf_threshold: float = 0.5, radius: float = 0.1
 ) -> float:
@@ -123,12 +136,15 @@ def merge_duplicates(
     *,
     iou_threshold: float = 0.4,
     keypoint_threshold: float = 0.5,
+    containment_threshold: float = 0.55,
     max_keep: int | None = None,
 ) -> list[int]:
     """Greedy NMS: indices of the candidates to keep, best score first.
 
-    A candidate is a duplicate of a kept one when their boxes have IoU >= ``iou_threshold`` or,
-    given ``keypoints`` (N, K, 3), when at least ``keypoint_threshold`` of their shared confident
+    A candidate is a duplicate of a kept one when their boxes have IoU >= ``iou_threshold``, or
+    when their intersection covers ``containment_threshold`` of the smaller box (a phantom pose
+    the model hallucinates over a real person: a different shape, so a low IoU), or, given
+    ``keypoints`` (N, K, 3), when at least ``keypoint_threshold`` of their shared confident
     keypoints coincide (see :func:`keypoint_overlap`)."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -136,11 +152,12 @@ def merge_duplicates(
         raise ValueError(f"{len(boxes)} boxes but {len(scores)} scores")
     order = np.argsort(-scores, kind="stable")
     iou = box_iou(boxes, boxes)
+    containment = box_containment(boxes)
     keep: list[int] = []
     for i in order:
         duplicate = False
         for k in keep:
-            if iou[i, k] >= iou_threshold or (
+            if iou[i, k] >= iou_threshold or containment[i, k] >= containment_threshold or (
                 keypoints is not None
                 and keypoint_overlap(keypoints[i], keypoints[k]) >= keypoint_threshold
             ):
