@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,7 @@ class JobResult:
                 raise ResultFormatError(f"{name}: expected {len(shape)} dims, got {arr.shape}")
             if arr.dtype.kind not in (kind, "u" if kind == "i" else kind):
                 raise ResultFormatError(f"{name}: expected dtype kind {kind!r}, got {arr.dtype}")
-            for dim, size in zip(shape, arr.shape):
+            for dim, size in zip(shape, arr.shape, strict=True):
                 if isinstance(dim, int):
                     want = dim
                 elif dim in expected_fixed:
@@ -149,37 +150,53 @@ def save_result(result: JobResult, path: str | os.PathLike) -> Path:
 
 
 def load_result(path: str | os.PathLike) -> JobResult:
-    """Read a result file written by any backend of a compatible version (never unpickles)."""
+    """Read a result file written by any backend of a compatible version (never unpickles).
+
+    Every problem with the file (unreadable, truncated, not an ``.npz``, pickled objects inside,
+    missing fields, wrong shapes, newer format) raises :class:`ResultFormatError`.
+    """
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ResultFormatError(f"cannot read result file {path}: {exc}") from exc
-    with data:
-        keys = set(data.files)
-        if "format" not in keys or str(data["format"]) != FORMAT_NAME:
-            raise ResultFormatError(f"{path} is not a GenHMR result file")
-        version = int(data["format_version"])
-        if version > FORMAT_VERSION:
-            raise ResultFormatError(
-                f"{path} has format version {version}; this add-on reads up to {FORMAT_VERSION}."
-                " Update the add-on.")
-        missing = sorted(set(FIELDS) - keys)
-        if missing:
-            raise ResultFormatError(f"{path} lacks fields: {', '.join(missing)}")
-        if tuple(str(n) for n in data["joint_names"]) != JOINT_NAMES:
-            raise ResultFormatError(f"{path} uses a different joint set")
-        if tuple(str(n) for n in data["keypoint_names"]) != KEYPOINT_NAMES:
-            raise ResultFormatError(f"{path} uses a different keypoint set")
-        result = JobResult(
-            source_video=str(data["source_video"]),
-            fps=float(data["fps"]),
-            body_model=str(data["body_model"]),
-            method=str(data["method"]),
-            backend_version=str(data["backend_version"]),
-            **{name: np.array(data[name]) for name in FIELDS},
-        )
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ResultFormatError(f"{path} is not a GenHMR result file (not an .npz archive)")
+    try:
+        with data:
+            result = _read_result(path, data)
+    except ResultFormatError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        # Arrays are read lazily: pickled objects or a damaged member only show up here.
+        raise ResultFormatError(f"cannot read result file {path}: {exc}") from exc
     result.validate()
     return result
+
+
+def _read_result(path: str | os.PathLike, data: np.lib.npyio.NpzFile) -> JobResult:
+    keys = set(data.files)
+    if "format" not in keys or str(data["format"]) != FORMAT_NAME:
+        raise ResultFormatError(f"{path} is not a GenHMR result file")
+    version = int(data["format_version"])
+    if version > FORMAT_VERSION:
+        raise ResultFormatError(
+            f"{path} has format version {version}; this add-on reads up to {FORMAT_VERSION}."
+            " Update the add-on.")
+    missing = sorted((set(FIELDS) | set(METADATA)) - keys)
+    if missing:
+        raise ResultFormatError(f"{path} lacks fields: {', '.join(missing)}")
+    if tuple(str(n) for n in data["joint_names"]) != JOINT_NAMES:
+        raise ResultFormatError(f"{path} uses a different joint set")
+    if tuple(str(n) for n in data["keypoint_names"]) != KEYPOINT_NAMES:
+        raise ResultFormatError(f"{path} uses a different keypoint set")
+    return JobResult(
+        source_video=str(data["source_video"]),
+        fps=float(data["fps"]),
+        body_model=str(data["body_model"]),
+        method=str(data["method"]),
+        backend_version=str(data["backend_version"]),
+        **{name: np.array(data[name]) for name in FIELDS},
+    )
 
 
 def empty_result(source_video: str, fps: float, image_size: tuple[int, int],

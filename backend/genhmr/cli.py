@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--summary-json", type=Path, default=None,
                      help="write timings and counts as JSON here")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--verbose", action="store_true",
+                     help="let native libraries log to the terminal (default: <out>/native.log)")
 
     sub.add_parser("serve", help="JSON-lines server for the Blender add-on (stdin/stdout)")
 
@@ -91,8 +94,22 @@ class _Bars:
             self.bar = None
 
 
+def _divert_native_stderr(log_path: Path) -> None:
+    """Send what native libraries print on file descriptor 2 (MediaPipe/TFLite start-up chatter)
+    to ``log_path``, keeping Python's ``sys.stderr`` (progress bars, errors) on the terminal."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    sys.stderr = os.fdopen(terminal, "w", buffering=1, encoding="utf-8", errors="replace")
+
+
 def _run(args: argparse.Namespace) -> int:
     from .pipeline import JobCancelled, JobError, JobOptions, run_job
+
+    if not args.verbose:
+        _divert_native_stderr(args.out / "native.log")
 
     options = JobOptions(video=str(args.video), out_dir=str(args.out), start=args.start,
                          end=args.end, device=args.device, method=args.method,

@@ -7,6 +7,8 @@ or in an ``smplx/`` sub-folder as the official download lays it out.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +35,19 @@ def find_model_file(model_dir: str | Path, gender: str = "neutral") -> Path:
             f"SMPL-X model folder not found: {model_dir}. Point the add-on preferences at the "
             "folder holding SMPLX_NEUTRAL.npz, or leave it empty to use the built-in skeleton.")
     name = f"SMPLX_{gender.upper()}.npz"
-    for candidate in (model_dir / name, model_dir / "smplx" / name):
-        if candidate.is_file():
-            return candidate
-    raise SmplxModelError(f"{name} not found in {model_dir} (nor in {model_dir / 'smplx'})")
+    folders = (model_dir, model_dir / "smplx")
+    for folder in folders:
+        if (folder / name).is_file():
+            return folder / name
+    others = sorted({p.name for folder in folders if folder.is_dir()
+                     for p in folder.glob("SMPLX_*.*")})
+    found = f" It holds {', '.join(others)}." if others else ""
+    if any(o.lower() == name[:-4].lower() + ".pkl" for o in others):
+        found += " Only the .npz version of the SMPL-X model files is supported."
+    raise SmplxModelError(
+        f"SMPL-X model file {name} not found in {model_dir} (nor in {model_dir / 'smplx'}).{found}"
+        " Expected SMPLX_NEUTRAL.npz (or SMPLX_MALE.npz / SMPLX_FEMALE.npz) from the SMPL-X"
+        " download.")
 
 
 def load_smplx(model_dir: str | Path, gender: str = "neutral", num_betas: int = 10
@@ -46,8 +57,11 @@ def load_smplx(model_dir: str | Path, gender: str = "neutral", num_betas: int = 
 
     path = find_model_file(model_dir, gender)
     try:
-        return smplx.SMPLX(str(path.parent), gender=gender, num_betas=num_betas, use_pca=False,
-                           flat_hand_mean=True, ext="npz")
+        # smplx prints warnings (e.g. for v1.0 files with 10 shape directions) to stdout, which
+        # is the protocol channel of the backend server: send them to stderr with the logs.
+        with contextlib.redirect_stdout(sys.stderr):
+            return smplx.SMPLX(str(path.parent), gender=gender, num_betas=num_betas,
+                               use_pca=False, flat_hand_mean=True, ext="npz")
     except Exception as exc:  # corrupt or foreign file: say which, keep the cause
         raise SmplxModelError(f"cannot load SMPL-X model {path}: {exc}") from exc
 

@@ -9,8 +9,16 @@ Why this design:
   small in that input: pedestrians ~100 px tall in SD video, and even a 400-px person in a wide
   1768x994 frame. So after a full-frame pass we run the same landmarker on square tiles
   (:mod:`genhmr.detection.tiling`), map the landmarks back to full-frame pixels, and merge the
-  duplicates. ``tiling="auto"`` stops as soon as a large person was found, so footage with one
-  main subject (the usual reference clip) costs one or two landmarker calls per frame.
+  duplicates.
+* ``tiling="auto"`` scans every tile level only on *scan* frames (the first frame, every
+  ``rescan_every``-th frame, and any frame that does not directly follow the previous call); on
+  the frames between, it runs the full frame plus one square crop around each person found in the
+  previous frame (the "follow" crops, as MediaPipe's own video tracking does). A crop centred on
+  a person gives steadier landmarks than a fixed tile that may cut them, and costs one call per
+  person instead of a whole grid. People entering small are found at the next scan frame, within
+  ``rescan_every`` frames; the tracker bridges that gap. An earlier policy ("skip the finer levels
+  once one large person is found") missed everybody else in the frame as soon as one person came
+  close to the camera (vtest.avi frame 594, the second person of demo.mp4).
 * One landmarker in IMAGE mode serves the full frame and every tile. VIDEO mode would need one
   instance (and its memory) per tile position, and on this CPU it was *slower* (its detector
   still runs every frame while fewer than ``num_poses`` people are tracked, and tracking then
@@ -22,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Self
 
@@ -95,14 +102,16 @@ class PoseDetector:
         task_path: PoseLandmarker bundle; default :func:`ensure_task_bundle` (built if missing).
         max_people: most people returned per frame (the best scores win). It is also the
             landmarker's ``num_poses`` per call.
-        tiling: "off" (full frame only), "on" (always run every tile level) or "auto" (run the
-            next, finer level only while no large person has been found yet).
+        tiling: "off" (full frame only), "on" (every tile level on every frame) or "auto" (every
+            level on scan frames, follow crops around last frame's people in between).
         min_detection_confidence: BlazePose detector score threshold.
         min_presence_confidence: landmark model "a person is in this crop" threshold; it is
             what rejects most false detections on textured tiles.
         min_score: drop people whose torso visibility (``score``) is below this.
-        large_person_fraction: in "auto", a person whose landmarks span more than this fraction
-            of the frame height counts as large and stops the finer tile levels.
+        rescan_every: in "auto", frames between two full tile scans (1 = scan every frame).
+        follow_max_step_ms: in "auto", a frame whose timestamp is more than this after the
+            previous call's (or not after it) is a scan frame: the previous people are stale.
+        follow_scale: follow crop side as a multiple of the person's (padded) box size.
         fine_fraction: fine tile side as a fraction of the frame's short side.
         fine_overlap: minimum overlap between neighbouring fine tiles (fraction of the side).
         nms_iou: box IoU above which two candidates are the same person.
@@ -116,7 +125,9 @@ class PoseDetector:
         min_detection_confidence: float = 0.5,
         min_presence_confidence: float = 0.5,
         min_score: float = 0.3,
-        large_person_fraction: float = 0.3,
+        rescan_every: int = 15,
+        follow_max_step_ms: int = 250,
+        follow_scale: float = 1.3,
         fine_fraction: float = 0.5,
         fine_overlap: float = 0.33,
         nms_iou: float = 0.4,
@@ -129,12 +140,19 @@ class PoseDetector:
         self.max_people = int(max_people)
         self.tiling: TilingMode = tiling
         self.min_score = float(min_score)
-        self.large_person_fraction = float(large_person_fraction)
+        if rescan_every < 1:
+            raise ValueError("rescan_every must be >= 1")
+        self.rescan_every = int(rescan_every)
+        self.follow_max_step_ms = int(follow_max_step_ms)
+        self.follow_scale = float(follow_scale)
         self.fine_fraction = float(fine_fraction)
         self.fine_overlap = float(fine_overlap)
         self.nms_iou = float(nms_iou)
         self.last_timestamp_ms: int | None = None
         self.calls_last_frame = 0  # landmarker calls spent on the last frame (diagnostics)
+        self.scanned_last_frame = False  # whether the last frame ran every tile level
+        self._follow_boxes: list[np.ndarray] = []  # people of the previous call ("auto")
+        self._since_scan = 0
         self._plans: dict[tuple[int, int], list[tuple[str, list[Tile]]]] = {}
         self._lock = threading.Lock()
 
@@ -173,35 +191,62 @@ class PoseDetector:
     def detect(self, frame_bgr: np.ndarray, timestamp_ms: int = 0) -> list[PersonDetection]:
         """All people in one frame, best score first.
 
-        ``frame_bgr`` is an (H, W, 3) uint8 image as OpenCV decodes it. ``timestamp_ms`` is
-        recorded for callers and diagnostics only: IMAGE mode keeps no state between frames, so
-        frames may come in any order (re-running a frame range needs no reset).
+        ``frame_bgr`` is an (H, W, 3) uint8 image as OpenCV decodes it. With ``tiling="auto"``
+        the detector remembers the previous call's people and ``timestamp_ms``: feed frames in
+        order with increasing timestamps to get the cheap follow crops; a frame out of order (a
+        re-run range, a seek) simply gets a full scan, so no reset is ever needed.
         """
         if self._landmarker is None:
             raise RuntimeError("PoseDetector is closed")
         frame = np.asarray(frame_bgr)
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8 or 0 in frame.shape:
             raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got {frame.shape} "
                              f"{frame.dtype}")
         height, width = frame.shape[:2]
         rgb = np.ascontiguousarray(frame[:, :, ::-1])
+        timestamp_ms = int(timestamp_ms)
         with self._lock:  # a MediaPipe graph must not be fed from two threads at once
-            self.last_timestamp_ms = int(timestamp_ms)
+            previous_ms, self.last_timestamp_ms = self.last_timestamp_ms, timestamp_ms
+            follows = (
+                self.tiling == "auto"
+                and previous_ms is not None
+                and 0 < timestamp_ms - previous_ms <= self.follow_max_step_ms
+                and self._since_scan + 1 < self.rescan_every
+            )
             candidates = self._run(rgb, Tile(0, 0, width, height), "full", width, height)
             calls = 1
-            if self.tiling != "off":
+            if follows:
+                for tile in self._follow_tiles(width, height):
+                    candidates += self._run(rgb, tile, "follow", width, height)
+                    calls += 1
+                self._since_scan += 1
+            elif self.tiling != "off":
                 for name, level in self._plan(width, height):
-                    # The coarse level always runs: on wide frames the full pass sees a medium
-                    # person small and returns unstable limbs (legs stretched to the frame
-                    # bottom, phantom second poses), which the coarse view corrects.
-                    if (self.tiling == "auto" and name != "coarse"
-                            and self._has_large(candidates, height)):
-                        break
                     for tile in level:
                         candidates += self._run(rgb, tile, name, width, height)
                         calls += 1
+                self._since_scan = 0
             self.calls_last_frame = calls
-        return self._merge(candidates, width, height)
+            self.scanned_last_frame = self.tiling != "off" and not follows
+            people = self._merge(candidates, width, height)
+            self._follow_boxes = [p.box for p in people]
+        return people
+
+    def _follow_tiles(self, width: int, height: int) -> list[Tile]:
+        """Square crops centred on the previous frame's people, inside the frame."""
+        tiles: list[Tile] = []
+        short = min(width, height)
+        for box in self._follow_boxes:
+            x0, y0, x1, y1 = (float(v) for v in box)
+            side = self.follow_scale * max(x1 - x0, y1 - y0)
+            side = round(min(max(side, 96.0), short))
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            left = round(min(max(cx - side / 2, 0), width - side))
+            top = round(min(max(cy - side / 2, 0), height - side))
+            tile = Tile(left, top, left + side, top + side)
+            if tile not in tiles and tile != (0, 0, width, height):
+                tiles.append(tile)
+        return tiles
 
     def _plan(self, width: int, height: int) -> list[tuple[str, list[Tile]]]:
         key = (width, height)
@@ -209,13 +254,6 @@ class PoseDetector:
             self._plans[key] = plan_tiles(width, height, fine_fraction=self.fine_fraction,
                                           fine_overlap=self.fine_overlap)
         return self._plans[key]
-
-    def _has_large(self, candidates: Sequence[_Candidate], height: int) -> bool:
-        return any(
-            c.score >= self.min_score
-            and np.ptp(c.landmarks_px[:, 1]) > self.large_person_fraction * height
-            for c in candidates
-        )
 
     def _run(self, rgb: np.ndarray, tile: Tile, source: str, width: int,
              height: int) -> list[_Candidate]:

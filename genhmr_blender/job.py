@@ -1,0 +1,114 @@
+"""One analysis job as a small state machine over backend events (no ``bpy``).
+
+The modal operator (timer) and the blocking ``execute`` path both feed :meth:`AnalysisJob.poll`
+results into the same code, so headless scripts exercise exactly what artists run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from .backend_client import BackendClient, Event
+
+# Share of the progress bar per backend stage; detection dominates the run time.
+STAGE_WEIGHTS: dict[str, float] = {"load": 0.05, "decode": 0.05, "detect": 0.65, "track": 0.02,
+                                   "fit": 0.20, "save": 0.03}
+STAGE_LABELS: dict[str, str] = {"load": "Loading", "decode": "Reading video",
+                                "detect": "Detecting people", "track": "Tracking",
+                                "fit": "Fitting bodies", "save": "Saving"}
+
+
+@dataclasses.dataclass
+class JobState:
+    """What the UI shows; ``finished`` becomes one of done / error / cancelled."""
+
+    fraction: float = 0.0
+    status: str = "Starting the backend..."
+    finished: str = ""
+    result_path: str = ""
+    error: str = ""
+    people: int = 0
+    elapsed_s: float = 0.0
+    stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def overall_fraction(stage: str, done: float, total: float) -> float:
+    """Map a stage's own done/total onto the whole job's 0..1 progress bar."""
+    order = list(STAGE_WEIGHTS)
+    if stage not in STAGE_WEIGHTS:
+        return -1.0
+    before = sum(STAGE_WEIGHTS[s] for s in order[:order.index(stage)])
+    local = min(max(done / total, 0.0), 1.0) if total else 0.0
+    return min(before + STAGE_WEIGHTS[stage] * local, 1.0)
+
+
+class AnalysisJob:
+    """Runs one ``start`` request on a :class:`BackendClient` and tracks its state."""
+
+    def __init__(self, client: BackendClient, video: str, out_dir: str,
+                 options: dict[str, Any]) -> None:
+        self.client = client
+        self.video = video
+        self.out_dir = out_dir
+        self.options = options
+        self.state = JobState()
+        self.events: list[Event] = []  # everything seen, for logs and tests
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        """Spawn the backend and queue the job (raises OSError if the interpreter won't run)."""
+        self._t0 = time.monotonic()
+        self.client.start()
+        self.client.start_job(self.video, self.out_dir, **self.options)
+
+    def cancel(self) -> None:
+        self.state.status = "Cancelling..."
+        self.client.cancel()
+
+    def poll(self) -> JobState:
+        """Drain events and update :attr:`state`; cheap enough for a 0.1 s timer."""
+        for event in self.client.poll():
+            self.events.append(event)
+            self._apply(event)
+        self.state.elapsed_s = time.monotonic() - self._t0
+        return self.state
+
+    def _apply(self, event: Event) -> None:
+        st = self.state
+        if st.finished:
+            return
+        kind = event["type"]
+        if kind == "hello":
+            st.status = f"Backend {event.get('backend_version', '?')} started"
+        elif kind == "accepted":
+            st.status = "Job accepted"
+        elif kind == "progress":
+            frac = overall_fraction(event["stage"], float(event["done"]), float(event["total"]))
+            if frac >= 0:
+                st.fraction = max(st.fraction, frac)
+            label = STAGE_LABELS.get(event["stage"], str(event["stage"]).capitalize())
+            count = f" {event['done']}/{event['total']}" if event["total"] else ""
+            msg = event.get("message") or ""
+            st.status = f"{label}{count}" + (f": {msg}" if msg and not count else "")
+        elif kind == "person":
+            st.people += 1
+        elif kind == "done":
+            st.finished = "done"
+            st.fraction = 1.0
+            st.result_path = str(event["result_path"])
+            st.people = int(event.get("num_people", st.people))
+            st.stage_seconds = dict(event.get("stage_seconds", {}))
+            st.status = f"Done: {st.people} people in {float(event['elapsed_s']):.1f} s"
+        elif kind == "cancelled":
+            st.finished = "cancelled"
+            st.status = "Cancelled"
+        elif kind == "error":
+            st.finished = "error"
+            st.error = str(event.get("message", "unknown backend error"))
+            st.status = "Error: " + st.error.splitlines()[0] if st.error else "Error"
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the backend process (it holds models in memory; one job per process here)."""
+        self.client.shutdown(timeout=timeout)

@@ -1,0 +1,1 @@
+"""Building Blender data from a result: armatures, keyframes, camera (thin ``bpy`` builders)."""

@@ -1,0 +1,105 @@
+"""The camera that filmed the video, placed so the rigs line up with the footage.
+
+The camera sits at ``(0, 0, height)`` looking along +Y with a level horizon
+(:mod:`genhmr_core.scene_space`), with the video's intrinsics turned into lens, sensor and shift.
+The source video is loaded as a Movie Clip and shown as the camera background, starting at the
+scene frame that shows video frame 0, so camera view overlays each rig on its person.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+
+import bpy
+import numpy as np
+
+from .._core import scene_space
+
+
+def build_camera(name: str, camera_K: np.ndarray, image_size: tuple[int, int],
+                 camera_height: float, collection: bpy.types.Collection) -> bpy.types.Object:
+    settings = scene_space.blender_camera_settings(camera_K, image_size)
+    data = bpy.data.cameras.new(name)
+    data.sensor_fit = "HORIZONTAL"  # lens is derived from the image width
+    data.sensor_width = settings["sensor_width_mm"]
+    data.lens = settings["lens_mm"]
+    data.shift_x = settings["shift_x"]
+    data.shift_y = settings["shift_y"]
+    obj = bpy.data.objects.new(name, data)
+    obj.location = (0.0, 0.0, float(camera_height))
+    obj.rotation_mode = "XYZ"
+    obj.rotation_euler = scene_space.CAMERA_EULER_XYZ
+    collection.objects.link(obj)
+    return obj
+
+
+def load_clip(path: str, frame_offset: int) -> tuple[bpy.types.MovieClip | None, bool]:
+    """(clip, newly_loaded) for ``path``; (None, False) when the file is not there.
+
+    ``frame_start`` is the scene frame of the clip's first frame (video frame 0).
+    """
+    if not path or not os.path.isfile(path):
+        return None, False
+    before = set(bpy.data.movieclips)
+    clip = bpy.data.movieclips.load(path, check_existing=True)
+    created = clip not in before
+    if created:
+        clip.frame_start = int(frame_offset)
+    return clip, created
+
+
+def set_background(camera: bpy.types.Object, clip: bpy.types.MovieClip) -> None:
+    data = camera.data
+    data.show_background_images = True
+    bg = data.background_images.new()
+    bg.source = "MOVIE_CLIP"
+    bg.clip = clip
+    bg.frame_method = "STRETCH"  # render aspect == video aspect, so this is exact
+    bg.alpha = 1.0
+
+
+def fps_to_blender(fps: float) -> tuple[int, float]:
+    """(fps, fps_base) with fps/fps_base == the video rate, e.g. 29.97 -> (30, 1.001)."""
+    if not math.isfinite(fps) or fps <= 0:
+        return 24, 1.0
+    whole = round(fps)
+    if abs(fps - whole) < 1e-3:
+        return int(whole), 1.0
+    ntsc = Fraction(whole * 1000, 1001)
+    if abs(float(ntsc) - fps) < 5e-3:
+        return int(whole), 1.001
+    return int(whole), whole / fps
+
+
+def apply_scene_settings(scene: bpy.types.Scene, image_size: tuple[int, int], fps: float,
+                         camera: bpy.types.Object) -> None:
+    """Resolution and frame rate of the video, and the new camera as the scene camera."""
+    scene.render.resolution_x = int(image_size[0])
+    scene.render.resolution_y = int(image_size[1])
+    scene.render.resolution_percentage = 100
+    scene.render.pixel_aspect_x = 1.0
+    scene.render.pixel_aspect_y = 1.0
+    scene.render.fps, scene.render.fps_base = fps_to_blender(fps)
+    scene.camera = camera
+
+
+def snapshot_scene_settings(scene: bpy.types.Scene) -> dict[str, object]:
+    """What :func:`apply_scene_settings` changes, so a failed import can put it back."""
+    r = scene.render
+    return {"resolution_x": r.resolution_x, "resolution_y": r.resolution_y,
+            "resolution_percentage": r.resolution_percentage,
+            "pixel_aspect_x": r.pixel_aspect_x, "pixel_aspect_y": r.pixel_aspect_y,
+            "fps": r.fps, "fps_base": r.fps_base, "camera": scene.camera,
+            "frame_start": scene.frame_start, "frame_end": scene.frame_end}
+
+
+def restore_scene_settings(scene: bpy.types.Scene, saved: dict[str, object]) -> None:
+    for key, value in saved.items():
+        if key == "camera":
+            scene.camera = value if value is None or value.name in bpy.data.objects else None
+        elif key in ("frame_start", "frame_end"):
+            setattr(scene, key, value)
+        else:
+            setattr(scene.render, key, value)

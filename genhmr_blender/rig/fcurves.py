@@ -1,0 +1,27 @@
+"""F-curve creation across Blender 4.2 LTS .. 5.0 (legacy and slotted/layered actions).
+
+Blender 4.4 introduced layered actions with slots; 5.0 removed ``Action.fcurves``. The API that
+exists from 4.4 on, ``Action.fcurve_ensure_for_datablock``, creates the layer, strip, slot and
+channelbag as needed and assigns the slot to the data-block. Before 4.4 we use the legacy
+``Action.fcurves.new``. Either way the action must already be assigned to the object.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+
+def new_action(obj: bpy.types.Object, name: str) -> bpy.types.Action:
+    """A fresh action assigned to ``obj`` (never reuses another object's action)."""
+    anim = obj.animation_data or obj.animation_data_create()
+    action = bpy.data.actions.new(name)
+    anim.action = action
+    return action
+
+
+def new_fcurve(action: bpy.types.Action, obj: bpy.types.Object, data_path: str, index: int,
+               group: str) -> bpy.types.FCurve:
+    """An empty F-curve for ``obj.<data_path>[index]`` in the channel group ``group``."""
+    if hasattr(action, "fcurve_ensure_for_datablock"):  # 4.4+: slotted actions
+        return action.fcurve_ensure_for_datablock(obj, data_path, index=index, group_name=group)
+    return action.fcurves.new(data_path, index=index, action_group=group)  # 4.2 / 4.3

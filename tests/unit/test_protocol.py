@@ -1,0 +1,154 @@
+"""The JSON-lines protocol between the add-on and the backend (genhmr_core.protocol)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from genhmr_core.protocol import (
+    EVENT_TYPES,
+    PROTOCOL_VERSION,
+    REQUEST_TYPES,
+    REQUIRED,
+    START_DEFAULTS,
+    ProtocolError,
+    decode,
+    encode,
+    job_options,
+    start_request,
+    validate,
+)
+
+EXAMPLES: dict[str, dict] = {
+    "start": {"type": "start", "job_id": "j1", "video": "/v/clip.mp4", "out_dir": "/tmp/out"},
+    "cancel": {"type": "cancel", "job_id": "j1"},
+    "shutdown": {"type": "shutdown"},
+    "hello": {"type": "hello", "protocol": PROTOCOL_VERSION, "backend_version": "0.1.0"},
+    "accepted": {"type": "accepted", "job_id": "j1"},
+    "progress": {"type": "progress", "job_id": "j1", "stage": "detect", "done": 12,
+                 "total": 230, "elapsed_s": 3.5},
+    "person": {"type": "person", "job_id": "j1", "track_id": 0, "frames": 230},
+    "done": {"type": "done", "job_id": "j1", "result_path": "/tmp/out/result.npz",
+             "num_people": 1, "elapsed_s": 42.0, "stage_seconds": {"detect": 30.0}},
+    "cancelled": {"type": "cancelled", "job_id": "j1"},
+    "error": {"type": "error", "job_id": "j1", "message": "cannot open video",
+              "traceback": "Traceback (most recent call last): ..."},
+    "bye": {"type": "bye"},
+}
+
+
+def test_every_message_type_has_an_example_and_required_fields():
+    assert set(EXAMPLES) == set(REQUIRED) == REQUEST_TYPES | EVENT_TYPES
+    assert not REQUEST_TYPES & EVENT_TYPES
+    for kind, message in EXAMPLES.items():
+        assert set(REQUIRED[kind]) <= set(message), kind
+
+
+@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+def test_encode_decode_round_trip(kind):
+    line = encode(EXAMPLES[kind])
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert decode(line) == EXAMPLES[kind]
+    assert decode(line.encode("utf-8")) == EXAMPLES[kind]  # bytes from a pipe
+    assert decode(line.rstrip("\n")) == EXAMPLES[kind]
+
+
+def test_one_line_even_with_newlines_and_unicode_in_values():
+    message = {"type": "error", "message": "line one\nline two — ünïcødé",
+               "traceback": "a\nb\r\nc"}
+    line = encode(message)
+    assert line.count("\n") == 1
+    assert decode(line) == message
+
+
+def test_nan_is_refused():
+    with pytest.raises(ValueError):
+        encode({"type": "progress", "job_id": "j", "stage": "fit", "done": 1, "total": 2,
+                "elapsed_s": float("nan")})
+
+
+@pytest.mark.parametrize("line", ["", "not json", "{", "[1, 2]", "42", '"start"', "null"])
+def test_garbage_lines(line):
+    with pytest.raises(ProtocolError):
+        decode(line)
+
+
+def test_invalid_utf8_bytes_are_an_error_not_a_crash():
+    with pytest.raises(ProtocolError):
+        decode(b"\xff\xfe{not json")
+
+
+@pytest.mark.parametrize("message", [{}, {"type": 3}, {"job_id": "j"}, {"type": None}])
+def test_type_must_be_a_string(message):
+    with pytest.raises(ProtocolError, match="'type'"):
+        validate(message)
+
+
+def test_unknown_type():
+    with pytest.raises(ProtocolError, match="unknown message type 'launch'"):
+        decode('{"type": "launch"}')
+    with pytest.raises(ProtocolError, match="unknown message type"):
+        encode({"type": "Start", "job_id": "j", "video": "v", "out_dir": "o"})
+
+
+@pytest.mark.parametrize("kind", sorted(k for k in REQUIRED if REQUIRED[k]))
+def test_missing_fields(kind):
+    for field in REQUIRED[kind]:
+        message = {k: v for k, v in EXAMPLES[kind].items() if k != field}
+        with pytest.raises(ProtocolError, match=f"{kind} message lacks {field}"):
+            decode(json.dumps(message))
+
+
+def test_missing_fields_are_all_named():
+    with pytest.raises(ProtocolError, match="start message lacks job_id, video, out_dir"):
+        validate({"type": "start"})
+
+
+def test_extra_fields_are_allowed():
+    """Newer peers may add fields; older ones ignore them."""
+    message = dict(EXAMPLES["progress"], fps=24.0, note="x")
+    assert decode(encode(message)) == message
+
+
+def test_start_request_fills_defaults():
+    request = start_request("j1", "/v/clip.mp4", "/tmp/out")
+    validate(request)
+    assert request["type"] == "start"
+    assert request["job_id"] == "j1" and request["video"] == "/v/clip.mp4"
+    assert request["out_dir"] == "/tmp/out"
+    for key, default in START_DEFAULTS.items():
+        assert request[key] == default, key
+    assert decode(encode(request)) == request
+
+
+def test_start_request_options_override_defaults():
+    request = start_request("j2", "v.mp4", "out", start=10, end=50, device="cpu",
+                            smplx_dir="/models", focal_px=1200.0, max_people=2)
+    assert (request["start"], request["end"], request["device"]) == (10, 50, "cpu")
+    assert request["smplx_dir"] == "/models" and request["focal_px"] == 1200.0
+    assert request["max_people"] == 2
+    assert request["tiling"] == START_DEFAULTS["tiling"]
+
+
+def test_start_request_rejects_unknown_options():
+    with pytest.raises(ProtocolError, match="unknown job options: colour, frames"):
+        start_request("j", "v", "o", frames=3, colour="red")
+
+
+def test_job_options_applies_defaults_and_drops_the_rest():
+    request = {"type": "start", "job_id": "j", "video": "v", "out_dir": "o", "end": 20,
+               "unrelated": 1}
+    options = job_options(request)
+    assert set(options) == set(START_DEFAULTS)
+    assert options["end"] == 20
+    assert options["start"] == START_DEFAULTS["start"]
+
+
+def test_protocol_doc_covers_every_message():
+    doc = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    for kind in REQUIRED:
+        assert f'"type":"{kind}"' in doc or f'"type": "{kind}"' in doc, kind
+    for option in START_DEFAULTS:
+        assert f"`{option}`" in doc, option

@@ -1,0 +1,267 @@
+"""The versioned result file (genhmr_core.result_format): the backend/add-on contract."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genhmr_core import result_format as rf
+from genhmr_core.keypoints import KEYPOINT_NAMES, MEDIAPIPE_NAMES
+from genhmr_core.result_format import (
+    FIELDS,
+    FORMAT_VERSION,
+    JobResult,
+    ResultFormatError,
+    empty_result,
+    load_result,
+    save_result,
+)
+from genhmr_core.skeleton import JOINT_NAMES, PARENTS, builtin_rest_joints
+
+
+def _filled(num_people: int = 2, num_frames: int = 5, seed: int = 0) -> JobResult:
+    rng = np.random.default_rng(seed)
+    k = np.array([[1000.0, 0.0, 640.0], [0.0, 1000.0, 360.0], [0.0, 0.0, 1.0]])
+    res = empty_result("/videos/clip.mp4", 29.97, (1280, 720), k,
+                       np.arange(10, 10 + num_frames), num_people)
+    res.track_ids = np.arange(num_people) * 3 + 1
+    res.valid = rng.random(res.valid.shape) > 0.3
+    res.rest_joints[:] = builtin_rest_joints()
+    for name, (_, kind) in FIELDS.items():
+        if kind == "f" and name not in ("camera_K", "rest_joints"):
+            arr = getattr(res, name)
+            arr[...] = rng.normal(size=arr.shape)
+    res.body_model, res.method, res.backend_version = "smplx", "fit", "0.1.0"
+    return res
+
+
+def _assert_same(a: JobResult, b: JobResult) -> None:
+    for name, (_, kind) in FIELDS.items():
+        x, y = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+        assert x.shape == y.shape, name
+        if kind == "f":
+            np.testing.assert_allclose(y, x.astype(np.float32), err_msg=name)
+        else:
+            np.testing.assert_array_equal(y, x, err_msg=name)
+    for name in ("source_video", "body_model", "method", "backend_version"):
+        assert getattr(a, name) == getattr(b, name)
+    assert b.fps == pytest.approx(a.fps)
+
+
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def test_round_trip(tmp_path):
+    res = _filled()
+    path = save_result(res, tmp_path / "job" / "result.npz")
+    assert path == tmp_path / "job" / "result.npz" and path.is_file()
+    back = load_result(path)
+    _assert_same(res, back)
+    assert back.num_people == 2 and back.num_frames == 5
+
+
+def test_round_trip_no_people(tmp_path):
+    res = _filled(num_people=0, num_frames=3)
+    back = load_result(save_result(res, tmp_path / "r.npz"))
+    assert back.num_people == 0 and back.num_frames == 3
+    assert back.joints3d.shape == (0, 3, len(JOINT_NAMES), 3)
+
+
+def test_stored_dtypes_and_metadata(tmp_path):
+    path = save_result(_filled(), tmp_path / "r.npz")
+    data = _npz_arrays(path)
+    for name, (_, kind) in FIELDS.items():
+        assert data[name].dtype == {"f": np.float32, "i": np.int64, "b": np.bool_}[kind], name
+    for name in rf.METADATA:
+        assert name in data, name
+    assert str(data["format"]) == rf.FORMAT_NAME
+    assert int(data["format_version"]) == FORMAT_VERSION
+    assert tuple(data["joint_names"]) == JOINT_NAMES
+    assert tuple(data["joint_parents"]) == PARENTS
+    assert tuple(data["keypoint_names"]) == KEYPOINT_NAMES
+    assert tuple(data["landmark_names"]) == MEDIAPIPE_NAMES
+    # Nothing in the file needs pickle: every array is numeric, bool or fixed-width unicode.
+    assert all(arr.dtype.kind in "fiubU" for arr in data.values())
+
+
+def test_file_is_a_plain_npz(tmp_path):
+    path = save_result(_filled(), tmp_path / "r.npz")
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+    assert {f"{n}.npy" for n in FIELDS} <= names
+
+
+def test_overwrite_is_atomic_and_leaves_no_temp_files(tmp_path):
+    path = tmp_path / "r.npz"
+    save_result(_filled(seed=1), path)
+    save_result(_filled(seed=2), path)
+    _assert_same(_filled(seed=2), load_result(path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.npz"]
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    path = tmp_path / "r.npz"
+    save_result(_filled(seed=1), path)
+    before = path.read_bytes()
+
+    def broken(fh, **arrays):
+        fh.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rf.np, "savez_compressed", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_result(_filled(seed=2), path)
+    assert path.read_bytes() == before  # the old file is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.npz"]  # temp file removed
+
+    with pytest.raises(OSError):
+        save_result(_filled(), tmp_path / "new.npz")
+    assert not (tmp_path / "new.npz").exists()
+
+
+def test_invalid_result_is_not_written(tmp_path):
+    res = _filled()
+    res.transl = res.transl[:, :, :2]
+    with pytest.raises(ResultFormatError, match="transl"):
+        save_result(res, tmp_path / "r.npz")
+    assert not any(tmp_path.iterdir())
+
+
+def _rewrite(path: Path, **changes) -> Path:
+    data = _npz_arrays(path)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key)
+        else:
+            data[key] = value
+    out = path.with_name("edited.npz")
+    np.savez(out, **data)
+    return out
+
+
+def test_newer_version_is_refused_with_a_clear_message(tmp_path):
+    path = _rewrite(save_result(_filled(), tmp_path / "r.npz"),
+                    format_version=np.array(FORMAT_VERSION + 1))
+    with pytest.raises(ResultFormatError) as err:
+        load_result(path)
+    msg = str(err.value)
+    assert str(FORMAT_VERSION + 1) in msg and str(FORMAT_VERSION) in msg
+    assert "Update the add-on" in msg
+    assert str(path) in msg
+
+
+def test_missing_field(tmp_path):
+    path = _rewrite(save_result(_filled(), tmp_path / "r.npz"), body_pose=None)
+    with pytest.raises(ResultFormatError, match="lacks fields: body_pose"):
+        load_result(path)
+
+
+@pytest.mark.parametrize(("field", "value", "match"), [
+    ("transl", np.zeros((2, 5, 2), np.float32), "transl"),
+    ("joints3d", np.zeros((2, 4, 55, 3), np.float32), "joints3d: dim F is 4, expected 5"),
+    ("keypoints2d", np.zeros((2, 5, 17, 3), np.float32), "keypoints2d: dim K"),
+    ("valid", np.zeros((2,), bool), "valid: expected 2 dims"),
+    ("track_ids", np.zeros(2, np.float32), "track_ids: expected dtype kind 'i'"),
+    ("camera_K", np.zeros((3, 4), np.float32), "camera_K"),
+])
+def test_wrong_shape_or_dtype(tmp_path, field, value, match):
+    path = _rewrite(save_result(_filled(), tmp_path / "r.npz"), **{field: value})
+    with pytest.raises(ResultFormatError, match=match):
+        load_result(path)
+
+
+@pytest.mark.parametrize("field", ["source_video", "body_pose"])
+def test_pickled_object_arrays_are_refused(tmp_path, field):
+    path = save_result(_filled(), tmp_path / "r.npz")
+    data = _npz_arrays(path)
+    data[field] = np.array([{"evil": "payload"}], dtype=object)
+    out = tmp_path / "pickled.npz"
+    np.savez(out, **data)  # numpy pickles the object array
+    with pytest.raises(ResultFormatError, match=r"cannot read result file .*allow_pickle=False"):
+        load_result(out)
+
+
+def test_missing_metadata(tmp_path):
+    path = _rewrite(save_result(_filled(), tmp_path / "r.npz"), fps=None)
+    with pytest.raises(ResultFormatError, match="lacks fields: fps"):
+        load_result(path)
+
+
+def test_truncated_and_empty_files(tmp_path):
+    path = save_result(_filled(), tmp_path / "r.npz")
+    blob = path.read_bytes()
+    for name, content in (("empty.npz", b""), ("half.npz", blob[: len(blob) // 2]),
+                          ("tail.npz", blob[len(blob) // 2 :])):
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        with pytest.raises(ResultFormatError, match=r"cannot read result file|not a GenHMR"):
+            load_result(bad)
+
+
+def test_a_plain_npy_is_not_a_result(tmp_path):
+    path = tmp_path / "r.npz"
+    with path.open("wb") as fh:
+        np.save(fh, np.zeros(3))
+    with pytest.raises(ResultFormatError, match="not a GenHMR result file"):
+        load_result(path)
+
+
+def test_not_a_result_file(tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, a=np.zeros(3))
+    with pytest.raises(ResultFormatError, match="not a GenHMR result file"):
+        load_result(other)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"definitely not a zip file")
+    with pytest.raises(ResultFormatError, match="cannot read result file"):
+        load_result(garbage)
+    with pytest.raises(ResultFormatError, match="cannot read result file"):
+        load_result(tmp_path / "missing.npz")
+
+
+def test_different_joint_or_keypoint_set(tmp_path):
+    path = save_result(_filled(), tmp_path / "r.npz")
+    names = np.array(tuple(reversed(JOINT_NAMES)))
+    with pytest.raises(ResultFormatError, match="joint set"):
+        load_result(_rewrite(path, joint_names=names))
+    with pytest.raises(ResultFormatError, match="keypoint set"):
+        load_result(_rewrite(path, keypoint_names=np.array(KEYPOINT_NAMES[:-1])))
+
+
+def test_empty_result_shapes_validate():
+    res = empty_result("v.mp4", 30, (640, 480), np.eye(3), np.arange(7), 3)
+    res.validate()
+    assert res.body_pose.shape == (3, 7, 21, 3)
+    assert res.keypoints2d.shape == (3, 7, len(KEYPOINT_NAMES), 3)
+    assert res.detector_landmarks2d.shape == (3, 7, len(MEDIAPIPE_NAMES), 3)
+    assert not res.valid.any()
+
+
+def test_fields_table_is_documented():
+    """docs/result_format.md lists every field of FIELDS with its shape, and every metadata entry."""
+    doc = (Path(__file__).parents[2] / "docs" / "result_format.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = cells
+    kinds = {"f": "float32", "i": "int64", "b": "bool"}
+    for name, (shape, kind) in FIELDS.items():
+        assert name in rows, name
+        want = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+        assert rows[name][1] == want, name
+        assert rows[name][2] == kinds[kind], name
+    for name in rf.METADATA:
+        assert name in rows, name
+    assert f"# Result file format (version {FORMAT_VERSION})" in doc
+
+
+def test_save_accepts_str_and_pathlike(tmp_path):
+    path = save_result(_filled(), os.fspath(tmp_path / "s.npz"))
+    assert isinstance(path, Path) and path.is_file()
