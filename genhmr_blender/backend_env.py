@@ -89,3 +89,10 @@ def install_command(installer_python: str, venv: str | os.PathLike[str],
     if wheels.strip():
         cmd += ["--wheels", wheels.strip()]
     return cmd
+
+
+def child_env_for_installer(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for ``install_backend.py`` under Blender's Python: no inherited PYTHONPATH."""
+    env = child_env([], base)
+    env.pop("PYTHONPATH", None)
+    return env

@@ -318,7 +318,7 @@ def _fit_people(model: Any, dets: _Detections, K: np.ndarray, device: str, clock
         fits.append(_extend_to_all_frames(fit, span, dets.valid.shape[1]))
         clock.add("fit", time.perf_counter() - t)
         if on_person is not None:
-            on_person(p, int(dets.valid[p].sum()))
+            on_person(p, dets.valid[p].sum().item())
     report(Progress("fit", num_people, num_people, clock.elapsed(), "done"))
     return fits
 

@@ -61,9 +61,11 @@ class _Job(threading.Thread):
             self.events.send({"type": "error", "job_id": job_id, "message": str(exc),
                               "kind": exc.kind})
         except Exception as exc:  # a bug: keep the process alive, give the add-on the cause
-            traceback.print_exc(file=sys.stderr)
+            trace = traceback.format_exc()
+            print(trace, file=sys.stderr)
             self.events.send({"type": "error", "job_id": job_id, "kind": "internal",
-                              "message": f"internal error: {type(exc).__name__}: {exc}"})
+                              "message": f"internal error: {type(exc).__name__}: {exc}",
+                              "traceback": trace[-4000:]})
         else:
             self.events.send({
                 "type": "done", "job_id": job_id, "result_path": str(summary.result_path),

@@ -98,7 +98,7 @@ def snapshot_scene_settings(scene: bpy.types.Scene) -> dict[str, object]:
 def restore_scene_settings(scene: bpy.types.Scene, saved: dict[str, object]) -> None:
     for key, value in saved.items():
         if key == "camera":
-            scene.camera = value if value is None or value.name in bpy.data.objects else None
+            scene.camera = value
         elif key in ("frame_start", "frame_end"):
             setattr(scene, key, value)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -79,7 +80,7 @@ def test_progress_covers_every_stage_in_order(demo_job):
     assert firsts == sorted(firsts)
     detect = [e for e in events if e.stage == "detect"]
     assert detect[-1].done == detect[-1].total == 24
-    assert all(a.done <= b.done for a, b in zip(detect, detect[1:], strict=False))
+    assert all(a.done <= b.done for a, b in itertools.pairwise(detect))
     assert set(summary.stage_seconds) >= {"load", "decode", "detect", "track", "fit", "save"}
     assert sum(summary.stage_seconds.values()) <= summary.elapsed_s + 1e-3
 
@@ -100,7 +101,7 @@ def test_cancel_stops_early_and_writes_nothing(media_dir: Path, tmp_path: Path):
 def test_corrupt_video_is_a_clear_error(tmp_path: Path):
     bad = tmp_path / "clip.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
-    with pytest.raises(InputVideoError, match="cannot open video|no decodable frames"):
+    with pytest.raises(InputVideoError, match=r"cannot open video|no decodable frames"):
         run_job(JobOptions(video=str(bad), out_dir=str(tmp_path / "out")))
     with pytest.raises(InputVideoError, match="not found"):
         run_job(JobOptions(video=str(tmp_path / "missing.mp4"), out_dir=str(tmp_path)))
@@ -126,3 +127,16 @@ def test_bad_options_are_clear_errors(media_dir: Path, tmp_path: Path):
         run_job(JobOptions(video=video, out_dir=str(tmp_path), method="magic"))
     with pytest.raises(InputVideoError, match="empty frame range"):
         run_job(JobOptions(video=video, out_dir=str(tmp_path), start=10, end=10))
+
+
+def test_users_smplx_model_drives_the_fit(media_dir: Path, smplx_model_dir: Path, tmp_path: Path):
+    """With an SMPL-X folder the body is the model's own skeleton (here a generated file in the
+    real format), recorded as such in the result."""
+    from genhmr.body import load_smplx, smplx_skeleton
+
+    summary = run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(tmp_path),
+                                 start=20, end=30, smplx_dir=str(smplx_model_dir)))
+    result = load_result(summary.result_path)
+    assert result.body_model == "smplx"
+    expected = smplx_skeleton(load_smplx(smplx_model_dir)).rest_joints.numpy()
+    assert np.allclose(result.rest_joints[0], expected, atol=1e-6)

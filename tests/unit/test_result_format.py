@@ -244,7 +244,7 @@ def test_empty_result_shapes_validate():
 
 
 def test_fields_table_is_documented():
-    """docs/result_format.md lists every field of FIELDS with its shape, and every metadata entry."""
+    """docs/result_format.md lists every field of FIELDS with its shape, and the metadata."""
     doc = (Path(__file__).parents[2] / "docs" / "result_format.md").read_text(encoding="utf-8")
     rows = {}
     for line in doc.splitlines():

@@ -1,0 +1,1 @@
+"""Operators: analyse a video, import a result file, cancel a running analysis."""

@@ -1,0 +1,77 @@
+"""Settings stored per scene (what to analyse) and runtime status stored per window manager.
+
+(No ``from __future__ import annotations`` in modules declaring bpy properties: Blender reads
+the annotations as property definitions and must see objects, not strings.)
+
+Status lives on the window manager on purpose: it is not saved in the .blend, so a file saved
+during an analysis does not reopen showing a stale "running" state.
+"""
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+
+class GENHMR_PG_settings(bpy.types.PropertyGroup):
+    """Per-scene choices of the GenHMR panel."""
+
+    source: EnumProperty(
+        name="Source",
+        items=[("STRIP", "Strip", "A movie strip of the Video Sequencer"),
+               ("CLIP", "Clip", "A Movie Clip data-block"),
+               ("FILE", "File", "A video file on disk")],
+        default="STRIP")
+    strip_name: StringProperty(
+        name="Strip", description="Movie strip to analyse; empty = the active strip")
+    clip: PointerProperty(
+        name="Clip", type=bpy.types.MovieClip, description="Movie Clip to analyse")
+    filepath: StringProperty(
+        name="Video", subtype="FILE_PATH", description="Video file to analyse")
+    range_mode: EnumProperty(
+        name="Range",
+        items=[("SOURCE", "Whole Video", "Every frame of the strip (as trimmed) or video"),
+               ("SCENE", "Scene Range", "Only the frames inside the scene's frame range"),
+               ("CUSTOM", "Custom", "The scene frames given below")],
+        default="SOURCE")
+    frame_start: IntProperty(
+        name="Start", default=1, min=0, description="First scene frame to analyse")
+    frame_end: IntProperty(
+        name="End", default=100, min=0, description="Last scene frame to analyse (inclusive)")
+    tiling: EnumProperty(
+        name="Small People",
+        items=[("auto", "Auto", "Search tiles of the frame when people look small"),
+               ("on", "Always", "Always search tiles too (slower, finds distant people)"),
+               ("off", "Off", "Whole frame only (fastest)")],
+        default="auto")
+    max_people: IntProperty(
+        name="Max People", default=6, min=1, max=32,
+        description="Most people to track at once")
+
+
+class GENHMR_PG_runtime(bpy.types.PropertyGroup):
+    """What the panel shows about the running or last job (not saved in files)."""
+
+    running: BoolProperty(default=False)
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    status: StringProperty(default="")
+    error: StringProperty(default="")
+    result_path: StringProperty(default="")
+
+
+CLASSES = (GENHMR_PG_settings, GENHMR_PG_runtime)
+
+
+def register() -> None:
+    bpy.types.Scene.genhmr = PointerProperty(type=GENHMR_PG_settings)
+    bpy.types.WindowManager.genhmr = PointerProperty(type=GENHMR_PG_runtime)
+
+
+def unregister() -> None:
+    del bpy.types.WindowManager.genhmr
+    del bpy.types.Scene.genhmr

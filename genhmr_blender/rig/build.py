@@ -1,0 +1,139 @@
+"""Build everything for one result into a new collection, all or nothing.
+
+Every data-block created is recorded; if anything fails half-way, they are all removed again and
+the scene settings restored, so a failed import leaves the file exactly as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import bpy
+import numpy as np
+
+from .._core import result_format, scene_space
+from . import armature, camera, keyframes
+
+
+@dataclasses.dataclass
+class BuildOptions:
+    frame_offset: int = 1  # scene frame that shows video frame 0
+    set_scene_settings: bool = True  # resolution, fps, scene camera
+    set_frame_range: bool = True  # scene range = the analysed frames
+    load_background: bool = True  # the source video as camera background
+    collection_name: str = ""  # default "GenHMR <video name>"
+
+
+@dataclasses.dataclass
+class BuildReport:
+    collection: str
+    armatures: list[str]
+    camera: str
+    camera_height: float
+    background: str  # movie clip name, or "" when the video was not found
+    keyed_frames: dict[str, int]
+    seconds: dict[str, float]
+    warnings: list[str]
+
+
+class _Created:
+    """Data-blocks made so far, removed in reverse order on failure."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[bpy.types.bpy_prop_collection, bpy.types.ID]] = []
+
+    def add(self, collection: bpy.types.bpy_prop_collection, block: bpy.types.ID) -> None:
+        self.items.append((collection, block))
+
+    def remove_all(self) -> None:
+        for collection, block in reversed(self.items):
+            try:
+                collection.remove(block)
+            except (ReferenceError, RuntimeError):  # already gone with its owner
+                pass
+        self.items.clear()
+
+
+def _ensure_object_mode(context: bpy.types.Context) -> None:
+    if context.mode != "OBJECT" and context.view_layer.objects.active is not None:
+        bpy.ops.object.mode_set(mode="OBJECT")
+
+
+def build_result(context: bpy.types.Context, result: result_format.JobResult,
+                 options: BuildOptions | None = None) -> BuildReport:
+    """Create the collection, camera, and one keyframed armature per person."""
+    options = options or BuildOptions()
+    scene = context.scene
+    view_layer = context.view_layer
+    created = _Created()
+    saved = camera.snapshot_scene_settings(scene)
+    actions_before = set(bpy.data.actions)
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    _ensure_object_mode(context)
+    try:
+        t0 = time.perf_counter()
+        video_name = os.path.basename(result.source_video) or "video"
+        coll = bpy.data.collections.new(options.collection_name or f"GenHMR {video_name}")
+        created.add(bpy.data.collections, coll)
+        scene.collection.children.link(coll)
+
+        height = scene_space.camera_height_from_feet(result.keypoints3d, result.valid)
+        image_size = (int(result.image_size[0]), int(result.image_size[1]))
+        cam = camera.build_camera(f"{coll.name} camera", result.camera_K, image_size, height, coll)
+        created.add(bpy.data.cameras, cam.data)
+        created.add(bpy.data.objects, cam)
+
+        clip_name = ""
+        if options.load_background:
+            clip, new_clip = camera.load_clip(result.source_video, options.frame_offset)
+            if clip is None:
+                warnings.append(f"video not found, no camera background: {result.source_video}")
+            else:
+                if new_clip:
+                    created.add(bpy.data.movieclips, clip)
+                camera.set_background(cam, clip)
+                clip_name = clip.name
+        timings["camera"] = time.perf_counter() - t0
+
+        frames = np.asarray(result.frame_indices, dtype=np.int64) + int(options.frame_offset)
+        names: list[str] = []
+        keyed: dict[str, int] = {}
+        t_rig = t_key = 0.0
+        for p, track_id in enumerate(result.track_ids):
+            t1 = time.perf_counter()
+            name = f"GenHMR_person_{int(track_id)}"
+            obj = armature.build_armature(name, result.rest_joints[p], coll, view_layer)
+            created.add(bpy.data.armatures, obj.data)
+            created.add(bpy.data.objects, obj)
+            rest = armature.bone_rest_rotations(obj)
+            t2 = time.perf_counter()
+            quats = scene_space.bone_quaternions(result.global_orient[p], result.body_pose[p],
+                                                 rest)
+            root = scene_space.root_locations(result.transl[p], result.rest_joints[p], rest[0],
+                                              height)
+            stats = keyframes.keyframe_person(obj, quats, root, frames, result.valid[p],
+                                              f"{obj.name}_motion")
+            t_rig += t2 - t1
+            t_key += time.perf_counter() - t2
+            names.append(obj.name)
+            keyed[obj.name] = stats["keys_per_curve"]
+        timings["armatures"] = t_rig
+        timings["keyframes"] = t_key
+
+        if options.set_scene_settings:
+            camera.apply_scene_settings(scene, image_size, result.fps, cam)
+        if options.set_frame_range and len(frames):
+            scene.frame_start = int(frames.min())
+            scene.frame_end = int(frames.max())
+    except BaseException:
+        for action in set(bpy.data.actions) - actions_before:
+            bpy.data.actions.remove(action)
+        created.remove_all()
+        camera.restore_scene_settings(scene, saved)
+        raise
+    return BuildReport(collection=coll.name, armatures=names, camera=cam.name,
+                       camera_height=height, background=clip_name, keyed_frames=keyed,
+                       seconds=timings, warnings=warnings)

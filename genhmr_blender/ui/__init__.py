@@ -1,0 +1,1 @@
+"""Sidebar panels of the 3D viewport and the Video Sequencer."""
