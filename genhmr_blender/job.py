@@ -89,9 +89,9 @@ class AnalysisJob:
             if frac >= 0:
                 st.fraction = max(st.fraction, frac)
             label = STAGE_LABELS.get(event["stage"], str(event["stage"]).capitalize())
-            count = f" {event['done']}/{event['total']}" if event["total"] else ""
+            count = f" {event['done']}/{event['total']}" if event["total"] > 1 else ""
             msg = event.get("message") or ""
-            st.status = f"{label}{count}" + (f": {msg}" if msg and not count else "")
+            st.status = f"{label}{count}" + (f": {msg}" if msg else "")
         elif kind == "person":
             st.people += 1
         elif kind == "done":
@@ -100,7 +100,8 @@ class AnalysisJob:
             st.result_path = str(event["result_path"])
             st.people = int(event.get("num_people", st.people))
             st.stage_seconds = dict(event.get("stage_seconds", {}))
-            st.status = f"Done: {st.people} people in {float(event['elapsed_s']):.1f} s"
+            who = "1 person" if st.people == 1 else f"{st.people} people"
+            st.status = f"Done: {who} in {float(event['elapsed_s']):.1f} s"
         elif kind == "cancelled":
             st.finished = "cancelled"
             st.status = "Cancelled"

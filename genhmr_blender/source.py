@@ -19,7 +19,6 @@ import os
 
 import bpy
 
-
 UNBOUNDED = 1 << 30  # "to the end of the video" when the length is not known here
 
 

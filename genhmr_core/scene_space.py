@@ -57,11 +57,13 @@ def blender_camera_settings(camera_K: np.ndarray, image_size: tuple[int, int],
                             sensor_width_mm: float = DEFAULT_SENSOR_WIDTH_MM) -> dict[str, float]:
     """Lens, sensor and shift for a Blender camera reproducing the pinhole ``camera_K``.
 
-    Sensor fit is horizontal; Blender expresses shift in units of the larger image side.
+    For a camera with ``sensor_fit = 'HORIZONTAL'``: the lens and Blender's shift are then both
+    relative to the image width (with 'AUTO' fit they would be relative to the larger side,
+    which differs for portrait video).
     """
     width, height = (int(v) for v in image_size)
     fx, cx, cy = float(camera_K[0, 0]), float(camera_K[0, 2]), float(camera_K[1, 2])
-    big = float(max(width, height))
+    big = float(width)
     return {
         "lens_mm": fx * sensor_width_mm / width,
         "sensor_width_mm": sensor_width_mm,

@@ -28,7 +28,7 @@ class GENHMR_OT_import_result(bpy.types.Operator):
 
     bl_idname = "genhmr.import_result"
     bl_label = "Import GenHMR Result"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
 
     filepath: StringProperty(name="Result File", subtype="FILE_PATH")
     filter_glob: StringProperty(default="*.npz", options={"HIDDEN"})

@@ -6,6 +6,7 @@ the scene settings restored, so a failed import leaves the file exactly as it wa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -49,10 +50,8 @@ class _Created:
 
     def remove_all(self) -> None:
         for collection, block in reversed(self.items):
-            try:
+            with contextlib.suppress(ReferenceError, RuntimeError):  # gone with its owner
                 collection.remove(block)
-            except (ReferenceError, RuntimeError):  # already gone with its owner
-                pass
         self.items.clear()
 
 

@@ -44,9 +44,13 @@ def load_clip(path: str, frame_offset: int) -> tuple[bpy.types.MovieClip | None,
         return None, False
     before = set(bpy.data.movieclips)
     clip = bpy.data.movieclips.load(path, check_existing=True)
+    if clip in before and clip.frame_start - clip.frame_offset != int(frame_offset):
+        # The file is already loaded but placed elsewhere on the timeline: a clip of its own.
+        clip = bpy.data.movieclips.load(path, check_existing=False)
     created = clip not in before
     if created:
         clip.frame_start = int(frame_offset)
+        clip.frame_offset = 0
     return clip, created
 
 

@@ -23,5 +23,9 @@ def new_fcurve(action: bpy.types.Action, obj: bpy.types.Object, data_path: str, 
                group: str) -> bpy.types.FCurve:
     """An empty F-curve for ``obj.<data_path>[index]`` in the channel group ``group``."""
     if hasattr(action, "fcurve_ensure_for_datablock"):  # 4.4+: slotted actions
-        return action.fcurve_ensure_for_datablock(obj, data_path, index=index, group_name=group)
+        try:
+            return action.fcurve_ensure_for_datablock(obj, data_path, index=index,
+                                                      group_name=group)
+        except TypeError:  # a release whose signature lacks group_name: ungrouped is fine
+            return action.fcurve_ensure_for_datablock(obj, data_path, index=index)
     return action.fcurves.new(data_path, index=index, action_group=group)  # 4.2 / 4.3

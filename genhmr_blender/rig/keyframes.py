@@ -64,4 +64,4 @@ def keyframe_person(obj: bpy.types.Object, quats: np.ndarray, root_loc: np.ndarr
             write_channel(fc, keyed_frames, root_loc[valid, axis])
             curves += 1
     return {"seconds": time.perf_counter() - t0, "fcurves": curves,
-            "keys_per_curve": int(len(keyed_frames))}
+            "keys_per_curve": len(keyed_frames)}

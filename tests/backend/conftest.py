@@ -69,6 +69,18 @@ def iter_frames(path: Path, start: int, stop: int) -> Iterator[tuple[int, np.nda
 
 
 @pytest.fixture(scope="session")
+def video_frames():
+    """``video_frames(path, indices) -> {index: BGR frame}`` (see :func:`read_frames`)."""
+    return read_frames
+
+
+@pytest.fixture(scope="session")
+def video_iter():
+    """``video_iter(path, start, stop)`` yields (index, BGR frame) in order."""
+    return iter_frames
+
+
+@pytest.fixture(scope="session")
 def media_dir() -> Path:
     folder = find_media_dir()
     missing = [name for name in MEDIA_FILES if not (folder / name).is_file()]

@@ -254,3 +254,14 @@ def test_serve_env_replaces_pythonpath() -> None:
     root = backend_env.extension_root()
     assert env["PYTHONPATH"].split(os.pathsep) == [str(root), str(root / "backend")]
     assert "PYTHONHOME" not in env and env["A"] == "1"
+
+
+def test_install_command_is_accepted_by_installer(tmp_path: Path) -> None:
+    """The "Set up backend" command line parses (``--print-hash`` exits before installing)."""
+    import subprocess
+
+    cmd = backend_env.install_command(sys.executable, tmp_path / "venv") + ["--print-hash"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                          env=backend_env.child_env_for_installer())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()

@@ -1,0 +1,41 @@
+"""GenHMR for Blender: video in, keyframed SMPL-X rigs out (the ``bpy`` half of the product).
+
+The heavy lifting runs in a separate backend process (``backend/``); this package only builds
+the UI, talks to that process and turns its result files into Blender data.
+"""
+
+import bpy
+
+from . import preferences, properties
+from .ops import analyze, import_result
+from .ui import panel
+
+CLASSES: tuple[type, ...] = (
+    *properties.CLASSES,
+    *preferences.CLASSES,
+    *import_result.CLASSES,
+    *analyze.CLASSES,
+    *panel.CLASSES,
+)
+
+
+def _menu_import(self: bpy.types.Menu, context: bpy.types.Context) -> None:
+    self.layout.operator(import_result.GENHMR_OT_import_result.bl_idname,
+                         text="GenHMR Result (.npz)")
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    properties.register()
+    analyze.register()
+    bpy.types.TOPBAR_MT_file_import.append(_menu_import)
+
+
+def unregister() -> None:
+    analyze.unregister()
+    preferences.unregister()
+    bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
+    properties.unregister()
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,98 @@
+"""The "GenHMR" sidebar tab, in the 3D viewport and in the Video Sequencer.
+
+Both panels draw the same thing: the video source, the frame range, options, then either the
+Analyze button or, while a job runs, its progress bar and Cancel; then status and errors.
+"""
+
+import bpy
+
+from .. import source
+from ..preferences import get_prefs
+
+
+def _wrapped_lines(text: str, width: int = 48, limit: int = 8) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.splitlines():
+        while len(paragraph) > width:
+            cut = paragraph.rfind(" ", 0, width)
+            cut = cut if cut > 0 else width
+            lines.append(paragraph[:cut])
+            paragraph = paragraph[cut:].lstrip()
+        lines.append(paragraph)
+    return lines[:limit]
+
+
+def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    scene = context.scene
+    settings = scene.genhmr
+    runtime = context.window_manager.genhmr
+
+    col = layout.column()
+    col.enabled = not runtime.running
+    col.row().prop(settings, "source", expand=True)
+    if settings.source == "STRIP":
+        editor = scene.sequence_editor
+        if editor is not None:
+            collection = "strips_all" if hasattr(editor, "strips_all") else "sequences_all"
+            col.prop_search(settings, "strip_name", editor, collection, text="Strip")
+        if not settings.strip_name:
+            try:
+                strip = source.movie_strip(scene)
+                col.label(text=f"Active: {strip.name}", icon="SEQUENCE")
+            except source.SourceError as exc:
+                col.label(text=str(exc), icon="INFO")
+    elif settings.source == "CLIP":
+        col.template_ID(settings, "clip", open="clip.open")
+    else:
+        col.prop(settings, "filepath", text="")
+
+    col.separator()
+    col.prop(settings, "range_mode")
+    if settings.range_mode == "CUSTOM":
+        row = col.row(align=True)
+        row.prop(settings, "frame_start")
+        row.prop(settings, "frame_end")
+    col.prop(settings, "tiling")
+    col.prop(settings, "max_people")
+    prefs = get_prefs(context)
+    if prefs is not None:
+        col.prop(prefs, "device")
+
+    layout.separator()
+    if runtime.running:
+        layout.progress(factor=runtime.progress, type="BAR", text=runtime.status or "Working")
+        layout.operator("genhmr.cancel", icon="CANCEL")
+    else:
+        layout.operator("genhmr.analyze", icon="PLAY")
+        layout.operator("genhmr.import_result", text="Import Result...", icon="IMPORT")
+        if runtime.status and not runtime.error:
+            layout.label(text=runtime.status, icon="INFO")
+    if runtime.error:
+        box = layout.box()
+        for i, line in enumerate(_wrapped_lines(runtime.error)):
+            box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+
+
+class GENHMR_PT_view3d(bpy.types.Panel):
+    bl_label = "GenHMR"
+    bl_idname = "GENHMR_PT_view3d"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "GenHMR"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        draw_genhmr(self.layout, context)
+
+
+class GENHMR_PT_sequencer(bpy.types.Panel):
+    bl_label = "GenHMR"
+    bl_idname = "GENHMR_PT_sequencer"
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "GenHMR"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        draw_genhmr(self.layout, context)
+
+
+CLASSES = (GENHMR_PT_view3d, GENHMR_PT_sequencer)

@@ -1,0 +1,49 @@
+"""Helpers shared by the Blender driver scripts (run inside a process that imports bpy)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import bpy
+
+PACKAGE = "bl_ext.user_default.genhmr"
+
+
+def emit(result: dict[str, Any]) -> None:
+    """The one line the pytest side parses."""
+    sys.stdout.write("GENHMR_RESULT " + json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+def enable() -> None:
+    """Enable the extension installed by the session fixture (drivers/install.py)."""
+    bpy.ops.preferences.addon_enable(module=PACKAGE)
+    assert PACKAGE in bpy.context.preferences.addons, "GenHMR extension not enabled"
+
+
+def module(name: str) -> Any:
+    """A sub-module of the installed extension, e.g. ``module('genhmr_blender.rig.build')``."""
+    return sys.modules[f"{PACKAGE}.{name}"]
+
+
+def data_counts() -> dict[str, int]:
+    """Sizes of the data-block collections an import could touch."""
+    d = bpy.data
+    return {"objects": len(d.objects), "armatures": len(d.armatures), "actions": len(d.actions),
+            "collections": len(d.collections), "cameras": len(d.cameras),
+            "movieclips": len(d.movieclips)}
+
+
+def fcurves_of(obj: bpy.types.Object) -> list:
+    """F-curves of the object's assigned action, on legacy (<4.4) and slotted actions."""
+    anim = obj.animation_data
+    if anim is None or anim.action is None:
+        return []
+    if hasattr(anim.action, "fcurves"):
+        return list(anim.action.fcurves)
+    from bpy_extras import anim_utils
+
+    bag = anim_utils.animdata_get_channelbag_for_assigned_slot(anim)
+    return list(bag.fcurves) if bag is not None else []

@@ -1,0 +1,86 @@
+"""Draw the panels and preferences into a recording layout (no window exists headless).
+
+Every ``prop``/``prop_search``/``template_ID`` must name a real RNA property and every
+``operator`` a registered operator, in each state the panel can be in.
+"""
+
+import bpy
+from _driver import PACKAGE, emit, enable, module
+
+enable()
+problems: list[str] = []
+calls: list[str] = []
+
+
+class Layout:
+    """Accepts the UILayout calls the add-on makes and checks their arguments."""
+
+    enabled = True
+
+    def _sub(self, *args, **kw):
+        return Layout()
+
+    column = row = box = split = _sub
+
+    def prop(self, data, name, **kw):
+        calls.append(f"prop:{name}")
+        if name not in data.bl_rna.properties:
+            problems.append(f"no property {name} on {data}")
+
+    def prop_search(self, data, name, search_data, search_name, **kw):
+        calls.append(f"prop_search:{name}")
+        self.prop(data, name)
+        if search_name not in search_data.bl_rna.properties:
+            problems.append(f"no collection {search_name} on {search_data}")
+
+    def template_ID(self, data, name, **kw):
+        self.prop(data, name)
+
+    def operator(self, idname, **kw):
+        calls.append(f"operator:{idname}")
+        group, name = idname.split(".")
+        try:
+            getattr(getattr(bpy.ops, group), name).get_rna_type()
+        except (AttributeError, KeyError):
+            problems.append(f"no operator {idname}")
+
+    def label(self, text="", **kw):
+        calls.append(f"label:{text}")
+
+    def progress(self, factor=0.0, type="BAR", text=""):
+        calls.append(f"progress:{factor:.2f}:{text}")
+
+    def separator(self, **kw):
+        pass
+
+
+panel = module("genhmr_blender.ui.panel")
+ctx = bpy.context
+scene, runtime = ctx.scene, ctx.window_manager.genhmr
+scene.sequence_editor_create()
+states = {}
+for source in ("STRIP", "CLIP", "FILE"):
+    for mode in ("SOURCE", "CUSTOM"):
+        scene.genhmr.source, scene.genhmr.range_mode = source, mode
+        calls.clear()
+        panel.draw_genhmr(Layout(), ctx)
+        states[f"{source}/{mode}"] = list(calls)
+runtime.running, runtime.progress, runtime.status = True, 0.42, "Detecting people 4/8"
+calls.clear()
+panel.draw_genhmr(Layout(), ctx)
+states["running"] = list(calls)
+runtime.running, runtime.error = False, "The backend stopped unexpectedly.\nLast output: boom"
+calls.clear()
+panel.draw_genhmr(Layout(), ctx)
+states["error"] = list(calls)
+
+prefs = ctx.preferences.addons[PACKAGE].preferences
+prefs_cls = type(prefs)
+calls.clear()
+holder = type("Holder", (), {"layout": Layout()})()
+for name in ("backend_python", "smplx_dir", "device", "wheels_dir"):
+    setattr(holder, name, getattr(prefs, name))
+holder.bl_rna = prefs.bl_rna
+prefs_cls.draw(holder, ctx)
+states["preferences"] = list(calls)
+emit({"problems": problems, "states": states})

@@ -1,0 +1,55 @@
+"""Importing a result builds rigs whose evaluated poses match the result in 3D and in pixels."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from synthetic_result import write_result
+
+MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
+
+
+@pytest.mark.parametrize("size", [(640, 360), (360, 640)], ids=["landscape", "portrait"])
+def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int]) -> None:
+    video = MEDIA / "demo.mp4"
+    src = str(video) if video.is_file() else "/nonexistent/video.mp4"
+    path = write_result(tmp_path / "r.npz", source_video=src, image_size=size)
+    offset = 11
+    r = driver("import_synthetic", path, offset)
+    assert r["status"] == ["FINISHED"]
+    added = {k: r["after"][k] - r["before"][k] for k in r["before"]}
+    assert added["objects"] == 3 and added["armatures"] == 2 and added["actions"] == 2
+    assert added["collections"] == 1 and added["cameras"] == 1
+    assert set(r["people"]) == {"GenHMR_person_3", "GenHMR_person_7"}
+    for name, person in r["people"].items():
+        assert person["bones"] == 55 and person["bone_names_ok"] and person["parents_ok"], person
+        assert person["in_collection"]
+        # 22 posed bones x 4 quaternion channels + 3 root location channels.
+        assert person["fcurves"] == 22 * 4 + 3
+        assert person["key_frames"] == person["valid_frames"], name
+        assert person["keys_per_curve"] == [len(person["valid_frames"])]
+        assert person["interpolations"] == ["LINEAR"]
+        assert person["frames_checked"] == len(person["valid_frames"])
+        assert person["max_head_error_mm"] < 1.0, person
+        assert person["max_pixel_error"] < 1.0, person
+    # Frame mapping: video frame v is keyed at scene frame offset + v (5..16 -> 16..27).
+    assert r["people"]["GenHMR_person_3"]["key_frames"][0] == 5 + offset
+    assert r["frame_range"] == [5 + offset, 16 + offset]
+    cam = r["camera"]
+    assert cam["is_scene_camera"] and cam["sensor_fit"] == "HORIZONTAL"
+    assert r["render"]["resolution"] == list(size) and r["render"]["fps"] == pytest.approx(30)
+    if video.is_file():
+        assert cam["backgrounds"] == 1 and cam["bg_source"] == "MOVIE_CLIP" and cam["show_bg"]
+        assert cam["clip_frame_start"] == offset  # clip frame 1 == video frame 0
+        assert added["movieclips"] == 1
+
+
+def test_import_timing(driver, tmp_path: Path) -> None:
+    small = write_result(tmp_path / "s.npz", num_frames=4)
+    big = write_result(tmp_path / "b.npz", num_frames=1000, seed=1)
+    r = driver("import_synthetic", small, 1, big)
+    print(f"\nimport of {r['big']['people']} people x {r['big']['frames']} frames: "
+          f"{r['big']['total_seconds']:.2f} s {r['big']['stages']}")
+    assert r["big"]["total_seconds"] < 20

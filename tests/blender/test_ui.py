@@ -1,0 +1,18 @@
+"""The panels and preferences draw in every state with real properties and operators."""
+
+
+def test_panels_draw(driver) -> None:
+    r = driver("ui_smoke")
+    assert r["problems"] == []
+    s = r["states"]
+    assert "operator:genhmr.analyze" in s["STRIP/SOURCE"]
+    assert "operator:genhmr.import_result" in s["STRIP/SOURCE"]
+    assert "prop_search:strip_name" in s["STRIP/SOURCE"]
+    assert "prop:clip" in s["CLIP/SOURCE"] and "prop:filepath" in s["FILE/SOURCE"]
+    assert "prop:frame_start" in s["FILE/CUSTOM"] and "prop:frame_start" not in s["FILE/SOURCE"]
+    assert "progress:0.42:Detecting people 4/8" in s["running"]
+    assert "operator:genhmr.cancel" in s["running"]
+    assert "operator:genhmr.analyze" not in s["running"]
+    assert "label:The backend stopped unexpectedly." in s["error"]
+    assert "operator:genhmr.setup_backend" in s["preferences"]
+    assert any(c.startswith(("label:Using ", "label:No backend Python")) for c in s["preferences"])

@@ -1,0 +1,117 @@
+"""Pure-numpy checks of genhmr_core.scene_space against independent models of Blender.
+
+Blender's camera projection and armature evaluation are re-implemented here from their
+definitions (view plane with sensor fit and shift; pose matrix = parent pose @ parent rest^-1 @
+rest @ basis), so the mapping can be checked without Blender; tests/blender checks the same
+against real Blender.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genhmr_core import rotations, scene_space, skeleton
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+import synthetic_result
+
+
+def blender_pixel(point_cv: np.ndarray, s: dict[str, float], size: tuple[int, int],
+                  fit: str = "HORIZONTAL") -> np.ndarray:
+    """Pixel (from the top-left) where Blender's camera (scene_space placement) shows a point."""
+    w, h = size
+    # Camera local frame: x right, y up, looking down -z. cv (x, y, z) -> local (x, -y, -z).
+    x, y, depth = point_cv[..., 0], -point_cv[..., 1], point_cv[..., 2]
+    viewfac = w if fit == "HORIZONTAL" or (fit == "AUTO" and w >= h) else h
+    scale = s["lens_mm"] * viewfac / s["sensor_width_mm"]  # pixels per unit at distance 1
+    u = x / depth * scale + w / 2 - s["shift_x"] * viewfac
+    v_up = y / depth * scale + h / 2 - s["shift_y"] * viewfac
+    return np.stack([u, h - v_up], -1)
+
+
+def test_camera_to_world_axes() -> None:
+    out = scene_space.camera_to_world(np.array([[1.0, 2.0, 3.0]]), 1.5)
+    np.testing.assert_allclose(out, [[1.0, 3.0, -0.5]])
+    # Straight ahead of the camera lies on +Y at camera height.
+    np.testing.assert_allclose(scene_space.camera_to_world(np.array([0, 0, 5.0]), 2.0),
+                               [0, 5, 2])
+
+
+@pytest.mark.parametrize("size", [(640, 360), (1920, 1080), (360, 640)])
+def test_blender_camera_settings_reproduce_projection(size: tuple[int, int]) -> None:
+    w, h = size
+    K = np.array([[900.0, 0, w / 2 + 17], [0, 900.0, h / 2 - 11], [0, 0, 1]])
+    rng = np.random.default_rng(1)
+    pts = np.column_stack([rng.uniform(-1, 1, 50), rng.uniform(-1, 1, 50), rng.uniform(2, 8, 50)])
+    want = synthetic_result.project(pts, K)
+    s = scene_space.blender_camera_settings(K, size)
+    got = blender_pixel(pts, s, size, fit="HORIZONTAL")  # rig/camera.py sets HORIZONTAL
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_identity_pose_gives_identity_quaternions() -> None:
+    rng = np.random.default_rng(2)
+    rest = rotations.axis_angle_to_matrix(rng.normal(0, 1, (skeleton.NUM_JOINTS, 3)))
+    go = np.array([[np.pi, 0.0, 0.0]] * 3)  # upright, facing the camera
+    q = scene_space.bone_quaternions(go, np.zeros((3, skeleton.NUM_BODY_JOINTS, 3)), rest)
+    assert q.shape == (3, skeleton.NUM_JOINTS, 4)
+    np.testing.assert_allclose(np.abs(q[..., 0]), 1.0, atol=1e-9)
+
+
+def evaluate_armature(heads: np.ndarray, rest_rot: np.ndarray, quats: np.ndarray,
+                      root_loc: np.ndarray) -> np.ndarray:
+    """Posed bone heads (J, 3) the way Blender evaluates an armature at the world origin."""
+    n = len(heads)
+    rest = np.tile(np.eye(4), (n, 1, 1))
+    rest[:, :3, :3], rest[:, :3, 3] = rest_rot, heads
+    basis = np.tile(np.eye(4), (n, 1, 1))
+    basis[:, :3, :3] = rotations.quaternion_to_matrix(quats)
+    basis[0, :3, 3] = root_loc
+    pose = np.empty_like(rest)
+    for j in range(n):
+        p = skeleton.PARENTS[j]
+        pose[j] = (rest[j] if p < 0 else pose[p] @ np.linalg.inv(rest[p]) @ rest[j]) @ basis[j]
+    return pose[:, :3, 3]
+
+
+def test_armature_heads_follow_joints3d() -> None:
+    res = synthetic_result.make_result()
+    height = scene_space.camera_height_from_feet(res.keypoints3d, res.valid)
+    rng = np.random.default_rng(3)
+    for p in range(res.num_people):
+        heads = scene_space.rest_joints_in_armature(res.rest_joints[p])
+        # Any bone roll must work: the maths takes the rest orientations as input.
+        rest_rot = rotations.axis_angle_to_matrix(rng.normal(0, 1, (skeleton.NUM_JOINTS, 3)))
+        quats = scene_space.bone_quaternions(res.global_orient[p], res.body_pose[p], rest_rot)
+        root = scene_space.root_locations(res.transl[p], res.rest_joints[p], rest_rot[0], height)
+        want = scene_space.camera_to_world(res.joints3d[p], height)
+        for f in range(res.num_frames):
+            got = evaluate_armature(heads, rest_rot, quats[f], root[f])
+            np.testing.assert_allclose(got, want[f], atol=1e-9)
+
+
+def test_quaternions_are_continuous() -> None:
+    res = synthetic_result.make_result()
+    rest = np.tile(np.eye(3), (skeleton.NUM_JOINTS, 1, 1))
+    q = scene_space.bone_quaternions(res.global_orient[0], res.body_pose[0], rest)
+    dots = np.sum(q[1:] * q[:-1], axis=-1)
+    assert (dots >= 0).all()
+
+
+def test_camera_height_from_feet() -> None:
+    res = synthetic_result.make_result()
+    height = scene_space.camera_height_from_feet(res.keypoints3d, res.valid)
+    world = scene_space.camera_to_world(res.keypoints3d, height)
+    feet_z = world[..., 17:21, 2].min(axis=-1)  # heels and toes
+    assert abs(np.median(feet_z[res.valid])) < 0.05
+    assert scene_space.camera_height_from_feet(res.keypoints3d, np.zeros_like(res.valid)) == 1.5
+
+
+def test_interleave_keyframes() -> None:
+    out = scene_space.interleave_keyframes(np.array([1, 2]), np.array([0.5, 0.25]))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [1, 0.5, 2, 0.25])
