@@ -38,6 +38,7 @@ Without ``--json`` the same events are printed as readable lines. Exit codes: 0 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -269,7 +270,7 @@ def error_event(message: str, step: str = "") -> dict[str, Any]:
 def format_human(event: dict[str, Any]) -> str:
     kind = event.get("type")
     if kind == "progress":
-        pct = int(round(100 * event["fraction"]))
+        pct = round(100 * event["fraction"])
         return f"[{pct:3d}%] {event['step']}: {event['message']}"
     if kind == "done":
         line = f"[100%] done: backend python is {event['python']}"
@@ -309,9 +310,10 @@ class PipProgress:
     """Turns pip's output lines into a rough local fraction (0..1) of the install step.
 
     Collecting phase: each ``Collecting X`` / ``Processing path/X-1.0-...whl`` (local files) /
-    ``Requirement already satisfied: X`` line counts one package (once) of ``expected``; it fills COLLECT_SHARE of the step. After ``Installing collected
-    packages: a, b, c`` pip unpacks silently (torch and bpy take a minute), so the fraction creeps
-    towards the end with a time constant; ``Successfully installed`` completes it.
+    ``Requirement already satisfied: X`` line counts one package (once) of ``expected``; it
+    fills COLLECT_SHARE of the step. After ``Installing collected packages: a, b, c`` pip unpacks
+    silently (torch and bpy take a minute), so the fraction creeps towards the end with a time
+    constant; ``Successfully installed`` completes it.
     """
 
     def __init__(self, expected: int):
@@ -503,10 +505,8 @@ class Runner:
         self.cancelled = True
         proc = self.current
         if proc is not None and proc.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 proc.terminate()
-            except OSError:
-                pass
 
 
 def has_ensurepip() -> bool:
@@ -919,10 +919,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
         if sig is not None:
-            try:
+            with contextlib.suppress(ValueError, OSError):  # not the main thread / unsupported
                 signal.signal(sig, on_signal)
-            except (ValueError, OSError):  # not the main thread / unsupported
-                pass
 
     started = time.monotonic()
     try:

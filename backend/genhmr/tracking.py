@@ -100,7 +100,7 @@ class Tracker:
             cost = (cfg.iou_weight * (1.0 - box_iou(pred_boxes, boxes))
                     + cfg.keypoint_weight * keypoint_distance(pred_kps, keypoints, diag))
             rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols):
+            for r, c in zip(rows, cols, strict=False):
                 if cost[r, c] > cfg.max_cost:
                     continue
                 track = self._live[r]

@@ -1,0 +1,84 @@
+"""The real product path: a VSE movie strip -> Analyze (real backend process, real MediaPipe and
+fit) -> keyframed rigs; then a corrupt video through the same operator; then save and reload.
+
+Usage: python end_to_end.py VIDEO CORRUPT_VIDEO JOBS_DIR BLEND_PATH
+"""
+
+import os
+import sys
+import time
+
+import bpy
+import numpy as np
+from _driver import PACKAGE, data_counts, emit, enable, fcurves_of
+from bpy_extras.object_utils import world_to_camera_view
+
+from genhmr_core import result_format
+from genhmr_core.skeleton import JOINT_NAMES
+
+enable()
+video, corrupt, jobs, blend = sys.argv[1:5]
+prefs = bpy.context.preferences.addons[PACKAGE].preferences
+prefs.backend_python = sys.executable  # the dev venv: the backend's own requirements
+runtime = bpy.context.window_manager.genhmr
+scene = bpy.context.scene
+editor = scene.sequence_editor_create()
+strip = editor.strips.new_movie("dance", video, channel=1, frame_start=1)
+strip.frame_offset_start = 40  # trimmed: the strip shows video frames 40..55 at scene 41..56
+strip.frame_final_duration = 16
+editor.active_strip = strip
+out = {}
+
+before = data_counts()
+t0 = time.perf_counter()
+status = sorted(bpy.ops.genhmr.analyze(out_dir=os.path.join(jobs, "good"), timeout=600))
+out["good"] = {"status": status, "seconds": time.perf_counter() - t0, "error": runtime.error,
+               "status_text": runtime.status, "result_path": runtime.result_path,
+               "created": {k: data_counts()[k] - before[k] for k in before}}
+res = result_format.load_result(runtime.result_path)
+out["good"]["frame_indices"] = [int(v) for v in res.frame_indices]
+rigs = [bpy.data.objects[f"GenHMR_person_{int(t)}"] for t in res.track_ids]
+cam = scene.camera
+width, height = (int(v) for v in res.image_size)
+K = res.camera_K.astype(np.float64)
+max_px = 0.0
+keyed = []
+for p, rig in enumerate(rigs):
+    keyed.append(sorted({round(k.co.x) for fc in fcurves_of(rig) for k in fc.keyframe_points}))
+    for f in np.flatnonzero(res.valid[p]):
+        scene.frame_set(int(res.frame_indices[f]) + 1)  # strip starts at scene frame 1
+        dg = bpy.context.evaluated_depsgraph_get()
+        ev, cam_ev = rig.evaluated_get(dg), cam.evaluated_get(dg)
+        for j, name in enumerate(JOINT_NAMES):
+            ndc = world_to_camera_view(scene, cam_ev, ev.matrix_world @ ev.pose.bones[name].head)
+            x = res.joints3d[p, f, j]
+            want = np.array([K[0, 0] * x[0] / x[2] + K[0, 2], K[1, 1] * x[1] / x[2] + K[1, 2]])
+            got = np.array([ndc.x * width, (1.0 - ndc.y) * height])
+            max_px = max(max_px, float(np.abs(got - want).max()))
+out["good"].update(keyed=keyed, valid=[res.frame_indices[v].tolist() for v in res.valid],
+                   max_pixel_error=max_px, rigs=[r.name for r in rigs])
+
+# A corrupt video through the same path: a clear error, nothing added or changed.
+scene.genhmr.source = "FILE"
+scene.genhmr.filepath = corrupt
+before = data_counts()
+frame_range = (scene.frame_start, scene.frame_end)
+try:
+    status = sorted(bpy.ops.genhmr.analyze(out_dir=os.path.join(jobs, "bad"), timeout=120))
+    message = ""
+except RuntimeError as exc:
+    status, message = ["ERROR"], str(exc)
+out["corrupt"] = {"status": status, "message": message, "panel_error": runtime.error,
+                  "unchanged": data_counts() == before
+                  and (scene.frame_start, scene.frame_end) == frame_range,
+                  "running": runtime.running}
+
+bpy.ops.wm.save_as_mainfile(filepath=blend)
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.wm.open_mainfile(filepath=blend)
+out["reloaded"] = {
+    "rigs": sorted(o.name for o in bpy.data.objects if o.type == "ARMATURE"),
+    "keys": sum(len(fc.keyframe_points) for o in bpy.data.objects if o.type == "ARMATURE"
+                for fc in fcurves_of(o)),
+}
+emit(out)

@@ -1,0 +1,39 @@
+"""The whole product on real footage: installed extension -> Analyze on a movie strip -> the real
+backend process -> keyframed rigs that line up with the video, and a corrupt video that leaves
+the scene untouched. Uses the dev venv's Python as the backend interpreter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
+
+
+def test_analyze_a_strip_with_the_real_backend(driver, tmp_path: Path) -> None:
+    corrupt = tmp_path / "broken.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(4096))
+    r = driver("end_to_end", MEDIA / "demo.mp4", corrupt, tmp_path / "jobs",
+               tmp_path / "scene.blend", timeout=900)
+
+    good = r["good"]
+    assert good["status"] == ["FINISHED"], good
+    assert good["error"] == ""
+    assert good["frame_indices"] == list(range(40, 56))  # exactly the strip's video frames
+    assert good["created"]["armatures"] == len(good["rigs"]) >= 1
+    assert good["created"]["cameras"] == 1
+    # Every rig is keyed exactly on the frames its person was seen (scene = video + 1).
+    for keyed, valid in zip(good["keyed"], good["valid"], strict=True):
+        assert keyed == [v + 1 for v in valid]
+    # The keyframed rig, seen through the Blender camera, is where the backend put the body.
+    assert good["max_pixel_error"] < 1.0, good["max_pixel_error"]
+
+    bad = r["corrupt"]
+    assert bad["status"] == ["ERROR"] and bad["unchanged"] and not bad["running"]
+    assert "cannot open video" in bad["message"] or "cannot open video" in bad["panel_error"]
+
+    assert r["reloaded"]["rigs"] == sorted(good["rigs"])
+    assert r["reloaded"]["keys"] > 0
