@@ -39,9 +39,8 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    from genhmr.pipeline import JobOptions, run_job
-
     import torch
+    from genhmr.pipeline import JobOptions, run_job
 
     frames, decode_s = decode_only(args.video, args.start, args.end)
     with tempfile.TemporaryDirectory() as out:

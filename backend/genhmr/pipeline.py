@@ -248,7 +248,7 @@ def _detect_frames(video: str, start: int, end: int, total: int, detector: Any, 
             frames.close()
             raise JobCancelled()
         t = time.perf_counter()
-        people = detector.detect(frame, timestamp_ms=int(round(index * 1000.0 / fps)))
+        people = detector.detect(frame, timestamp_ms=round(index * 1000.0 / fps))
         clock.add("detect", time.perf_counter() - t)
         out.append((index, people))
         now = clock.elapsed()

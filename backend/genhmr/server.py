@@ -48,31 +48,37 @@ class _Job(threading.Thread):
         self.request = request
         self.events = events
         self.stop_event = threading.Event()
+        # Set just before the job's last event goes out: a client that reacts to ``done`` by
+        # starting the next job must not find this one "busy" while its thread winds down.
+        self.finished = threading.Event()
 
     def run(self) -> None:
+        event = self._outcome()
+        self.finished.set()
+        self.events.send(event)
+
+    def _outcome(self) -> dict[str, Any]:
+        """Run the job; its terminal event (done, cancelled or error)."""
         job_id = self.job_id
         try:
             options = JobOptions.from_request(self.request)
             summary = run_job(options, progress=self._progress,
                               should_stop=self.stop_event.is_set, on_person=self._person)
         except JobCancelled:
-            self.events.send({"type": "cancelled", "job_id": job_id})
+            return {"type": "cancelled", "job_id": job_id}
         except JobError as exc:
-            self.events.send({"type": "error", "job_id": job_id, "message": str(exc),
-                              "kind": exc.kind})
+            return {"type": "error", "job_id": job_id, "message": str(exc), "kind": exc.kind}
         except Exception as exc:  # a bug: keep the process alive, give the add-on the cause
             trace = traceback.format_exc()
             print(trace, file=sys.stderr)
-            self.events.send({"type": "error", "job_id": job_id, "kind": "internal",
-                              "message": f"internal error: {type(exc).__name__}: {exc}",
-                              "traceback": trace[-4000:]})
-        else:
-            self.events.send({
-                "type": "done", "job_id": job_id, "result_path": str(summary.result_path),
+            return {"type": "error", "job_id": job_id, "kind": "internal",
+                    "message": f"internal error: {type(exc).__name__}: {exc}",
+                    "traceback": trace[-4000:]}
+        return {"type": "done", "job_id": job_id, "result_path": str(summary.result_path),
                 "num_people": summary.num_people, "num_frames": summary.num_frames,
                 "elapsed_s": round(summary.elapsed_s, 3),
                 "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
-                "reprojection_px": [round(v, 2) for v in summary.reprojection_px]})
+                "reprojection_px": [round(v, 2) for v in summary.reprojection_px]}
 
     def _progress(self, p: Progress) -> None:
         self.events.send({"type": "progress", "job_id": self.job_id, "stage": p.stage,
@@ -102,7 +108,7 @@ def serve(stdin: IO[str], stdout: IO[str]) -> int:
             continue
         kind = request["type"]
         if kind == "start":
-            if job is not None and job.is_alive():
+            if job is not None and not job.finished.is_set():
                 events.send({"type": "error", "job_id": request["job_id"], "kind": "busy",
                              "message": f"job {job.job_id} is still running; cancel it first"})
                 continue
@@ -110,7 +116,8 @@ def serve(stdin: IO[str], stdout: IO[str]) -> int:
             events.send({"type": "accepted", "job_id": job.job_id})
             job.start()
         elif kind == "cancel":
-            if job is not None and job.job_id == str(request["job_id"]) and job.is_alive():
+            if (job is not None and job.job_id == str(request["job_id"])
+                    and not job.finished.is_set()):
                 job.stop_event.set()
             else:
                 events.send({"type": "error", "job_id": request["job_id"], "kind": "protocol",
