@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from genhmr.boxes import box_iou
 from genhmr.detection import (
     BUNDLE_NAME,
     NUM_LANDMARKS,
@@ -33,7 +34,6 @@ from genhmr.detection.task_bundle import (
     is_valid_bundle,
     source_model_paths,
 )
-from genhmr.detection.tiling import box_iou
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from genhmr.tracking import Tracker, TrackerConfig, box_iou, keypoint_distance
+from genhmr.boxes import box_iou
+from genhmr.tracking import Tracker, TrackerConfig, keypoint_distance
 
 K = 17
 # A stick figure in unit box coordinates (x, y in [0, 1]): head, shoulders, elbows, wrists,

@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from genhmr.boxes import box_containment, box_iou
+
 
 class Tile(NamedTuple):
     """A crop of the frame, in integer pixels, [x0, x1) x [y0, y1)."""
@@ -82,34 +84,6 @@ def plan_tiles(
     if fine_side < short:
         levels.append(("fine", grid(width, height, fine_side, fine_overlap)))
     return levels
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix between boxes a (N, 4) and b (M, 4), as x0, y0, x1, y1."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
-
-
-def box_containment(boxes: np.ndarray) -> np.ndarray:
-    """(N, N) intersection area over the smaller box's area (1 when one box holds the other)."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    x0 = np.maximum(b[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(b[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(b[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(b[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    smaller = np.minimum(area[:, None], area[None, :])
-    return np.where(smaller > 0, inter / np.maximum(smaller, 1e-9), 0.0)
 
 
 def keypoint_overlap(
