@@ -421,11 +421,10 @@ class Runner:
             env.update(extra)
         return env
 
-    def run(
-        self, cmd: list[str], env: dict[str, str] | None = None, timeout: float | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        """Run to completion, capturing stdout+stderr together."""
-        proc = subprocess.Popen(
+    def _popen(self, cmd: list[str], env: dict[str, str] | None, bufsize: int = -1
+               ) -> subprocess.Popen[str]:
+        """A child with stdout and stderr merged into one text pipe and no stdin."""
+        return subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -433,8 +432,15 @@ class Runner:
             text=True,
             encoding="utf-8",
             errors="replace",
+            bufsize=bufsize,
             env=env if env is not None else self.child_env(),
         )
+
+    def run(
+        self, cmd: list[str], env: dict[str, str] | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run to completion, capturing stdout+stderr together."""
+        proc = self._popen(cmd, env)
         self.current = proc
         try:
             out, _ = proc.communicate(timeout=timeout)
@@ -457,17 +463,7 @@ class Runner:
         env: dict[str, str] | None = None,
     ) -> tuple[int, list[str]]:
         """Run, calling on_line(line) per output line and on_tick(now) when silent for tick_s."""
-        proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-            env=env if env is not None else self.child_env(),
-        )
+        proc = self._popen(cmd, env, bufsize=1)
         self.current = proc
         lines: queue.Queue[str | None] = queue.Queue()
         tail: deque[str] = deque(maxlen=40)

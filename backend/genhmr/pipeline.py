@@ -32,7 +32,7 @@ from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 
 from .camera import intrinsics
 from .tracking import Tracker
-from .video import VideoError, probe, read_frames, resolve_range
+from .video import VideoError, VideoInfo, probe, read_frames, resolve_range
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
         total = end - start
         if info.frame_count > 0:
             total = max(min(end, info.frame_count) - start, 1)
-        per_frame = _detect_frames(options.video, start, end, total, detector, clock, report,
-                                   stop, info.fps)
+        per_frame = _detect_frames(info, start, end, total, detector, clock, report, stop)
     finally:
         if owns_detector:
             detector.close()
@@ -229,11 +228,12 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
                       reprojection_px=[f.reprojection_px for f in fits], result=result)
 
 
-def _detect_frames(video: str, start: int, end: int, total: int, detector: Any, clock: _Clock,
-                   report: ProgressFn, stop: StopFn, fps: float) -> list[tuple[int, list]]:
+def _detect_frames(info: VideoInfo, start: int, end: int, total: int, detector: Any,
+                   clock: _Clock, report: ProgressFn, stop: StopFn) -> list[tuple[int, list]]:
     """Decode and detect; returns [(frame_index, [PersonDetection, ...]), ...]."""
     out: list[tuple[int, list]] = []
-    frames = read_frames(video, start, end)
+    video, fps = info.path, info.fps
+    frames = read_frames(video, start, end, info=info)
     last_report = 0.0
     while True:
         t = time.perf_counter()

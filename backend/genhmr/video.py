@@ -62,14 +62,15 @@ def resolve_range(info: VideoInfo, start: int = 0, end: int | None = None) -> tu
     return start, end if end is not None else start + 10**9
 
 
-def read_frames(path: str | Path, start: int = 0, end: int | None = None
-                ) -> Iterator[tuple[int, np.ndarray]]:
+def read_frames(path: str | Path, start: int = 0, end: int | None = None,
+                info: VideoInfo | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_index, bgr_image)`` for frames in ``[start, end)``.
 
     Stops early (without error) when the container ends before ``end``; raises if not a single
-    frame of the range could be decoded.
+    frame of the range could be decoded. ``info`` from an earlier :func:`probe` saves opening
+    the file twice.
     """
-    info = probe(path)
+    info = info or probe(path)
     start, end = resolve_range(info, start, end)
     cap = cv2.VideoCapture(str(path))
     try:

@@ -73,26 +73,25 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
             box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
-class GENHMR_PT_view3d(bpy.types.Panel):
+class _GenhmrSidebar:
+    """What both sidebar panels share; Blender needs one Panel class per editor type."""
+
     bl_label = "GenHMR"
+    bl_region_type = "UI"
+    bl_category = "GenHMR"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        draw_genhmr(self.layout, context)
+
+
+class GENHMR_PT_view3d(_GenhmrSidebar, bpy.types.Panel):
     bl_idname = "GENHMR_PT_view3d"
     bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "GenHMR"
-
-    def draw(self, context: bpy.types.Context) -> None:
-        draw_genhmr(self.layout, context)
 
 
-class GENHMR_PT_sequencer(bpy.types.Panel):
-    bl_label = "GenHMR"
+class GENHMR_PT_sequencer(_GenhmrSidebar, bpy.types.Panel):
     bl_idname = "GENHMR_PT_sequencer"
     bl_space_type = "SEQUENCE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = "GenHMR"
-
-    def draw(self, context: bpy.types.Context) -> None:
-        draw_genhmr(self.layout, context)
 
 
 CLASSES = (GENHMR_PT_view3d, GENHMR_PT_sequencer)
