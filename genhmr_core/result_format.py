@@ -10,6 +10,11 @@ meanings is in ``docs/result_format.md``; :data:`FIELDS` below is the machine-ch
 SMPL-X semantics: rotations are axis-angle and joint-local (parent frame, rest frames aligned
 with the model axes); the posed pelvis is ``R(global_orient) @ 0 + rest_joints[0] + transl``,
 i.e. ``joints3d[..., 0, :] == rest_joints[0] + transl``.
+
+Version 2 adds the body mesh (``body_*`` arrays, :class:`~genhmr_core.body_mesh.BodyMesh`): the
+template, skinning weights and linear shape model of the body the backend used, so the add-on
+builds each person's skinned mesh from ``betas`` without reading model files. Version 1 files
+(armature only) still load, with ``body`` None.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .body_mesh import BodyMesh, BodyMeshError
 from .keypoints import KEYPOINT_NAMES, MEDIAPIPE_NAMES
 from .skeleton import JOINT_NAMES, NUM_BODY_JOINTS, PARENTS
 
 FORMAT_NAME = "genhmr-result"
-FORMAT_VERSION = 1
-NUM_BETAS = 10
+FORMAT_VERSION = 2
+NUM_BETAS = 10  # SMPL-X betas kept in results; the default body has fewer (body.num_betas)
 
 
 class ResultFormatError(ValueError):
@@ -35,6 +41,7 @@ class ResultFormatError(ValueError):
 
 
 # name -> (shape with symbolic dims, dtype kind). Symbols: P F J K L B; ints are literal.
+# B is the body's number of shape coefficients (``body.num_betas``; 10 in version 1 files).
 FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "track_ids": (("P",), "i"),
     "frame_indices": (("F",), "i"),
@@ -84,6 +91,7 @@ class JobResult:
     body_model: str = "builtin"
     method: str = "fit"
     backend_version: str = ""
+    body: BodyMesh | None = None  # the skinned mesh; None for skeleton-only results
 
     @property
     def num_people(self) -> int:
@@ -97,7 +105,13 @@ class JobResult:
         """Check every field's shape against :data:`FIELDS`; raise ResultFormatError if wrong."""
         dims: dict[str, int] = {}
         expected_fixed = {"J": len(JOINT_NAMES), "K": len(KEYPOINT_NAMES),
-                          "L": len(MEDIAPIPE_NAMES), "B": NUM_BETAS}
+                          "L": len(MEDIAPIPE_NAMES)}
+        if self.body is not None:
+            try:
+                self.body.validate()
+            except BodyMeshError as exc:
+                raise ResultFormatError(str(exc)) from exc
+            expected_fixed["B"] = self.body.num_betas
         for name, (shape, kind) in FIELDS.items():
             arr = np.asarray(getattr(self, name))
             if arr.ndim != len(shape):
@@ -138,6 +152,8 @@ def save_result(result: JobResult, path: str | os.PathLike) -> Path:
         keypoint_names=np.array(KEYPOINT_NAMES),
         landmark_names=np.array(MEDIAPIPE_NAMES),
     )
+    if result.body is not None:
+        arrays.update(result.body.to_arrays())
     fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".npz.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -189,7 +205,14 @@ def _read_result(path: str | os.PathLike, data: np.lib.npyio.NpzFile) -> JobResu
         raise ResultFormatError(f"{path} uses a different joint set")
     if tuple(str(n) for n in data["keypoint_names"]) != KEYPOINT_NAMES:
         raise ResultFormatError(f"{path} uses a different keypoint set")
+    body = None
+    if version >= 2 and "body_name" in keys:
+        try:
+            body = BodyMesh.from_arrays(data)
+        except BodyMeshError as exc:
+            raise ResultFormatError(f"{path}: {exc}") from exc
     return JobResult(
+        body=body,
         source_video=str(data["source_video"]),
         fps=float(data["fps"]),
         body_model=str(data["body_model"]),
@@ -200,7 +223,8 @@ def _read_result(path: str | os.PathLike, data: np.lib.npyio.NpzFile) -> JobResu
 
 
 def empty_result(source_video: str, fps: float, image_size: tuple[int, int],
-                 camera_K: np.ndarray, frame_indices: np.ndarray, num_people: int) -> JobResult:
+                 camera_K: np.ndarray, frame_indices: np.ndarray, num_people: int,
+                 num_betas: int = NUM_BETAS) -> JobResult:
     """A result with every per-person array allocated (zeros, nothing valid) for filling in."""
     p, f = num_people, len(frame_indices)
     j, k, lm = len(JOINT_NAMES), len(KEYPOINT_NAMES), len(MEDIAPIPE_NAMES)
@@ -210,7 +234,7 @@ def empty_result(source_video: str, fps: float, image_size: tuple[int, int],
         image_size=np.asarray(image_size, dtype=np.int64), camera_K=np.asarray(camera_K),
         frame_indices=np.asarray(frame_indices, dtype=np.int64),
         track_ids=np.arange(p, dtype=np.int64), valid=z((p, f), bool),
-        rest_joints=z((p, j, 3)), betas=z((p, NUM_BETAS)), global_orient=z((p, f, 3)),
+        rest_joints=z((p, j, 3)), betas=z((p, num_betas)), global_orient=z((p, f, 3)),
         body_pose=z((p, f, NUM_BODY_JOINTS, 3)), transl=z((p, f, 3)), joints3d=z((p, f, j, 3)),
         joint_confidence=z((p, f, j)), keypoints2d=z((p, f, k, 3)), keypoints3d=z((p, f, k, 3)),
         boxes=z((p, f, 4)), detector_landmarks2d=z((p, f, lm, 3)),
