@@ -169,8 +169,14 @@ class GENHMR_AddonPreferences(bpy.types.AddonPreferences):
                     "the environment made by 'Set up Backend'")
     smplx_dir: StringProperty(
         name="SMPL-X Models", subtype="DIR_PATH",
-        description="Folder with SMPL-X model files (optional; without it a built-in skeleton "
-                    "with the same joints is used)")
+        description="Folder with your SMPL-X model files (SMPLX_NEUTRAL.npz, ...; optional: "
+                    "without it the license-free default body is used)")
+    smplx_gender: EnumProperty(
+        name="SMPL-X Model",
+        items=[("neutral", "Neutral", "SMPLX_NEUTRAL.npz"),
+               ("male", "Male", "SMPLX_MALE.npz"),
+               ("female", "Female", "SMPLX_FEMALE.npz")],
+        default="neutral")
     device: EnumProperty(
         name="Device",
         items=[("auto", "Auto", "GPU when the backend finds one, else CPU"),
@@ -191,6 +197,9 @@ class GENHMR_AddonPreferences(bpy.types.AddonPreferences):
         except backend_env.BackendNotConfigured as exc:
             col.label(text=str(exc), icon="ERROR")
         col.prop(self, "smplx_dir")
+        row = col.row()
+        row.enabled = bool(self.smplx_dir)
+        row.prop(self, "smplx_gender")
         col.prop(self, "device")
         box = layout.box()
         box.label(text="Backend environment")

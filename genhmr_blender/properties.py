@@ -52,6 +52,11 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
     max_people: IntProperty(
         name="Max People", default=6, min=1, max=32,
         description="Most people to track at once")
+    estimate_shape: BoolProperty(
+        name="Estimate Body Shape",
+        description="Fit each person's body shape (limb lengths, build) from the whole clip; "
+                    "off = the average body for everyone",
+        default=True)
 
 
 class GENHMR_PG_runtime(bpy.types.PropertyGroup):

@@ -42,7 +42,9 @@ START_DEFAULTS: dict[str, Any] = {
     "end": None,  # last video frame (exclusive); None = to the end
     "device": "auto",  # auto | cpu | cuda
     "method": "fit",  # 3D body method
-    "smplx_dir": "",  # folder with SMPL-X model files; empty = built-in skeleton
+    "smplx_dir": "",  # folder with SMPL-X model files; empty = the license-free default body
+    "smplx_gender": "neutral",  # neutral | male | female: which SMPL-X model file
+    "estimate_shape": True,  # per-person shape from bone lengths; False = the average body
     "focal_px": None,  # focal length in pixels; None = estimated from a default field of view
     "tiling": "auto",  # small-person handling of the detector: auto | on | off
     "max_people": 6,

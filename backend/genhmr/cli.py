@@ -34,7 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--end", type=int, default=None, help="frame after the last one")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     run.add_argument("--method", default=START_DEFAULTS["method"])
-    run.add_argument("--smplx-dir", default="", help="folder with SMPLX_NEUTRAL.npz")
+    run.add_argument("--smplx-dir", default="",
+                     help="folder with SMPLX_NEUTRAL.npz (default: the license-free body)")
+    run.add_argument("--gender", default="neutral", choices=["neutral", "male", "female"],
+                     help="which SMPL-X model file to use with --smplx-dir")
+    run.add_argument("--no-shape", action="store_true",
+                     help="keep the average body shape (no per-person shape estimate)")
     run.add_argument("--focal-px", type=float, default=None)
     run.add_argument("--tiling", default="auto", choices=["auto", "on", "off"])
     run.add_argument("--max-people", type=int, default=START_DEFAULTS["max_people"])
@@ -113,8 +118,9 @@ def _run(args: argparse.Namespace) -> int:
 
     options = JobOptions(video=str(args.video), out_dir=str(args.out), start=args.start,
                          end=args.end, device=args.device, method=args.method,
-                         smplx_dir=args.smplx_dir, focal_px=args.focal_px, tiling=args.tiling,
-                         max_people=args.max_people)
+                         smplx_dir=args.smplx_dir, smplx_gender=args.gender,
+                         estimate_shape=not args.no_shape, focal_px=args.focal_px,
+                         tiling=args.tiling, max_people=args.max_people)
     bars = _Bars(not args.quiet)
     try:
         summary = run_job(options, progress=bars)

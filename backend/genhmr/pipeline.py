@@ -2,11 +2,13 @@
 
 Stages, in order, each reported through the ``progress`` callback and timed:
 
-- ``load``: the body model (built-in skeleton or the user's SMPL-X) and the pose detector;
+- ``load``: the body model (the license-free default body or the user's SMPL-X) and the pose
+  detector;
 - ``detect``: decode the frame range and detect every person in every frame (decoding time is
   measured separately as ``decode`` in the stage timings);
 - ``track``: link detections into people with stable ids;
-- ``fit``: recover each person's SMPL-X body pose, orientation and translation;
+- ``fit``: each person's body shape (from bone lengths over the clip), then their SMPL-X body
+  pose, orientation and translation;
 - ``save``: write the versioned result file atomically.
 
 The job is cancellable between frames and between optimisation steps (``should_stop``), and
@@ -27,7 +29,7 @@ import numpy as np
 
 from genhmr import __version__
 from genhmr_core.keypoints import NUM_KEYPOINTS, NUM_MEDIAPIPE, mediapipe_to_keypoints_index
-from genhmr_core.result_format import NUM_BETAS, JobResult, save_result
+from genhmr_core.result_format import JobResult, save_result
 from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 
 from .camera import intrinsics
@@ -73,6 +75,8 @@ class JobOptions:
     device: str = "auto"
     method: str = "fit"
     smplx_dir: str = ""
+    smplx_gender: str = "neutral"
+    estimate_shape: bool = True
     focal_px: float | None = None
     tiling: str = "auto"
     max_people: int = 6
@@ -148,15 +152,15 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def load_body(smplx_dir: str):
-    """(SkeletonModel, body model name). Empty ``smplx_dir`` = the built-in skeleton."""
-    from .body import SmplxModelError, builtin_model, load_smplx, smplx_skeleton
+def load_body(smplx_dir: str, gender: str = "neutral") -> Any:
+    """The body model: the user's SMPL-X when ``smplx_dir`` is given, else the default body."""
+    from .body import DefaultBodyError, SmplxModelError, load_default_body, load_smplx_body
 
-    if not smplx_dir:
-        return builtin_model(), "builtin"
     try:
-        return smplx_skeleton(load_smplx(smplx_dir)), "smplx"
-    except SmplxModelError as exc:
+        if not smplx_dir:
+            return load_default_body()
+        return load_smplx_body(smplx_dir, gender)
+    except (SmplxModelError, DefaultBodyError) as exc:
         raise BodyModelError(str(exc)) from exc
 
 
@@ -183,7 +187,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
         raise JobError(f"cannot create the output folder {out_dir}: {exc}") from exc
     device = resolve_device(options.device)
     t = time.perf_counter()
-    model, body_name = load_body(options.smplx_dir)
+    body = load_body(options.smplx_dir, options.smplx_gender)
     owns_detector = detector is None
     if owns_detector:
         report(Progress("load", 0, 1, clock.elapsed(), "loading the pose detector"))
@@ -191,7 +195,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
 
         detector = PoseDetector(max_people=options.max_people, tiling=options.tiling)
     clock.add("load", time.perf_counter() - t)
-    report(Progress("load", 1, 1, clock.elapsed(), f"body model: {body_name}"))
+    report(Progress("load", 1, 1, clock.elapsed(), f"body model: {body.mesh.name}"))
 
     try:
         total = end - start
@@ -215,17 +219,18 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             "Try a range where people are fully visible, or tiling 'on' for small people.")
 
     K = intrinsics(info.width, info.height, options.focal_px)
-    fits = _fit_people(model, dets, K, device, clock, report, stop, on_person)
+    fits = _fit_people(body, options.estimate_shape, dets, K, device, clock, report, stop,
+                       on_person)
 
     report(Progress("save", 0, 1, clock.elapsed(), "writing the result file"))
     t = time.perf_counter()
-    result = _assemble(options, info, K, model, body_name, dets, fits)
+    result = _assemble(options, info, K, body, dets, fits)
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
     return JobSummary(result_path=path, num_people=num_people, num_frames=len(per_frame),
                       elapsed_s=clock.elapsed(), stage_seconds=dict(clock.stages),
-                      reprojection_px=[f.reprojection_px for f in fits], result=result)
+                      reprojection_px=[f.fit.reprojection_px for f in fits], result=result)
 
 
 def _detect_frames(info: VideoInfo, start: int, end: int, total: int, detector: Any,
@@ -298,10 +303,18 @@ def _track(per_frame: list[tuple[int, list]]) -> _Detections:
     return dets
 
 
-def _fit_people(model: Any, dets: _Detections, K: np.ndarray, device: str, clock: _Clock,
-                report: ProgressFn, stop: StopFn, on_person: PersonFn | None) -> list:
-    """Fit every track over the span of frames where it appears."""
-    from .fitting import FitConfig, fit_track
+@dataclasses.dataclass
+class _PersonFit:
+    fit: Any  # fitting.FitResult over all job frames
+    betas: np.ndarray  # (B,)
+    rest_joints: np.ndarray  # (J, 3)
+
+
+def _fit_people(body: Any, estimate_shape: bool, dets: _Detections, K: np.ndarray, device: str,
+                clock: _Clock, report: ProgressFn, stop: StopFn,
+                on_person: PersonFn | None) -> list[_PersonFit]:
+    """Shape, then pose, of every track over the span of frames where it appears."""
+    from .fitting import FitConfig, estimate_betas, fit_track
 
     num_people = dets.valid.shape[0]
     fits = []
@@ -310,12 +323,23 @@ def _fit_people(model: Any, dets: _Detections, K: np.ndarray, device: str, clock
         t = time.perf_counter()
         seen = np.flatnonzero(dets.valid[p])
         span = slice(int(seen[0]), int(seen[-1]) + 1)
+        kp2d, world, valid = (dets.keypoints2d[p, span], dets.world_keypoints[p, span],
+                              dets.valid[p, span])
+        betas = np.zeros(body.num_betas)
+        if estimate_shape:
+            shape = estimate_betas(body, world, kp2d[..., 2] * valid[:, None])
+            betas = shape.betas
+            log.info("person %d shape %s (bone lengths within %.1f %%)", p,
+                     np.round(betas, 2).tolist(), 100 * shape.relative_error)
+        skeleton = body.skeleton(betas)
         try:
-            fit = fit_track(model, dets.keypoints2d[p, span], dets.world_keypoints[p, span],
-                            dets.valid[p, span], K, FitConfig(device=device), should_stop=stop)
+            fit = fit_track(skeleton, kp2d, world, valid, K, FitConfig(device=device),
+                            should_stop=stop)
         except InterruptedError as exc:
             raise JobCancelled() from exc
-        fits.append(_extend_to_all_frames(fit, span, dets.valid.shape[1]))
+        fits.append(_PersonFit(fit=_extend_to_all_frames(fit, span, dets.valid.shape[1]),
+                               betas=betas,
+                               rest_joints=skeleton.rest_joints.cpu().numpy()))
         clock.add("fit", time.perf_counter() - t)
         if on_person is not None:
             on_person(p, dets.valid[p].sum().item())
@@ -337,13 +361,12 @@ def _extend_to_all_frames(fit: Any, span: slice, num_frames: int) -> Any:
     return type(fit)(**fields)
 
 
-def _assemble(options: JobOptions, info: Any, K: np.ndarray, model: Any, body_name: str,
-              dets: _Detections, fits: list) -> JobResult:
+def _assemble(options: JobOptions, info: Any, K: np.ndarray, body: Any, dets: _Detections,
+              fits: list[_PersonFit]) -> JobResult:
     num_people = len(fits)
-    rest = model.rest_joints.detach().cpu().numpy().astype(np.float32)
 
     def stack(name: str) -> np.ndarray:
-        return np.stack([getattr(f, name) for f in fits]).astype(np.float32)
+        return np.stack([getattr(f.fit, name) for f in fits]).astype(np.float32)
 
     conf = stack("joint_confidence") * dets.valid[..., None]
     return JobResult(
@@ -354,8 +377,8 @@ def _assemble(options: JobOptions, info: Any, K: np.ndarray, model: Any, body_na
         frame_indices=dets.frame_indices,
         track_ids=np.arange(num_people, dtype=np.int64),
         valid=dets.valid,
-        rest_joints=np.repeat(rest[None], num_people, 0),
-        betas=np.zeros((num_people, NUM_BETAS), np.float32),
+        rest_joints=np.stack([f.rest_joints for f in fits]).astype(np.float32),
+        betas=np.stack([f.betas for f in fits]).astype(np.float32),
         global_orient=stack("global_orient"),
         body_pose=stack("body_pose").reshape(num_people, -1, NUM_BODY_JOINTS, 3),
         transl=stack("transl"),
@@ -366,7 +389,8 @@ def _assemble(options: JobOptions, info: Any, K: np.ndarray, model: Any, body_na
         boxes=dets.boxes,
         detector_landmarks2d=dets.landmarks2d,
         detector_world_landmarks=dets.world_landmarks,
-        body_model=body_name,
+        body_model=body.name,
         method=options.method,
         backend_version=__version__,
+        body=body.mesh,
     )

@@ -112,6 +112,8 @@ class GENHMR_OT_analyze(bpy.types.Operator):
             "end": None if src.end >= source.UNBOUNDED else src.end,
             "device": prefs.device if prefs else "auto",
             "smplx_dir": bpy.path.abspath(prefs.smplx_dir) if prefs and prefs.smplx_dir else "",
+            "smplx_gender": prefs.smplx_gender if prefs else "neutral",
+            "estimate_shape": bool(settings.estimate_shape),
             "tiling": settings.tiling,
             "max_people": settings.max_people,
         }

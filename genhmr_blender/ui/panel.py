@@ -54,6 +54,7 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
         row.prop(settings, "frame_end")
     col.prop(settings, "tiling")
     col.prop(settings, "max_people")
+    col.prop(settings, "estimate_shape")
     prefs = get_prefs(context)
     if prefs is not None:
         col.prop(prefs, "device")

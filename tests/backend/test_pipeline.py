@@ -53,7 +53,16 @@ def test_demo_clip_gives_a_tracked_fitted_person(demo_job):
     assert summary.num_people >= 1 and len(people) == summary.num_people
     main = int(result.valid.sum(1).argmax())
     assert result.valid[main].sum() >= 20  # the jumper is seen in almost every frame
-    assert result.body_model == "builtin" and result.method == "fit"
+    assert result.body_model == "default" and result.method == "fit"
+    # The license-free body travels with the result; each person's skeleton is that body's,
+    # shaped by the betas estimated for them (within the body's range).
+    body = result.body
+    assert body is not None and body.name == "default"
+    assert result.betas.shape == (summary.num_people, body.num_betas)
+    assert np.all(np.abs(result.betas) <= 1.0 + 1e-6)
+    for p in range(summary.num_people):
+        np.testing.assert_allclose(result.rest_joints[p], body.shaped(result.betas[p])[1],
+                                   atol=1e-5)
     # The recovered body reprojects onto the detector's keypoints: the median error is a small
     # fraction of the person's height in pixels.
     valid = result.valid[main]
@@ -129,14 +138,30 @@ def test_bad_options_are_clear_errors(media_dir: Path, tmp_path: Path):
         run_job(JobOptions(video=video, out_dir=str(tmp_path), start=10, end=10))
 
 
-def test_users_smplx_model_drives_the_fit(media_dir: Path, smplx_model_dir: Path, tmp_path: Path):
-    """With an SMPL-X folder the body is the model's own skeleton (here a generated file in the
-    real format), recorded as such in the result."""
-    from genhmr.body import load_smplx, smplx_skeleton
+def test_users_smplx_model_drives_the_fit(media_dir: Path, smplx_model_dir: Path, tmp_path: Path,
+                                          make_smplx_model):
+    """With an SMPL-X folder the body is the user's SMPL-X (here a generated file in the real
+    format): its mesh goes into the result, and each person's skeleton is the model's own for
+    the betas estimated from their bone lengths."""
+    from genhmr.body import load_smplx
+    from genhmr.body.smplx_model import smplx_rest_joints
 
     summary = run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(tmp_path),
                                  start=20, end=30, smplx_dir=str(smplx_model_dir)))
     result = load_result(summary.result_path)
     assert result.body_model == "smplx"
-    expected = smplx_skeleton(load_smplx(smplx_model_dir)).rest_joints.numpy()
-    assert np.allclose(result.rest_joints[0], expected, atol=1e-6)
+    assert result.body is not None and result.body.name == "smplx-neutral"
+    assert result.body.num_vertices == 10475 and result.betas.shape[1] == 10
+    layer = load_smplx(smplx_model_dir)
+    for p in range(summary.num_people):
+        expected = smplx_rest_joints(layer, result.betas[p])
+        np.testing.assert_allclose(result.rest_joints[p], expected, atol=1e-5)
+    assert np.abs(result.betas).max() > 1e-3  # a shape was estimated, not the average body
+
+    make_smplx_model(tmp_path / "models", genders=("female",))
+    fixed = run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(tmp_path / "avg"),
+                               start=20, end=30, smplx_dir=str(tmp_path / "models"),
+                               estimate_shape=False, smplx_gender="female"))
+    result = load_result(fixed.result_path)
+    assert result.body.name == "smplx-female"
+    np.testing.assert_allclose(result.betas, 0.0)

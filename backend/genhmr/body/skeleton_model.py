@@ -31,15 +31,50 @@ def matrix_to_rotation_6d(m: torch.Tensor) -> torch.Tensor:
     return torch.cat([m[..., :, 0], m[..., :, 1]], dim=-1)
 
 
-class SkeletonModel(torch.nn.Module):
-    """FK over a fixed rest skeleton plus rigidly attached surface keypoints."""
+def forward_kinematics(offsets: torch.Tensor, local_rot: torch.Tensor, transl: torch.Tensor,
+                       num_joints: int = NUM_JOINTS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Joints (B, n, 3) and global rotations (B, n, 3, 3) of the first n = ``num_joints`` joints.
 
-    def __init__(self, rest_joints: np.ndarray, name: str = "builtin") -> None:
+    offsets (J, 3) or (B, J, 3): the root's rest position, then each joint's offset from its
+    parent; local_rot (B, J', 3, 3) for the first J' joints (later ones stay at rest). Joints
+    are ordered parents first, so a shorter chain is exact for the joints it keeps.
+    """
+    batch = local_rot.shape[0]
+    offsets = offsets.expand(batch, -1, -1) if offsets.ndim == 2 else offsets
+    eye = torch.eye(3, dtype=local_rot.dtype, device=local_rot.device).expand(batch, 3, 3)
+    rots: list[torch.Tensor] = []
+    pos: list[torch.Tensor] = []
+    for j in range(num_joints):
+        local = local_rot[:, j] if j < local_rot.shape[1] else eye
+        if j == 0:
+            rots.append(local)
+            pos.append(offsets[:, 0] + transl)
+        else:
+            p = PARENTS[j]
+            rots.append(rots[p] @ local)
+            pos.append(pos[p] + (rots[p] @ offsets[:, j].unsqueeze(-1)).squeeze(-1))
+    return torch.stack(pos, dim=1), torch.stack(rots, dim=1)
+
+
+class SkeletonModel(torch.nn.Module):
+    """FK over a fixed rest skeleton plus rigidly attached surface keypoints.
+
+    The keypoint attachments default to ``genhmr_core.keypoints``' hand-made offsets; a body
+    model passes its own (``BodyModel.skeleton``), measured on its mesh.
+    """
+
+    def __init__(self, rest_joints: np.ndarray, name: str = "builtin",
+                 keypoint_joints: np.ndarray | None = None,
+                 keypoint_offsets: np.ndarray | None = None) -> None:
         super().__init__()
         rest = torch.as_tensor(np.asarray(rest_joints), dtype=torch.float32)
         if rest.shape != (NUM_JOINTS, 3):
             raise ValueError(f"rest_joints must be ({NUM_JOINTS}, 3), got {tuple(rest.shape)}")
         kp_joint, kp_offset = keypoint_attachments()
+        if keypoint_joints is not None:
+            kp_joint = np.asarray(keypoint_joints)
+        if keypoint_offsets is not None:
+            kp_offset = np.asarray(keypoint_offsets)
         self.name = name
         self.register_buffer("rest_joints", rest)
         parents = torch.tensor(PARENTS[1:])
@@ -60,21 +95,7 @@ class SkeletonModel(torch.nn.Module):
         """
         if num_joints <= int(self.kp_joint.max()):
             raise ValueError(f"num_joints={num_joints} drops joints that carry keypoints")
-        batch = local_rot.shape[0]
-        eye = torch.eye(3, dtype=local_rot.dtype, device=local_rot.device)
-        rots: list[torch.Tensor] = []
-        pos: list[torch.Tensor] = []
-        for j in range(num_joints):
-            local = local_rot[:, j] if j < local_rot.shape[1] else eye.expand(batch, 3, 3)
-            if j == 0:
-                rots.append(local)
-                pos.append(self.offsets[0].expand(batch, 3) + transl)
-            else:
-                p = PARENTS[j]
-                rots.append(rots[p] @ local)
-                pos.append(pos[p] + (rots[p] @ self.offsets[j].unsqueeze(-1)).squeeze(-1))
-        global_rot = torch.stack(rots, dim=1)
-        joints = torch.stack(pos, dim=1)
+        joints, global_rot = forward_kinematics(self.offsets, local_rot, transl, num_joints)
         kp = joints[:, self.kp_joint] + (
             global_rot[:, self.kp_joint] @ self.kp_offset.unsqueeze(-1)).squeeze(-1)
         return joints, global_rot, kp

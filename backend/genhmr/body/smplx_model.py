@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genhmr_core.skeleton import NUM_JOINTS
+from genhmr_core.body_mesh import KeypointRegressor, from_smplx_arrays
+from genhmr_core.keypoints import KEYPOINT_INDEX, NUM_KEYPOINTS
+from genhmr_core.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
 
+from .body_model import BodyModel
 from .skeleton_model import SkeletonModel
 
 GENDERS = ("neutral", "male", "female")
@@ -82,3 +85,71 @@ def smplx_rest_joints(model: torch.nn.Module, betas: np.ndarray | None = None) -
 def smplx_skeleton(model: torch.nn.Module, betas: np.ndarray | None = None) -> SkeletonModel:
     """The SMPL-X model's own skeleton (for the given shape) as a :class:`SkeletonModel`."""
     return SkeletonModel(smplx_rest_joints(model, betas), name="smplx")
+
+
+# Keypoints on SMPL-X: face and foot points are the mesh vertices ``smplx`` itself selects
+# (``smplx.vertex_ids``); limb keypoints are SMPL-X joints of the same name.
+_SMPLX_VERTEX_KEYPOINTS = {
+    "nose": "nose", "left_eye": "leye", "right_eye": "reye", "left_ear": "lear",
+    "right_ear": "rear", "left_heel": "LHeel", "right_heel": "RHeel",
+    "left_foot_index": "LBigToe", "right_foot_index": "RBigToe",
+}  # fmt: skip
+_SMPLX_JOINT_KEYPOINTS = {
+    "left_index": "left_index1", "right_index": "right_index1",
+    "left_pinky": "left_pinky1", "right_pinky": "right_pinky1",
+}  # fmt: skip
+
+
+def smplx_keypoint_regressor(num_vertices: int) -> KeypointRegressor:
+    """Our named keypoints on the SMPL-X mesh and skeleton."""
+    from smplx.vertex_ids import vertex_ids
+
+    ids = vertex_ids["smplx"]
+    vertex = np.zeros((NUM_KEYPOINTS, num_vertices))
+    joint = np.zeros((NUM_KEYPOINTS, NUM_JOINTS))
+    for name, k in KEYPOINT_INDEX.items():
+        if name in _SMPLX_VERTEX_KEYPOINTS:
+            vertex[k, ids[_SMPLX_VERTEX_KEYPOINTS[name]]] = 1.0
+        else:
+            joint[k, JOINT_INDEX[_SMPLX_JOINT_KEYPOINTS.get(name, name)]] = 1.0
+    return KeypointRegressor(vertex=vertex, joint=joint)
+
+
+class SmplxBody(BodyModel):
+    """The user's SMPL-X model behind the :class:`BodyModel` interface.
+
+    Posing runs ``smplx.lbs.lbs`` on the layer's own buffers with rotation matrices, so SMPL-X's
+    pose-corrective blend shapes apply; hands, jaw and eyes take whatever rotations are given
+    (identity = flat hands, closed jaw). Expressions stay neutral.
+    """
+
+    def __init__(self, layer: torch.nn.Module, gender: str = "neutral") -> None:
+        def array(t: torch.Tensor) -> np.ndarray:
+            return t.detach().cpu().numpy().astype(np.float64)
+
+        mesh = from_smplx_arrays(
+            array(layer.v_template), np.asarray(layer.faces, dtype=np.int64),
+            array(layer.lbs_weights), array(layer.shapedirs), array(layer.J_regressor),
+            name=f"smplx-{gender}", num_betas=int(layer.shapedirs.shape[-1]))
+        super().__init__(mesh, smplx_keypoint_regressor(mesh.num_vertices), name="smplx")
+        self.layer = layer
+
+    def _pose(self, betas: torch.Tensor, local_rot: torch.Tensor, transl: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        from smplx.lbs import lbs
+
+        layer = self.layer
+        vertices, joints = lbs(betas, local_rot, layer.v_template, layer.shapedirs,
+                               layer.posedirs, layer.J_regressor, layer.parents,
+                               layer.lbs_weights, pose2rot=False)
+        rotations = [local_rot[:, 0]]
+        for j in range(1, NUM_JOINTS):
+            rotations.append(rotations[PARENTS[j]] @ local_rot[:, j])
+        offset = transl.unsqueeze(1)
+        return vertices + offset, joints[:, :NUM_JOINTS] + offset, torch.stack(rotations, 1)
+
+
+def load_smplx_body(model_dir: str | Path, gender: str = "neutral", num_betas: int = 10
+                    ) -> SmplxBody:
+    """The user's SMPL-X model as a :class:`BodyModel` (raises SmplxModelError)."""
+    return SmplxBody(load_smplx(model_dir, gender, num_betas), gender)
