@@ -137,7 +137,7 @@ def test_skeleton_fk_matches_the_body(smplx_body, default_body):
 
 def test_default_asset_loads_well_under_a_second():
     t0 = time.perf_counter()
-    mesh, regressor = load_default_asset()
+    mesh, _ = load_default_asset()
     seconds = time.perf_counter() - t0
     assert seconds < 0.5, f"asset load took {seconds:.2f} s"
     assert ASSET_PATH.stat().st_size < 8e6
