@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled default, from scratch: set up, analyse the sample clip with the
-# backend, import it into headless Blender through the installed extension, save a .blend and a
-# contact sheet.
+# backend, import it into headless Blender through the installed extension (rigs with skinned
+# bodies), save a .blend, render the bodies through the scene camera, and draw a contact sheet.
 #
 #   bash tools/demo.sh [VIDEO]
 #
@@ -32,11 +32,13 @@ ZIP="$("$GENHMR_PYTHON" "$ROOT/tools/build_extension.py" --out-dir "$OUT/dist")"
 
 echo "[demo] 3/4 headless Blender: installing the extension, importing, keyframing, saving"
 "$GENHMR_PYTHON" "$ROOT/tools/demo_blender.py" --extension "$ZIP" --result "$JOB/result.npz" \
-    --blend "$OUT/demo.blend" --joints "$JOB/blender_joints2d.npy" --summary "$JOB/blender.json"
+    --blend "$OUT/demo.blend" --joints "$JOB/blender_joints2d.npy" --renders "$JOB/renders" \
+    --summary "$JOB/blender.json"
 
 echo "[demo] 4/4 contact sheet"
 "$GENHMR_PYTHON" -m genhmr contact-sheet "$JOB/result.npz" --video "$VIDEO" \
-    --blender-joints "$JOB/blender_joints2d.npy" --out "$OUT/demo_contact_sheet.png" >/dev/null
+    --blender-joints "$JOB/blender_joints2d.npy" --body-renders "$JOB/renders" \
+    --out "$OUT/demo_contact_sheet.png" >/dev/null
 
 echo "[demo] done in $((SECONDS - t0)) s (after set-up)"
 echo "[demo]   blend file:     $OUT/demo.blend"

@@ -1,13 +1,16 @@
 """Headless-Blender half of the demo: install the built extension, import a result, save a .blend.
 
     python tools/demo_blender.py --extension dist/genhmr-X.zip --result out/demo/result.npz \
-        --blend out/demo.blend [--joints out/demo/blender_joints2d.npy] [--summary out.json]
+        --blend out/demo.blend [--joints out/demo/blender_joints2d.npy] \
+        [--renders out/demo/renders --render-frames 0,40,80] [--summary out.json]
 
 Runs in a Python that has the ``bpy`` wheel. Blender's user folders point at a fresh temporary
 directory, so the artist's own Blender configuration is never touched. Besides the .blend it can
 export every rig joint projected through the scene camera, in video pixels (P, F, J, 2; NaN where
 a person is not seen): drawn on the contact sheet, it shows the keyframed rig lines up with the
-footage exactly as the backend's solution does.
+footage exactly as the backend's solution does. It can also render the skinned bodies through
+the scene camera (Workbench, transparent background) for a few video frames, one
+``frame_<video frame>.png`` each, which the contact sheet lays over the footage.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--blend", type=Path, required=True, help=".blend file to write")
     parser.add_argument("--joints", type=Path, default=None,
                         help="write rig joints projected through the camera here (.npy)")
+    parser.add_argument("--renders", type=Path, default=None,
+                        help="folder for camera-view renders of the bodies (RGBA PNGs)")
+    parser.add_argument("--render-frames", default="auto",
+                        help="comma-separated video frames to render (with --renders); 'auto' = "
+                             "the frames the contact sheet shows")
+    parser.add_argument("--render-scale", type=int, default=50,
+                        help="render resolution in percent of the video's")
     parser.add_argument("--summary", type=Path, default=None, help="timings as JSON")
     return parser.parse_args()
 
@@ -81,6 +91,37 @@ def _project_rig_joints(bpy, result, frame_offset: int):
     return out
 
 
+def _render_bodies(bpy, frames: list[int], frame_offset: int, folder: Path, scale: int
+                   ) -> list[str]:
+    """Render the camera view of the bodies alone (no rigs, no background) for video frames."""
+    scene = bpy.context.scene
+    render = scene.render
+    render.engine = "BLENDER_WORKBENCH"
+    render.film_transparent = True
+    render.resolution_percentage = scale
+    render.image_settings.file_format = "PNG"
+    render.image_settings.color_mode = "RGBA"
+    shading = scene.display.shading
+    shading.light = "STUDIO"
+    shading.color_type = "MATERIAL"
+    shading.show_cavity = True
+    hidden = [o for o in scene.objects if o.type == "ARMATURE" and not o.hide_render]
+    for obj in hidden:
+        obj.hide_render = True
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    try:
+        for frame in frames:
+            scene.frame_set(frame + frame_offset)
+            render.filepath = str((folder / f"frame_{frame}.png").resolve())
+            bpy.ops.render.render(write_still=True)
+            written.append(render.filepath)
+    finally:
+        for obj in hidden:
+            obj.hide_render = False
+    return written
+
+
 def main() -> int:
     args = _args()
     user_dir = _isolate_user_folders()
@@ -125,16 +166,34 @@ def main() -> int:
         np.save(args.joints, joints)
         timings["project_rig_joints"] = time.perf_counter() - t
 
+    renders: list[str] = []
+    if args.renders is not None and args.render_frames:
+        t = time.perf_counter()
+        if args.render_frames == "auto":
+            from genhmr.contact_sheet import pick_frames  # same picks as the contact sheet
+
+            frames = [int(result.frame_indices[f]) for f in pick_frames(result.valid, 6)]
+        else:
+            frames = [int(f) for f in args.render_frames.split(",") if f.strip()]
+        renders = _render_bodies(bpy, frames, frame_offset, args.renders, args.render_scale)
+        timings["render_bodies"] = time.perf_counter() - t
+
     rigs = [o for o in bpy.data.objects if o.type == "ARMATURE"]
+    meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.parent in rigs]
     summary = {"blend": str(args.blend), "rigs": [o.name for o in rigs],
+               "bodies": [{"name": o.name, "vertices": len(o.data.vertices),
+                           "shape_keys": {k.name: round(k.value, 3)
+                                          for k in o.data.shape_keys.key_blocks[1:]}
+                           if o.data.shape_keys else {}} for o in meshes],
+               "renders": renders,
                "frame_range": [scene.frame_start, scene.frame_end],
                "fps": scene.render.fps, "camera": scene.camera.name if scene.camera else None,
                "seconds": {k: round(v, 3) for k, v in timings.items()},
                "blender_user_dir": user_dir}
     if args.summary is not None:
         args.summary.write_text(json.dumps(summary, indent=2))
-    print(f"demo: {len(rigs)} rigs keyframed over frames {scene.frame_start}-{scene.frame_end}, "
-          f"saved {args.blend}", file=sys.stderr)
+    print(f"demo: {len(rigs)} rigs with {len(meshes)} skinned bodies keyframed over frames "
+          f"{scene.frame_start}-{scene.frame_end}, saved {args.blend}", file=sys.stderr)
     return 0
 
 

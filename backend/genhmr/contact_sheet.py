@@ -4,7 +4,8 @@ This is the picture an artist looks at to judge a result without opening Blender
 colour, the recovered body's skeleton projected through the job's camera (lines), the detector's
 keypoints (small grey dots) and, when given, the joints of the keyframed Blender rig projected
 through the Blender camera (rings) — if the rings sit on the skeleton, the add-on reproduced the
-backend's result in the scene.
+backend's result in the scene — and renders of the skinned bodies through the Blender camera,
+laid over the footage.
 """
 
 from __future__ import annotations
@@ -40,10 +41,35 @@ def pick_frames(valid: np.ndarray, count: int) -> np.ndarray:
     return candidates[picks]
 
 
+BODY_OPACITY = 0.8
+
+
+def overlay_rgba(image: np.ndarray, rgba: np.ndarray, opacity: float = BODY_OPACITY
+                 ) -> np.ndarray:
+    """Alpha-composite a BGRA render (any size: scaled to the image) over a BGR image."""
+    h, w = image.shape[:2]
+    if rgba.shape[:2] != (h, w):
+        rgba = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_LINEAR)
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0 * opacity
+    blended = image.astype(np.float32) * (1 - alpha) + rgba[..., :3].astype(np.float32) * alpha
+    return blended.round().astype(np.uint8)
+
+
+def read_body_render(folder: str | Path | None, video_frame: int) -> np.ndarray | None:
+    """The Blender render ``frame_<n>.png`` (BGRA) for a video frame, or None."""
+    if folder is None:
+        return None
+    path = Path(folder) / f"frame_{video_frame}.png"
+    render = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+    return render if render is not None and render.ndim == 3 and render.shape[2] == 4 else None
+
+
 def draw_frame(image: np.ndarray, result: JobResult, f: int,
-               blender_joints2d: np.ndarray | None = None) -> np.ndarray:
-    """Draw everything known about job frame ``f`` onto a copy of ``image`` (full resolution)."""
-    out = image.copy()
+               blender_joints2d: np.ndarray | None = None,
+               body_render: np.ndarray | None = None) -> np.ndarray:
+    """Draw everything known about job frame ``f`` onto a copy of ``image`` (full resolution);
+    ``body_render`` (BGRA) goes under the lines."""
+    out = image.copy() if body_render is None else overlay_rgba(image, body_render)
     scale = max(out.shape[:2]) / 1000.0
     thick = max(1, round(2.5 * scale))
     for p in range(result.num_people):
@@ -97,8 +123,9 @@ def read_video_frames(video: str | Path, frame_numbers: list[int]) -> dict[int, 
 def make_contact_sheet(result: JobResult, video: str | Path | None = None, count: int = 6,
                        columns: int = 3, cell_width: int = 640,
                        blender_joints2d: np.ndarray | None = None,
-                       title: str = "") -> np.ndarray:
-    """The contact sheet image (BGR). ``blender_joints2d`` (P, F, J, 2) pixels, optional."""
+                       body_renders: str | Path | None = None, title: str = "") -> np.ndarray:
+    """The contact sheet image (BGR). ``blender_joints2d`` (P, F, J, 2) pixels and a folder of
+    ``body_renders`` (``frame_<video frame>.png``, RGBA), both optional."""
     video = video or result.source_video
     picks = pick_frames(result.valid, count)
     numbers = [int(result.frame_indices[f]) for f in picks]
@@ -110,7 +137,8 @@ def make_contact_sheet(result: JobResult, video: str | Path | None = None, count
         image = images.get(number)
         if image is None:
             image = np.zeros((height, width, 3), np.uint8)
-        drawn = draw_frame(image, result, int(f), blender_joints2d)
+        drawn = draw_frame(image, result, int(f), blender_joints2d,
+                           read_body_render(body_renders, number))
         cell = cv2.resize(drawn, (cell_width, cell_height), interpolation=cv2.INTER_AREA)
         people = int(result.valid[:, f].sum())
         cv2.rectangle(cell, (0, 0), (250, 36), (32, 32, 32), -1)
@@ -124,7 +152,8 @@ def make_contact_sheet(result: JobResult, video: str | Path | None = None, count
         rows.append(np.concatenate(row, axis=1))
     sheet = np.concatenate(rows, axis=0)
     legend = ("lines: recovered body projected   grey dots: detector keypoints"
-              + ("   rings: Blender rig joints" if blender_joints2d is not None else ""))
+              + ("   rings: Blender rig joints" if blender_joints2d is not None else "")
+              + ("   shaded: Blender bodies" if body_renders is not None else ""))
     header = np.full((70, sheet.shape[1], 3), 32, np.uint8)
     cv2.putText(header, title or Path(str(video)).name, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
                 (255, 255, 255), 2, cv2.LINE_AA)
