@@ -1,7 +1,9 @@
 """Build everything for one result into a new collection, all or nothing.
 
-Every data-block created is recorded; if anything fails half-way, they are all removed again and
-the scene settings restored, so a failed import leaves the file exactly as it was.
+Per person: a keyframed armature and, when the result carries a body (format v2), its skinned
+mesh (:mod:`.mesh`). Every data-block created is recorded; if anything fails half-way, they are
+all removed again and the scene settings restored, so a failed import leaves the file exactly as
+it was.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import bpy
 import numpy as np
 
 from .._core import result_format, scene_space
-from . import armature, camera, keyframes
+from . import armature, camera, keyframes, mesh
+
+MESH_JOINT_TOLERANCE = 0.005  # metres between the rig's rest joints and the body's own
 
 
 @dataclasses.dataclass
@@ -25,6 +29,8 @@ class BuildOptions:
     set_frame_range: bool = True  # scene range = the analysed frames
     load_background: bool = True  # the source video as camera background
     collection_name: str = ""  # default "GenHMR <video name>"
+    with_mesh: bool = True  # a skinned body mesh per person, when the result has a body
+    preserve_volume: bool = True  # dual-quaternion skinning (no candy-wrapper at twists)
 
 
 @dataclasses.dataclass
@@ -37,6 +43,8 @@ class BuildReport:
     keyed_frames: dict[str, int]
     seconds: dict[str, float]
     warnings: list[str]
+    meshes: list[str] = dataclasses.field(default_factory=list)  # body mesh objects, if any
+    mesh_seconds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
 
 class _Created:
@@ -60,9 +68,29 @@ def _ensure_object_mode(context: bpy.types.Context) -> None:
         bpy.ops.object.mode_set(mode="OBJECT")
 
 
+def _build_person_mesh(result: result_format.JobResult, p: int, rig: bpy.types.Object,
+                       coll: bpy.types.Collection, skin: bpy.types.Material,
+                       options: BuildOptions, created: _Created,
+                       warnings: list[str]) -> tuple[bpy.types.Object, dict[str, float]]:
+    """Person ``p``'s skinned mesh on ``rig``; warns when the result's skeleton and its body's
+    shaped joints disagree (the mesh would then not sit on the bones)."""
+    body = result.body
+    betas = np.asarray(result.betas[p], dtype=np.float64)
+    off = float(np.abs(body.shaped(betas)[1] - np.asarray(result.rest_joints[p])).max())
+    if off > MESH_JOINT_TOLERANCE:
+        warnings.append(f"{rig.name}: body joints differ from the rig's rest joints by "
+                        f"{1000 * off:.0f} mm; the mesh may not sit on the bones")
+    obj, seconds, mesh_warnings = mesh.build_body_mesh(
+        f"{rig.name}_body", body, betas, rig, coll, skin, created.add,
+        preserve_volume=options.preserve_volume)
+    warnings.extend(mesh_warnings)
+    return obj, seconds
+
+
 def build_result(context: bpy.types.Context, result: result_format.JobResult,
                  options: BuildOptions | None = None) -> BuildReport:
-    """Create the collection, camera, and one keyframed armature per person."""
+    """Create the collection, camera, and per person a keyframed armature and its skinned mesh
+    (when the result has a body and ``options.with_mesh``)."""
     options = options or BuildOptions()
     scene = context.scene
     view_layer = context.view_layer
@@ -100,7 +128,13 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
         frames = np.asarray(result.frame_indices, dtype=np.int64) + int(options.frame_offset)
         names: list[str] = []
         keyed: dict[str, int] = {}
-        t_rig = t_key = 0.0
+        meshes: list[str] = []
+        mesh_seconds: dict[str, dict[str, float]] = {}
+        skin = None
+        if result.body is not None and options.with_mesh and result.num_people:
+            skin = mesh.skin_material()
+            created.add(bpy.data.materials, skin)
+        t_rig = t_key = t_mesh = 0.0
         for p, track_id in enumerate(result.track_ids):
             t1 = time.perf_counter()
             name = f"GenHMR_person_{int(track_id)}"
@@ -119,8 +153,17 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
             t_key += time.perf_counter() - t2
             names.append(obj.name)
             keyed[obj.name] = stats["keys_per_curve"]
+            if skin is not None:
+                t3 = time.perf_counter()
+                body_obj, seconds = _build_person_mesh(result, p, obj, coll, skin, options,
+                                                       created, warnings)
+                meshes.append(body_obj.name)
+                mesh_seconds[body_obj.name] = seconds
+                t_mesh += time.perf_counter() - t3
         timings["armatures"] = t_rig
         timings["keyframes"] = t_key
+        if skin is not None:
+            timings["meshes"] = t_mesh
 
         if options.set_scene_settings:
             camera.apply_scene_settings(scene, image_size, result.fps, cam)
@@ -135,4 +178,5 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
         raise
     return BuildReport(collection=coll.name, armatures=names, camera=cam.name,
                        camera_height=height, background=clip_name, keyed_frames=keyed,
-                       seconds=timings, warnings=warnings)
+                       seconds=timings, warnings=warnings, meshes=meshes,
+                       mesh_seconds=mesh_seconds)
