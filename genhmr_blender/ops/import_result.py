@@ -19,8 +19,9 @@ def import_result_file(context: bpy.types.Context, path: str,
 def report_summary(report: BuildReport) -> str:
     people = len(report.armatures)
     frames = max(report.keyed_frames.values(), default=0)
-    return (f"GenHMR: {people} {'person' if people == 1 else 'people'}, up to {frames} keyed "
-            f"frames, in collection '{report.collection}'")
+    bodies = f", {len(report.meshes)} skinned bodies" if report.meshes else ""
+    return (f"GenHMR: {people} {'person' if people == 1 else 'people'}{bodies}, up to {frames} "
+            f"keyed frames, in collection '{report.collection}'")
 
 
 class GENHMR_OT_import_result(bpy.types.Operator):
@@ -41,6 +42,13 @@ class GENHMR_OT_import_result(bpy.types.Operator):
     set_frame_range: BoolProperty(
         name="Set Frame Range", default=True,
         description="Set the scene frame range to the analysed frames")
+    with_mesh: BoolProperty(
+        name="Body Meshes", default=True,
+        description="Add each person's skinned body mesh (when the result carries a body)")
+    preserve_volume: BoolProperty(
+        name="Preserve Volume", default=True,
+        description="Dual-quaternion skinning: keeps twisting shoulders, forearms and hips from "
+                    "collapsing")
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         context.window_manager.fileselect_add(self)
@@ -50,7 +58,9 @@ class GENHMR_OT_import_result(bpy.types.Operator):
         path = bpy.path.abspath(self.filepath)
         options = BuildOptions(frame_offset=self.frame_offset,
                                set_scene_settings=self.set_scene_settings,
-                               set_frame_range=self.set_frame_range)
+                               set_frame_range=self.set_frame_range,
+                               with_mesh=self.with_mesh,
+                               preserve_volume=self.preserve_volume)
         try:
             report = import_result_file(context, path, options)
         except result_format.ResultFormatError as exc:

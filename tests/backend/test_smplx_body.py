@@ -232,12 +232,16 @@ def test_v10_file_loads_without_writing_to_stdout(tmp_path, make_smplx_model, ca
     np.testing.assert_allclose(smplx_rest_joints(layer), builtin_rest_joints(), atol=TOL)
 
 
-def test_load_body_uses_the_smplx_skeleton(smplx_model_dir):
-    from genhmr.pipeline import load_body
+def test_load_body_picks_smplx_or_the_default_body(smplx_model_dir):
+    from genhmr.pipeline import BodyModelError, load_body
 
-    skel, name = load_body(str(smplx_model_dir))
-    assert name == "smplx"
-    np.testing.assert_allclose(skel.rest_joints.numpy(), builtin_rest_joints(), atol=TOL)
+    body = load_body(str(smplx_model_dir))
+    assert body.name == "smplx"
+    np.testing.assert_allclose(body.skeleton().rest_joints.numpy(), builtin_rest_joints(),
+                               atol=TOL)
+    assert load_body("").name == "default"
+    with pytest.raises(BodyModelError, match=r"SMPLX_MALE\.npz"):
+        load_body(str(smplx_model_dir), gender="male")
 
 
 # --- bad folders and files ----------------------------------------------------------------------

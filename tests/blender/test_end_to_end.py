@@ -30,6 +30,11 @@ def test_analyze_a_strip_with_the_real_backend(driver, tmp_path: Path) -> None:
         assert keyed == [v + 1 for v in valid]
     # The keyframed rig, seen through the Blender camera, is where the backend put the body.
     assert good["max_pixel_error"] < 1.0, good["max_pixel_error"]
+    # every person has the default body, skinned to their rig, over them in the picture
+    assert len(good["bodies"]) == len(good["rigs"])
+    for body in good["bodies"]:
+        assert body["vertices"] == 13718 and body["armature_modifier"], body
+        assert body["iou"] > 0.5, body
 
     bad = r["corrupt"]
     assert bad["status"] == ["ERROR"] and bad["unchanged"] and not bad["running"]
@@ -37,3 +42,4 @@ def test_analyze_a_strip_with_the_real_backend(driver, tmp_path: Path) -> None:
 
     assert r["reloaded"]["rigs"] == sorted(good["rigs"])
     assert r["reloaded"]["keys"] > 0
+    assert r["reloaded"]["bodies"] == sorted(f"{name}_body" for name in good["rigs"])

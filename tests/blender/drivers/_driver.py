@@ -33,7 +33,8 @@ def data_counts() -> dict[str, int]:
     d = bpy.data
     return {"objects": len(d.objects), "armatures": len(d.armatures), "actions": len(d.actions),
             "collections": len(d.collections), "cameras": len(d.cameras),
-            "movieclips": len(d.movieclips)}
+            "movieclips": len(d.movieclips), "meshes": len(d.meshes),
+            "materials": len(d.materials)}
 
 
 def fcurves_of(obj: bpy.types.Object) -> list:

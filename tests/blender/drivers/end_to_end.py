@@ -12,6 +12,7 @@ import bpy
 import numpy as np
 from _driver import PACKAGE, data_counts, emit, enable, fcurves_of
 from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
 
 from genhmr_core import result_format
 from genhmr_core.skeleton import JOINT_NAMES
@@ -58,6 +59,34 @@ for p, rig in enumerate(rigs):
 out["good"].update(keyed=keyed, valid=[res.frame_indices[v].tolist() for v in res.valid],
                    max_pixel_error=max_px, rigs=[r.name for r in rigs])
 
+# The skinned bodies follow the people: at each person's middle valid frame, the posed mesh
+# projected through the scene camera covers the detector's box of that person.
+overlaps = []
+for p, rig in enumerate(rigs):
+    body = bpy.data.objects[f"{rig.name}_body"]
+    f = int(np.flatnonzero(res.valid[p])[res.valid[p].sum() // 2])
+    scene.frame_set(int(res.frame_indices[f]) + 1)
+    dg = bpy.context.evaluated_depsgraph_get()
+    ev, cam_ev = body.evaluated_get(dg), cam.evaluated_get(dg)
+    mesh = ev.to_mesh()
+    co = np.empty(len(mesh.vertices) * 3)
+    mesh.vertices.foreach_get("co", co)
+    ev.to_mesh_clear()
+    world = np.asarray(ev.matrix_world)
+    pts = co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
+    ndc = np.array([tuple(world_to_camera_view(scene, cam_ev, Vector(v))) for v in pts[::25]])
+    x, y = ndc[:, 0] * width, (1.0 - ndc[:, 1]) * height
+    x0, y0, x1, y1 = (float(v) for v in res.boxes[p, f])
+    ix = max(0.0, min(x1, x.max()) - max(x0, x.min()))
+    iy = max(0.0, min(y1, y.max()) - max(y0, y.min()))
+    inter = ix * iy
+    union = (x1 - x0) * (y1 - y0) + np.ptp(x) * np.ptp(y) - inter
+    overlaps.append({"body": body.name, "vertices": len(body.data.vertices),
+                     "armature_modifier": any(m.type == "ARMATURE" and m.object == rig
+                                              for m in body.modifiers),
+                     "iou": inter / union})
+out["good"]["bodies"] = overlaps
+
 # A corrupt video through the same path: a clear error, nothing added or changed.
 scene.genhmr.source = "FILE"
 scene.genhmr.filepath = corrupt
@@ -80,5 +109,7 @@ out["reloaded"] = {
     "rigs": sorted(o.name for o in bpy.data.objects if o.type == "ARMATURE"),
     "keys": sum(len(fc.keyframe_points) for o in bpy.data.objects if o.type == "ARMATURE"
                 for fc in fcurves_of(o)),
+    "bodies": sorted(o.name for o in bpy.data.objects if o.type == "MESH"
+                     and o.parent is not None and o.parent.type == "ARMATURE"),
 }
 emit(out)
