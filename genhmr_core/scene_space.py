@@ -111,3 +111,22 @@ def interleave_keyframes(frames: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Flat ``[f0, v0, f1, v1, ...]`` array for ``keyframe_points.foreach_set('co', ...)``."""
     return np.column_stack([np.asarray(frames, np.float64), np.asarray(values, np.float64)]
                            ).astype(np.float32).ravel()
+
+
+def visibility_keys(frames: np.ndarray, valid: np.ndarray) -> list[tuple[int, bool]]:
+    """(scene frame, hidden) keys that show a person only from their first to their last solved
+    frame: before and after, their pose would just be held, a body standing where nobody is.
+    Gaps inside the span stay visible (the motion is interpolated across them)."""
+    frames = np.asarray(frames, dtype=np.int64)
+    seen = frames[np.asarray(valid, dtype=bool)]
+    if len(seen) == 0 or (seen[0] == frames[0] and seen[-1] == frames[-1]):
+        return []
+    keys: list[tuple[int, bool]] = []
+    if seen[0] > frames[0]:
+        keys.append((int(seen[0]) - 1, True))
+    keys.append((int(seen[0]), False))
+    if seen[-1] < frames[-1]:
+        if seen[-1] != seen[0]:
+            keys.append((int(seen[-1]), False))
+        keys.append((int(seen[-1]) + 1, True))
+    return keys

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The main job on the bundled default, from scratch: set up, analyse the sample clip with the
 # backend, import it into headless Blender through the installed extension (rigs with skinned
-# bodies), save a .blend, render the bodies through the scene camera, and draw a contact sheet.
+# bodies), save a .blend, render the bodies through the scene camera, and draw two contact sheets.
 #
 #   bash tools/demo.sh [VIDEO]
 #
-# Outputs (printed at the end): out/demo.blend, out/demo_contact_sheet.png, out/demo/result.npz,
-# out/demo/summary.json (timings). VIDEO defaults to the sports2d sample clip demo.mp4.
+# Outputs (printed at the end): out/demo.blend, out/demo_contact_sheet.png, out/demo_bodies.png,
+# out/demo/result.npz, out/demo/summary.json (timings). VIDEO defaults to the sports2d sample clip demo.mp4.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,13 +35,16 @@ echo "[demo] 3/4 headless Blender: installing the extension, importing, keyframi
     --blend "$OUT/demo.blend" --joints "$JOB/blender_joints2d.npy" --renders "$JOB/renders" \
     --summary "$JOB/blender.json"
 
-echo "[demo] 4/4 contact sheet"
+echo "[demo] 4/4 contact sheets"
 "$GENHMR_PYTHON" -m genhmr contact-sheet "$JOB/result.npz" --video "$VIDEO" \
     --blender-joints "$JOB/blender_joints2d.npy" --body-renders "$JOB/renders" \
     --out "$OUT/demo_contact_sheet.png" >/dev/null
+"$GENHMR_PYTHON" -m genhmr contact-sheet "$JOB/result.npz" --video "$VIDEO" \
+    --body-renders "$JOB/renders" --no-skeleton --out "$OUT/demo_bodies.png" >/dev/null
 
 echo "[demo] done in $((SECONDS - t0)) s (after set-up)"
 echo "[demo]   blend file:     $OUT/demo.blend"
-echo "[demo]   contact sheet:  $OUT/demo_contact_sheet.png"
+echo "[demo]   contact sheet:  $OUT/demo_contact_sheet.png (skeletons and rig joints)"
+echo "[demo]   bodies:         $OUT/demo_bodies.png (the skinned bodies over the footage)"
 echo "[demo]   result:         $JOB/result.npz"
 echo "[demo]   timings:        $JOB/summary.json, $JOB/blender.json"

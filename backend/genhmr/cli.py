@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                        help=".npy (P, F, J, 2) of Blender rig joints in pixels, drawn as rings")
     sheet.add_argument("--body-renders", type=Path, default=None,
                        help="folder of Blender renders frame_<n>.png (RGBA) laid over the frames")
+    sheet.add_argument("--no-skeleton", action="store_true",
+                       help="draw no skeleton or keypoints (bodies and labels only)")
 
     task = sub.add_parser("build-task", help="build the multi-person MediaPipe pose bundle")
     task.add_argument("--out", type=Path, default=None)
@@ -168,7 +170,8 @@ def _contact_sheet(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     joints = np.load(args.blender_joints) if args.blender_joints else None
     path = write_contact_sheet(args.out, result, video=args.video, count=args.frames,
-                               blender_joints2d=joints, body_renders=args.body_renders)
+                               blender_joints2d=joints, body_renders=args.body_renders,
+                               skeleton=not args.no_skeleton)
     print(path)
     return 0
 

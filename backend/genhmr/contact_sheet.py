@@ -66,9 +66,10 @@ def read_body_render(folder: str | Path | None, video_frame: int) -> np.ndarray 
 
 def draw_frame(image: np.ndarray, result: JobResult, f: int,
                blender_joints2d: np.ndarray | None = None,
-               body_render: np.ndarray | None = None) -> np.ndarray:
+               body_render: np.ndarray | None = None, skeleton: bool = True) -> np.ndarray:
     """Draw everything known about job frame ``f`` onto a copy of ``image`` (full resolution);
-    ``body_render`` (BGRA) goes under the lines."""
+    ``body_render`` (BGRA) goes under the lines. ``skeleton=False`` leaves only the bodies and
+    the track labels, so the skinned bodies can be judged against the footage."""
     out = image.copy() if body_render is None else overlay_rgba(image, body_render)
     scale = max(out.shape[:2]) / 1000.0
     thick = max(1, round(2.5 * scale))
@@ -76,6 +77,11 @@ def draw_frame(image: np.ndarray, result: JobResult, f: int,
         if not result.valid[p, f]:
             continue
         colour = person_colour(p)
+        x0, y0 = result.boxes[p, f, :2]
+        cv2.putText(out, f"#{int(result.track_ids[p])}", (round(x0), max(round(y0) - 6, 12)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, colour, thick, cv2.LINE_AA)
+        if not skeleton:
+            continue
         detected = result.keypoints2d[p, f]
         for x, y, c in detected:
             if c > 0.3:
@@ -90,9 +96,6 @@ def draw_frame(image: np.ndarray, result: JobResult, f: int,
                 if np.isfinite(x) and np.isfinite(y):
                     cv2.circle(out, (round(x), round(y)), 3 * thick, (255, 255, 255), thick,
                                cv2.LINE_AA)
-        x0, y0 = result.boxes[p, f, :2]
-        cv2.putText(out, f"#{int(result.track_ids[p])}", (round(x0), max(round(y0) - 6, 12)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, colour, thick, cv2.LINE_AA)
     return out
 
 
@@ -123,7 +126,8 @@ def read_video_frames(video: str | Path, frame_numbers: list[int]) -> dict[int, 
 def make_contact_sheet(result: JobResult, video: str | Path | None = None, count: int = 6,
                        columns: int = 3, cell_width: int = 640,
                        blender_joints2d: np.ndarray | None = None,
-                       body_renders: str | Path | None = None, title: str = "") -> np.ndarray:
+                       body_renders: str | Path | None = None, skeleton: bool = True,
+                       title: str = "") -> np.ndarray:
     """The contact sheet image (BGR). ``blender_joints2d`` (P, F, J, 2) pixels and a folder of
     ``body_renders`` (``frame_<video frame>.png``, RGBA), both optional."""
     video = video or result.source_video
@@ -138,7 +142,7 @@ def make_contact_sheet(result: JobResult, video: str | Path | None = None, count
         if image is None:
             image = np.zeros((height, width, 3), np.uint8)
         drawn = draw_frame(image, result, int(f), blender_joints2d,
-                           read_body_render(body_renders, number))
+                           read_body_render(body_renders, number), skeleton=skeleton)
         cell = cv2.resize(drawn, (cell_width, cell_height), interpolation=cv2.INTER_AREA)
         people = int(result.valid[:, f].sum())
         cv2.rectangle(cell, (0, 0), (250, 36), (32, 32, 32), -1)
@@ -151,9 +155,14 @@ def make_contact_sheet(result: JobResult, video: str | Path | None = None, count
         row += [np.zeros_like(cells[0])] * (columns - len(row))
         rows.append(np.concatenate(row, axis=1))
     sheet = np.concatenate(rows, axis=0)
-    legend = ("lines: recovered body projected   grey dots: detector keypoints"
-              + ("   rings: Blender rig joints" if blender_joints2d is not None else "")
-              + ("   shaded: Blender bodies" if body_renders is not None else ""))
+    parts = []
+    if skeleton:
+        parts += ["lines: recovered body projected", "grey dots: detector keypoints"]
+        if blender_joints2d is not None:
+            parts.append("rings: Blender rig joints")
+    if body_renders is not None:
+        parts.append("shaded: the skinned bodies rendered by Blender through the scene camera")
+    legend = "   ".join(parts)
     header = np.full((70, sheet.shape[1], 3), 32, np.uint8)
     cv2.putText(header, title or Path(str(video)).name, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
                 (255, 255, 255), 2, cv2.LINE_AA)

@@ -50,6 +50,11 @@ class GENHMR_OT_import_result(bpy.types.Operator):
         description="Dual-quaternion skinning: keeps twisting shoulders, forearms and hips from "
                     "collapsing")
 
+    hide_when_unseen: BoolProperty(
+        name="Hide When Not Tracked", default=True,
+        description="Key each person's visibility so rig and body show only from the first to "
+                    "the last frame they were tracked")
+
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
@@ -60,7 +65,8 @@ class GENHMR_OT_import_result(bpy.types.Operator):
                                set_scene_settings=self.set_scene_settings,
                                set_frame_range=self.set_frame_range,
                                with_mesh=self.with_mesh,
-                               preserve_volume=self.preserve_volume)
+                               preserve_volume=self.preserve_volume,
+                               hide_when_unseen=self.hide_when_unseen)
         try:
             report = import_result_file(context, path, options)
         except result_format.ResultFormatError as exc:

@@ -31,6 +31,7 @@ class BuildOptions:
     collection_name: str = ""  # default "GenHMR <video name>"
     with_mesh: bool = True  # a skinned body mesh per person, when the result has a body
     preserve_volume: bool = True  # dual-quaternion skinning (no candy-wrapper at twists)
+    hide_when_unseen: bool = True  # key visibility: each person shows only while tracked
 
 
 @dataclasses.dataclass
@@ -160,6 +161,10 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
                 meshes.append(body_obj.name)
                 mesh_seconds[body_obj.name] = seconds
                 t_mesh += time.perf_counter() - t3
+            if options.hide_when_unseen:
+                keys = scene_space.visibility_keys(frames, result.valid[p])
+                for target in [obj] + ([body_obj] if skin is not None else []):
+                    keyframes.keyframe_visibility(target, keys)
         timings["armatures"] = t_rig
         timings["keyframes"] = t_key
         if skin is not None:

@@ -65,3 +65,18 @@ def keyframe_person(obj: bpy.types.Object, quats: np.ndarray, root_loc: np.ndarr
             curves += 1
     return {"seconds": time.perf_counter() - t0, "fcurves": curves,
             "keys_per_curve": len(keyed_frames)}
+
+
+def keyframe_visibility(obj: bpy.types.Object, keys: list[tuple[int, bool]]) -> int:
+    """Key ``hide_viewport`` and ``hide_render`` (boolean channels hold their value between keys).
+
+    Uses ``keyframe_insert``: a handful of keys, and it files them into the object's existing
+    action (slot included on 5.0) or a new one. Returns the number of keys per channel.
+    """
+    for frame, hidden in keys:
+        for path in ("hide_viewport", "hide_render"):
+            setattr(obj, path, hidden)
+            obj.keyframe_insert(path, frame=frame, group="Visibility")
+    if keys:
+        obj.hide_viewport = obj.hide_render = False
+    return len(keys)

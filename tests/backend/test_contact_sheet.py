@@ -61,3 +61,12 @@ def test_sheet_lays_body_renders_over_the_video(tmp_path: Path):
     path = write_contact_sheet(tmp_path / "sheet.png", result, video=video, count=3,
                                body_renders=renders)
     assert cv2.imread(str(path)) is not None
+
+
+def test_sheet_without_skeleton_draws_less(tmp_path: Path):
+    result = make_result(image_size=(320, 240), num_frames=6)
+    video = tmp_path / "missing.avi"  # unreadable: black frames, only the drawing shows
+    full = make_contact_sheet(result, video=video, count=3, cell_width=320)
+    bare = make_contact_sheet(result, video=video, count=3, cell_width=320, skeleton=False)
+    body = (slice(70, None), slice(None))
+    assert (bare[body] > 0).sum() < 0.5 * (full[body] > 0).sum()

@@ -67,6 +67,8 @@ def test_body_mesh_import(driver, tmp_path: Path, smplx_body: BodyMesh, kind: st
         else:
             assert person["uv_layers"] == 0
         assert person["rest_error"] < 1e-4, person["rest_error"]
+        # the body shows only while its person is tracked, like the rig
+        assert person["visibility_keys"] == person["expected_visibility"]
         # Dual quaternions are not linear blend skinning, but the body must still be where it is.
         dqs = person["dqs_vs_lbs"]
         assert dqs["frames"] > 0 and dqs["mean"] < 0.01 and dqs["max"] < 0.08, dqs

@@ -28,12 +28,20 @@ def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int]) ->
         assert person["in_collection"]
         # 22 posed bones x 4 quaternion channels + 3 root location channels.
         assert person["fcurves"] == 22 * 4 + 3
+        assert person["other_fcurves"] in ([], ["hide_render", "hide_viewport"])
         assert person["key_frames"] == person["valid_frames"], name
         assert person["keys_per_curve"] == [len(person["valid_frames"])]
         assert person["interpolations"] == ["LINEAR"]
         assert person["frames_checked"] == len(person["valid_frames"])
         assert person["max_head_error_mm"] < 1.0, person
         assert person["max_pixel_error"] < 1.0, person
+    # Person 7 is tracked in video frames 7..14 of 5..16: hidden before and after, shown
+    # between; person 3 is tracked from the first to the last frame: never hidden.
+    first, last = 7 + offset, 14 + offset
+    want = [[first - 1, True], [first, False], [last, False], [last + 1, True]]
+    assert r["people"]["GenHMR_person_7"]["hide_keys"] == {"hide_viewport": want,
+                                                          "hide_render": want}
+    assert r["people"]["GenHMR_person_3"]["hide_keys"] == {}
     # Frame mapping: video frame v is keyed at scene frame offset + v (5..16 -> 16..27).
     assert r["people"]["GenHMR_person_3"]["key_frames"][0] == 5 + offset
     assert r["frame_range"] == [5 + offset, 16 + offset]

@@ -115,3 +115,16 @@ def test_interleave_keyframes() -> None:
     out = scene_space.interleave_keyframes(np.array([1, 2]), np.array([0.5, 0.25]))
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, [1, 0.5, 2, 0.25])
+
+
+@pytest.mark.parametrize(("valid", "expected"), [
+    ([1, 1, 1, 1, 1], []),  # seen throughout: no keys
+    ([0, 0, 0, 0, 0], []),
+    ([0, 1, 1, 0, 1], [(10, True), (11, False)]),  # the gap stays visible
+    ([1, 1, 1, 0, 0], [(10, False), (12, False), (13, True)]),
+    ([0, 0, 1, 1, 0], [(11, True), (12, False), (13, False), (14, True)]),
+    ([0, 0, 1, 0, 0], [(11, True), (12, False), (13, True)]),
+])
+def test_visibility_keys_show_a_person_only_while_tracked(valid, expected) -> None:
+    frames = np.arange(10, 15)
+    assert scene_space.visibility_keys(frames, np.array(valid, bool)) == expected

@@ -16,7 +16,7 @@ import time
 
 import bpy
 import numpy as np
-from _driver import emit, enable, module
+from _driver import emit, enable, fcurves_of, module
 from _mesh_eval import evaluated_local_vertices, evaluated_world_vertices, lbs_world
 
 from genhmr_core import result_format, scene_space, skeleton
@@ -69,8 +69,17 @@ def structure(obj: bpy.types.Object, rig: bpy.types.Object, betas: np.ndarray) -
     }
 
 
-def rest_error(obj: bpy.types.Object, rig: bpy.types.Object, betas: np.ndarray) -> float:
-    """Evaluated mesh in the rest pose vs body.shaped(betas) mapped to armature space (m)."""
+def visibility(obj: bpy.types.Object) -> list[list]:
+    """(frame, hidden) keys of the body's ``hide_viewport`` channel."""
+    curves = [fc for fc in fcurves_of(obj) if fc.data_path == "hide_viewport"]
+    return [[round(k.co.x), bool(k.co.y)] for fc in curves for k in fc.keyframe_points]
+
+
+def rest_error(obj: bpy.types.Object, rig: bpy.types.Object, betas: np.ndarray, p: int
+               ) -> float:
+    """Evaluated mesh in the rest pose vs body.shaped(betas) mapped to armature space (m), at a
+    frame where the person is tracked (outside it the body is keyed hidden)."""
+    scene.frame_set(int(RES.frame_indices[np.flatnonzero(RES.valid[p])[0]]) + 1)
     rig.data.pose_position = "REST"
     try:
         got = evaluated_local_vertices(obj)
@@ -116,7 +125,11 @@ for p, track in enumerate(RES.track_ids):
         people[rig.name] = None
         continue
     people[rig.name] = {**structure(obj, rig, RES.betas[p]),
-                        "rest_error": rest_error(obj, rig, RES.betas[p]),
+                        "visibility_keys": visibility(obj),
+                        "expected_visibility": [
+                            [f, h] for f, h in scene_space.visibility_keys(
+                                RES.frame_indices + 1, RES.valid[p])],
+                        "rest_error": rest_error(obj, rig, RES.betas[p], p),
                         "dqs_vs_lbs": posed_errors(obj.name, p)}
 out["people"] = people
 out["bone_names"] = list(skeleton.JOINT_NAMES)

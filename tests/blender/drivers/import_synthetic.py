@@ -37,7 +37,10 @@ w, h = (int(v) for v in res.image_size)
 people = {}
 for p, track in enumerate(res.track_ids):
     obj = bpy.data.objects[f"GenHMR_person_{int(track)}"]
-    curves = fcurves_of(obj)
+    all_curves = fcurves_of(obj)
+    curves = [fc for fc in all_curves if fc.data_path.startswith("pose.bones")]
+    hide = {fc.data_path: [[round(k.co.x), bool(k.co.y)] for k in fc.keyframe_points]
+            for fc in all_curves if fc.data_path in ("hide_viewport", "hide_render")}
     key_frames = sorted({round(k.co.x) for fc in curves for k in fc.keyframe_points})
     valid_frames = sorted(int(v) + offset for v in res.frame_indices[res.valid[p]])
     want_world = scene_space.camera_to_world(res.joints3d[p], height)
@@ -64,6 +67,8 @@ for p, track in enumerate(res.track_ids):
                               if skeleton.PARENTS[j] >= 0 else None)
                           for j, b in enumerate(obj.data.bones[n] for n in skeleton.JOINT_NAMES)),
         "fcurves": len(curves),
+        "other_fcurves": sorted(fc.data_path for fc in all_curves if fc not in curves),
+        "hide_keys": hide,
         "keys_per_curve": sorted({len(fc.keyframe_points) for fc in curves}),
         "key_frames": key_frames,
         "valid_frames": valid_frames,
