@@ -65,7 +65,11 @@ def test_sheet_lays_body_renders_over_the_video(tmp_path: Path):
 
 def test_sheet_without_skeleton_draws_less(tmp_path: Path):
     result = make_result(image_size=(320, 240), num_frames=6)
-    video = tmp_path / "missing.avi"  # unreadable: black frames, only the drawing shows
+    video = tmp_path / "black.avi"  # black frames: only the drawing shows
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (320, 240))
+    for _ in range(20):
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    writer.release()
     full = make_contact_sheet(result, video=video, count=3, cell_width=320)
     bare = make_contact_sheet(result, video=video, count=3, cell_width=320, skeleton=False)
     body = (slice(70, None), slice(None))
