@@ -92,6 +92,13 @@ def estimate_betas(body: BodyModel, world: np.ndarray, conf: np.ndarray,
     lo, hi = body.shape_limits[:, 0], body.shape_limits[:, 1]
     half_range = ((hi - lo) / 2).clamp(min=1e-6)
     betas = torch.zeros(body.num_betas, requires_grad=True)
+    with torch.no_grad():  # rest keypoints are exactly linear in the shape: precompute the map
+        base = body.rest_keypoints(None)[0]
+        dirs = body.rest_keypoints(torch.eye(body.num_betas)) - base  # (B, K, 3)
+
+    def rest_keypoints(b: torch.Tensor) -> torch.Tensor:
+        return base + torch.einsum("b,bkc->kc", b, dirs)
+
     if has.any():
         target = torch.as_tensor(observed[has], dtype=torch.float32)
         weight = torch.as_tensor(w[has], dtype=torch.float32)
@@ -99,7 +106,7 @@ def estimate_betas(body: BodyModel, world: np.ndarray, conf: np.ndarray,
         opt = torch.optim.Adam([betas], lr=cfg.learning_rate)
         for _ in range(cfg.iterations):
             opt.zero_grad(set_to_none=True)
-            kp = body.rest_keypoints(betas)[0]
+            kp = rest_keypoints(betas)
             length = torch.linalg.norm(kp[ia] - kp[ib], dim=-1)
             loss = (weight * ((length - target) / target) ** 2).sum() / weight.sum()
             loss = loss + cfg.prior_weight * ((betas / half_range) ** 2).mean()
@@ -108,7 +115,7 @@ def estimate_betas(body: BodyModel, world: np.ndarray, conf: np.ndarray,
             with torch.no_grad():
                 betas.copy_(torch.maximum(torch.minimum(betas, hi), lo))
     with torch.no_grad():
-        kp = body.rest_keypoints(betas)[0]
+        kp = rest_keypoints(betas)
         fitted = torch.linalg.norm(kp[torch.as_tensor(a)] - kp[torch.as_tensor(b)], dim=-1)
     return ShapeEstimate(betas=betas.detach().numpy().astype(np.float64), observed=observed,
                          fitted=fitted.numpy().astype(np.float64), frames_used=counts)
