@@ -34,7 +34,7 @@ def data_counts() -> dict[str, int]:
     return {"objects": len(d.objects), "armatures": len(d.armatures), "actions": len(d.actions),
             "collections": len(d.collections), "cameras": len(d.cameras),
             "movieclips": len(d.movieclips), "meshes": len(d.meshes),
-            "materials": len(d.materials)}
+            "materials": len(d.materials), "shape_keys": len(d.shape_keys)}
 
 
 def fcurves_of(obj: bpy.types.Object) -> list:

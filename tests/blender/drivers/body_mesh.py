@@ -16,18 +16,10 @@ import time
 
 import bpy
 import numpy as np
-from _driver import emit, enable, fcurves_of, module
+from _driver import data_counts, emit, enable, fcurves_of, module
 from _mesh_eval import evaluated_local_vertices, evaluated_world_vertices, lbs_world
 
 from genhmr_core import result_format, scene_space, skeleton
-
-
-def counts() -> dict[str, int]:
-    d = bpy.data
-    return {"objects": len(d.objects), "meshes": len(d.meshes), "armatures": len(d.armatures),
-            "materials": len(d.materials), "shape_keys": len(d.shape_keys),
-            "actions": len(d.actions), "collections": len(d.collections),
-            "cameras": len(d.cameras)}
 
 
 def structure(obj: bpy.types.Object, rig: bpy.types.Object, betas: np.ndarray) -> dict:
@@ -108,13 +100,13 @@ path = sys.argv[1]
 RES = result_format.load_result(path)
 BODY = RES.body
 scene = bpy.context.scene
-out: dict = {"before": counts()}
+out: dict = {"before": data_counts()}
 
 t0 = time.perf_counter()
 status = bpy.ops.genhmr.import_result(filepath=path, frame_offset=1)
 out["import_seconds"] = time.perf_counter() - t0
 out["status"] = sorted(status)
-out["after"] = counts()
+out["after"] = data_counts()
 COLL = next(c for c in bpy.data.collections if c.name.startswith("GenHMR "))
 HEIGHT = next(o for o in COLL.objects if o.type == "CAMERA").location.z
 people = {}
@@ -159,20 +151,20 @@ def failing(*args, **kw):
 
 
 mesh_mod.build_body_mesh = failing
-before = counts()
+before = data_counts()
 try:
     build.build_result(bpy.context, RES, build.BuildOptions(load_background=False))
     raised = ""
 except RuntimeError as exc:
     raised = str(exc)
 mesh_mod.build_body_mesh = real
-out["failure"] = {"raised": raised, "calls": len(calls), "before": before, "after": counts()}
+out["failure"] = {"raised": raised, "calls": len(calls), "before": before, "after": data_counts()}
 
 # The same result without meshes: armatures only.
-before = counts()
+before = data_counts()
 report = build.build_result(bpy.context, RES, build.BuildOptions(with_mesh=False,
                                                                  load_background=False))
-after = counts()
+after = data_counts()
 out["without_mesh"] = {"meshes": report.meshes,
                        "added": {k: after[k] - before[k] for k in after}}
 emit(out)
