@@ -9,14 +9,8 @@
 # out/demo/result.npz, out/demo/summary.json (timings). VIDEO defaults to the sports2d sample clip demo.mp4.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-exec </dev/null
-
-bash "$ROOT/tools/setup.sh"
-GENHMR_CACHE="${GENHMR_CACHE:-$HOME/.cache/genhmr}"
-# shellcheck disable=SC1091
-. "$GENHMR_CACHE/env.sh"
+# shellcheck source=tools/_setup_env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/_setup_env.sh"
 
 VIDEO="${1:-$GENHMR_MEDIA_DIR/demo.mp4}"
 OUT="$ROOT/out"

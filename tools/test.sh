@@ -8,14 +8,8 @@
 # failure when pytest itself passed. .ci/run calls exactly this script.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-exec </dev/null
-
-bash "$ROOT/tools/setup.sh"
-GENHMR_CACHE="${GENHMR_CACHE:-$HOME/.cache/genhmr}"
-# shellcheck disable=SC1091
-. "$GENHMR_CACHE/env.sh"
+# shellcheck source=tools/_setup_env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/_setup_env.sh"
 
 echo "[test] ruff check ."
 lint_status=0

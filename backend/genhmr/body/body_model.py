@@ -154,8 +154,7 @@ class LbsBody(BodyModel):
 
     def _pose(self, betas: torch.Tensor, local_rot: torch.Tensor, transl: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        rest_v = self.v_template + torch.einsum("vcb,nb->nvc", self.shape_dirs, betas)
-        rest_j = self.j_template + torch.einsum("jcb,nb->njc", self.joint_shape_dirs, betas)
+        rest_v, rest_j = self.rest_vertices(betas), self.rest_joints(betas)
         parents = torch.as_tensor(PARENTS[1:], device=rest_j.device)
         offsets = torch.cat([rest_j[:, :1], rest_j[:, 1:] - rest_j[:, parents]], 1)
         joints, rotations = forward_kinematics(offsets, local_rot, transl)
