@@ -78,7 +78,7 @@ def parse_bvh(text: str, source: str = "<bvh>") -> BvhMotion:
     i = 0
 
     def fail(message: str) -> BvhError:
-        return BvhError(f"{source}, line {i + 1}: {message}")
+        return BvhError(f"{source}, line {i}: {message}")  # i: 1-based, already advanced
 
     while i < len(lines):
         tokens = lines[i].split()
@@ -159,6 +159,10 @@ def parse_bvh(text: str, source: str = "<bvh>") -> BvhMotion:
     rows = [row for row in (ln.split() for ln in lines[i:]) if row]
     # Some exporters write one row more or fewer than the header says (Boxing_Toes has 3,070
     # rows for "Frames: 3069"): trust the rows, but every row must be complete.
+    short = next((k for k, row in enumerate(rows) if len(row) != width), None)
+    if short is not None:
+        raise BvhError(f"{source}: MOTION row {short + 1} has {len(rows[short])} values, the "
+                       f"hierarchy needs {width} per frame")
     try:
         data = np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
     except ValueError as exc:
