@@ -1,0 +1,216 @@
+"""Stage 2: 2D-pose-guided refinement of the sampled poses (GenHMR's second stage).
+
+Stage 1 (the masked transformer's iterative sampling) gives, per person and frame, token logits,
+a global orientation in the camera frame, a translation and a shape. Here those become free
+variables and are optimised so the body's 25 keypoints, projected through the real camera,
+land on the detector's 2D keypoints:
+
+* **Soft tokens.** The pose is ``tokenizer.decode_logits(logits)``: the expected codebook vector
+  under ``softmax(logits)``. Optimising logits keeps every candidate pose inside what the
+  tokenizer can express, i.e. near the space of real poses, which is the point of refining in
+  token space rather than in joint angles.
+* **Robust, confidence-weighted reprojection.** Geman-McClure on residuals measured in units of
+  the person's size, weighted by the detector's confidence: one wild keypoint (a swapped wrist,
+  a hallucinated foot) cannot drag the body.
+* **A prior towards stage 1**: the decoded rotations and the orientation stay near the
+  stage-1 result, and the depth near its stage-1 value (2D evidence hardly constrains it).
+* **Temporal smoothness** for video: second differences of the 3D joints across consecutive
+  frames of a track.
+
+Everything is batched as (people P, frames F): one optimiser step updates every frame of every
+person. Keypoints come from forward kinematics with per-person rest skeletons and keypoint
+offsets measured on the body's mesh (the same rigid attachment ``BodyModel.skeleton`` uses), so
+a step costs FK only; with ``refine_shape`` the rest skeleton is rebuilt from the betas each step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from genhmr.body.body_model import BodyModel
+from genhmr.body.skeleton_model import (
+    forward_kinematics,
+    matrix_to_rotation_6d,
+    rotation_6d_to_matrix,
+)
+from genhmr.models.tokenizer import PoseTokenizer
+from genhmr_core.keypoints import keypoint_attachments
+from genhmr_core.skeleton import PARENTS
+
+_KP_JOINT = torch.as_tensor(keypoint_attachments()[0])
+_FK_JOINTS = int(_KP_JOINT.max()) + 1
+_PARENTS = torch.as_tensor(PARENTS[1:])
+
+
+@dataclass
+class RefinementConfig:
+    steps: int = 20
+    lr_logits: float = 0.2
+    lr_orient: float = 0.01
+    lr_transl: float = 0.01
+    lr_betas: float = 0.02
+    robust_sigma: float = 0.05  # Geman-McClure scale, as a fraction of the person's size
+    prior_pose: float = 0.02  # squared rotation-matrix distance of the body pose to stage 1
+    prior_orient: float = 0.02
+    prior_depth: float = 1.0  # squared relative depth change
+    smooth: float = 5.0  # squared second difference of the joints (m), per frame
+    refine_shape: bool = False
+    min_confidence: float = 0.05  # keypoints below this are ignored
+
+
+@dataclass
+class RefinementInput:
+    """Stage-1 estimates and 2D evidence, shaped (P people, F frames, ...).
+
+    ``valid`` marks the frames where a person has an estimate; smoothness only links
+    consecutive valid frames. Global orientation and translation are in the camera frame
+    (OpenCV axes), so the body's keypoints are in camera space and project with ``K``.
+    """
+
+    logits: Tensor  # (P, F, T, C)
+    global_orient: Tensor  # (P, F, 3, 3)
+    transl: Tensor  # (P, F, 3)
+    betas: Tensor  # (P, B)
+    keypoints_2d: Tensor  # (P, F, 25, 2) pixels
+    confidence: Tensor  # (P, F, 25)
+    K: Tensor  # (3, 3) or (P, F, 3, 3)
+    valid: Tensor  # (P, F) bool
+
+
+@dataclass
+class RefinementResult:
+    logits: Tensor  # (P, F, T, C)
+    body_pose: Tensor  # (P, F, 21, 3, 3) decoded from the refined logits
+    global_orient: Tensor  # (P, F, 3, 3)
+    transl: Tensor  # (P, F, 3)
+    betas: Tensor  # (P, B)
+    keypoints_3d: Tensor  # (P, F, 25, 3) camera space
+    reprojection_px_before: Tensor  # (P, F) confidence-weighted mean pixel error
+    reprojection_px_after: Tensor  # (P, F)
+    losses: list[float]  # total loss per step
+
+
+def project(points: Tensor, K: Tensor) -> Tensor:
+    """Pinhole projection (..., N, 3) -> (..., N, 2) with intrinsics (..., 3, 3) or (3, 3)."""
+    z = points[..., 2:3].clamp(min=1e-3)
+    xy = points[..., :2] / z
+    fx, fy = K[..., 0, 0, None], K[..., 1, 1, None]
+    cx, cy = K[..., 0, 2, None], K[..., 1, 2, None]
+    return torch.stack([fx * xy[..., 0] + cx, fy * xy[..., 1] + cy], dim=-1)
+
+
+def keypoint_rig(body: BodyModel, betas: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-shape FK offsets (B, J, 3) and keypoint offsets (B, 25, 3) from the body's mesh."""
+    rest_j = body.rest_joints(betas)
+    rest_k = body.rest_keypoints(betas)
+    offsets = torch.cat([rest_j[:, :1], rest_j[:, 1:] - rest_j[:, _PARENTS]], dim=1)
+    return offsets[:, :_FK_JOINTS], rest_k - rest_j[:, _KP_JOINT]
+
+
+def pose_keypoints(offsets: Tensor, kp_offsets: Tensor, local_rot: Tensor, transl: Tensor
+                   ) -> tuple[Tensor, Tensor]:
+    """Joints (B, 22, 3) and keypoints (B, 25, 3) by FK with rigidly attached keypoints."""
+    joints, rots = forward_kinematics(offsets, local_rot, transl, _FK_JOINTS)
+    kp = joints[:, _KP_JOINT] + (rots[:, _KP_JOINT] @ kp_offsets.unsqueeze(-1)).squeeze(-1)
+    return joints[:, :22], kp
+
+
+def person_scale(keypoints_2d: Tensor, confidence: Tensor, min_conf: float) -> Tensor:
+    """Per (P, F): the diagonal of the box of confident keypoints (pixels), at least 1."""
+    ok = (confidence > min_conf).unsqueeze(-1)
+    big = torch.finfo(keypoints_2d.dtype).max
+    lo = torch.where(ok, keypoints_2d, big).amin(dim=-2)
+    hi = torch.where(ok, keypoints_2d, -big).amax(dim=-2)
+    diag = (hi - lo).norm(dim=-1)
+    return torch.where(ok.any(dim=-2).squeeze(-1), diag, torch.ones_like(diag)).clamp(min=1.0)
+
+
+def weighted_pixel_error(projected: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+    err = (projected - target).norm(dim=-1)
+    return (err * weight).sum(-1) / weight.sum(-1).clamp(min=1e-8)
+
+
+def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
+           config: RefinementConfig | None = None) -> RefinementResult:
+    """Optimise logits, orientation, translation (and shape) against the 2D keypoints."""
+    cfg = config or RefinementConfig()
+    P, F, T, C = inputs.logits.shape
+    n = P * F
+    dtype = torch.float32
+    valid = inputs.valid.to(torch.bool)
+    weight = inputs.confidence.to(dtype) * (inputs.confidence > cfg.min_confidence)
+    weight = weight * valid.unsqueeze(-1)
+    target = inputs.keypoints_2d.to(dtype)
+    K = inputs.K.to(dtype)
+    if K.ndim == 2:
+        K = K.expand(P, F, 3, 3)
+    scale = person_scale(target, weight, 0.0).detach()
+
+    logits0 = inputs.logits.detach().to(dtype)
+    orient0 = inputs.global_orient.detach().to(dtype)
+    transl0 = inputs.transl.detach().to(dtype)
+    with torch.no_grad():
+        pose0 = tokenizer.decode_logits(logits0.reshape(n, T, C)).reshape(P, F, 21, 3, 3)
+
+    logits = logits0.clone().requires_grad_(True)
+    orient6 = matrix_to_rotation_6d(orient0).clone().requires_grad_(True)
+    transl = transl0.clone().requires_grad_(True)
+    betas = inputs.betas.detach().to(dtype).clone().requires_grad_(cfg.refine_shape)
+    groups = [{"params": [logits], "lr": cfg.lr_logits},
+              {"params": [orient6], "lr": cfg.lr_orient},
+              {"params": [transl], "lr": cfg.lr_transl}]
+    if cfg.refine_shape:
+        groups.append({"params": [betas], "lr": cfg.lr_betas})
+    optimizer = torch.optim.Adam(groups)
+    rig = None if cfg.refine_shape else keypoint_rig(body, betas.detach())
+
+    consecutive = (valid[:, 2:] & valid[:, 1:-1] & valid[:, :-2]).to(dtype)
+    depth0 = transl0[..., 2].clamp(min=0.1)
+    frame_weight = valid.to(dtype)
+    num_valid = frame_weight.sum().clamp(min=1.0)
+
+    def evaluate() -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        body_pose = tokenizer.decode_logits(logits.reshape(n, T, C)).reshape(P, F, 21, 3, 3)
+        orient = rotation_6d_to_matrix(orient6)
+        local = torch.cat([orient.unsqueeze(2), body_pose], dim=2).reshape(n, 22, 3, 3)
+        offsets, kp_off = rig if rig is not None else keypoint_rig(body, betas)
+        offsets = offsets.repeat_interleave(F, dim=0)
+        kp_off = kp_off.repeat_interleave(F, dim=0)
+        joints, kp = pose_keypoints(offsets, kp_off, local, transl.reshape(n, 3))
+        return body_pose, orient, joints.reshape(P, F, 22, 3), kp.reshape(P, F, 25, 3), \
+            project(kp.reshape(P, F, 25, 3), K)
+
+    with torch.no_grad():
+        *_, projected = evaluate()
+        before = weighted_pixel_error(projected, target, weight)
+
+    losses: list[float] = []
+    for _ in range(cfg.steps):
+        optimizer.zero_grad(set_to_none=True)
+        body_pose, orient, joints, _, projected = evaluate()
+        r2 = ((projected - target).norm(dim=-1) / scale.unsqueeze(-1)) ** 2
+        robust = r2 / (r2 + cfg.robust_sigma ** 2)
+        data = (robust * weight).sum() / weight.sum().clamp(min=1e-8)
+        prior = (cfg.prior_pose * ((body_pose - pose0) ** 2).sum((-1, -2)).mean(-1)
+                 + cfg.prior_orient * ((orient - orient0) ** 2).sum((-1, -2))
+                 + cfg.prior_depth * ((transl[..., 2] - depth0) / depth0) ** 2)
+        prior = (prior * frame_weight).sum() / num_valid
+        loss = data + prior
+        if F >= 3 and cfg.smooth > 0:
+            accel = joints[:, 2:] - 2 * joints[:, 1:-1] + joints[:, :-2]
+            smooth = ((accel ** 2).sum(-1).mean(-1) * consecutive).sum() / num_valid
+            loss = loss + cfg.smooth * smooth
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+
+    with torch.no_grad():
+        body_pose, orient, _, kp, projected = evaluate()
+        after = weighted_pixel_error(projected, target, weight)
+    return RefinementResult(logits=logits.detach(), body_pose=body_pose, global_orient=orient,
+                            transl=transl.detach(), betas=betas.detach(), keypoints_3d=kp,
+                            reprojection_px_before=before, reprojection_px_after=after,
+                            losses=losses)
