@@ -177,6 +177,58 @@ def crop_box(uv: np.ndarray, valid: np.ndarray, padding: float, min_half: float
     return np.array([centre[0], centre[1], half])
 
 
+@dataclasses.dataclass
+class ObservationInputs:
+    """One person's detector output over W frames, in the form the transformer reads."""
+
+    keypoints_2d: np.ndarray  # (W, 25, 2) crop-normalised, 0 where missing
+    confidence: np.ndarray  # (W, 25), 0 where missing
+    world: np.ndarray  # (W, 25, 3), 0 where missing
+    detected: np.ndarray  # (W,) bool
+    box: np.ndarray  # (W, 3) crop box in focal units
+    box_px: np.ndarray  # (W, 3) crop box in pixels (cx, cy, half)
+
+
+def observation_inputs(uv: np.ndarray, conf: np.ndarray, world: np.ndarray,
+                       detected: np.ndarray, K: np.ndarray, cfg: ConditioningConfig,
+                       fallback_uv: np.ndarray | None = None) -> ObservationInputs:
+    """Detector output (W frames: pixels (W, 25, 2) with NaN where missing, confidences,
+    world landmarks, detected flags, intrinsics (W, 3, 3) or (3, 3)) -> transformer inputs.
+
+    The crop box is built from the observed keypoints exactly as at inference; a frame with
+    fewer than two usable points takes its box from ``fallback_uv`` (the truth, in training)
+    or, without it, from the nearest frame that has one.
+    """
+    W = uv.shape[0]
+    K = np.broadcast_to(K, (W, 3, 3))
+    boxes = np.full((W, 3), np.nan)
+    for w in range(W):
+        finite = np.isfinite(uv[w]).all(-1)
+        valid = finite & (conf[w] >= cfg.min_confidence)
+        if valid.sum() < 2:
+            valid = finite
+        if detected[w] and valid.sum() >= 2:
+            boxes[w] = crop_box(uv[w], valid, cfg.crop_padding, cfg.min_box_px)
+        elif fallback_uv is not None:
+            boxes[w] = crop_box(fallback_uv[w], np.ones(NUM_KEYPOINTS, bool), cfg.crop_padding,
+                                cfg.min_box_px)
+    have = np.flatnonzero(np.isfinite(boxes[:, 0]))
+    if len(have) == 0:
+        raise ValueError("no frame has two usable keypoints to place a crop box")
+    for w in np.flatnonzero(~np.isfinite(boxes[:, 0])):
+        boxes[w] = boxes[have[np.argmin(np.abs(have - w))]]
+    norm = (uv - boxes[:, None, :2]) / boxes[:, None, 2:3]
+    missing = ~np.isfinite(norm).all(-1)
+    norm[missing] = 0.0
+    f = K[:, 0, 0]
+    return ObservationInputs(
+        keypoints_2d=norm, confidence=np.where(missing, 0.0, conf),
+        world=np.where(np.isfinite(world), world, 0.0), detected=np.asarray(detected, bool),
+        box=np.stack([(boxes[:, 0] - K[:, 0, 2]) / f, (boxes[:, 1] - K[:, 1, 2]) / f,
+                      boxes[:, 2] / f], -1),
+        box_px=boxes)
+
+
 def crop_camera_to_translation(crop_camera: Tensor, box_px: Tensor, K: Tensor) -> Tensor:
     """Weak-perspective crop cameras (B, 3) with their boxes (B, 3) (cx, cy, half in pixels)
     and intrinsics (B, 3, 3) -> pelvis positions in camera space (B, 3), metres."""
@@ -251,29 +303,13 @@ class ConditioningSampler:
             obs = self.noise.apply(kp_cam[None], K[None], rng, image_size=track.image_size,
                                    body_height=heights[b], frames=frames[None],
                                    dt=1.0 / fps[b] if W > 1 else None)
-            uv, conf = obs.keypoints_2d[0], obs.confidence[0]
-            world, det = obs.world[0], obs.detected[0]
             true_uv = kp_cam[..., :2] / kp_cam[..., 2:3] * K[:, None, [0, 1], [0, 1]] \
                 + K[:, None, :2, 2]
-            boxes = np.empty((W, 3))
-            for w in range(W):
-                finite = np.isfinite(uv[w]).all(-1)
-                valid = finite & (conf[w] >= cfg.min_confidence)
-                if valid.sum() < 2:
-                    valid = finite
-                if det[w] and valid.sum() >= 2:
-                    boxes[w] = crop_box(uv[w], valid, cfg.crop_padding, cfg.min_box_px)
-                else:
-                    boxes[w] = crop_box(true_uv[w], np.ones(NUM_KEYPOINTS, bool),
-                                        cfg.crop_padding, cfg.min_box_px)
-            norm = (uv - boxes[:, None, :2]) / boxes[:, None, 2:3]
-            missing = ~np.isfinite(norm).all(-1)
-            norm[missing] = 0.0
-            conf = np.where(missing, 0.0, conf)
-            world = np.where(np.isfinite(world), world, 0.0)
-            f = K[:, 0, 0]
-            out["box"].append(np.stack([(boxes[:, 0] - K[:, 0, 2]) / f,
-                                        (boxes[:, 1] - K[:, 1, 2]) / f, boxes[:, 2] / f], -1))
+            inputs = observation_inputs(obs.keypoints_2d[0], obs.confidence[0], obs.world[0],
+                                        obs.detected[0], K, cfg, fallback_uv=true_uv)
+            norm, conf, world, det, boxes = (inputs.keypoints_2d, inputs.confidence,
+                                             inputs.world, inputs.detected, inputs.box_px)
+            out["box"].append(inputs.box)
             out["kp"].append(norm)
             out["conf"].append(conf)
             out["world"].append(world)
