@@ -47,7 +47,8 @@ def _truth(tokenizer, body, people: int, frames: int, seed: int = 0, still: bool
     transl = torch.tensor([0.0, 0.0, 4.0]).expand(people, frames, 3).clone()
     betas = torch.zeros(people, body.num_betas)
     with torch.no_grad():
-        pose = tokenizer.decode_logits(logits.reshape(n, T, C))
+        pose = tokenizer.decode_logits(logits.reshape(n, T, C),
+                                       RefinementConfig().temperature)
         local = torch.cat([orient.reshape(n, 1, 3, 3), pose], dim=1)
         offsets, kp_off = keypoint_rig(body, betas)
         joints, kp = pose_keypoints(offsets.repeat_interleave(frames, 0),

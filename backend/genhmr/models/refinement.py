@@ -48,7 +48,11 @@ _PARENTS = torch.as_tensor(PARENTS[1:])
 @dataclass
 class RefinementConfig:
     steps: int = 20
-    lr_logits: float = 0.2
+    # Soft tokens are softmax(logits / temperature) @ codebook. Stage 1's logits can be broad
+    # where the transformer hesitated; a temperature below 1 starts refinement from (near) the
+    # pose stage 1 chose instead of from the average of its candidates.
+    temperature: float = 1.0
+    lr_logits: float = 0.2  # raw logit units (the effective step on softmax inputs is lr / T)
     lr_orient: float = 0.01
     lr_transl: float = 0.01
     lr_betas: float = 0.02
@@ -153,7 +157,8 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     orient0 = inputs.global_orient.detach().to(dtype)
     transl0 = inputs.transl.detach().to(dtype)
     with torch.no_grad():
-        pose0 = tokenizer.decode_logits(logits0.reshape(n, T, C)).reshape(P, F, 21, 3, 3)
+        pose0 = tokenizer.decode_logits(logits0.reshape(n, T, C), cfg.temperature).reshape(
+            P, F, 21, 3, 3)
 
     logits = logits0.clone().requires_grad_(True)
     orient6 = matrix_to_rotation_6d(orient0).clone().requires_grad_(True)
@@ -173,7 +178,8 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     num_valid = frame_weight.sum().clamp(min=1.0)
 
     def evaluate() -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        body_pose = tokenizer.decode_logits(logits.reshape(n, T, C)).reshape(P, F, 21, 3, 3)
+        body_pose = tokenizer.decode_logits(logits.reshape(n, T, C), cfg.temperature).reshape(
+            P, F, 21, 3, 3)
         orient = rotation_6d_to_matrix(orient6)
         local = torch.cat([orient.unsqueeze(2), body_pose], dim=2).reshape(n, 22, 3, 3)
         offsets, kp_off = rig if rig is not None else keypoint_rig(body, betas)
@@ -200,8 +206,14 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
         prior = (prior * frame_weight).sum() / num_valid
         loss = data + prior
         if F >= 3 and cfg.smooth > 0:
-            accel = joints[:, 2:] - 2 * joints[:, 1:-1] + joints[:, :-2]
-            smooth = ((accel ** 2).sum(-1).mean(-1) * consecutive).sum() / num_valid
+            # Articulation (pelvis-relative joints) and root path separately, so that neither
+            # can hide the other's jitter.
+            rel = joints - joints[..., :1, :]
+            accel = rel[:, 2:] - 2 * rel[:, 1:-1] + rel[:, :-2]
+            root = joints[..., 0, :]
+            root_accel = root[:, 2:] - 2 * root[:, 1:-1] + root[:, :-2]
+            smooth = (((accel ** 2).sum(-1).mean(-1) + (root_accel ** 2).sum(-1))
+                      * consecutive).sum() / num_valid
             loss = loss + cfg.smooth * smooth
         loss.backward()
         optimizer.step()
