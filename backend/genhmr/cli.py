@@ -33,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="first frame, 0-based")
     run.add_argument("--end", type=int, default=None, help="frame after the last one")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    run.add_argument("--method", default=START_DEFAULTS["method"])
+    run.add_argument("--method", default=START_DEFAULTS["method"], choices=["fit", "generative"],
+                     help="fit: the optimisation baseline; generative: token sampling + "
+                     "2D-guided refinement (needs a checkpoint)")
+    run.add_argument("--checkpoint", default="",
+                     help="generative checkpoint (default: the shipped one)")
     run.add_argument("--smplx-dir", default="",
                      help="folder with SMPLX_NEUTRAL.npz (default: the license-free body)")
     run.add_argument("--gender", default="neutral", choices=["neutral", "male", "female"],
@@ -122,6 +126,7 @@ def _run(args: argparse.Namespace) -> int:
 
     options = JobOptions(video=str(args.video), out_dir=str(args.out), start=args.start,
                          end=args.end, device=args.device, method=args.method,
+                         checkpoint=args.checkpoint,
                          smplx_dir=args.smplx_dir, smplx_gender=args.gender,
                          estimate_shape=not args.no_shape, focal_px=args.focal_px,
                          tiling=args.tiling, max_people=args.max_people)

@@ -38,7 +38,7 @@ from .video import VideoError, VideoInfo, probe, read_frames, resolve_range
 
 log = logging.getLogger(__name__)
 
-METHODS = ("fit",)
+METHODS = ("fit", "generative")
 RESULT_NAME = "result.npz"
 
 
@@ -74,6 +74,7 @@ class JobOptions:
     end: int | None = None
     device: str = "auto"
     method: str = "fit"
+    checkpoint: str = ""
     smplx_dir: str = ""
     smplx_gender: str = "neutral"
     estimate_shape: bool = True
@@ -188,6 +189,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     device = resolve_device(options.device)
     t = time.perf_counter()
     body = load_body(options.smplx_dir, options.smplx_gender)
+    generative = _load_generative(options)  # before detection: a bad checkpoint fails fast
     owns_detector = detector is None
     if owns_detector:
         report(Progress("load", 0, 1, clock.elapsed(), "loading the pose detector"))
@@ -219,7 +221,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             "Try a range where people are fully visible, or tiling 'on' for small people.")
 
     K = intrinsics(info.width, info.height, options.focal_px)
-    fits = _fit_people(body, options.estimate_shape, dets, K, device, clock, report, stop,
+    fits = _fit_people(body, options, generative, dets, K, device, clock, report, stop,
                        on_person)
 
     report(Progress("save", 0, 1, clock.elapsed(), "writing the result file"))
@@ -310,35 +312,58 @@ class _PersonFit:
     rest_joints: np.ndarray  # (J, 3)
 
 
-def _fit_people(body: Any, estimate_shape: bool, dets: _Detections, K: np.ndarray, device: str,
-                clock: _Clock, report: ProgressFn, stop: StopFn,
-                on_person: PersonFn | None) -> list[_PersonFit]:
-    """Shape, then pose, of every track over the span of frames where it appears."""
+def _load_generative(options: JobOptions) -> tuple[Any, Any] | None:
+    """(transformer, tokenizer) for the generative method, else None."""
+    if options.method != "generative":
+        return None
+    from .generative import CheckpointError, load_generative
+
+    try:
+        return load_generative(options.checkpoint)
+    except CheckpointError as exc:
+        raise JobError(str(exc)) from exc
+
+
+def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | None,
+                dets: _Detections, K: np.ndarray, device: str, clock: _Clock,
+                report: ProgressFn, stop: StopFn, on_person: PersonFn | None
+                ) -> list[_PersonFit]:
+    """Shape, then pose, of every track over the span of frames where it appears, by the
+    fitting baseline or, given ``generative`` models, the generative method (same result)."""
     from .fitting import FitConfig, estimate_betas, fit_track
 
     num_people = dets.valid.shape[0]
     fits = []
     for p in range(num_people):
+        if stop():
+            raise JobCancelled()
         report(Progress("fit", p, num_people, clock.elapsed(), f"person {p + 1}/{num_people}"))
         t = time.perf_counter()
         seen = np.flatnonzero(dets.valid[p])
         span = slice(int(seen[0]), int(seen[-1]) + 1)
         kp2d, world, valid = (dets.keypoints2d[p, span], dets.world_keypoints[p, span],
                               dets.valid[p, span])
-        betas = np.zeros(body.num_betas)
-        if estimate_shape:
-            shape = estimate_betas(body, world, kp2d[..., 2] * valid[:, None])
-            betas = shape.betas
-            log.info("person %d shape %s (bone lengths within %.1f %%)", p,
-                     np.round(betas, 2).tolist(), 100 * shape.relative_error)
-        skeleton = body.skeleton(betas)
-        try:
-            fit = fit_track(skeleton, kp2d, world, valid, K, FitConfig(device=device),
-                            should_stop=stop)
-        except InterruptedError as exc:
-            raise JobCancelled() from exc
+        if generative is not None:
+            from .generative import estimate_track
+
+            fixed = None if options.estimate_shape else np.zeros(body.num_betas)
+            fit, betas = estimate_track(*generative, body, fixed, kp2d, world, valid, K)
+            skeleton = body.skeleton(betas)
+        else:
+            betas = np.zeros(body.num_betas)
+            if options.estimate_shape:
+                shape = estimate_betas(body, world, kp2d[..., 2] * valid[:, None])
+                betas = shape.betas
+                log.info("person %d shape %s (bone lengths within %.1f %%)", p,
+                         np.round(betas, 2).tolist(), 100 * shape.relative_error)
+            skeleton = body.skeleton(betas)
+            try:
+                fit = fit_track(skeleton, kp2d, world, valid, K, FitConfig(device=device),
+                                should_stop=stop)
+            except InterruptedError as exc:
+                raise JobCancelled() from exc
         fits.append(_PersonFit(fit=_extend_to_all_frames(fit, span, dets.valid.shape[1]),
-                               betas=betas,
+                               betas=np.asarray(betas, dtype=np.float64),
                                rest_joints=skeleton.rest_joints.cpu().numpy()))
         clock.add("fit", time.perf_counter() - t)
         if on_person is not None:

@@ -81,7 +81,6 @@ def test_refinement_lowers_reprojection_and_3d_error(setup) -> None:
     result = refine(tokenizer, body, inputs, RefinementConfig(steps=60, smooth=0.0))
     before, after = result.reprojection_px_before.mean(), result.reprojection_px_after.mean()
     assert after < 0.5 * before, (before, after)
-    assert result.losses[-1] < result.losses[0]
     # 3D: the refined joints are no further from the truth than stage 1's.
     with torch.no_grad():
         start = refine(tokenizer, body, inputs, RefinementConfig(steps=0))

@@ -51,7 +51,7 @@ class FitResult:
     reprojection_px: float  # mean confidence-weighted 2D error after the fit
 
 
-def _joint_confidence(conf: np.ndarray, kp_joint: np.ndarray) -> np.ndarray:
+def joint_confidence(conf: np.ndarray, kp_joint: np.ndarray) -> np.ndarray:
     """Per-joint confidence (F, J): evidence of keypoints attached to the joint or its children;
     joints with no direct evidence inherit half the torso's confidence."""
     frames = conf.shape[0]
@@ -146,7 +146,7 @@ def fit_track(model: SkeletonModel, keypoints2d: np.ndarray, world: np.ndarray,
     return FitResult(
         global_orient=aa[:, 0], body_pose=aa[:, 1:1 + NUM_BODY_JOINTS], transl=transl_np,
         joints3d=joints_np, keypoints3d=kp_np,
-        joint_confidence=_joint_confidence(conf, kp_joint) * valid[:, None],
+        joint_confidence=joint_confidence(conf, kp_joint) * valid[:, None],
         reprojection_px=reproj)
 
 

@@ -11,7 +11,8 @@ land on the detector's 2D keypoints:
   token space rather than in joint angles.
 * **Robust, confidence-weighted reprojection.** Geman-McClure on residuals measured in units of
   the person's size, weighted by the detector's confidence: one wild keypoint (a swapped wrist,
-  a hallucinated foot) cannot drag the body.
+  a hallucinated foot) cannot drag the body. Its scale shrinks over the steps (graduated
+  non-convexity), so a poor start still gets gradients.
 * **A prior towards stage 1**: the decoded rotations and the orientation stay near the
   stage-1 result, and the depth near its stage-1 value (2D evidence hardly constrains it).
 * **Temporal smoothness** for video: second differences of the 3D joints across consecutive
@@ -57,6 +58,10 @@ class RefinementConfig:
     lr_transl: float = 0.01
     lr_betas: float = 0.02
     robust_sigma: float = 0.05  # Geman-McClure scale, as a fraction of the person's size
+    # Graduated non-convexity: the scale starts this large and shrinks geometrically to
+    # ``robust_sigma`` over the steps. Geman-McClure's gradient vanishes for residuals well
+    # beyond its scale, so from a poor stage-1 start every keypoint would look like an outlier.
+    robust_sigma_start: float = 0.5
     prior_pose: float = 0.02  # squared rotation-matrix distance of the body pose to stage 1
     prior_orient: float = 0.02
     prior_depth: float = 1.0  # squared relative depth change
@@ -194,11 +199,14 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
         before = weighted_pixel_error(projected, target, weight)
 
     losses: list[float] = []
-    for _ in range(cfg.steps):
+    for step in range(cfg.steps):
         optimizer.zero_grad(set_to_none=True)
+        progress = step / max(cfg.steps - 1, 1)
+        sigma = max(cfg.robust_sigma_start, cfg.robust_sigma) ** (1 - progress) \
+            * cfg.robust_sigma ** progress
         body_pose, orient, joints, _, projected = evaluate()
         r2 = ((projected - target).norm(dim=-1) / scale.unsqueeze(-1)) ** 2
-        robust = r2 / (r2 + cfg.robust_sigma ** 2)
+        robust = r2 / (r2 + sigma ** 2)
         data = (robust * weight).sum() / weight.sum().clamp(min=1e-8)
         prior = (cfg.prior_pose * ((body_pose - pose0) ** 2).sum((-1, -2)).mean(-1)
                  + cfg.prior_orient * ((orient - orient0) ** 2).sum((-1, -2))

@@ -1,0 +1,137 @@
+"""The generative method for one person track: stage-1 sampling, then stage-2 refinement.
+
+Takes the same tracked detector output as the fitting baseline (``genhmr.fitting.fit_track``)
+and returns the same :class:`~genhmr.fitting.FitResult`, so the pipeline, the result format and
+the add-on do not care which method ran. Per frame, the detector's keypoints become the
+transformer's inputs exactly as in training (:func:`~genhmr.synthetic.conditioning.
+observation_inputs`); the transformer samples pose tokens (T iterations, optionally several
+hypotheses) and regresses camera-frame orientation, shape and a crop camera; the shape is
+averaged over the track; refinement then optimises the whole track at once against the 2D
+keypoints. Per-joint confidence comes from the sampled tokens' uncertainty
+(:func:`~genhmr.models.sampling.joint_uncertainty`, degrees), mapped to (0, 1] and multiplied
+by the fit's evidence-based confidence, so a joint is confident only when it is both seen and
+unambiguous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genhmr.fitting.ik_fit import FitResult, joint_confidence
+from genhmr.models.masked_transformer import PoseCondition, load_masked_transformer
+from genhmr.models.refinement import RefinementConfig, RefinementInput, refine
+from genhmr.models.sampling import joint_uncertainty, predict_pose
+from genhmr.synthetic.conditioning import (
+    ConditioningConfig,
+    crop_camera_to_translation,
+    observation_inputs,
+)
+from genhmr_core.rotations import matrix_to_axis_angle
+from genhmr_core.skeleton import NUM_BODY_JOINTS
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "models" / "assets" / "genhmr_default.pt"
+UNCERTAINTY_SCALE_DEG = 20.0  # a joint this uncertain gets confidence 1/e
+
+
+class CheckpointError(RuntimeError):
+    """No usable generative checkpoint (missing, damaged, or of another format)."""
+
+
+@dataclass
+class GenerativeConfig:
+    iterations: int = 8
+    hypotheses: int = 1
+    refinement: RefinementConfig | None = None
+    batch: int = 256  # frames per transformer call
+
+
+def load_generative(path: str | Path = "") -> tuple[Any, Any]:
+    """(transformer, tokenizer) from ``path``, or the shipped default when empty."""
+    checkpoint = Path(path) if path else DEFAULT_CHECKPOINT
+    if not checkpoint.is_file():
+        hint = ("no generative checkpoint is shipped yet: train one (docs/generative.md) and "
+                "pass it as 'checkpoint', or use method 'fit'") if not path else \
+            "check the path"
+        raise CheckpointError(f"generative checkpoint {checkpoint} not found; {hint}")
+    try:
+        model, tokenizer = load_masked_transformer(checkpoint)
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"cannot load the generative checkpoint {checkpoint}: {exc}"
+                              ) from exc
+    return model.eval(), tokenizer.eval()
+
+
+def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray | None,
+                   keypoints2d: np.ndarray, world: np.ndarray, valid: np.ndarray,
+                   K: np.ndarray, config: GenerativeConfig | None = None
+                   ) -> tuple[FitResult, np.ndarray]:
+    """One track: keypoints2d (F, 25, 3) pixels + confidence, world (F, 25, 3), valid (F,).
+    Returns the result (as the fitting baseline's) and the track's betas.
+
+    ``betas_fixed`` replaces the predicted shape (e.g. when shape estimation is off: zeros).
+    Frames where the person is not detected get the nearest detected frame's inputs and are
+    left to refinement's smoothness; they are marked invalid in the result anyway.
+    """
+    cfg = config or GenerativeConfig()
+    F = keypoints2d.shape[0]
+    valid = np.asarray(valid, bool)
+    if not valid.any():
+        raise ValueError("the track has no detected frame")
+    conf = np.where(valid[:, None], np.clip(keypoints2d[..., 2], 0.0, 1.0), 0.0)
+    uv = np.where(conf[..., None] > 0, keypoints2d[..., :2], np.nan)
+    inputs = observation_inputs(uv, conf, np.where(valid[:, None, None], world, np.nan), valid,
+                                K, ConditioningConfig())
+    cond = PoseCondition(
+        keypoints_2d=torch.as_tensor(inputs.keypoints_2d, dtype=torch.float32)[:, None],
+        confidence=torch.as_tensor(inputs.confidence, dtype=torch.float32)[:, None],
+        world=torch.as_tensor(inputs.world, dtype=torch.float32)[:, None],
+        detected=torch.as_tensor(inputs.detected)[:, None],
+        box=torch.as_tensor(inputs.box, dtype=torch.float32)[:, None])
+    tokens, logits, orient, camera, betas_all = [], [], [], [], []
+    with torch.no_grad():
+        for a in range(0, F, cfg.batch):
+            part = PoseCondition(**{k: v[a:a + cfg.batch] for k, v in vars(cond).items()})
+            pred = predict_pose(model, part, cfg.iterations, cfg.hypotheses,
+                                generator=torch.Generator().manual_seed(0))
+            tokens.append(pred.decode.tokens)
+            logits.append(pred.decode.logits.float())
+            orient.append(pred.heads.global_orient)
+            camera.append(pred.heads.camera.float())
+            betas_all.append(pred.heads.betas.float())
+        tokens_t, logits_t = torch.cat(tokens), torch.cat(logits)
+        uncertainty = joint_uncertainty(tokenizer, tokens_t, logits_t).numpy()  # (F, 21) deg
+        betas_pred = torch.cat(betas_all)[torch.as_tensor(valid)].mean(0)
+        betas = (torch.as_tensor(betas_fixed, dtype=torch.float32) if betas_fixed is not None
+                 else betas_pred)
+        lo, hi = body.shape_limits[:, 0].float(), body.shape_limits[:, 1].float()
+        betas = torch.maximum(torch.minimum(betas, hi), lo)
+        K_t = torch.as_tensor(np.broadcast_to(K, (F, 3, 3)), dtype=torch.float32)
+        pelvis = crop_camera_to_translation(
+            torch.cat(camera), torch.as_tensor(inputs.box_px, dtype=torch.float32), K_t)
+        transl = pelvis - body.rest_joints(betas[None])[0, 0].float()
+    result = refine(tokenizer, body, RefinementInput(
+        logits=logits_t[None], global_orient=torch.cat(orient)[None], transl=transl[None],
+        betas=betas[None], keypoints_2d=torch.as_tensor(np.nan_to_num(uv),
+                                                        dtype=torch.float32)[None],
+        confidence=torch.as_tensor(conf, dtype=torch.float32)[None], K=K_t[None],
+        valid=torch.as_tensor(valid)[None]), cfg.refinement or RefinementConfig())
+
+    skeleton = body.skeleton(result.betas[0].numpy())
+    local = torch.cat([result.global_orient[0][:, None], result.body_pose[0]], 1)
+    with torch.no_grad():
+        joints, _, kp = skeleton(local, result.transl[0])
+    aa = matrix_to_axis_angle(local.numpy().astype(np.float64))
+    evidence = joint_confidence(conf, skeleton.kp_joint.cpu().numpy())
+    certainty = np.ones_like(evidence)
+    certainty[:, 1:1 + NUM_BODY_JOINTS] = np.exp(-uncertainty / UNCERTAINTY_SCALE_DEG)
+    after = result.reprojection_px_after[0].numpy()
+    return FitResult(
+        global_orient=aa[:, 0], body_pose=aa[:, 1:1 + NUM_BODY_JOINTS],
+        transl=result.transl[0].numpy(), joints3d=joints.numpy(), keypoints3d=kp.numpy(),
+        joint_confidence=evidence * certainty * valid[:, None],
+        reprojection_px=float(after[valid].mean())), result.betas[0].numpy()

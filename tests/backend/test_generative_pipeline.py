@@ -1,0 +1,94 @@
+"""The generative method through the real pipeline: real MediaPipe on real frames, a tiny
+transformer + tokenizer trained here (seconds; not a useful model), the result contract the
+add-on reads. Quality is the benchmark's business (tools/bench_generative.py); this checks the
+plumbing: shapes, finiteness, uncertainty-weighted confidences, refinement's effect, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from genhmr.body.default_body import load_default_body
+from genhmr.generative import estimate_track, load_generative
+from genhmr.pipeline import JobError, JobOptions, run_job
+from genhmr.synthetic.conditioning import ConditioningSampler
+from genhmr.train.common import load_config
+from genhmr.train.masked_transformer import (
+    DEFAULT_CONFIG,
+    TransformerTrainingConfig,
+    train_masked_transformer,
+)
+from test_masked_transformer import make_clip, tiny_tokenizer  # same folder (rootdir-relative)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path_factory.mktemp("generative_ckpt")
+        clips = [make_clip(f"c{i}", 60, i) for i in range(4)]
+        config = load_config(TransformerTrainingConfig,
+                             DEFAULT_CONFIG.with_name("masked_transformer_test.toml"))
+        train_masked_transformer(config, tiny_tokenizer(), clips[:3], clips[3:], out,
+                                 sampler=ConditioningSampler(load_default_body()))
+    finally:
+        torch.set_num_threads(before)
+    return out / "model.pt"
+
+
+@pytest.mark.slow
+def test_generative_job_on_the_demo_clip(media_dir: Path, checkpoint: Path, tmp_path: Path):
+    summary = run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(tmp_path),
+                                 start=20, end=32, method="generative",
+                                 checkpoint=str(checkpoint)))
+    result = summary.result
+    assert result.method == "generative" and summary.num_people >= 1
+    assert summary.result_path.is_file()
+    for name in ("global_orient", "body_pose", "transl", "joints3d", "keypoints3d", "betas",
+                 "joint_confidence"):
+        assert np.isfinite(getattr(result, name)).all(), name
+    conf = result.joint_confidence[result.valid]
+    assert (conf >= 0).all() and (conf <= 1).all() and conf.max() > 0
+    # The person is in front of the camera, and refinement put the keypoints near the 2D ones.
+    assert (result.transl[result.valid][:, 2] > 0.5).all()
+    assert all(np.isfinite(px) for px in summary.reprojection_px)
+
+
+def test_refinement_lowers_the_tracks_reprojection(checkpoint: Path):
+    """On a synthetic track the tiny model's stage-1 guess is poor; refinement must pull the
+    keypoints towards the 2D evidence."""
+    from genhmr.generative import GenerativeConfig
+    from genhmr.models.refinement import RefinementConfig
+
+    model, tokenizer = load_generative(checkpoint)
+    body = load_default_body()
+    sampler = ConditioningSampler(body)
+    clip = make_clip("t", 20, 7)
+    rng = np.random.default_rng(0)
+    K = np.array([[900.0, 0, 640], [0, 900.0, 360], [0, 0, 1]])
+    with torch.no_grad():
+        betas = torch.zeros(1, 5)
+        _, _, kps = sampler.body.pose(betas, torch.as_tensor(clip.rotations)[None],
+                                      torch.as_tensor(clip.root_position)[None])
+    # Camera 4 m in front of the walker, looking back at it (OpenCV axes).
+    flip = np.diag([-1.0, -1.0, 1.0]) @ np.diag([1.0, -1.0, -1.0])
+    cam = (kps[0].numpy() - clip.root_position[:, None]) @ flip.T + [0, 0, 4.0]
+    uv = cam[..., :2] / cam[..., 2:] * 900 + [640, 360] + rng.normal(0, 2, cam[..., :2].shape)
+    kp2d = np.concatenate([uv, np.ones((20, 25, 1))], -1)
+    world = cam - cam[:, 11:13].mean(1, keepdims=True)
+    valid = np.ones(20, bool)
+    runs = {}
+    for steps in (0, 100):
+        fit, _ = estimate_track(model, tokenizer, body, None, kp2d, world, valid, K,
+                                GenerativeConfig(refinement=RefinementConfig(steps=steps)))
+        runs[steps] = fit.reprojection_px
+    assert runs[100] < 0.7 * runs[0], runs
+
+
+def test_missing_checkpoint_is_a_clear_job_error(media_dir: Path, tmp_path: Path):
+    with pytest.raises(JobError, match="checkpoint"):
+        run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(tmp_path), start=0,
+                           end=2, method="generative", checkpoint=str(tmp_path / "none.pt")))
