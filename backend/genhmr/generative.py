@@ -110,7 +110,7 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
                  else betas_pred)
         lo, hi = body.shape_limits[:, 0].float(), body.shape_limits[:, 1].float()
         betas = torch.maximum(torch.minimum(betas, hi), lo)
-        K_t = torch.as_tensor(np.broadcast_to(K, (F, 3, 3)), dtype=torch.float32)
+        K_t = torch.as_tensor(np.broadcast_to(K, (F, 3, 3)).copy(), dtype=torch.float32)
         pelvis = crop_camera_to_translation(
             torch.cat(camera), torch.as_tensor(inputs.box_px, dtype=torch.float32), K_t)
         transl = pelvis - body.rest_joints(betas[None])[0, 0].float()
