@@ -11,6 +11,7 @@ with one camera per sequence so that acceleration error means something. Methods
 (a) the fitting baseline (``genhmr.fitting``: shape from bone lengths, then ``fit_track``);
 (b) stage 1 only: iterative token sampling, orientation/shape/camera heads;
 (c) stage 1 + stage-2 refinement against the same 2D keypoints.
+(b) and (c) run the product's own code path (``genhmr.generative.estimate_track``).
 
 Metrics over the 22 body joints in camera space: MPJPE (pelvis-aligned), PA-MPJPE (similarity
 Procrustes), acceleration error (second differences vs the truth, mm/frame²), confidence-weighted
@@ -23,6 +24,7 @@ in the same run (``--no-mediapipe`` skips that).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -35,24 +37,12 @@ import torch
 from genhmr.body.default_body import load_default_body
 from genhmr.fitting.ik_fit import FitConfig, fit_track
 from genhmr.fitting.shape import estimate_betas
-from genhmr.models.masked_transformer import PoseCondition, load_masked_transformer
-from genhmr.models.refinement import (
-    RefinementConfig,
-    RefinementInput,
-    keypoint_rig,
-    pose_keypoints,
-    project,
-    refine,
-)
-from genhmr.models.sampling import predict_pose
+from genhmr.generative import GenerativeConfig, estimate_track
+from genhmr.models.masked_transformer import load_masked_transformer
+from genhmr.models.refinement import RefinementConfig, keypoint_rig, pose_keypoints, project
 from genhmr.motion.clip import MotionDataset
 from genhmr.synthetic.cameras import CameraConfig, sample_camera
-from genhmr.synthetic.conditioning import (
-    BatchedKeypointBody,
-    ConditioningConfig,
-    crop_camera_to_translation,
-    observation_inputs,
-)
+from genhmr.synthetic.conditioning import BatchedKeypointBody
 from genhmr.synthetic.noise import BIAS_FRAME_JOINT, NoiseModel
 from genhmr.train.masked_transformer import procrustes_align
 
@@ -127,45 +117,22 @@ def run_fit(body, seq: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def run_generative(model, tokenizer, body, seq: Sequence, hypotheses: int,
-                   refine_cfg: RefinementConfig, cfg: ConditioningConfig) -> dict:
-    F = len(seq.detected)
-    inputs = observation_inputs(seq.uv, seq.conf, seq.world, seq.detected, seq.K, cfg)
-    cond = PoseCondition(
-        keypoints_2d=torch.as_tensor(inputs.keypoints_2d, dtype=torch.float32)[:, None],
-        confidence=torch.as_tensor(inputs.confidence, dtype=torch.float32)[:, None],
-        world=torch.as_tensor(inputs.world, dtype=torch.float32)[:, None],
-        detected=torch.as_tensor(inputs.detected)[:, None],
-        box=torch.as_tensor(inputs.box, dtype=torch.float32)[:, None])
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        pred = predict_pose(model, cond, iterations=8, num_hypotheses=hypotheses,
-                            generator=torch.Generator().manual_seed(0))
-        body_pose = tokenizer.decode_indices(pred.decode.tokens)
-        orient = pred.heads.global_orient
-        K = torch.as_tensor(seq.K, dtype=torch.float32)
-        transl_pelvis = crop_camera_to_translation(
-            pred.heads.camera.float(), torch.as_tensor(inputs.box_px, dtype=torch.float32), K)
-        betas = pred.heads.betas.float().mean(0)
-        # The camera head predicts the pelvis position; FK's translation is added to the
-        # rest pelvis, so subtract it.
-        rest_pelvis = body.rest_joints(betas[None])[0, 0]
-        transl = transl_pelvis - rest_pelvis
-    sample_s = time.perf_counter() - t0
-    local = torch.cat([orient[:, None], body_pose], 1)
-    joints_b, kp_b = joints_and_keypoints(body, betas, local, transl)
-    t0 = time.perf_counter()
+                   refine_cfg: RefinementConfig) -> dict:
+    """(b) and (c) through the product's own path (``genhmr.generative.estimate_track``):
+    (b) with zero refinement steps, (c) with ``refine_cfg``."""
     conf = np.where(np.isfinite(seq.uv).all(-1), seq.conf, 0.0)
-    result = refine(tokenizer, body, RefinementInput(
-        logits=pred.decode.logits.float()[None], global_orient=orient[None],
-        transl=transl[None], betas=betas[None],
-        keypoints_2d=torch.as_tensor(np.nan_to_num(seq.uv), dtype=torch.float32)[None],
-        confidence=torch.as_tensor(conf, dtype=torch.float32)[None], K=K[None],
-        valid=torch.as_tensor(seq.detected)[None]), refine_cfg)
-    refine_s = time.perf_counter() - t0
-    local_c = torch.cat([result.global_orient[0, :, None], result.body_pose[0]], 1)
-    joints_c, kp_c = joints_and_keypoints(body, result.betas[0], local_c, result.transl[0])
-    return {"sampling": (joints_b, kp_b), "refined": (joints_c, kp_c), "sample_s": sample_s,
-            "refine_s": refine_s, "frames": F}
+    kp2d = np.concatenate([np.nan_to_num(seq.uv), conf[..., None]], -1)
+    world = np.where(np.isfinite(seq.world), seq.world, 0.0)
+    out: dict = {"frames": len(seq.detected)}
+    for key, steps in (("sampling", 0), ("refined", refine_cfg.steps)):
+        config = GenerativeConfig(hypotheses=hypotheses, refinement=dataclasses.replace(
+            refine_cfg, steps=steps))
+        t0 = time.perf_counter()
+        fit, _ = estimate_track(model, tokenizer, body, None, kp2d, world, seq.detected,
+                                seq.K[0], config)
+        out[key + "_s"] = time.perf_counter() - t0
+        out[key] = (torch.as_tensor(fit.joints3d[:, :22]), torch.as_tensor(fit.keypoints3d))
+    return out
 
 
 def metrics(joints: torch.Tensor, kps: torch.Tensor, seq: Sequence) -> dict[str, float]:
@@ -230,7 +197,6 @@ def main() -> int:
     tokenizer.eval()
     data = MotionDataset.load(args.dataset)
     sequences = make_sequences(data, body, args.sequences, args.length, args.seed)
-    cfg = ConditioningConfig()
     rows: dict[str, list[dict]] = {"(a) fit baseline": [], "(b) sampling": [],
                                    "(c) sampling + refinement": []}
     timing = {"fit_s": 0.0, "sample_s": 0.0, "refine_s": 0.0}
@@ -241,10 +207,9 @@ def main() -> int:
         joints_a, kp_a = run_fit(body, seq)
         timing["fit_s"] += time.perf_counter() - t0
         gen = run_generative(model, tokenizer, body, seq, args.hypotheses, RefinementConfig(
-            steps=args.refine_steps, smooth=args.smooth,
-            temperature=args.temperature), cfg)
-        timing["sample_s"] += gen["sample_s"]
-        timing["refine_s"] += gen["refine_s"]
+            steps=args.refine_steps, smooth=args.smooth, temperature=args.temperature))
+        timing["sample_s"] += gen["sampling_s"]
+        timing["refine_s"] += gen["refined_s"] - gen["sampling_s"]
         frames += gen["frames"]
         rows["(a) fit baseline"].append(metrics(joints_a, kp_a, seq))
         rows["(b) sampling"].append(metrics(*gen["sampling"], seq))
