@@ -90,6 +90,18 @@ def media_dir() -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models train several times faster on one thread on a busy 2-core machine; modules
+    opt in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def motion_dir() -> Path:
     """The registry motion data (tools/fetch_motion_data.py, run by tools/setup.sh)."""

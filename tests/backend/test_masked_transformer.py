@@ -48,12 +48,7 @@ from scipy.spatial.transform import Rotation
 TEST_CONFIG = DEFAULT_CONFIG.with_name("masked_transformer_test.toml")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_clip(name: str, frames: int, seed: int, source: str = "cmu") -> MotionClip:

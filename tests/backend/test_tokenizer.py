@@ -64,13 +64,7 @@ def random_pose(batch: int, seed: int = 0, max_angle: float = 0.6) -> torch.Tens
     return torch.from_numpy(Rotation.from_rotvec(aa).as_matrix().reshape(batch, 21, 3, 3)).float()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: on a busy 2-core machine one thread is several times faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

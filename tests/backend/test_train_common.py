@@ -40,13 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEST_CONFIG = tok.DEFAULT_CONFIG.with_name("tokenizer_test.toml")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: on a busy 2-core machine one thread is several times faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_clips(count: int, frames: int, seed: int = 0) -> list[np.ndarray]:
