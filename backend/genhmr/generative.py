@@ -29,8 +29,10 @@ from genhmr.models.sampling import joint_uncertainty, predict_pose
 from genhmr.synthetic.conditioning import (
     ConditioningConfig,
     crop_camera_to_translation,
+    landmarks_in_camera_axes,
     observation_inputs,
 )
+from genhmr.synthetic.noise import NoiseModel
 from genhmr_core.rotations import matrix_to_axis_angle
 from genhmr_core.skeleton import NUM_BODY_JOINTS
 
@@ -114,12 +116,16 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
         pelvis = crop_camera_to_translation(
             torch.cat(camera), torch.as_tensor(inputs.box_px, dtype=torch.float32), K_t)
         transl = pelvis - body.rest_joints(betas[None])[0, 0].float()
+    landmarks = landmarks_in_camera_axes(np.where(conf[..., None] > 0, world, np.nan), uv, K,
+                                         NoiseModel.load().world_frame)
     result = refine(tokenizer, body, RefinementInput(
         logits=logits_t[None], global_orient=torch.cat(orient)[None], transl=transl[None],
         betas=betas[None], keypoints_2d=torch.as_tensor(np.nan_to_num(uv),
                                                         dtype=torch.float32)[None],
         confidence=torch.as_tensor(conf, dtype=torch.float32)[None], K=K_t[None],
-        valid=torch.as_tensor(valid)[None]), cfg.refinement or RefinementConfig())
+        valid=torch.as_tensor(valid)[None],
+        landmarks_3d=torch.as_tensor(landmarks, dtype=torch.float32)[None]),
+        cfg.refinement or RefinementConfig())
 
     skeleton = body.skeleton(result.betas[0].numpy())
     local = torch.cat([result.global_orient[0][:, None], result.body_pose[0]], 1)

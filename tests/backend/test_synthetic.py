@@ -390,3 +390,29 @@ def test_render_and_detect_end_to_end(tmp_path):
     # Rerunning skips what is done.
     again = render_set.render(job_path, images, "workbench", 0, None, log=lambda m: None)
     assert again < 30
+
+
+def test_landmarks_in_camera_axes_undoes_the_ray_frame(rest_keypoints):
+    """MediaPipe's 3D landmarks look at the person along their viewing ray; turned back into
+    camera axes they match the hip-centred keypoints, wherever the person is in the image."""
+    from genhmr.synthetic.conditioning import landmarks_in_camera_axes
+
+    X, K, size, height, frames = _scene(rest_keypoints, 4, 6, seed=2)
+    X = X + np.array([1.5, -0.5, 0.0])  # well off the optical axis: rays ~10-20 degrees off
+    m = noise.NoiseModel()
+    m.jitter = np.zeros((NUM_KEYPOINTS, 2))
+    m.vis_coef = np.tile([10.0, 0.0, 0.0, 0.0], (NUM_KEYPOINTS, 1))  # all confident
+    m.world_std = np.zeros((NUM_KEYPOINTS, 3))
+    m.world_frame = "ray"
+    obs = m.apply(X, K, np.random.default_rng(0), image_size=size, body_height=height,
+                  frames=frames)
+    hips = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
+    centred = X - X[..., hips, :].mean(-2, keepdims=True)
+    ok = obs.detected
+    assert ok.sum() > 10
+    assert np.abs(obs.world[ok] - centred[ok]).max() > 0.05  # the raw landmarks are turned
+    back = landmarks_in_camera_axes(obs.world, obs.keypoints_2d, K, "ray")
+    # (the ray goes through the hips' 2D midpoint, not the projected 3D midpoint: ~0.1 mm off)
+    np.testing.assert_allclose(back[ok], centred[ok], atol=2e-3)
+    same = landmarks_in_camera_axes(obs.world, obs.keypoints_2d, K, "camera")
+    assert same is obs.world

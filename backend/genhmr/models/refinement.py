@@ -15,6 +15,11 @@ land on the detector's 2D keypoints:
   non-convexity), so a poor start still gets gradients.
 * **A prior towards stage 1**: the decoded rotations and the orientation stay near the
   stage-1 result, and the depth near its stage-1 value (2D evidence hardly constrains it).
+* **The detector's 3D landmarks** (optional, ``landmarks_3d`` > 0): the hip-centred keypoints
+  should match MediaPipe's metric "world" landmarks, Geman-McClure again (scale
+  ``landmarks_sigma`` metres) since their depth errors are large and one-sided. Off in GenHMR's
+  paper (2D only); our conditioning already includes these landmarks, and the benchmark shows
+  what they add (docs/generative.md).
 * **Temporal smoothness** for video: second differences of the 3D joints across consecutive
   frames of a track.
 
@@ -38,12 +43,13 @@ from genhmr.body.skeleton_model import (
     rotation_6d_to_matrix,
 )
 from genhmr.models.tokenizer import PoseTokenizer
-from genhmr_core.keypoints import keypoint_attachments
+from genhmr_core.keypoints import KEYPOINT_INDEX, keypoint_attachments
 from genhmr_core.skeleton import PARENTS
 
 _KP_JOINT = torch.as_tensor(keypoint_attachments()[0])
 _FK_JOINTS = int(_KP_JOINT.max()) + 1
 _PARENTS = torch.as_tensor(PARENTS[1:])
+_HIPS = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
 
 
 @dataclass
@@ -66,6 +72,8 @@ class RefinementConfig:
     prior_orient: float = 0.02
     prior_depth: float = 1.0  # squared relative depth change
     smooth: float = 5.0  # squared second difference of the joints (m), per frame
+    landmarks_3d: float = 0.0  # weight of the detector's 3D landmarks (0 = 2D only)
+    landmarks_sigma: float = 0.1  # their Geman-McClure scale, metres
     refine_shape: bool = False
     min_confidence: float = 0.05  # keypoints below this are ignored
 
@@ -87,6 +95,9 @@ class RefinementInput:
     confidence: Tensor  # (P, F, 25)
     K: Tensor  # (3, 3) or (P, F, 3, 3)
     valid: Tensor  # (P, F) bool
+    # The detector's hip-centred metric 3D landmarks, camera axes (P, F, 25, 3); NaN = missing.
+    # Only used with ``RefinementConfig.landmarks_3d`` > 0.
+    landmarks_3d: Tensor | None = None
 
 
 @dataclass
@@ -181,6 +192,11 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     depth0 = transl0[..., 2].clamp(min=0.1)
     frame_weight = valid.to(dtype)
     num_valid = frame_weight.sum().clamp(min=1.0)
+    use_landmarks = cfg.landmarks_3d > 0 and inputs.landmarks_3d is not None
+    if use_landmarks:
+        landmarks = inputs.landmarks_3d.to(dtype)
+        landmark_weight = weight * torch.isfinite(landmarks).all(-1)
+        landmarks = torch.nan_to_num(landmarks)
 
     def evaluate() -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         body_pose = tokenizer.decode_logits(logits.reshape(n, T, C), cfg.temperature).reshape(
@@ -204,7 +220,7 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
         progress = step / max(cfg.steps - 1, 1)
         sigma = max(cfg.robust_sigma_start, cfg.robust_sigma) ** (1 - progress) \
             * cfg.robust_sigma ** progress
-        body_pose, orient, joints, _, projected = evaluate()
+        body_pose, orient, joints, keypoints, projected = evaluate()
         r2 = ((projected - target).norm(dim=-1) / scale.unsqueeze(-1)) ** 2
         robust = r2 / (r2 + sigma ** 2)
         data = (robust * weight).sum() / weight.sum().clamp(min=1e-8)
@@ -213,6 +229,12 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
                  + cfg.prior_depth * ((transl[..., 2] - depth0) / depth0) ** 2)
         prior = (prior * frame_weight).sum() / num_valid
         loss = data + prior
+        if use_landmarks:
+            rel_kp = keypoints - keypoints[..., _HIPS, :].mean(-2, keepdim=True)
+            d2 = ((rel_kp - landmarks) ** 2).sum(-1)
+            gm = d2 / (d2 + cfg.landmarks_sigma ** 2)
+            loss = loss + cfg.landmarks_3d * (gm * landmark_weight).sum() \
+                / landmark_weight.sum().clamp(min=1e-8)
         if F >= 3 and cfg.smooth > 0:
             # Articulation (pelvis-relative joints) and root path separately, so that neither
             # can hide the other's jitter.
