@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genhmr.camera import landmarks_in_camera_axes
 from genhmr.fitting.ik_fit import FitConfig, FitResult, fit_track
 from genhmr.fitting.shape import estimate_betas
 from genhmr.models.refinement import keypoint_rig, pose_keypoints, project
@@ -108,8 +109,9 @@ def run_fit_baseline(body, seq: Sequence) -> tuple[Tensor, Tensor]:
     """The fitting baseline as the pipeline runs it: shape from bone lengths, then the fit."""
     kp2d, world = seq.detector_output()
     shape = estimate_betas(body, world, kp2d[..., 2])
-    fit = fit_track(body.skeleton(shape.betas), kp2d, world, seq.detected, seq.K[0],
-                    FitConfig())
+    uv = np.where(kp2d[..., 2:] > 0, kp2d[..., :2], np.nan)
+    fit = fit_track(body.skeleton(shape.betas), kp2d, landmarks_in_camera_axes(world, uv, seq.K),
+                    seq.detected, seq.K[0], FitConfig())
     return result_joints(body, fit, shape.betas)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genhmr.camera import landmarks_in_camera_axes
 from genhmr.fitting.ik_fit import FitResult, joint_confidence
 from genhmr.models.masked_transformer import PoseCondition, load_masked_transformer
 from genhmr.models.refinement import RefinementConfig, RefinementInput, refine
@@ -29,10 +30,8 @@ from genhmr.models.sampling import joint_uncertainty, predict_pose
 from genhmr.synthetic.conditioning import (
     ConditioningConfig,
     crop_camera_to_translation,
-    landmarks_in_camera_axes,
     observation_inputs,
 )
-from genhmr.synthetic.noise import NoiseModel
 from genhmr_core.rotations import matrix_to_axis_angle
 from genhmr_core.skeleton import NUM_BODY_JOINTS
 
@@ -116,8 +115,7 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
         pelvis = crop_camera_to_translation(
             torch.cat(camera), torch.as_tensor(inputs.box_px, dtype=torch.float32), K_t)
         transl = pelvis - body.rest_joints(betas[None])[0, 0].float()
-    landmarks = landmarks_in_camera_axes(np.where(conf[..., None] > 0, world, np.nan), uv, K,
-                                         NoiseModel.load().world_frame)
+    landmarks = landmarks_in_camera_axes(np.where(conf[..., None] > 0, world, np.nan), uv, K)
     result = refine(tokenizer, body, RefinementInput(
         logits=logits_t[None], global_orient=torch.cat(orient)[None], transl=transl[None],
         betas=betas[None], keypoints_2d=torch.as_tensor(np.nan_to_num(uv),

@@ -330,6 +330,7 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
                 ) -> list[_PersonFit]:
     """Shape, then pose, of every track over the span of frames where it appears, by the
     fitting baseline or, given ``generative`` models, the generative method (same result)."""
+    from .camera import landmarks_in_camera_axes
     from .fitting import FitConfig, estimate_betas, fit_track
 
     num_people = dets.valid.shape[0]
@@ -357,8 +358,10 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
                 log.info("person %d shape %s (bone lengths within %.1f %%)", p,
                          np.round(betas, 2).tolist(), 100 * shape.relative_error)
             skeleton = body.skeleton(betas)
+            uv = np.where(kp2d[..., 2:] > 0, kp2d[..., :2], np.nan)
+            world_cam = landmarks_in_camera_axes(world, uv, K)  # the fit works in camera axes
             try:
-                fit = fit_track(skeleton, kp2d, world, valid, K, FitConfig(device=device),
+                fit = fit_track(skeleton, kp2d, world_cam, valid, K, FitConfig(device=device),
                                 should_stop=stop)
             except InterruptedError as exc:
                 raise JobCancelled() from exc

@@ -395,7 +395,7 @@ def test_render_and_detect_end_to_end(tmp_path):
 def test_landmarks_in_camera_axes_undoes_the_ray_frame(rest_keypoints):
     """MediaPipe's 3D landmarks look at the person along their viewing ray; turned back into
     camera axes they match the hip-centred keypoints, wherever the person is in the image."""
-    from genhmr.synthetic.conditioning import landmarks_in_camera_axes
+    from genhmr.camera import landmarks_in_camera_axes
 
     X, K, size, height, frames = _scene(rest_keypoints, 4, 6, seed=2)
     X = X + np.array([1.5, -0.5, 0.0])  # well off the optical axis: rays ~10-20 degrees off

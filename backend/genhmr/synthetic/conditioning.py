@@ -51,13 +51,7 @@ from genhmr.body.body_model import BodyModel
 from genhmr.body.skeleton_model import forward_kinematics
 from genhmr.motion.clip import MotionClip
 from genhmr.synthetic.cameras import CameraConfig, sample_camera
-from genhmr.synthetic.noise import (
-    BIAS_FRAME_JOINT,
-    LEFT_HIP,
-    RIGHT_HIP,
-    NoiseModel,
-    ray_rotation,
-)
+from genhmr.synthetic.noise import BIAS_FRAME_JOINT, NoiseModel
 from genhmr_core.keypoints import NUM_KEYPOINTS, keypoint_attachments
 from genhmr_core.skeleton import PARENTS
 
@@ -233,27 +227,6 @@ def observation_inputs(uv: np.ndarray, conf: np.ndarray, world: np.ndarray,
         box=np.stack([(boxes[:, 0] - K[:, 0, 2]) / f, (boxes[:, 1] - K[:, 1, 2]) / f,
                       boxes[:, 2] / f], -1),
         box_px=boxes)
-
-
-def landmarks_in_camera_axes(world: np.ndarray, uv: np.ndarray, K: np.ndarray,
-                             world_frame: str) -> np.ndarray:
-    """The detector's hip-centred 3D landmarks (..., 25, 3) turned into camera axes.
-
-    MediaPipe reports them in the axes of a camera turned to look at the hips (``"ray"``, what
-    the fitted noise model found; :func:`~genhmr.synthetic.noise.ray_rotation`), so a person at
-    the image's edge is seen rotated by the angle of their viewing ray. The ray goes through
-    the observed hips' midpoint pixel ``uv`` (..., 25, 2); where it is missing (NaN) the
-    landmarks stay as they are (NaN too unless the frame had none). ``"camera"``: no change.
-    """
-    if world_frame == "camera":
-        return world
-    hips = 0.5 * (uv[..., LEFT_HIP, :] + uv[..., RIGHT_HIP, :])
-    K = np.broadcast_to(K, hips.shape[:-1] + (3, 3))
-    ray = np.stack([(hips[..., 0] - K[..., 0, 2]) / K[..., 0, 0],
-                    (hips[..., 1] - K[..., 1, 2]) / K[..., 1, 1], np.ones(hips.shape[:-1])], -1)
-    ray = np.where(np.isfinite(ray), ray, [0.0, 0.0, 1.0])
-    # world = centred @ R.T  =>  centred = world @ R
-    return world @ ray_rotation(ray)
 
 
 def crop_camera_to_translation(crop_camera: Tensor, box_px: Tensor, K: Tensor) -> Tensor:

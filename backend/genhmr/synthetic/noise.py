@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genhmr.camera import ray_rotation
 from genhmr_core.keypoints import KEYPOINT_INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS
 from genhmr_core.skeleton import JOINT_INDEX
 
@@ -147,17 +148,6 @@ def visibility_features(keypoints_cam: np.ndarray, frames: np.ndarray, K: np.nda
     size = np.asarray(image_size, np.float64)[..., None, :]
     outside = ((uv < 0) | (uv > size)).any(-1) | (keypoints_cam[..., 2] <= 0)
     return np.stack([np.ones_like(facing), facing, side, outside.astype(np.float64)], -1)
-
-
-def ray_rotation(direction: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) smallest rotation taking unit ``direction`` (..., 3) onto the optical axis:
-    the axes of a camera turned to look at that point."""
-    d = direction / np.linalg.norm(direction, axis=-1, keepdims=True)
-    z = np.array([0.0, 0.0, 1.0])
-    axis = np.cross(d, z)
-    s = np.linalg.norm(axis, axis=-1, keepdims=True)
-    angle = np.arctan2(s, (d * z).sum(-1, keepdims=True))
-    return _rotvec_to_matrix(axis / np.maximum(s, 1e-12) * angle)
 
 
 def _rotvec_to_matrix(v: np.ndarray) -> np.ndarray:
