@@ -1,7 +1,8 @@
 """Benchmark the generative pipeline against the fitting baseline on held-out synthetic clips.
 
     python tools/bench_generative.py --checkpoint RUN/model.pt [--dataset motion_v1.npz]
-        [--sequences 8] [--length 60] [--hypotheses 1] [--refine-steps 20] [--json OUT]
+        [--sequences 8] [--length 60] [--hypotheses 1] [--refine-steps N]
+        [--refine KEY=VALUE ...] [--json OUT]
 
 Sequences and metrics are ``genhmr.evaluation``'s: windows of the dataset's *validation* clips
 on random bodies, one random camera each, "detected" through the fitted MediaPipe noise model.
@@ -61,6 +62,20 @@ def run_generative(model, tokenizer, body, seq: Sequence, hypotheses: int,
     return out
 
 
+def refinement_config(steps: int, overrides: list[str]) -> RefinementConfig:
+    """The product's refinement defaults with ``KEY=VALUE`` overrides (typed by the field)."""
+    cfg = RefinementConfig(steps=steps)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not hasattr(cfg, key):
+            raise SystemExit(f"--refine {item!r}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(f.name for f in dataclasses.fields(cfg))}")
+        kind = type(getattr(cfg, key))
+        cfg = dataclasses.replace(cfg, **{key: value.lower() in ("1", "true", "yes")
+                                          if kind is bool else kind(value)})
+    return cfg
+
+
 def mediapipe_ms_per_frame(frames: int = 20) -> float | None:
     media = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
     video = media / "demo.mp4"
@@ -89,13 +104,10 @@ def main() -> int:
     parser.add_argument("--sequences", type=int, default=8)
     parser.add_argument("--length", type=int, default=60)
     parser.add_argument("--hypotheses", type=int, default=1)
-    parser.add_argument("--refine-steps", type=int, default=20)
-    parser.add_argument("--smooth", type=float, default=RefinementConfig.smooth,
-                        help="refinement's temporal smoothness weight")
-    parser.add_argument("--temperature", type=float, default=RefinementConfig.temperature,
-                        help="refinement's soft-token temperature")
-    parser.add_argument("--landmarks-3d", type=float, default=RefinementConfig.landmarks_3d,
-                        help="refinement's weight on the detector's 3D landmarks (0 = 2D only)")
+    parser.add_argument("--refine-steps", type=int, default=RefinementConfig.steps)
+    parser.add_argument("--refine", action="append", default=[], metavar="KEY=VALUE",
+                        help="any RefinementConfig field, e.g. --refine smooth=10 "
+                             "--refine landmarks_3d=0.5 (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-mediapipe", action="store_true")
     parser.add_argument("--json", type=Path)
@@ -107,8 +119,7 @@ def main() -> int:
     tokenizer.eval()
     data = MotionDataset.load(args.dataset)
     sequences = make_sequences(data.clips("val"), body, args.sequences, args.length, args.seed)
-    refine_cfg = RefinementConfig(steps=args.refine_steps, smooth=args.smooth,
-                                  temperature=args.temperature, landmarks_3d=args.landmarks_3d)
+    refine_cfg = refinement_config(args.refine_steps, args.refine)
     rows: dict[str, list[dict]] = {"(a) fit baseline": [], "(b) sampling": [],
                                    "(c) sampling + refinement": []}
     timing = {"fit_s": 0.0, "sample_s": 0.0, "refine_s": 0.0}

@@ -248,16 +248,17 @@ def test_cli_refuses_to_overwrite_and_resumes(tmp_path: Path, dataset_file: Path
 DDP_SCRIPT = """
 import os, sys
 import torch
+import genhmr.train.common as common
 import genhmr.train.tokenizer as tok
 
-original = tok.run_training
+original = common.run_training
 
 def run_and_dump(task, cfg, full_config, out_dir, ctx, **kwargs):
     result = original(task, cfg, full_config, out_dir, ctx, **kwargs)
     torch.save(task.model.state_dict(), os.path.join(out_dir, f"rank{ctx.rank}.pt"))
     return result
 
-tok.run_training = run_and_dump
+common.run_training = run_and_dump
 sys.exit(tok.main(sys.argv[1:]))
 """
 

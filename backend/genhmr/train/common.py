@@ -657,3 +657,37 @@ def run_training(task: TrainTask, cfg: TrainConfig, full_config: Mapping[str, An
     finally:
         bar.close()
     return TrainResult(step=step, finished=finished, metrics=last_val)
+
+
+def run_command(args: argparse.Namespace, config_cls: type[T], default_config: Path,
+                build: Callable[[T, dict[str, Any] | None, DistContext], tuple[TrainTask, str]],
+                desc: str, size_note: str = "") -> int:
+    """The body every training command shares: distributed set-up, the config and the
+    checkpoint to resume, the task (``build(config, checkpoint, ctx)`` -> task and a one-line
+    banner), training, and a closing line saying where the weights are and how big they are.
+
+    Set-up errors (config, data file, batch size) are the user's to fix: a message and exit
+    code 2, not a traceback; errors during training propagate with their traceback.
+    """
+    from genhmr.models.tokenizer import parameter_count, state_nbytes
+
+    ctx = setup_distributed(args.device)
+    try:
+        try:
+            config, checkpoint = prepare_run(args, config_cls, default_config, ctx)
+            task, banner = build(config, checkpoint, ctx)
+        except (ConfigError, OSError, ValueError) as exc:
+            if ctx.is_main:
+                print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if ctx.is_main:
+            print(banner, file=sys.stderr)
+        result = run_training(task, config.train, config_to_dict(config), args.out, ctx,
+                              checkpoint=checkpoint, stop_at=args.stop_at, desc=desc)
+    finally:
+        shutdown_distributed()
+    if ctx.is_main:
+        where = Path(args.out) / (MODEL_FILE if result.finished else "last.pt")
+        print(f"step {result.step}: {where} ({parameter_count(task.model)} parameters, "
+              f"{state_nbytes(task.model) / 1e6:.2f} MB float32{size_note})", file=sys.stderr)
+    return 0

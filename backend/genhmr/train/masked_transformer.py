@@ -45,9 +45,7 @@ from genhmr.models.tokenizer import (
     PoseTokenizer,
     body_points,
     default_skeleton,
-    parameter_count,
     rotation_angle_deg,
-    state_nbytes,
     tokenizer_from_payload,
 )
 from genhmr.motion.clip import MotionClip
@@ -57,7 +55,6 @@ from genhmr.synthetic.conditioning import (
     ConditioningSampler,
 )
 from genhmr.train.common import (
-    MODEL_FILE,
     ConfigError,
     DistContext,
     EpochBatches,
@@ -65,10 +62,8 @@ from genhmr.train.common import (
     TrainResult,
     add_training_arguments,
     config_to_dict,
-    prepare_run,
+    run_command,
     run_training,
-    setup_distributed,
-    shutdown_distributed,
     step_generator,
 )
 
@@ -359,43 +354,26 @@ def main(argv: list[str] | None = None) -> int:
     from genhmr.models.tokenizer import load_tokenizer
     from genhmr.motion.clip import MotionDataset
 
-    ctx = setup_distributed(args.device)
-    try:
-        try:
-            config, checkpoint = prepare_run(args, TransformerTrainingConfig, DEFAULT_CONFIG, ctx)
-            if checkpoint is not None and "tokenizer" in checkpoint:
-                tokenizer = tokenizer_from_payload(checkpoint["tokenizer"])
-            elif args.tokenizer is not None:
-                tokenizer = load_tokenizer(args.tokenizer)
-            else:
-                raise ConfigError("--tokenizer PATH/model.pt is required for a new run")
-            dataset = MotionDataset.load(args.data)
-            train, val = dataset.clips("train"), dataset.clips("val")
-            sampler = ConditioningSampler(load_default_body(),
-                                          config=config.data.conditioning())
-            info = {"path": str(args.data), "train_clips": len(train), "val_clips": len(val),
-                    "tokenizer": str(args.tokenizer)}
-            task = TransformerTask(config, tokenizer, sampler, train, val, ctx,
-                                   dataset_info=info)
-        except (ConfigError, OSError, ValueError) as exc:
-            if ctx.is_main:
-                print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if ctx.is_main:
-            print(f"masked transformer: {len(task.windows)} training windows of "
-                  f"{config.data.window} frame(s), {ctx.world_size} process(es) on "
-                  f"{ctx.device}", file=sys.stderr)
-        result = run_training(task, config.train, config_to_dict(config), args.out, ctx,
-                              checkpoint=checkpoint, stop_at=args.stop_at, desc="transformer")
-        model = task.model
-    finally:
-        shutdown_distributed()
-    if ctx.is_main:
-        where = Path(args.out) / (MODEL_FILE if result.finished else "last.pt")
-        print(f"step {result.step}: {where} ({parameter_count(model)} parameters, "
-              f"{state_nbytes(model) / 1e6:.2f} MB float32 + tokenizer)", file=sys.stderr)
-    return 0
+    def build(config: TransformerTrainingConfig, checkpoint: dict | None, ctx: DistContext
+              ) -> tuple[TransformerTask, str]:
+        if checkpoint is not None and "tokenizer" in checkpoint:
+            tokenizer = tokenizer_from_payload(checkpoint["tokenizer"])
+        elif args.tokenizer is not None:
+            tokenizer = load_tokenizer(args.tokenizer)
+        else:
+            raise ConfigError("--tokenizer PATH/model.pt is required for a new run")
+        dataset = MotionDataset.load(args.data)
+        train, val = dataset.clips("train"), dataset.clips("val")
+        sampler = ConditioningSampler(load_default_body(), config=config.data.conditioning())
+        info = {"path": str(args.data), "train_clips": len(train), "val_clips": len(val),
+                "tokenizer": str(args.tokenizer)}
+        task = TransformerTask(config, tokenizer, sampler, train, val, ctx, dataset_info=info)
+        banner = (f"masked transformer: {len(task.windows)} training windows of "
+                  f"{config.data.window} frame(s), {ctx.world_size} process(es) on {ctx.device}")
+        return task, banner
 
+    return run_command(args, TransformerTrainingConfig, DEFAULT_CONFIG, build,
+                       desc="transformer", size_note=" + tokenizer")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,24 +33,18 @@ from genhmr.models.tokenizer import (
     default_skeleton,
     mean_rotation,
     mirror_pose,
-    parameter_count,
     rotation_angle_deg,
-    state_nbytes,
     tokenizer_losses,
 )
 from genhmr.train.common import (
-    MODEL_FILE,
-    ConfigError,
     DistContext,
     EpochBatches,
     TrainConfig,
     TrainResult,
     add_training_arguments,
     config_to_dict,
-    prepare_run,
+    run_command,
     run_training,
-    setup_distributed,
-    shutdown_distributed,
     step_generator,
 )
 
@@ -188,35 +182,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from genhmr.motion.clip import MotionDataset
 
-    ctx = setup_distributed(args.device)
-    try:
-        # set-up errors (config, data file, batch size) are the user's to fix: a message, not
-        # a traceback; errors during training propagate with their traceback
-        try:
-            config, checkpoint = prepare_run(args, TokenizerTrainingConfig, DEFAULT_CONFIG, ctx)
-            dataset = MotionDataset.load(args.data)
-            train = torch.from_numpy(dataset.poses("train"))
-            val = torch.from_numpy(dataset.poses("val"))
-            info = {"path": str(args.data), "train_frames": len(train), "val_frames": len(val)}
-            task = TokenizerTask(config, train, val, ctx, dataset_info=info)
-        except (ConfigError, OSError, ValueError) as exc:
-            if ctx.is_main:
-                print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if ctx.is_main:
-            print(f"tokenizer: {len(train)} train / {len(val)} val frames, "
-                  f"{ctx.world_size} process(es) on {ctx.device}", file=sys.stderr)
-        result = run_training(task, config.train, config_to_dict(config), args.out, ctx,
-                              checkpoint=checkpoint, stop_at=args.stop_at, desc="tokenizer")
-        model = task.model
-    finally:
-        shutdown_distributed()
-    if ctx.is_main:
-        where = Path(args.out) / (MODEL_FILE if result.finished else "last.pt")
-        print(f"step {result.step}: {where} ({parameter_count(model)} parameters, "
-              f"{state_nbytes(model) / 1e6:.2f} MB float32)", file=sys.stderr)
-    return 0
+    def build(config: TokenizerTrainingConfig, checkpoint: dict | None, ctx: DistContext
+              ) -> tuple[TokenizerTask, str]:
+        dataset = MotionDataset.load(args.data)
+        train = torch.from_numpy(dataset.poses("train"))
+        val = torch.from_numpy(dataset.poses("val"))
+        info = {"path": str(args.data), "train_frames": len(train), "val_frames": len(val)}
+        banner = (f"tokenizer: {len(train)} train / {len(val)} val frames, "
+                  f"{ctx.world_size} process(es) on {ctx.device}")
+        return TokenizerTask(config, train, val, ctx, dataset_info=info), banner
 
+    return run_command(args, TokenizerTrainingConfig, DEFAULT_CONFIG, build, desc="tokenizer")
 
 if __name__ == "__main__":
     sys.exit(main())
