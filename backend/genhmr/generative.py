@@ -15,6 +15,7 @@ unambiguous.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,8 @@ def load_generative(path: str | Path = "") -> tuple[Any, Any]:
 
 def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray | None,
                    keypoints2d: np.ndarray, world: np.ndarray, valid: np.ndarray,
-                   K: np.ndarray, config: GenerativeConfig | None = None
+                   K: np.ndarray, config: GenerativeConfig | None = None,
+                   should_stop: Callable[[], bool] | None = None
                    ) -> tuple[FitResult, np.ndarray]:
     """One track: keypoints2d (F, 25, 3) pixels + confidence, world (F, 25, 3), valid (F,).
     Returns the result (as the fitting baseline's) and the track's betas.
@@ -96,6 +98,8 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
     tokens, logits, orient, camera, betas_all = [], [], [], [], []
     with torch.no_grad():
         for a in range(0, F, cfg.batch):
+            if should_stop is not None and should_stop():
+                raise InterruptedError("sampling cancelled")
             part = PoseCondition(**{k: v[a:a + cfg.batch] for k, v in vars(cond).items()})
             pred = predict_pose(model, part, cfg.iterations, cfg.hypotheses,
                                 generator=torch.Generator().manual_seed(0))
@@ -123,7 +127,7 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
         confidence=torch.as_tensor(conf, dtype=torch.float32)[None], K=K_t[None],
         valid=torch.as_tensor(valid)[None],
         landmarks_3d=torch.as_tensor(landmarks, dtype=torch.float32)[None]),
-        cfg.refinement or RefinementConfig())
+        cfg.refinement or RefinementConfig(), should_stop)
 
     skeleton = body.skeleton(result.betas[0].numpy())
     local = torch.cat([result.global_orient[0][:, None], result.body_pose[0]], 1)

@@ -348,7 +348,11 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
             from .generative import estimate_track
 
             fixed = None if options.estimate_shape else np.zeros(body.num_betas)
-            fit, betas = estimate_track(*generative, body, fixed, kp2d, world, valid, K)
+            try:
+                fit, betas = estimate_track(*generative, body, fixed, kp2d, world, valid, K,
+                                            should_stop=stop)
+            except InterruptedError as exc:
+                raise JobCancelled() from exc
             skeleton = body.skeleton(betas)
         else:
             betas = np.zeros(body.num_betas)

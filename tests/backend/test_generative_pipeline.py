@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 from genhmr.body.default_body import load_default_body
-from genhmr.generative import estimate_track, load_generative
+from genhmr.generative import GenerativeConfig, estimate_track, load_generative
+from genhmr.models.refinement import RefinementConfig
 from genhmr.pipeline import JobError, JobOptions, run_job
 from genhmr.synthetic.conditioning import ConditioningSampler
 from genhmr.train.common import load_config
@@ -57,16 +58,10 @@ def test_generative_job_on_the_demo_clip(media_dir: Path, checkpoint: Path, tmp_
     assert all(np.isfinite(px) for px in summary.reprojection_px)
 
 
-def test_refinement_lowers_the_tracks_reprojection(checkpoint: Path):
-    """On a synthetic track the tiny model's stage-1 guess is poor; refinement must pull the
-    keypoints towards the 2D evidence."""
-    from genhmr.generative import GenerativeConfig
-    from genhmr.models.refinement import RefinementConfig
-
-    model, tokenizer = load_generative(checkpoint)
-    body = load_default_body()
-    sampler = ConditioningSampler(body)
-    clip = make_clip("t", 20, 7)
+def _walker_track(frames: int = 20):
+    """A synthetic walker 4 m in front of the camera: (keypoints2d, world, valid, K)."""
+    sampler = ConditioningSampler(load_default_body())
+    clip = make_clip("t", frames, 7)
     rng = np.random.default_rng(0)
     K = np.array([[900.0, 0, 640], [0, 900.0, 360], [0, 0, 1]])
     with torch.no_grad():
@@ -77,15 +72,38 @@ def test_refinement_lowers_the_tracks_reprojection(checkpoint: Path):
     flip = np.diag([-1.0, -1.0, 1.0]) @ np.diag([1.0, -1.0, -1.0])
     cam = (kps[0].numpy() - clip.root_position[:, None]) @ flip.T + [0, 0, 4.0]
     uv = cam[..., :2] / cam[..., 2:] * 900 + [640, 360] + rng.normal(0, 2, cam[..., :2].shape)
-    kp2d = np.concatenate([uv, np.ones((20, 25, 1))], -1)
+    kp2d = np.concatenate([uv, np.ones((frames, 25, 1))], -1)
     world = cam - cam[:, 11:13].mean(1, keepdims=True)
-    valid = np.ones(20, bool)
+    return kp2d, world, np.ones(frames, bool), K
+
+
+def test_refinement_lowers_the_tracks_reprojection(checkpoint: Path):
+    """On a synthetic track the tiny model's stage-1 guess is poor; refinement must pull the
+    keypoints towards the 2D evidence."""
+    model, tokenizer = load_generative(checkpoint)
+    body = load_default_body()
+    kp2d, world, valid, K = _walker_track()
     runs = {}
     for steps in (0, 100):
         fit, _ = estimate_track(model, tokenizer, body, None, kp2d, world, valid, K,
                                 GenerativeConfig(refinement=RefinementConfig(steps=steps)))
         runs[steps] = fit.reprojection_px
     assert runs[100] < 0.7 * runs[0], runs
+
+
+def test_a_cancelled_track_stops_within_a_refinement_step(checkpoint: Path):
+    model, tokenizer = load_generative(checkpoint)
+    polls: list[int] = []
+
+    def should_stop() -> bool:
+        polls.append(1)
+        return len(polls) > 3
+
+    with pytest.raises(InterruptedError):
+        estimate_track(model, tokenizer, load_default_body(), None, *_walker_track(),
+                       GenerativeConfig(refinement=RefinementConfig(steps=100)),
+                       should_stop=should_stop)
+    assert len(polls) == 4  # one poll per sampling batch and refinement step, then it stopped
 
 
 def test_missing_checkpoint_is_a_clear_job_error(media_dir: Path, tmp_path: Path):

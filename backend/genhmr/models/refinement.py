@@ -31,6 +31,7 @@ a step costs FK only; with ``refine_shape`` the rest skeleton is rebuilt from th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -154,8 +155,12 @@ def weighted_pixel_error(projected: Tensor, target: Tensor, weight: Tensor) -> T
 
 
 def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
-           config: RefinementConfig | None = None) -> RefinementResult:
-    """Optimise logits, orientation, translation (and shape) against the 2D keypoints."""
+           config: RefinementConfig | None = None,
+           should_stop: Callable[[], bool] | None = None) -> RefinementResult:
+    """Optimise logits, orientation, translation (and shape) against the 2D keypoints.
+
+    ``should_stop`` is polled before every step; when it returns True the refinement raises
+    ``InterruptedError`` (a cancelled job must not wait for a long track to finish)."""
     cfg = config or RefinementConfig()
     P, F, T, C = inputs.logits.shape
     n = P * F
@@ -216,6 +221,8 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
 
     losses: list[float] = []
     for step in range(cfg.steps):
+        if should_stop is not None and should_stop():
+            raise InterruptedError("refinement cancelled")
         optimizer.zero_grad(set_to_none=True)
         progress = step / max(cfg.steps - 1, 1)
         sigma = max(cfg.robust_sigma_start, cfg.robust_sigma) ** (1 - progress) \
