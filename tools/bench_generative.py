@@ -45,15 +45,15 @@ from genhmr.models.refinement import RefinementConfig
 from genhmr.motion.clip import MotionDataset
 
 
-def run_generative(model, tokenizer, body, seq: Sequence, hypotheses: int,
+def run_generative(model, tokenizer, body, seq: Sequence, hypotheses: int, select: str,
                    refine_cfg: RefinementConfig) -> dict:
     """(b) and (c) through the product's own path (``genhmr.generative.estimate_track``):
     (b) with zero refinement steps, (c) with ``refine_cfg``."""
     kp2d, world = seq.detector_output()
     out: dict = {"frames": len(seq.detected)}
     for key, steps in (("sampling", 0), ("refined", refine_cfg.steps)):
-        config = GenerativeConfig(hypotheses=hypotheses, refinement=dataclasses.replace(
-            refine_cfg, steps=steps))
+        config = GenerativeConfig(hypotheses=hypotheses, select=select,
+                                  refinement=dataclasses.replace(refine_cfg, steps=steps))
         t0 = time.perf_counter()
         fit, _ = estimate_track(model, tokenizer, body, None, kp2d, world, seq.detected,
                                 seq.K[0], config)
@@ -104,6 +104,8 @@ def main() -> int:
     parser.add_argument("--sequences", type=int, default=8)
     parser.add_argument("--length", type=int, default=60)
     parser.add_argument("--hypotheses", type=int, default=1)
+    parser.add_argument("--select", choices=("likelihood", "reprojection"),
+                        default="likelihood", help="how the kept hypothesis is chosen")
     parser.add_argument("--refine-steps", type=int, default=RefinementConfig.steps)
     parser.add_argument("--refine", action="append", default=[], metavar="KEY=VALUE",
                         help="any RefinementConfig field, e.g. --refine smooth=10 "
@@ -129,7 +131,8 @@ def main() -> int:
         t0 = time.perf_counter()
         joints_a, kp_a = run_fit_baseline(body, seq)
         timing["fit_s"] += time.perf_counter() - t0
-        gen = run_generative(model, tokenizer, body, seq, args.hypotheses, refine_cfg)
+        gen = run_generative(model, tokenizer, body, seq, args.hypotheses, args.select,
+                             refine_cfg)
         timing["sample_s"] += gen["sampling_s"]
         timing["refine_s"] += gen["refined_s"] - gen["sampling_s"]
         frames += gen["frames"]
@@ -150,7 +153,7 @@ def main() -> int:
     ms = {k.replace("_s", "_ms_per_frame"): v / frames * 1000 for k, v in timing.items()}
     mp = None if args.no_mediapipe else mediapipe_ms_per_frame()
     report = {"checkpoint": args.checkpoint.name, "sequences": len(sequences),
-              "frames": frames, "hypotheses": args.hypotheses,
+              "frames": frames, "hypotheses": args.hypotheses, "select": args.select,
               "refinement": dataclasses.asdict(refine_cfg), "methods": summary,
               "tokenizer_reconstruction_mm": float(np.mean(recon)), "timing": ms,
               "mediapipe_ms_per_frame": mp}

@@ -291,6 +291,17 @@ def test_model_shapes_and_default_size(sampler, clips):
     assert pred.decode.tokens.shape == (3, 8) and pred.all_hypotheses.tokens.shape == (9, 8)
     greedy = iterative_decode(lambda t: model(cond, t).logits, 3, 8, model.mask_id, 3)
     assert torch.equal(pred.all_hypotheses.tokens[::3], greedy.tokens)  # hypothesis 0 greedy
+    # A custom score picks its argmax per sample, and the heads are those of the chosen rows.
+    rank = torch.tensor([0.0, 2.0, 1.0, 5.0, 4.0, 3.0, 0.0, 0.0, 9.0])
+    scored = predict_pose(model, cond, iterations=3, num_hypotheses=3,
+                          generator=torch.Generator().manual_seed(0),
+                          score=lambda result, heads: rank)
+    assert torch.equal(scored.all_hypotheses.tokens, pred.all_hypotheses.tokens)
+    chosen = torch.tensor([1, 3, 8])
+    assert torch.equal(scored.decode.tokens, pred.all_hypotheses.tokens[chosen])
+    again = model(cond, scored.decode.tokens)
+    assert torch.allclose(scored.heads.camera, again.camera, atol=1e-5)
+    assert torch.allclose(scored.heads.orient_6d, again.orient_6d, atol=1e-5)
     three_frames = PoseCondition(batch.keypoints_2d.repeat(1, 3, 1, 1),
                                  batch.confidence.repeat(1, 3, 1), batch.world.repeat(1, 3, 1, 1),
                                  batch.detected.repeat(1, 3), batch.box.repeat(1, 3, 1))
@@ -342,3 +353,38 @@ def test_worker_processes_make_the_same_batches(sampler, clips):
         a, b = task.next_batch(step), task.batch(step)
         assert torch.equal(a.keypoints_2d, b.keypoints_2d) and torch.equal(a.betas, b.betas)
     assert not torch.equal(task.batch(3).betas, task.batch(4).betas)
+
+
+def test_reprojection_score_prefers_the_hypothesis_that_explains_the_keypoints(sampler, clips,
+                                                                               body):
+    """Hypothesis selection by 2D reprojection: per sample, two hypotheses with the true pose
+    and crop camera, one with the true orientation and one turned 90 degrees; the score must
+    prefer the true one and find it near the (noisy) keypoints, in crop units."""
+    from types import SimpleNamespace
+
+    from genhmr.body.skeleton_model import matrix_to_rotation_6d
+    from genhmr.generative import reprojection_score
+    from genhmr.models.masked_transformer import MaskedPoseOutput
+    from genhmr.models.refinement import keypoint_rig
+    from scipy.spatial.transform import Rotation
+
+    batch = sampler.sample(clips, [(0, 5), (1, 9), (2, 20)], [4, 5, 6])
+    cond = PoseCondition.from_batch(batch)
+    turn = torch.as_tensor(Rotation.from_euler("y", 90, degrees=True).as_matrix(),
+                           dtype=torch.float32)
+    orient = torch.stack([batch.global_orient_cam, batch.global_orient_cam @ turn], 1)
+
+    class TruthDecoder:  # the score's only use of a tokenizer: tokens -> body rotations
+        def decode_indices(self, tokens: torch.Tensor) -> torch.Tensor:
+            return batch.body_pose.repeat_interleave(2, 0)
+
+    heads = MaskedPoseOutput(logits=torch.zeros(6, 8, 64),
+                             orient_6d=matrix_to_rotation_6d(orient.reshape(6, 3, 3)),
+                             betas=batch.betas.repeat_interleave(2, 0),
+                             camera=batch.crop_camera.repeat_interleave(2, 0))
+    score = reprojection_score(TruthDecoder(), keypoint_rig(body, torch.zeros(1, 5)), cond, 2)
+    scores = score(SimpleNamespace(tokens=torch.zeros(6, 8, dtype=torch.long)), heads).view(3, 2)
+    seen = batch.detected[:, 0]  # a missed frame has no keypoints: every score is 0
+    assert seen.sum() >= 2
+    assert (scores[seen, 0] > scores[seen, 1] + 0.1).all(), scores
+    assert (-scores[seen, 0] < 0.1).all(), scores  # the crop spans [-1, 1]

@@ -158,14 +158,21 @@ def iterative_decode(predict: Callable[[Tensor], Tensor], batch: int, num_tokens
                         committed_at=committed_at)
 
 
-def select_best(result: DecodeResult, num_hypotheses: int) -> tuple[DecodeResult, Tensor]:
-    """Per sample, the hypothesis (rows ``i*H .. i*H+H-1``) of highest log-likelihood, and
-    the chosen row index (B,) into ``result``."""
+def select_best(result: DecodeResult, num_hypotheses: int, score: Tensor | None = None
+                ) -> tuple[DecodeResult, Tensor]:
+    """Per sample, the hypothesis (rows ``i*H .. i*H+H-1``) of highest ``score`` (B*H,)
+    (default: the log-likelihood of its tokens), and the chosen row index (B,) into
+    ``result``."""
     H = num_hypotheses
-    ll = result.log_likelihood.view(-1, H)
+    ll = (result.log_likelihood if score is None else score).view(-1, H)
     rows = ll.argmax(-1) + torch.arange(ll.shape[0], device=ll.device) * H
     pick = DecodeResult(**{k: v[rows] for k, v in vars(result).items()})
     return pick, rows
+
+
+# Scores every hypothesis (B*H rows) given its tokens and the heads read with them; higher is
+# better. E.g. minus the 2D reprojection error (``genhmr.generative.reprojection_score``).
+HypothesisScore = Callable[[DecodeResult, MaskedPoseOutput], Tensor]
 
 
 @dataclass
@@ -181,9 +188,13 @@ class PosePrediction:
 @torch.no_grad()
 def predict_pose(model: MaskedPoseTransformer, cond: PoseCondition, iterations: int = 8,
                  num_hypotheses: int = 1, temperature: float = 1.0, choice_noise: float = 2.0,
-                 generator: torch.Generator | None = None) -> PosePrediction:
+                 generator: torch.Generator | None = None,
+                 score: HypothesisScore | None = None) -> PosePrediction:
     """Decode tokens for each sample: hypothesis 0 greedy, the others sampled at
-    ``temperature`` with Gumbel choice noise; keep the most likely and read the heads."""
+    ``temperature`` with Gumbel choice noise; keep the best and read the heads.
+
+    "Best" is the most likely token sequence, or with ``score`` the highest-scoring hypothesis
+    (the heads are then read for every hypothesis, in one pass)."""
     B, H = cond.keypoints_2d.shape[0], num_hypotheses
     device = cond.keypoints_2d.device
     expanded = cond.expand(H) if H > 1 else cond
@@ -194,8 +205,16 @@ def predict_pose(model: MaskedPoseTransformer, cond: PoseCondition, iterations: 
                               model.mask_id, iterations, temperature=temps,
                               choice_noise=choice_noise if H > 1 else 0.0,
                               generator=generator, device=device)
-    best, _ = select_best(result, H) if H > 1 else (result, None)
-    return PosePrediction(decode=best, heads=model(cond, best.tokens), all_hypotheses=result)
+    if H == 1:
+        return PosePrediction(decode=result, heads=model(cond, result.tokens),
+                              all_hypotheses=result)
+    if score is None:
+        best, _ = select_best(result, H)
+        return PosePrediction(decode=best, heads=model(cond, best.tokens), all_hypotheses=result)
+    heads = model(expanded, result.tokens)
+    best, rows = select_best(result, H, score(result, heads))
+    return PosePrediction(decode=best, heads=MaskedPoseOutput(
+        **{k: v[rows] for k, v in vars(heads).items()}), all_hypotheses=result)
 
 
 def _angle_deg(a: Tensor, b: Tensor) -> Tensor:
