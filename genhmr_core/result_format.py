@@ -61,6 +61,11 @@ FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "camera_K": ((3, 3), "f"),
     "image_size": ((2,), "i"),
 }
+# Optional arrays: written when the method provides them, ``None`` when it does not (additive,
+# so files without them are still version 2).
+OPTIONAL_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
+    "joint_uncertainty": (("P", "F", NUM_BODY_JOINTS), "f"),
+}
 METADATA = ("format", "format_version", "source_video", "fps", "body_model", "method",
             "joint_names", "joint_parents", "keypoint_names", "landmark_names", "backend_version")
 
@@ -92,6 +97,8 @@ class JobResult:
     method: str = "fit"
     backend_version: str = ""
     body: BodyMesh | None = None  # the skinned mesh; None for skeleton-only results
+    # (P, F, 21) degrees per body joint (generative method); None when the method has none
+    joint_uncertainty: np.ndarray | None = None
 
     @property
     def num_people(self) -> int:
@@ -112,7 +119,9 @@ class JobResult:
             except BodyMeshError as exc:
                 raise ResultFormatError(str(exc)) from exc
             expected_fixed["B"] = self.body.num_betas
-        for name, (shape, kind) in FIELDS.items():
+        present = {name: spec for name, spec in OPTIONAL_FIELDS.items()
+                   if getattr(self, name) is not None}
+        for name, (shape, kind) in {**FIELDS, **present}.items():
             arr = np.asarray(getattr(self, name))
             if arr.ndim != len(shape):
                 raise ResultFormatError(f"{name}: expected {len(shape)} dims, got {arr.shape}")
@@ -135,7 +144,9 @@ def save_result(result: JobResult, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
-    for name, (_, kind) in FIELDS.items():
+    for name, (_, kind) in {**FIELDS, **OPTIONAL_FIELDS}.items():
+        if getattr(result, name) is None:
+            continue
         arr = np.asarray(getattr(result, name))
         arrays[name] = arr.astype(np.float32) if kind == "f" else arr.astype(
             bool if kind == "b" else np.int64)
@@ -219,6 +230,7 @@ def _read_result(path: str | os.PathLike, data: np.lib.npyio.NpzFile) -> JobResu
         method=str(data["method"]),
         backend_version=str(data["backend_version"]),
         **{name: np.array(data[name]) for name in FIELDS},
+        **{name: np.array(data[name]) for name in OPTIONAL_FIELDS if name in keys},
     )
 
 

@@ -1,6 +1,7 @@
 """Benchmark the backend job stage by stage on a clip (default: the sample demo.mp4).
 
     python tools/bench_pipeline.py [VIDEO] [--end N] [--tiling auto|on|off]
+        [--method generative|fit] [--checkpoint PATH]
 
 Prints per-stage seconds, throughput and ratios against a baseline measured in the same run:
 plain decoding of the same frames (the floor any video pipeline pays). The real-time factor is
@@ -37,6 +38,10 @@ def main() -> int:
     parser.add_argument("--end", type=int, default=None)
     parser.add_argument("--tiling", default="auto", choices=["auto", "on", "off"])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--method", default=None, choices=["generative", "fit"],
+                        help="3D body method (default: the product's default)")
+    parser.add_argument("--checkpoint", default="", help="generative checkpoint (default: "
+                        "the shipped one)")
     args = parser.parse_args()
 
     import torch
@@ -44,15 +49,18 @@ def main() -> int:
 
     frames, decode_s = decode_only(args.video, args.start, args.end)
     with tempfile.TemporaryDirectory() as out:
+        method = {"method": args.method} if args.method else {}
         summary = run_job(JobOptions(video=args.video, out_dir=out, start=args.start,
-                                     end=args.end, tiling=args.tiling, device=args.device))
+                                     end=args.end, tiling=args.tiling, device=args.device,
+                                     checkpoint=args.checkpoint, **method))
     fps = summary.result.fps
     person_frames = int(summary.result.valid.sum())
     st = summary.stage_seconds
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"opencv {cv2.__version__}, device {args.device}")
-    print(f"clip: {Path(args.video).name}, {frames} frames at {fps:.1f} fps, tiling {args.tiling}")
+    print(f"clip: {Path(args.video).name}, {frames} frames at {fps:.1f} fps, tiling {args.tiling}, "
+          f"method {summary.result.method}")
     print(f"people: {summary.num_people} tracks, {person_frames} person-frames")
     print(f"{'stage':<8}{'seconds':>9}{'ms/unit':>10}  unit")
     units = {"decode": frames, "detect": frames, "fit": max(person_frames, 1)}

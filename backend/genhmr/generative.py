@@ -191,4 +191,5 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
         global_orient=aa[:, 0], body_pose=aa[:, 1:1 + NUM_BODY_JOINTS],
         transl=result.transl[0].numpy(), joints3d=joints.numpy(), keypoints3d=kp.numpy(),
         joint_confidence=evidence * certainty * valid[:, None],
-        reprojection_px=float(after[valid].mean())), result.betas[0].numpy()
+        reprojection_px=float(after[valid].mean()), joint_uncertainty=uncertainty
+    ), result.betas[0].numpy()

@@ -401,6 +401,7 @@ def _assemble(options: JobOptions, info: Any, K: np.ndarray, body: Any, dets: _D
         return np.stack([getattr(f.fit, name) for f in fits]).astype(np.float32)
 
     conf = stack("joint_confidence") * dets.valid[..., None]
+    has_uncertainty = all(f.fit.joint_uncertainty is not None for f in fits)
     return JobResult(
         source_video=str(Path(options.video).resolve()),
         fps=float(info.fps),
@@ -425,4 +426,5 @@ def _assemble(options: JobOptions, info: Any, K: np.ndarray, body: Any, dets: _D
         method=options.method,
         backend_version=__version__,
         body=body.mesh,
+        joint_uncertainty=stack("joint_uncertainty") if has_uncertainty and fits else None,
     )

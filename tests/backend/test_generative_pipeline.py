@@ -23,6 +23,8 @@ from genhmr.train.masked_transformer import (
 )
 from test_masked_transformer import make_clip, tiny_tokenizer  # same folder (rootdir-relative)
 
+from genhmr_core.result_format import load_result
+
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
@@ -53,6 +55,11 @@ def test_generative_job_on_the_demo_clip(media_dir: Path, checkpoint: Path, tmp_
         assert np.isfinite(getattr(result, name)).all(), name
     conf = result.joint_confidence[result.valid]
     assert (conf >= 0).all() and (conf <= 1).all() and conf.max() > 0
+    # Per-joint uncertainty (degrees) is exported, finite, and reloads from the file.
+    unc = result.joint_uncertainty
+    assert unc is not None and unc.shape == (summary.num_people, 12, 21)
+    assert np.isfinite(unc).all() and (unc >= 0).all() and unc.max() > 0
+    np.testing.assert_allclose(load_result(summary.result_path).joint_uncertainty, unc)
     # The person is in front of the camera, and refinement put the keypoints near the 2D ones.
     assert (result.transl[result.valid][:, 2] > 0.5).all()
     assert all(np.isfinite(px) for px in summary.reprojection_px)

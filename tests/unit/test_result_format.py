@@ -66,6 +66,18 @@ def test_round_trip(tmp_path):
     assert back.num_people == 2 and back.num_frames == 5
 
 
+def test_optional_joint_uncertainty_round_trips_and_may_be_absent(tmp_path):
+    res = _filled()
+    assert load_result(save_result(res, tmp_path / "none.npz")).joint_uncertainty is None
+    assert "joint_uncertainty" not in _npz_arrays(tmp_path / "none.npz")
+    res.joint_uncertainty = np.random.default_rng(3).uniform(0, 40, (2, 5, 21))
+    back = load_result(save_result(res, tmp_path / "with.npz"))
+    np.testing.assert_allclose(back.joint_uncertainty, res.joint_uncertainty.astype(np.float32))
+    res.joint_uncertainty = np.zeros((2, 5, 22))
+    with pytest.raises(ResultFormatError, match="joint_uncertainty"):
+        save_result(res, tmp_path / "bad.npz")
+
+
 def test_round_trip_no_people(tmp_path):
     res = _filled(num_people=0, num_frames=3)
     back = load_result(save_result(res, tmp_path / "r.npz"))
@@ -252,7 +264,7 @@ def test_fields_table_is_documented():
         if len(cells) >= 3 and cells[0].startswith("`") and cells[0].endswith("`"):
             rows[cells[0].strip("`")] = cells
     kinds = {"f": "float32", "i": "int64", "b": "bool"}
-    for name, (shape, kind) in FIELDS.items():
+    for name, (shape, kind) in {**FIELDS, **rf.OPTIONAL_FIELDS}.items():
         assert name in rows, name
         want = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
         assert rows[name][1] == want, name

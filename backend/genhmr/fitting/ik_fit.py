@@ -49,6 +49,8 @@ class FitResult:
     keypoints3d: np.ndarray  # (F, K, 3)
     joint_confidence: np.ndarray  # (F, J)
     reprojection_px: float  # mean confidence-weighted 2D error after the fit
+    # (F, 21) degrees per body joint, from methods that know it (the generative one)
+    joint_uncertainty: np.ndarray | None = None
 
 
 def joint_confidence(conf: np.ndarray, kp_joint: np.ndarray) -> np.ndarray:
