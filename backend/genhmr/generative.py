@@ -121,8 +121,9 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
     Returns the result (as the fitting baseline's) and the track's betas.
 
     ``betas_fixed`` replaces the predicted shape (e.g. when shape estimation is off: zeros).
-    Frames where the person is not detected get the nearest detected frame's inputs and are
-    left to refinement's smoothness; they are marked invalid in the result anyway.
+    Frames where the person is not detected get the nearest detected frame's inputs in stage 1
+    and are filled in by refinement's smoothness (no data term); they are marked invalid in the
+    result anyway.
     """
     cfg = config or GenerativeConfig()
     F = keypoints2d.shape[0]
@@ -131,8 +132,12 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
         raise ValueError("the track has no detected frame")
     conf = np.where(valid[:, None], np.clip(keypoints2d[..., 2], 0.0, 1.0), 0.0)
     uv = np.where(conf[..., None] > 0, keypoints2d[..., :2], np.nan)
-    inputs = observation_inputs(uv, conf, np.where(valid[:, None, None], world, np.nan), valid,
-                                K, ConditioningConfig())
+    # Stage 1 sees a missed frame as its nearest detected frame (a pose to start from);
+    # refinement then gives it no data term and fills it in from its neighbours.
+    seen = np.flatnonzero(valid)
+    nearest = seen[np.abs(np.arange(F)[:, None] - seen[None]).argmin(1)]
+    inputs = observation_inputs(uv[nearest], conf[nearest], world[nearest], valid[nearest], K,
+                                ConditioningConfig())
     cond = PoseCondition(
         keypoints_2d=torch.as_tensor(inputs.keypoints_2d, dtype=torch.float32)[:, None],
         confidence=torch.as_tensor(inputs.confidence, dtype=torch.float32)[:, None],
@@ -175,7 +180,8 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
                                                         dtype=torch.float32)[None],
         confidence=torch.as_tensor(conf, dtype=torch.float32)[None], K=K_t[None],
         valid=torch.as_tensor(valid)[None],
-        landmarks_3d=torch.as_tensor(landmarks, dtype=torch.float32)[None]),
+        landmarks_3d=torch.as_tensor(landmarks, dtype=torch.float32)[None],
+        tracked=torch.ones(1, F, dtype=torch.bool)),
         cfg.refinement or RefinementConfig(), should_stop)
 
     skeleton = body.skeleton(result.betas[0].numpy())

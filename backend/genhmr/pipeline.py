@@ -347,7 +347,7 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
         if generative is not None:
             from .generative import estimate_track
 
-            fixed = None if options.estimate_shape else np.zeros(body.num_betas)
+            fixed = _generative_betas(body, options, generative[0], kp2d, world, valid)
             try:
                 fit, betas = estimate_track(*generative, body, fixed, kp2d, world, valid, K,
                                             should_stop=stop)
@@ -377,6 +377,20 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
             on_person(p, dets.valid[p].sum().item())
     report(Progress("fit", num_people, num_people, clock.elapsed(), "done"))
     return fits
+
+
+def _generative_betas(body: Any, options: JobOptions, model: Any, kp2d: np.ndarray,
+                      world: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """The shape the generative method should use: ``None`` lets the model predict it, which
+    it can only do for the body it was trained on (the default body); for a user's SMPL-X
+    body the shape comes from bone lengths, as in the fit; zeros when shape estimation is off."""
+    from .fitting import estimate_betas
+
+    if not options.estimate_shape:
+        return np.zeros(body.num_betas)
+    if body.name == "default" and body.num_betas == model.config.num_betas:
+        return None
+    return estimate_betas(body, world, kp2d[..., 2] * valid[:, None]).betas
 
 
 def _extend_to_all_frames(fit: Any, span: slice, num_frames: int) -> Any:

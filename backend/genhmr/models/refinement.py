@@ -55,7 +55,12 @@ _HIPS = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
 
 @dataclass
 class RefinementConfig:
-    steps: int = 20
+    """Stage-2 settings. The defaults were chosen with ``tools/bench_generative.py`` on the
+    held-out clips (docs/generative.md, "Choosing the refinement defaults"): 50 steps rather
+    than 20-30 (the 2D loss anneals over the steps; fewer left ~2-6 mm of PA-MPJPE), smoothness
+    10 and the 3D-landmark term at 0.25 (higher weights import the landmarks' jitter)."""
+
+    steps: int = 50
     # Soft tokens are softmax(logits / temperature) @ codebook. Stage 1's logits can be broad
     # where the transformer hesitated; a temperature below 1 starts refinement from (near) the
     # pose stage 1 chose instead of from the average of its candidates.
@@ -72,8 +77,8 @@ class RefinementConfig:
     prior_pose: float = 0.02  # squared rotation-matrix distance of the body pose to stage 1
     prior_orient: float = 0.02
     prior_depth: float = 1.0  # squared relative depth change
-    smooth: float = 5.0  # squared second difference of the joints (m), per frame
-    landmarks_3d: float = 0.0  # weight of the detector's 3D landmarks (0 = 2D only)
+    smooth: float = 10.0  # squared second difference of the joints (m), per frame
+    landmarks_3d: float = 0.25  # weight of the detector's 3D landmarks (0 = 2D only)
     landmarks_sigma: float = 0.1  # their Geman-McClure scale, metres
     refine_shape: bool = False
     min_confidence: float = 0.05  # keypoints below this are ignored
@@ -83,9 +88,13 @@ class RefinementConfig:
 class RefinementInput:
     """Stage-1 estimates and 2D evidence, shaped (P people, F frames, ...).
 
-    ``valid`` marks the frames where a person has an estimate; smoothness only links
-    consecutive valid frames. Global orientation and translation are in the camera frame
-    (OpenCV axes), so the body's keypoints are in camera space and project with ``K``.
+    ``valid`` marks the frames where a person was detected (the 2D, landmark and prior terms
+    use only those). ``tracked`` (default: ``valid``) marks the frames that belong to the
+    person's track; smoothness links consecutive tracked frames, so a frame the detector
+    missed inside a track is filled in smoothly from its neighbours instead of holding a
+    stale pose (which showed as acceleration spikes). Global orientation and translation are
+    in the camera frame (OpenCV axes), so the body's keypoints are in camera space and
+    project with ``K``.
     """
 
     logits: Tensor  # (P, F, T, C)
@@ -99,6 +108,7 @@ class RefinementInput:
     # The detector's hip-centred metric 3D landmarks, camera axes (P, F, 25, 3); NaN = missing.
     # Only used with ``RefinementConfig.landmarks_3d`` > 0.
     landmarks_3d: Tensor | None = None
+    tracked: Tensor | None = None  # (P, F) bool; None = ``valid``
 
 
 @dataclass
@@ -193,7 +203,8 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     optimizer = torch.optim.Adam(groups)
     rig = None if cfg.refine_shape else keypoint_rig(body, betas.detach())
 
-    consecutive = (valid[:, 2:] & valid[:, 1:-1] & valid[:, :-2]).to(dtype)
+    tracked = valid if inputs.tracked is None else inputs.tracked.to(torch.bool) | valid
+    consecutive = (tracked[:, 2:] & tracked[:, 1:-1] & tracked[:, :-2]).to(dtype)
     depth0 = transl0[..., 2].clamp(min=0.1)
     frame_weight = valid.to(dtype)
     num_valid = frame_weight.sum().clamp(min=1.0)
