@@ -152,13 +152,16 @@ def main() -> int:
                for name, rs in rows.items()}
     ms = {k.replace("_s", "_ms_per_frame"): v / frames * 1000 for k, v in timing.items()}
     mp = None if args.no_mediapipe else mediapipe_ms_per_frame()
-    report = {"checkpoint": args.checkpoint.name, "sequences": len(sequences),
+    clips = sorted({seq.name.split("@")[0] for seq in sequences})
+    report = {"checkpoint": args.checkpoint.name, "sequences": len(sequences), "clips": clips,
               "frames": frames, "hypotheses": args.hypotheses, "select": args.select,
               "refinement": dataclasses.asdict(refine_cfg), "methods": summary,
               "tokenizer_reconstruction_mm": float(np.mean(recon)), "timing": ms,
               "mediapipe_ms_per_frame": mp}
     if mp:
         report["timing_vs_mediapipe"] = {k: v / mp for k, v in ms.items()}
+    print(f"{len(sequences)} windows of {args.length} frames from {', '.join(clips)} "
+          "(validation clips shorter than a window are left out)")
     print(f"{'method':28s} {'MPJPE':>8s} {'PA-MPJPE':>9s} {'accel':>7s} {'reproj px':>9s}")
     for name, m in summary.items():
         print(f"{name:28s} {m['mpjpe_mm']:8.1f} {m['pa_mpjpe_mm']:9.1f} {m['accel_mm']:7.1f} "
