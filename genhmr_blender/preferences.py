@@ -177,6 +177,10 @@ class GENHMR_AddonPreferences(bpy.types.AddonPreferences):
                ("male", "Male", "SMPLX_MALE.npz"),
                ("female", "Female", "SMPLX_FEMALE.npz")],
         default="neutral")
+    checkpoint: StringProperty(
+        name="Generative Model", subtype="FILE_PATH",
+        description="Checkpoint of the generative method (a model.pt from the training "
+                    "commands); empty = the model shipped with the add-on")
     device: EnumProperty(
         name="Device",
         items=[("auto", "Auto", "GPU when the backend finds one, else CPU"),
@@ -200,6 +204,7 @@ class GENHMR_AddonPreferences(bpy.types.AddonPreferences):
         row = col.row()
         row.enabled = bool(self.smplx_dir)
         row.prop(self, "smplx_gender")
+        col.prop(self, "checkpoint")
         col.prop(self, "device")
         box = layout.box()
         box.label(text="Backend environment")

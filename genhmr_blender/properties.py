@@ -43,6 +43,16 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
         name="Start", default=1, min=0, description="First scene frame to analyse")
     frame_end: IntProperty(
         name="End", default=100, min=0, description="Last scene frame to analyse (inclusive)")
+    method: EnumProperty(
+        name="Method",
+        items=[("generative", "Generative",
+                "Sample poses with the trained model from the 2D keypoints, then refine them "
+                "against the keypoints over the whole clip (most accurate)"),
+               ("fit", "Fit",
+                "Fit the skeleton to the detector's 3D landmarks frame by frame (no model; "
+                "the baseline the generative method is measured against)")],
+        default="generative",
+        description="How 3D bodies are estimated from the detected keypoints")
     tiling: EnumProperty(
         name="Small People",
         items=[("auto", "Auto", "Search tiles of the frame when people look small"),

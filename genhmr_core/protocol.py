@@ -41,7 +41,7 @@ START_DEFAULTS: dict[str, Any] = {
     "start": 0,  # first video frame (0-based, inclusive)
     "end": None,  # last video frame (exclusive); None = to the end
     "device": "auto",  # auto | cpu | cuda
-    "method": "fit",  # 3D body method: fit | generative
+    "method": "generative",  # 3D body method: generative | fit (the model-free baseline)
     "checkpoint": "",  # generative model checkpoint; empty = the shipped default
     "smplx_dir": "",  # folder with SMPL-X model files; empty = the license-free default body
     "smplx_gender": "neutral",  # neutral | male | female: which SMPL-X model file

@@ -73,7 +73,7 @@ class JobOptions:
     start: int = 0
     end: int | None = None
     device: str = "auto"
-    method: str = "fit"
+    method: str = "generative"
     checkpoint: str = ""
     smplx_dir: str = ""
     smplx_gender: str = "neutral"

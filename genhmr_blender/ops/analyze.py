@@ -113,6 +113,9 @@ class GENHMR_OT_analyze(bpy.types.Operator):
             "device": prefs.device if prefs else "auto",
             "smplx_dir": bpy.path.abspath(prefs.smplx_dir) if prefs and prefs.smplx_dir else "",
             "smplx_gender": prefs.smplx_gender if prefs else "neutral",
+            "method": settings.method,
+            "checkpoint": bpy.path.abspath(prefs.checkpoint) if prefs and prefs.checkpoint
+            else "",
             "estimate_shape": bool(settings.estimate_shape),
             "tiling": settings.tiling,
             "max_people": settings.max_people,

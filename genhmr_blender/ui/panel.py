@@ -52,6 +52,7 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
         row = col.row(align=True)
         row.prop(settings, "frame_start")
         row.prop(settings, "frame_end")
+    col.prop(settings, "method")
     col.prop(settings, "tiling")
     col.prop(settings, "max_people")
     col.prop(settings, "estimate_shape")

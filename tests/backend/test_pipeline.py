@@ -35,25 +35,31 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path
     return path
 
 
-@pytest.fixture(scope="module")
-def demo_job(media_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=["default", "fit"])
+def demo_job(request, media_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The sample clip through the default method (generative, the shipped model) and through
+    the fitting baseline: the same contract and quality bar for both."""
     events: list[Progress] = []
     people: list[tuple[int, int]] = []
     out = tmp_path_factory.mktemp("demo_job")
+    method = {} if request.param == "default" else {"method": request.param}
     summary = run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(out), start=20,
-                                 end=44), progress=events.append,
+                                 end=44, **method), progress=events.append,
                       on_person=lambda p, n: people.append((p, n)))
-    return summary, events, people
+    return summary, events, people, request.param
 
 
 def test_demo_clip_gives_a_tracked_fitted_person(demo_job):
-    summary, _, people = demo_job
+    summary, _, people, method = demo_job
     result = load_result(summary.result_path)
     assert result.frame_indices.tolist() == list(range(20, 44))
     assert summary.num_people >= 1 and len(people) == summary.num_people
     main = int(result.valid.sum(1).argmax())
     assert result.valid[main].sum() >= 20  # the jumper is seen in almost every frame
-    assert result.body_model == "default" and result.method == "fit"
+    assert result.body_model == "default"
+    assert result.method == ("generative" if method == "default" else method)
+    # only the generative method knows how sure it was of each joint
+    assert (result.joint_uncertainty is not None) == (result.method == "generative")
     # The license-free body travels with the result; each person's skeleton is that body's,
     # shaped by the betas estimated for them (within the body's range).
     body = result.body
@@ -83,7 +89,7 @@ def test_demo_clip_gives_a_tracked_fitted_person(demo_job):
 
 
 def test_progress_covers_every_stage_in_order(demo_job):
-    summary, events, _ = demo_job
+    summary, events, _, _ = demo_job
     order = [e.stage for e in events]
     firsts = [order.index(s) for s in STAGES]
     assert firsts == sorted(firsts)

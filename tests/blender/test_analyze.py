@@ -58,6 +58,8 @@ def test_analyze_failures_and_frame_mapping(driver, tmp_path: Path, fake_python:
     assert (request["start"], request["end"]) == (3, 11)  # the strip's visible video frames
     assert request["device"] == "auto" and request["tiling"] == "auto"
     assert request["max_people"] == 6
+    # the panel's default method, and the shipped model (no checkpoint set in the preferences)
+    assert request["method"] == "generative" and request["checkpoint"] == ""
     # Video frame v shows at scene frame strip.frame_start + v = 10 + v; the person was not
     # solved in result frames 3 and 4 (video 6, 7), so scene frames 16 and 17 have no key.
     assert ok["keyed_frames"] == [13, 14, 15, 18, 19, 20]
