@@ -52,19 +52,23 @@ def ray_rotation(direction: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_matrix().reshape(d.shape + (3,))
 
 
-def landmarks_in_camera_axes(world: np.ndarray, uv: np.ndarray, K: np.ndarray,
+def landmarks_in_camera_axes(world: np.ndarray, keypoints2d: np.ndarray, K: np.ndarray,
                              frame: str = DETECTOR_WORLD_FRAME) -> np.ndarray:
     """The detector's hip-centred 3D landmarks (..., 25, 3) turned into camera axes.
 
     In the ``"ray"`` frame a person away from the image centre is seen rotated by the angle of
     their viewing ray, which a fit in camera axes would read as a lean. The ray goes through
-    the observed hips' midpoint pixel ``uv`` (..., 25, 2); where that is missing (NaN) the
-    landmarks stay as they are. ``"camera"``: no change.
+    the observed hips' midpoint pixel: ``keypoints2d`` (..., 25, 2) with NaN where missing, or
+    (..., 25, 3) with a confidence, 0 where missing (the tracker's output). Where the hips are
+    missing the landmarks stay as they are. ``"camera"``: no change.
     """
     if frame == "camera":
         return world
     if frame != "ray":
         raise ValueError(f"unknown landmark frame {frame!r}")
+    uv = keypoints2d[..., :2]
+    if keypoints2d.shape[-1] == 3:
+        uv = np.where(keypoints2d[..., 2:] > 0, uv, np.nan)
     hips = uv[..., _HIPS, :].mean(-2)
     K = np.broadcast_to(K, hips.shape[:-1] + (3, 3))
     ray = np.stack([(hips[..., 0] - K[..., 0, 2]) / K[..., 0, 0],

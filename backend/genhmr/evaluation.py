@@ -109,9 +109,9 @@ def run_fit_baseline(body, seq: Sequence) -> tuple[Tensor, Tensor]:
     """The fitting baseline as the pipeline runs it: shape from bone lengths, then the fit."""
     kp2d, world = seq.detector_output()
     shape = estimate_betas(body, world, kp2d[..., 2])
-    uv = np.where(kp2d[..., 2:] > 0, kp2d[..., :2], np.nan)
-    fit = fit_track(body.skeleton(shape.betas), kp2d, landmarks_in_camera_axes(world, uv, seq.K),
-                    seq.detected, seq.K[0], FitConfig())
+    fit = fit_track(body.skeleton(shape.betas), kp2d,
+                    landmarks_in_camera_axes(world, kp2d, seq.K), seq.detected, seq.K[0],
+                    FitConfig())
     return result_joints(body, fit, shape.betas)
 
 

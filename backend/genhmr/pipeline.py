@@ -362,8 +362,7 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
                 log.info("person %d shape %s (bone lengths within %.1f %%)", p,
                          np.round(betas, 2).tolist(), 100 * shape.relative_error)
             skeleton = body.skeleton(betas)
-            uv = np.where(kp2d[..., 2:] > 0, kp2d[..., :2], np.nan)
-            world_cam = landmarks_in_camera_axes(world, uv, K)  # the fit works in camera axes
+            world_cam = landmarks_in_camera_axes(world, kp2d, K)  # the fit works in camera axes
             try:
                 fit = fit_track(skeleton, kp2d, world_cam, valid, K, FitConfig(device=device),
                                 should_stop=stop)

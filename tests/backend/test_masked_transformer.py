@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from genhmr.body.default_body import load_default_body
+from genhmr.models.checkpoint import state_nbytes
 from genhmr.models.masked_transformer import (
     MaskedPoseTransformer,
     MaskedPoseTransformerConfig,
@@ -28,7 +29,7 @@ from genhmr.models.sampling import (
     predict_pose,
     select_best,
 )
-from genhmr.models.tokenizer import PoseTokenizer, TokenizerConfig, state_nbytes
+from genhmr.models.tokenizer import PoseTokenizer, TokenizerConfig
 from genhmr.motion.clip import MotionClip
 from genhmr.synthetic.conditioning import (
     ConditioningConfig,

@@ -414,5 +414,10 @@ def test_landmarks_in_camera_axes_undoes_the_ray_frame(rest_keypoints):
     back = landmarks_in_camera_axes(obs.world, obs.keypoints_2d, K, "ray")
     # (the ray goes through the hips' 2D midpoint, not the projected 3D midpoint: ~0.1 mm off)
     np.testing.assert_allclose(back[ok], centred[ok], atol=2e-3)
+    # the tracker's form (confidence channel, 0 where missing) reads the same
+    with_conf = np.concatenate([np.nan_to_num(obs.keypoints_2d),
+                                np.isfinite(obs.keypoints_2d).all(-1, keepdims=True)], -1)
+    np.testing.assert_allclose(landmarks_in_camera_axes(obs.world, with_conf, K, "ray")[ok],
+                               back[ok])
     same = landmarks_in_camera_axes(obs.world, obs.keypoints_2d, K, "camera")
     assert same is obs.world

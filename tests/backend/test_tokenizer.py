@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from genhmr.models.checkpoint import state_nbytes
 from genhmr.models.tokenizer import (
     PoseTokenizer,
     TokenizerConfig,
@@ -23,7 +24,6 @@ from genhmr.models.tokenizer import (
     mean_rotation,
     mirror_pose,
     rotation_angle_deg,
-    state_nbytes,
 )
 from genhmr.train.common import config_from_dict, load_config, read_metrics
 from genhmr.train.tokenizer import DEFAULT_CONFIG, TokenizerTrainingConfig, train_tokenizer

@@ -21,7 +21,7 @@ pre-LN transformer encoder over all of it.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from genhmr.body.skeleton_model import rotation_6d_to_matrix
+from genhmr.models.checkpoint import check_payload, model_payload
 from genhmr_core.keypoints import NUM_KEYPOINTS
 
 CHECKPOINT_FORMAT = "genhmr-masked-pose-transformer"
@@ -180,20 +181,13 @@ class MaskedPoseTransformer(nn.Module):
 
     def checkpoint_payload(self) -> dict[str, Any]:
         """Weights + config as plain types and tensors (``torch.load(weights_only=True)``)."""
-        return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-                "model_config": asdict(self.config),
-                "model": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
+        return model_payload(self, self.config, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
 
 
 def transformer_from_payload(payload: dict[str, Any], map_location: str | torch.device = "cpu"
                              ) -> MaskedPoseTransformer:
     """Rebuild the transformer (eval mode) from a checkpoint dict (``model.pt``/``last.pt``)."""
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"not a masked pose transformer checkpoint "
-                         f"(format {payload.get('format')!r})")
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"masked transformer checkpoint version {payload.get('version')}, "
-                         f"this code reads {CHECKPOINT_VERSION}")
+    check_payload(payload, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "masked pose transformer")
     model = MaskedPoseTransformer(MaskedPoseTransformerConfig(**payload["model_config"]))
     model.load_state_dict(payload["model"])
     return model.to(map_location).eval()

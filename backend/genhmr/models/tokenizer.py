@@ -23,7 +23,7 @@ the pelvis is held at identity, so token statistics do not depend on which way t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from genhmr.body.skeleton_model import (
     matrix_to_rotation_6d,
     rotation_6d_to_matrix,
 )
+from genhmr.models.checkpoint import check_payload, model_payload
 from genhmr_core.skeleton import NUM_BODY_JOINTS, mirror_index
 
 CHECKPOINT_FORMAT = "genhmr-pose-tokenizer"
@@ -285,9 +286,7 @@ class PoseTokenizer(nn.Module):
 
     def checkpoint_payload(self) -> dict[str, Any]:
         """Weights + config as plain types and tensors (``torch.load(weights_only=True)``)."""
-        return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-                "model_config": asdict(self.config),
-                "model": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
+        return model_payload(self, self.config, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
 
 
 def _check_pose(pose: Tensor) -> None:
@@ -299,11 +298,7 @@ def _check_pose(pose: Tensor) -> None:
 def tokenizer_from_payload(payload: dict[str, Any], map_location: str | torch.device = "cpu"
                            ) -> PoseTokenizer:
     """Rebuild a tokenizer from a checkpoint dict (``model.pt`` or a trainer's ``last.pt``)."""
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"not a pose tokenizer checkpoint (format {payload.get('format')!r})")
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"pose tokenizer checkpoint version {payload.get('version')}, this code "
-                         f"reads {CHECKPOINT_VERSION}")
+    check_payload(payload, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "pose tokenizer")
     model = PoseTokenizer(TokenizerConfig(**payload["model_config"]), sync_codebook=False)
     model.load_state_dict(payload["model"])
     return model.to(map_location).eval()
@@ -403,12 +398,4 @@ def mirror_pose(pose: Tensor) -> Tensor:
     swapped = pose[:, _MIRROR_BODY.to(pose.device)]
     return swapped * s.view(3, 1) * s.view(1, 3)
 
-
-def parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def state_nbytes(model: nn.Module) -> int:
-    """Bytes of everything a checkpoint of the model stores (parameters and buffers)."""
-    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
 

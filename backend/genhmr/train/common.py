@@ -196,6 +196,16 @@ def load_config(cls: type[T], path: str | Path, overrides: Mapping[str, Any] | N
 # -- command line ----------------------------------------------------------------------------------
 
 
+def training_parser(prog: str, description: str, default_config: Path
+                    ) -> argparse.ArgumentParser:
+    """A trainer's command line: the shared flags and ``--data`` (the motion dataset)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_training_arguments(parser, default_config)
+    parser.add_argument("--data", type=Path, required=True,
+                        help="motion dataset .npz (python -m genhmr.motion.build)")
+    return parser
+
+
 def add_training_arguments(parser: argparse.ArgumentParser, default_config: Path) -> None:
     """The flags every trainer shares."""
     parser.add_argument("--config", type=Path, default=None,
@@ -669,7 +679,7 @@ def run_command(args: argparse.Namespace, config_cls: type[T], default_config: P
     Set-up errors (config, data file, batch size) are the user's to fix: a message and exit
     code 2, not a traceback; errors during training propagate with their traceback.
     """
-    from genhmr.models.tokenizer import parameter_count, state_nbytes
+    from genhmr.models.checkpoint import parameter_count, state_nbytes
 
     ctx = setup_distributed(args.device)
     try:

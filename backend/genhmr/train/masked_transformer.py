@@ -22,7 +22,6 @@ floor (decoding the true tokens), orientation error (deg), betas RMSE and camera
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from dataclasses import dataclass, field
@@ -60,11 +59,11 @@ from genhmr.train.common import (
     EpochBatches,
     TrainConfig,
     TrainResult,
-    add_training_arguments,
     config_to_dict,
     run_command,
     run_training,
     step_generator,
+    training_parser,
 )
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "masked_transformer.toml"
@@ -340,11 +339,8 @@ def train_masked_transformer(config: TransformerTrainingConfig, tokenizer: PoseT
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m genhmr.train.masked_transformer",
-                                     description=__doc__.split("\n\n")[0])
-    add_training_arguments(parser, DEFAULT_CONFIG)
-    parser.add_argument("--data", type=Path, required=True,
-                        help="motion dataset .npz (python -m genhmr.motion.build)")
+    parser = training_parser("python -m genhmr.train.masked_transformer",
+                             __doc__.split("\n\n")[0], DEFAULT_CONFIG)
     parser.add_argument("--tokenizer", type=Path, default=None,
                         help="trained tokenizer (model.pt); on --resume the one stored in "
                              "last.pt is used")

@@ -14,7 +14,6 @@ same errors for always predicting the training set's mean pose, the baseline to 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,11 +40,11 @@ from genhmr.train.common import (
     EpochBatches,
     TrainConfig,
     TrainResult,
-    add_training_arguments,
     config_to_dict,
     run_command,
     run_training,
     step_generator,
+    training_parser,
 )
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tokenizer.toml"
@@ -173,11 +172,8 @@ def train_tokenizer(config: TokenizerTrainingConfig, train_poses: Tensor, val_po
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m genhmr.train.tokenizer",
-                                     description=__doc__.split("\n\n")[0])
-    add_training_arguments(parser, DEFAULT_CONFIG)
-    parser.add_argument("--data", type=Path, required=True,
-                        help="motion dataset .npz (python -m genhmr.motion.build)")
+    parser = training_parser("python -m genhmr.train.tokenizer", __doc__.split("\n\n")[0],
+                             DEFAULT_CONFIG)
     args = parser.parse_args(argv)
 
     from genhmr.motion.clip import MotionDataset
