@@ -17,7 +17,7 @@ from genhmr.motion.retarget import POSE_PARENTS, pose_joint_positions
 from genhmr.motion.sources.common import target_rest_joints
 
 CLIPS = ("cmu/01_01", "cmu/01_03", "boxing/Boxing_Toes", "deepmimic/walk", "deepmimic/cartwheel",
-         "deepmimic/getup_faceup", "climbing/seq_0", "climbing/seq_2")
+         "deepmimic/getup_faceup", "climbing/seq_0", "climbing/seq_2", "anny/walk_cycle")
 LEFT = {1, 4, 7, 10, 13, 16, 18, 20}
 CELL = 150
 
@@ -51,7 +51,10 @@ def main() -> None:
     names = list(data.clip_names)
     rest = target_rest_joints()
     rows = []
-    for name in CLIPS:
+    missing = [name for name in CLIPS if name not in names]
+    if missing:
+        print(f"not in {args.dataset} (built with other --registry sources?): {missing}")
+    for name in (n for n in CLIPS if n in names):
         clip = data.clip(names.index(name))
         pos = pose_joint_positions(clip.rotations, rest, clip.root_position)
         rows.append(draw(pos, f"{name} (left side blue)"))

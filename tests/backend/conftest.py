@@ -103,21 +103,6 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="session")
-def motion_dir() -> Path:
-    """The registry motion data (tools/fetch_motion_data.py, run by tools/setup.sh)."""
-    env = os.environ.get("GENHMR_MOTION_DIR")
-    cache = Path(os.environ.get("GENHMR_CACHE", Path.home() / ".cache" / "genhmr")).expanduser()
-    folder = Path(env).expanduser() if env else cache / "motion_sources"
-    needed = ["cmu/01_01.bvh", "cmu/Boxing_Toes.bvh", "deepmimic/humanoid3d_walk.txt",
-              "climbing/mocap_climb_seq_0.npy"]
-    missing = [n for n in needed if not (folder / n).is_file()]
-    if missing:
-        pytest.fail(f"registry motion data missing from {folder}: {missing}; {SETUP_HINT}",
-                    pytrace=False)
-    return folder
-
-
-@pytest.fixture(scope="session")
 def task_path() -> Path:
     """The multi-person PoseLandmarker bundle (built from the mediapipe wheel if missing)."""
     from genhmr.detection import ensure_task_bundle

@@ -318,4 +318,5 @@ def test_build_command_writes_a_dataset_with_a_report(motion_dir, tmp_path) -> N
     assert cov["+ augmentation"]["distinct_poses"] > cov["source clips (train)"][
         "distinct_poses"]
     assert summary["source_frames"]["climbing"] > 3000
+    assert summary["source_frames"]["anny"] == 50
     assert set(POSE_JOINT_NAMES[1:]) == set(cov["+ procedural"]["joint_coverage"])

@@ -84,3 +84,14 @@ def driver(installed: dict):
         return run_driver(name, *args, env={**installed["env"], **extra}, timeout=timeout)
 
     return run
+
+
+@pytest.fixture()
+def bare_driver(tmp_path: Path):
+    """``bare_driver(name, *args)`` for drivers that need only ``bpy``, not the extension: a
+    fresh Blender user folder and no install."""
+
+    def run(name: str, *args: str, timeout: float = 120) -> dict:
+        return run_driver(name, *args, env=user_env(tmp_path / "blender_user"), timeout=timeout)
+
+    return run

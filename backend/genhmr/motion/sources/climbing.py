@@ -15,8 +15,7 @@ import numpy as np
 
 from ..clip import MotionClip
 from ..resample import TARGET_FPS
-from ..retarget import rotations_from_positions
-from .common import target_rest_joints
+from .common import clip_from_positions
 
 LICENSE = "holosoma-retargeting 0.1.0 demo data (Apache-2.0)"
 SOURCE_FPS = 120.0
@@ -52,18 +51,7 @@ def sequence_clip(path: Path, name: str) -> MotionClip:
         for side in (("left", "Left"), ("right", "Right")) if "%" in key else (("", ""),):
             points[key.replace("%", side[0])] = positions[:, MOCAP_JOINTS.index(
                 joint.replace("%", side[1]))]
-    rest = target_rest_joints()
-    rotations, animated = rotations_from_positions(points, rest)
-    hips = positions[:, MOCAP_JOINTS.index("Hips")]
-    src_leg = np.mean([np.linalg.norm(points[f"{s}_knee"] - points[f"{s}_hip"], axis=1)
-                       + np.linalg.norm(points[f"{s}_ankle"] - points[f"{s}_knee"], axis=1)
-                       for s in ("left", "right")])
-    idx = {"left": (1, 4, 7), "right": (2, 5, 8)}
-    tgt_leg = np.mean([np.linalg.norm(rest[k] - rest[h]) + np.linalg.norm(rest[a] - rest[k])
-                       for h, k, a in idx.values()])
-    return MotionClip(name=name, source="climbing", license=LICENSE, fps=TARGET_FPS,
-                      rotations=rotations, root_position=hips * (tgt_leg / src_leg),
-                      animated=animated)
+    return clip_from_positions(name, "climbing", LICENSE, points)
 
 
 def load_climbing(folder: Path) -> list[MotionClip]:

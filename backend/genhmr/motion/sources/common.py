@@ -1,4 +1,5 @@
-"""What every loader shares: our target skeleton, axis canonicalisation, BVH to SourceMotion."""
+"""What every loader shares: our target skeleton, axis canonicalisation, BVH to SourceMotion,
+and the last step of both retargeting routes (rotations or positions to a clip)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from functools import lru_cache
 import numpy as np
 
 from genhmr.body.default_body import load_default_asset
+from genhmr_core.skeleton import JOINT_INDEX
 
 from ..bvh import BvhMotion
 from ..clip import MotionClip
 from ..resample import TARGET_FPS, resample
-from ..retarget import JointMap, SourceMotion, retarget_rotations
+from ..retarget import (
+    JointMap,
+    SourceMotion,
+    leg_length,
+    retarget_rotations,
+    rotations_from_positions,
+)
 
 
 @lru_cache(maxsize=1)
@@ -66,5 +74,24 @@ def clip_from_source(name: str, source_name: str, license_text: str, source: Sou
     """Retarget onto our skeleton and resample to the training frame rate."""
     local, root, animated = retarget_rotations(source, joint_map, target_rest_joints())
     rotations, root = resample(local, root, source.fps, TARGET_FPS, times_in=times)
+    return MotionClip(name=name, source=source_name, license=license_text, fps=TARGET_FPS,
+                      rotations=rotations, root_position=root, animated=animated)
+
+
+def clip_from_positions(name: str, source_name: str, license_text: str,
+                        points: dict[str, np.ndarray]) -> MotionClip:
+    """Solve rotations on our skeleton from joint positions (SMPL-X axes, metres, sampled at
+    the training frame rate; point names as in
+    :func:`~genhmr.motion.retarget.rotations_from_positions`). The pelvis path is scaled by the
+    ratio of leg lengths, so the feet stay planted on our skeleton."""
+    rest = target_rest_joints()
+    rotations, animated = rotations_from_positions(points, rest)
+    sides = ("left", "right")
+    source_leg = np.mean([np.linalg.norm(points[f"{s}_knee"] - points[f"{s}_hip"], axis=-1)
+                          + np.linalg.norm(points[f"{s}_ankle"] - points[f"{s}_knee"], axis=-1)
+                          for s in sides])
+    target_leg = np.mean([leg_length(rest, *(JOINT_INDEX[f"{s}_{j}"]
+                                             for j in ("hip", "knee", "ankle"))) for s in sides])
+    root = points["pelvis"] * (target_leg / source_leg)
     return MotionClip(name=name, source=source_name, license=license_text, fps=TARGET_FPS,
                       rotations=rotations, root_position=root, animated=animated)
