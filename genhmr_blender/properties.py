@@ -17,6 +17,8 @@ from bpy.props import (
     StringProperty,
 )
 
+from ._core import protocol
+
 
 class GENHMR_PG_settings(bpy.types.PropertyGroup):
     """Per-scene choices of the GenHMR panel."""
@@ -53,6 +55,11 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
                 "the baseline the generative method is measured against)")],
         default="generative",
         description="How 3D bodies are estimated from the detected keypoints")
+    refine_steps: IntProperty(
+        name="Refinement Steps", default=protocol.DEFAULT_REFINE_STEPS, min=0, max=200,
+        description="Optimisation steps that fit the sampled poses to the 2D keypoints over "
+                    "the clip (generative method). More: tighter fit, slower; 0 = the model's "
+                    "samples as they are")
     tiling: EnumProperty(
         name="Small People",
         items=[("auto", "Auto", "Search tiles of the frame when people look small"),

@@ -36,6 +36,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "bye": (),
 }
 
+# Refinement steps of the generative method, chosen on the held-out benchmark
+# (docs/generative.md); the backend's RefinementConfig and the add-on's panel default to it.
+DEFAULT_REFINE_STEPS = 50
+
 # Job options a ``start`` request may carry, with their defaults.
 START_DEFAULTS: dict[str, Any] = {
     "start": 0,  # first video frame (0-based, inclusive)
@@ -43,6 +47,7 @@ START_DEFAULTS: dict[str, Any] = {
     "device": "auto",  # auto | cpu | cuda
     "method": "generative",  # 3D body method: generative | fit (the model-free baseline)
     "checkpoint": "",  # generative model checkpoint; empty = the shipped default
+    "refine_steps": DEFAULT_REFINE_STEPS,  # generative refinement steps; 0 = sampling only
     "smplx_dir": "",  # folder with SMPL-X model files; empty = the license-free default body
     "smplx_gender": "neutral",  # neutral | male | female: which SMPL-X model file
     "estimate_shape": True,  # per-person shape from bone lengths; False = the average body

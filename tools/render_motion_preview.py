@@ -44,7 +44,7 @@ def draw(positions: np.ndarray, title: str, frames: int = 6) -> np.ndarray:
 def main() -> None:
     cache = Path(os.environ.get("GENHMR_CACHE", Path.home() / ".cache" / "genhmr"))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", type=Path, default=cache / "datasets" / "motion_v1.npz")
+    parser.add_argument("--dataset", type=Path, default=cache / "datasets" / "motion.npz")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     data = MotionDataset.load(args.dataset)

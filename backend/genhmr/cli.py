@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--method", default=START_DEFAULTS["method"], choices=["fit", "generative"],
                      help="fit: the optimisation baseline; generative: token sampling + "
                      "2D-guided refinement (needs a checkpoint)")
+    run.add_argument("--refine-steps", type=int, default=START_DEFAULTS["refine_steps"],
+                     metavar="N", help="generative refinement steps (0 = sampling only)")
     run.add_argument("--checkpoint", default="",
                      help="generative checkpoint (default: the shipped one)")
     run.add_argument("--smplx-dir", default="",
@@ -126,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
 
     options = JobOptions(video=str(args.video), out_dir=str(args.out), start=args.start,
                          end=args.end, device=args.device, method=args.method,
-                         checkpoint=args.checkpoint,
+                         checkpoint=args.checkpoint, refine_steps=args.refine_steps,
                          smplx_dir=args.smplx_dir, smplx_gender=args.gender,
                          estimate_shape=not args.no_shape, focal_px=args.focal_px,
                          tiling=args.tiling, max_people=args.max_people)

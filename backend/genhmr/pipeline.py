@@ -29,6 +29,7 @@ import numpy as np
 
 from genhmr import __version__
 from genhmr_core.keypoints import NUM_KEYPOINTS, NUM_MEDIAPIPE, mediapipe_to_keypoints_index
+from genhmr_core.protocol import DEFAULT_REFINE_STEPS
 from genhmr_core.result_format import JobResult, save_result
 from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 
@@ -39,6 +40,7 @@ from .video import VideoError, VideoInfo, probe, read_frames, resolve_range
 log = logging.getLogger(__name__)
 
 METHODS = ("fit", "generative")
+MAX_REFINE_STEPS = 1000
 RESULT_NAME = "result.npz"
 
 
@@ -75,6 +77,7 @@ class JobOptions:
     device: str = "auto"
     method: str = "generative"
     checkpoint: str = ""
+    refine_steps: int = DEFAULT_REFINE_STEPS
     smplx_dir: str = ""
     smplx_gender: str = "neutral"
     estimate_shape: bool = True
@@ -174,6 +177,10 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     report = progress or (lambda p: None)
     if options.method not in METHODS:
         raise JobError(f"unknown method {options.method!r}; available: {', '.join(METHODS)}")
+    if not (isinstance(options.refine_steps, int)
+            and 0 <= options.refine_steps <= MAX_REFINE_STEPS):
+        raise JobError(f"refine_steps must be a whole number from 0 to {MAX_REFINE_STEPS} "
+                       f"(0 = sampling only), got {options.refine_steps!r}")
 
     report(Progress("load", 0, 1, clock.elapsed(), "checking the video"))
     try:
@@ -345,12 +352,14 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
         kp2d, world, valid = (dets.keypoints2d[p, span], dets.world_keypoints[p, span],
                               dets.valid[p, span])
         if generative is not None:
-            from .generative import estimate_track
+            from .generative import GenerativeConfig, estimate_track
+            from .models.refinement import RefinementConfig
 
             fixed = _generative_betas(body, options, generative[0], kp2d, world, valid)
+            config = GenerativeConfig(refinement=RefinementConfig(steps=options.refine_steps))
             try:
                 fit, betas = estimate_track(*generative, body, fixed, kp2d, world, valid, K,
-                                            should_stop=stop)
+                                            config, should_stop=stop)
             except InterruptedError as exc:
                 raise JobCancelled() from exc
             skeleton = body.skeleton(betas)

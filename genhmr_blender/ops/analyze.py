@@ -116,6 +116,7 @@ class GENHMR_OT_analyze(bpy.types.Operator):
             "method": settings.method,
             "checkpoint": bpy.path.abspath(prefs.checkpoint) if prefs and prefs.checkpoint
             else "",
+            "refine_steps": settings.refine_steps,
             "estimate_shape": bool(settings.estimate_shape),
             "tiling": settings.tiling,
             "max_people": settings.max_people,

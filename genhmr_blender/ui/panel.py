@@ -53,6 +53,8 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
         row.prop(settings, "frame_start")
         row.prop(settings, "frame_end")
     col.prop(settings, "method")
+    if settings.method == "generative":
+        col.prop(settings, "refine_steps")
     col.prop(settings, "tiling")
     col.prop(settings, "max_people")
     col.prop(settings, "estimate_shape")

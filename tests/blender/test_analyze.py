@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from synthetic_result import write_result
 
+from genhmr_core.protocol import DEFAULT_REFINE_STEPS
+
 MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
 DRIVERS = Path(__file__).resolve().parent / "drivers"
 
@@ -60,6 +62,7 @@ def test_analyze_failures_and_frame_mapping(driver, tmp_path: Path, fake_python:
     assert request["max_people"] == 6
     # the panel's default method, and the shipped model (no checkpoint set in the preferences)
     assert request["method"] == "generative" and request["checkpoint"] == ""
+    assert request["refine_steps"] == DEFAULT_REFINE_STEPS  # the panel's default is the tuned one
     # Video frame v shows at scene frame strip.frame_start + v = 10 + v; the person was not
     # solved in result frames 3 and 4 (video 6, 7), so scene frames 16 and 17 have no key.
     assert ok["keyed_frames"] == [13, 14, 15, 18, 19, 20]

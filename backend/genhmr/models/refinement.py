@@ -45,6 +45,7 @@ from genhmr.body.skeleton_model import (
 )
 from genhmr.models.tokenizer import PoseTokenizer
 from genhmr_core.keypoints import KEYPOINT_INDEX, keypoint_attachments
+from genhmr_core.protocol import DEFAULT_REFINE_STEPS
 from genhmr_core.skeleton import PARENTS
 
 _KP_JOINT = torch.as_tensor(keypoint_attachments()[0])
@@ -60,7 +61,7 @@ class RefinementConfig:
     than 20-30 (the 2D loss anneals over the steps; fewer left ~2-6 mm of PA-MPJPE), smoothness
     10 and the 3D-landmark term at 0.25 (higher weights import the landmarks' jitter)."""
 
-    steps: int = 50
+    steps: int = DEFAULT_REFINE_STEPS
     # Soft tokens are softmax(logits / temperature) @ codebook. Stage 1's logits can be broad
     # where the transformer hesitated; a temperature below 1 starts refinement from (near) the
     # pose stage 1 chose instead of from the average of its candidates.
