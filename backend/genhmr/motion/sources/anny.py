@@ -109,9 +109,9 @@ def read_action(path: Path) -> tuple[dict[tuple[str, str], list[list[Keyframe]]]
 
 def leg_length(bones: dict[str, Bone], side: str = "R") -> float:
     """MPFB2's leg length: the four thigh and shin bones' lengths summed."""
-    names = [f"upperleg01.{side}", "upperleg02." + side, f"lowerleg01.{side}",
-             f"lowerleg02.{side}"]
-    return float(sum(np.linalg.norm(bones[n][1] - bones[n][0]) for n in names))
+    names = ("upperleg01", "upperleg02", "lowerleg01", "lowerleg02")
+    return float(sum(np.linalg.norm(bones[f"{n}.{side}"][1] - bones[f"{n}.{side}"][0])
+                     for n in names))
 
 
 def walk_positions(folder: Path, fps: float = TARGET_FPS) -> dict[str, np.ndarray]:
@@ -147,21 +147,23 @@ def walk_positions(folder: Path, fps: float = TARGET_FPS) -> dict[str, np.ndarra
     def rest_head(name: str) -> np.ndarray:
         return bones[name][0]
 
+    def span(first: str, last: str) -> float:
+        """Rest length of a limb segment MPFB2 splits in two bones (IK treats it as rigid)."""
+        return float(np.linalg.norm(bones[last][1] - rest_head(first)))
+
     points = {"pelvis": head("spine05"), "spine": head("spine04"), "chest": head("spine01"),
               "neck": head("neck01"), "head": head("head")}
     for side, s in SIDES:
-        thigh = np.linalg.norm(bones[f"upperleg02.{s}"][1] - rest_head(f"upperleg01.{s}"))
-        shin = np.linalg.norm(bones[f"lowerleg02.{s}"][1] - rest_head(f"lowerleg01.{s}"))
         hip = head(f"upperleg01.{s}")
         knee, ankle = two_bone_ik(hip, head(f"{side}_foot_ik"), head(f"{side}_knee_ik"),
-                                  thigh, shin)
+                                  span(f"upperleg01.{s}", f"upperleg02.{s}"),
+                                  span(f"lowerleg01.{s}", f"lowerleg02.{s}"))
         foot_ik = pose[:, rig.index(f"{side}_foot_ik"), :3, :3]
         toe_base = ankle + foot_ik[:, :, 1] * rig.lengths[rig.index(f"foot.{s}")]
-        upper = np.linalg.norm(bones[f"upperarm02.{s}"][1] - rest_head(f"upperarm01.{s}"))
-        fore = np.linalg.norm(bones[f"lowerarm02.{s}"][1] - rest_head(f"lowerarm01.{s}"))
         shoulder = head(f"upperarm01.{s}")
-        elbow, wrist = two_bone_ik(shoulder, head(f"{side}_hand_ik"),
-                                   head(f"{side}_elbow_ik"), upper, fore)
+        elbow, wrist = two_bone_ik(shoulder, head(f"{side}_hand_ik"), head(f"{side}_elbow_ik"),
+                                   span(f"upperarm01.{s}", f"upperarm02.{s}"),
+                                   span(f"lowerarm01.{s}", f"lowerarm02.{s}"))
         # The hand is rigid below the wrist and turned as the hand target is.
         hand = pose[:, rig.index(f"{side}_hand_ik"), :3, :3] @ \
             rig.rest[rig.index(f"wrist.{s}"), :3, :3].T
