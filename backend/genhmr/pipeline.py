@@ -28,42 +28,27 @@ from typing import Any
 import numpy as np
 
 from genhmr import __version__
-from genhmr_core.keypoints import NUM_KEYPOINTS, NUM_MEDIAPIPE, mediapipe_to_keypoints_index
 from genhmr_core.protocol import DEFAULT_REFINE_STEPS
 from genhmr_core.result_format import JobResult, save_result
 from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 
 from .camera import intrinsics
-from .tracking import Tracker
-from .video import VideoError, VideoInfo, probe, read_frames, resolve_range
+from .errors import (
+    BodyModelError,
+    InputVideoError,
+    JobCancelled,
+    JobError,
+    NoPersonFoundError,
+)
+from .perception import PerceptionConfig, Tracks, detect_frames, make_detector, pack_tracks
+from .tracking import track_people
+from .video import VideoError, probe, resolve_range
 
 log = logging.getLogger(__name__)
 
 METHODS = ("fit", "generative")
 MAX_REFINE_STEPS = 1000
 RESULT_NAME = "result.npz"
-
-
-class JobError(RuntimeError):
-    """A job failed for a reason the artist can act on; ``kind`` names it for the add-on."""
-
-    kind = "job"
-
-
-class InputVideoError(JobError):
-    kind = "video"
-
-
-class NoPersonFoundError(JobError):
-    kind = "no_person"
-
-
-class BodyModelError(JobError):
-    kind = "body_model"
-
-
-class JobCancelled(Exception):
-    """The job was cancelled through ``should_stop``; nothing was written."""
 
 
 @dataclasses.dataclass
@@ -116,19 +101,6 @@ class JobSummary:
 ProgressFn = Callable[[Progress], None]
 StopFn = Callable[[], bool]
 PersonFn = Callable[[int, int], None]  # (track_id, frames with that person)
-
-
-@dataclasses.dataclass
-class _Detections:
-    """Per-frame detector output in tracked (P, F, ...) arrays."""
-
-    frame_indices: np.ndarray
-    valid: np.ndarray
-    keypoints2d: np.ndarray
-    world_keypoints: np.ndarray
-    boxes: np.ndarray
-    landmarks2d: np.ndarray
-    world_landmarks: np.ndarray
 
 
 class _Clock:
@@ -197,27 +169,28 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     t = time.perf_counter()
     body = load_body(options.smplx_dir, options.smplx_gender)
     generative = _load_generative(options)  # before detection: a bad checkpoint fails fast
+    perception = PerceptionConfig(tiling=options.tiling, max_people=options.max_people)
     owns_detector = detector is None
     if owns_detector:
         report(Progress("load", 0, 1, clock.elapsed(), "loading the pose detector"))
-        from .detection import PoseDetector
-
-        detector = PoseDetector(max_people=options.max_people, tiling=options.tiling)
+        detector = make_detector(perception)
     clock.add("load", time.perf_counter() - t)
     report(Progress("load", 1, 1, clock.elapsed(), f"body model: {body.mesh.name}"))
 
+    def detect_progress(done: int, total: int, message: str) -> None:
+        report(Progress("detect", done, total, clock.elapsed(), message))
+
     try:
-        total = end - start
-        if info.frame_count > 0:
-            total = max(min(end, info.frame_count) - start, 1)
-        per_frame = _detect_frames(info, start, end, total, detector, clock, report, stop)
+        per_frame = detect_frames(info, start, end, detector, detect_progress, stop,
+                                  clock.stages)
     finally:
         if owns_detector:
             detector.close()
 
     report(Progress("track", 0, 1, clock.elapsed(), "linking people across frames"))
     t = time.perf_counter()
-    dets = _track(per_frame)
+    assignment, num_people = track_people(per_frame, perception.tracking, fps=info.fps)
+    dets = pack_tracks(per_frame, assignment, num_people)
     clock.add("track", time.perf_counter() - t)
     num_people = dets.valid.shape[0]
     report(Progress("track", 1, 1, clock.elapsed(), f"{num_people} people tracked"))
@@ -242,76 +215,6 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
                       reprojection_px=[f.fit.reprojection_px for f in fits], result=result)
 
 
-def _detect_frames(info: VideoInfo, start: int, end: int, total: int, detector: Any,
-                   clock: _Clock, report: ProgressFn, stop: StopFn) -> list[tuple[int, list]]:
-    """Decode and detect; returns [(frame_index, [PersonDetection, ...]), ...]."""
-    out: list[tuple[int, list]] = []
-    video, fps = info.path, info.fps
-    frames = read_frames(video, start, end, info=info)
-    last_report = 0.0
-    while True:
-        t = time.perf_counter()
-        try:
-            index, frame = next(frames)
-        except StopIteration:
-            break
-        except VideoError as exc:
-            raise InputVideoError(str(exc)) from exc
-        clock.add("decode", time.perf_counter() - t)
-        if stop():
-            frames.close()
-            raise JobCancelled()
-        t = time.perf_counter()
-        people = detector.detect(frame, timestamp_ms=round(index * 1000.0 / fps))
-        clock.add("detect", time.perf_counter() - t)
-        out.append((index, people))
-        now = clock.elapsed()
-        if now - last_report > 0.25 or len(out) == total:
-            last_report = now
-            report(Progress("detect", len(out), total, now,
-                            f"frame {index}: {len(people)} people"))
-    if not out:
-        raise InputVideoError(f"no frames could be decoded from {video}")
-    return out
-
-
-def _track(per_frame: list[tuple[int, list]]) -> _Detections:
-    """Link detections into tracks and pack them into (P, F, ...) arrays."""
-    tracker = Tracker()
-    mp_index = mediapipe_to_keypoints_index()
-    raw: list[list[int]] = []
-    for index, people in per_frame:
-        if people:
-            boxes = np.stack([p.box for p in people])
-            kps = np.stack([p.landmarks_px[mp_index] for p in people])
-            raw.append(tracker.update(index, boxes, kps))
-        else:
-            raw.append([])
-    final = tracker.finish()
-    num_people, num_frames = len(final), len(per_frame)
-    dets = _Detections(
-        frame_indices=np.array([i for i, _ in per_frame], dtype=np.int64),
-        valid=np.zeros((num_people, num_frames), bool),
-        keypoints2d=np.zeros((num_people, num_frames, NUM_KEYPOINTS, 3), np.float32),
-        world_keypoints=np.zeros((num_people, num_frames, NUM_KEYPOINTS, 3), np.float32),
-        boxes=np.zeros((num_people, num_frames, 4), np.float32),
-        landmarks2d=np.zeros((num_people, num_frames, NUM_MEDIAPIPE, 3), np.float32),
-        world_landmarks=np.zeros((num_people, num_frames, NUM_MEDIAPIPE, 3), np.float32),
-    )
-    for f, ((_, people), ids) in enumerate(zip(per_frame, raw, strict=True)):
-        for person, raw_id in zip(people, ids, strict=True):
-            p = final.get(raw_id)
-            if p is None:
-                continue
-            dets.valid[p, f] = True
-            dets.landmarks2d[p, f] = person.landmarks_px
-            dets.world_landmarks[p, f] = person.world_landmarks
-            dets.keypoints2d[p, f] = person.landmarks_px[mp_index]
-            dets.world_keypoints[p, f] = person.world_landmarks[mp_index]
-            dets.boxes[p, f] = person.box
-    return dets
-
-
 @dataclasses.dataclass
 class _PersonFit:
     fit: Any  # fitting.FitResult over all job frames
@@ -332,7 +235,7 @@ def _load_generative(options: JobOptions) -> tuple[Any, Any] | None:
 
 
 def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | None,
-                dets: _Detections, K: np.ndarray, device: str, clock: _Clock,
+                dets: Tracks, K: np.ndarray, device: str, clock: _Clock,
                 report: ProgressFn, stop: StopFn, on_person: PersonFn | None
                 ) -> list[_PersonFit]:
     """Shape, then pose, of every track over the span of frames where it appears, by the
@@ -419,7 +322,7 @@ def _extend_to_all_frames(fit: Any, span: slice, num_frames: int) -> Any:
     return type(fit)(**fields)
 
 
-def _assemble(options: JobOptions, info: Any, K: np.ndarray, body: Any, dets: _Detections,
+def _assemble(options: JobOptions, info: Any, K: np.ndarray, body: Any, dets: Tracks,
               fits: list[_PersonFit]) -> JobResult:
     num_people = len(fits)
 

@@ -1,44 +1,86 @@
-"""Tracker: stable ids on synthetic detections with known answers, then on real pedestrians."""
+"""Tracking: online association, ghost rejection and offline stitching on synthetic people with
+known answers (each stage alone, then :func:`track_people` over whole synthetic clips)."""
 
 from __future__ import annotations
-
-import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
 from genhmr.boxes import box_iou
-from genhmr.tracking import Tracker, TrackerConfig, keypoint_distance
-
-K = 17
-# A stick figure in unit box coordinates (x, y in [0, 1]): head, shoulders, elbows, wrists,
-# hips, knees, ankles... enough structure for the keypoint term.
-_SHAPE = np.array(
-    [[0.5, 0.05], [0.45, 0.04], [0.55, 0.04], [0.4, 0.06], [0.6, 0.06], [0.3, 0.2], [0.7, 0.2],
-     [0.25, 0.35], [0.75, 0.35], [0.2, 0.5], [0.8, 0.5], [0.4, 0.55], [0.6, 0.55], [0.38, 0.75],
-     [0.62, 0.75], [0.37, 0.95], [0.63, 0.95]]
+from genhmr.detection import PersonDetection
+from genhmr.tracking import (
+    APPEARANCE_SIZE,
+    FrameDetections,
+    OnlineTracker,
+    PlausibilityConfig,
+    StitchingConfig,
+    TrackingConfig,
+    build_tracklets,
+    keypoint_distance,
+    link_cost,
+    stitch,
+    track_people,
 )
+from genhmr.tracking.appearance import (
+    REGION_SIZE,
+    appearance_distance,
+    describe_appearance,
+    mean_appearance,
+)
+from genhmr.tracking.plausibility import reject_ghost_tracklets
+from genhmr.tracking.proportions import proportion_distance
+
+# A standing person's 33 BlazePose world landmarks (metres, hip-centred, +y down, +z away).
+_WORLD = np.zeros((33, 3))
+_WORLD[0] = (0, -0.68, -0.08)
+_WORLD[1:7] = [(0.03 * s, -0.72, -0.06) for s in (1, 1, 1, -1, -1, -1)]
+_WORLD[7:9] = [(0.07, -0.7, 0), (-0.07, -0.7, 0)]
+_WORLD[9:11] = [(0.02, -0.64, -0.07), (-0.02, -0.64, -0.07)]
+for side, sign in ((0, 1.0), (1, -1.0)):
+    _WORLD[11 + side] = (0.17 * sign, -0.5, 0)  # shoulders
+    _WORLD[13 + side] = (0.2 * sign, -0.22, 0)  # elbows
+    _WORLD[15 + side] = (0.22 * sign, 0.03, 0)  # wrists
+    _WORLD[[17 + side, 19 + side, 21 + side]] = (0.23 * sign, 0.08, 0)  # hand points
+    _WORLD[23 + side] = (0.1 * sign, 0.0, 0)  # hips
+    _WORLD[25 + side] = (0.1 * sign, 0.42, 0)  # knees
+    _WORLD[27 + side] = (0.1 * sign, 0.82, 0)  # ankles
+    _WORLD[29 + side] = (0.1 * sign, 0.86, 0.05)  # heels
+    _WORLD[31 + side] = (0.1 * sign, 0.86, -0.12)  # toes
 
 
-def person(cx: float, cy: float, height: float, conf: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-    """(box (4,), keypoints (K, 3)) of a person centred at (cx, cy)."""
-    width = 0.45 * height
-    box = np.array([cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2])
-    kp = np.empty((K, 3))
-    kp[:, 0] = box[0] + _SHAPE[:, 0] * width
-    kp[:, 1] = box[1] + _SHAPE[:, 1] * height
-    kp[:, 2] = conf
-    return box, kp
+def look(hue_bin: int) -> np.ndarray:
+    """An appearance descriptor of clothes of one colour (both regions)."""
+    out = np.zeros(APPEARANCE_SIZE, np.float32)
+    for slot in range(2):
+        out[slot * REGION_SIZE + hue_bin * 4 + 3] = 0.5  # that hue, saturated
+        out[(slot + 1) * REGION_SIZE - 2] = 0.5  # mid brightness
+    return out
 
 
-def frame_of(*people: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    if not people:
-        return np.zeros((0, 4)), np.zeros((0, K, 3))
-    return np.stack([p[0] for p in people]), np.stack([p[1] for p in people])
+def body(cx: float, cy: float, height: float, conf: float = 0.9,
+         shoulder_scale: float = 1.0) -> PersonDetection:
+    """A person standing with their hips at (cx, cy), ``height`` px tall."""
+    world = _WORLD.copy()
+    world[:, 0] *= np.where(np.isin(np.arange(33), [11, 12]), shoulder_scale, 1.0)
+    lm = np.empty((33, 3), np.float32)
+    lm[:, :2] = np.array([cx, cy]) + world[:, :2] * (height / 1.6)
+    lm[:, 2] = conf
+    pad = 0.1 * np.ptp(lm[:, 1])
+    box = np.array([lm[:, 0].min() - pad, lm[:, 1].min() - pad, lm[:, 0].max() + pad,
+                    lm[:, 1].max() + pad], np.float32)
+    return PersonDetection(landmarks_px=lm, world_landmarks=world.astype(np.float32), box=box,
+                           score=conf)
 
 
-def run(tracker: Tracker, frames: list[list[tuple[np.ndarray, np.ndarray]]]) -> list[list[int]]:
-    return [tracker.update(f, *frame_of(*people)) for f, people in enumerate(frames)]
+def clip(frames: list[list[tuple[PersonDetection, np.ndarray]]]) -> list[FrameDetections]:
+    return [FrameDetections(i, [p for p, _ in people], [a for _, a in people])
+            for i, people in enumerate(frames)]
+
+
+def tracklets_of(frames: list[list[tuple[PersonDetection, np.ndarray]]], ids: list[list[int]]):
+    return build_tracklets(ids, [[p.box for p, _ in f] for f in frames],
+                           [[p.landmarks_px for p, _ in f] for f in frames],
+                           [[p.world_landmarks for p, _ in f] for f in frames],
+                           [[a for _, a in f] for f in frames])
 
 
 # -- pure helpers ----------------------------------------------------------------------------------
@@ -48,125 +90,197 @@ def test_box_iou_and_keypoint_distance():
     a = np.array([[0, 0, 10, 10], [0, 0, 10, 10]])
     b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]])
     np.testing.assert_allclose(box_iou(a, b)[0], [1.0, 50 / 150, 0.0])
-    _, kp = person(100, 100, 100)
+    kp = body(100, 100, 100).landmarks_px
     moved = kp.copy()
     moved[:, 0] += 10
     d = keypoint_distance(kp[None], np.stack([kp, moved]), np.array([100.0]))
-    np.testing.assert_allclose(d, [[0.0, 0.1]], atol=1e-12)
+    np.testing.assert_allclose(d, [[0.0, 0.1]], atol=1e-6)
     hidden = moved.copy()
     hidden[:, 2] = 0.0  # no confident keypoint in common: the neutral distance 1
     assert keypoint_distance(kp[None], hidden[None], np.array([100.0]))[0, 0] == 1.0
 
 
-# -- synthetic tracks ------------------------------------------------------------------------------
+def test_appearance_descriptor_of_real_pixels():
+    """Red shirt, blue trousers: the descriptor tells it from the same person in a green shirt,
+    and a region whose landmarks are not seen stays empty."""
+    person = body(200, 200, 300)
+    frame = np.full((400, 400, 3), 128, np.uint8)
+    lm = person.landmarks_px
+    frame[int(lm[11, 1]):int(lm[23, 1]), int(lm[12, 0]):int(lm[11, 0])] = (0, 0, 220)  # BGR red
+    frame[int(lm[23, 1]):int(lm[25, 1]), int(lm[24, 0]) - 5:int(lm[23, 0]) + 5] = (200, 0, 0)
+    red = describe_appearance(frame, lm)
+    frame[int(lm[11, 1]):int(lm[23, 1]), int(lm[12, 0]):int(lm[11, 0])] = (0, 200, 0)
+    green = describe_appearance(frame, lm)
+    assert red.shape == (APPEARANCE_SIZE,)
+    np.testing.assert_allclose([red[:REGION_SIZE].sum(), red[REGION_SIZE:].sum()], [1, 1],
+                               atol=1e-5)
+    assert appearance_distance(red, red) == pytest.approx(0.0, abs=1e-3)
+    assert appearance_distance(red, green) > 0.3
+    hidden = lm.copy()
+    hidden[[25, 26], 2] = 0.1  # knees unseen: no thigh region
+    partial = describe_appearance(frame, hidden)
+    assert partial[REGION_SIZE:].sum() == 0 and partial[:REGION_SIZE].sum() > 0.99
+    assert appearance_distance(partial, np.zeros(APPEARANCE_SIZE)) is None
+    mean = mean_appearance(np.stack([red, partial]))
+    assert mean[REGION_SIZE:].sum() == pytest.approx(1.0, abs=1e-5)
 
 
-def test_two_people_crossing_keep_their_ids():
+def test_proportions_tell_bodies_apart():
+    from genhmr.tracking.proportions import median_lengths
+
+    a = body(0, 0, 100)
+    wide = body(0, 0, 100, shoulder_scale=1.4)
+    la = median_lengths(a.world_landmarks[None], a.landmarks_px[None, :, 2])
+    lw = median_lengths(wide.world_landmarks[None], wide.landmarks_px[None, :, 2])
+    assert la[0] == pytest.approx(0.34)
+    assert proportion_distance(la, la) == pytest.approx(0.0)
+    assert proportion_distance(la, lw) > 0.03
+    assert proportion_distance(la, np.full_like(la, np.nan)) is None
+
+
+# -- online ----------------------------------------------------------------------------------------
+
+
+def test_online_two_people_crossing_keep_their_ids():
     """A walks right, B walks left, their boxes overlap for several frames (B slightly further
     back and smaller); the detection order is shuffled every frame."""
     rng = np.random.default_rng(0)
-    tracker = Tracker()
+    tracker = OnlineTracker()
     ids_a, ids_b = [], []
     for f in range(40):
-        a = person(100 + 10 * f, 300, 200)
-        b = person(500 - 10 * f, 290, 170)
+        people = [body(100 + 10 * f, 300, 200), body(500 - 10 * f, 290, 170)]
         order = rng.permutation(2)
-        people = [a, b]
-        ids = tracker.update(f, *frame_of(*(people[i] for i in order)))
+        boxes = np.stack([people[i].box for i in order])
+        kps = np.stack([people[i].landmarks_px[:17] for i in order])
+        ids = tracker.update(f, boxes, kps)
         by_person = dict(zip(order.tolist(), ids, strict=True))
         ids_a.append(by_person[0])
         ids_b.append(by_person[1])
     assert len(set(ids_a)) == 1 and len(set(ids_b)) == 1 and ids_a[0] != ids_b[0]
-    assert tracker.finish() == {ids_a[0]: 0, ids_b[0]: 1}
 
 
-def test_a_short_gap_keeps_the_id_a_long_gap_does_not():
-    cfg = TrackerConfig(max_gap=10)
-    # walks right at 5 px/frame, unseen for 8 frames (< max_gap), then again for 15 (> max_gap)
-    visible = [f for f in range(60) if not (20 <= f < 28 or 40 <= f < 55)]
-    tracker = Tracker(cfg)
-    ids = {}
-    for f in range(60):
-        people = [person(100 + 5 * f, 300, 150)] if f in visible else []
-        out = tracker.update(f, *frame_of(*people))
-        if out:
-            ids[f] = out[0]
-    assert len({ids[f] for f in visible if f < 40}) == 1  # bridged the 8-frame gap
-    assert ids[55] != ids[39]  # 15 frames unseen: a new track
-    assert len({ids[f] for f in visible if f >= 55}) == 1
-    final = tracker.finish()
-    assert final == {ids[0]: 0, ids[55]: 1}
-
-
-def test_prediction_carries_a_person_across_a_gap_while_they_move():
-    """Unseen for 6 frames while running 8 px/frame: they come back 56 px further on, beyond
-    their last box (54 px wide); without the carried-forward velocity the cost would exceed
-    max_cost. (The velocity decays by 0.8 per unseen frame, so much longer or faster gaps do
-    start a new id: a deliberate limit on extrapolation.)"""
-    tracker = Tracker(TrackerConfig(max_gap=30))
-    ids = []
-    for f in list(range(10)) + list(range(16, 26)):
-        ids.append(tracker.update(f, *frame_of(person(100 + 8 * f, 300, 120)))[0])
-    assert len(set(ids)) == 1
-
-
-def test_flicker_is_dropped_and_final_ids_follow_first_appearance():
-    tracker = Tracker(TrackerConfig(min_track_length=5))
-    raw = []
-    for f in range(30):
-        people = [person(600, 300, 200)]
-        if 3 <= f < 6:
-            people.append(person(150, 100, 60))  # a 3-frame false detection elsewhere
-        if f >= 10:
-            people.append(person(300 + 2 * f, 320, 180))  # someone who enters later
-        raw.append(tracker.update(f, *frame_of(*people)))
-    final = tracker.finish()
-    flicker, late = raw[3][1], raw[10][1]
-    assert flicker not in final
-    assert final == {raw[0][0]: 0, late: 1}
-
-
-def test_someone_far_away_is_a_new_person_not_a_jump():
-    tracker = Tracker()
-    first = tracker.update(0, *frame_of(person(100, 300, 150)))
-    second = tracker.update(1, *frame_of(person(700, 300, 150)))
+def test_online_someone_far_away_is_a_new_tracklet_and_empty_frames_are_fine():
+    tracker = OnlineTracker()
+    p, q = body(100, 300, 150), body(700, 300, 150)
+    first = tracker.update(0, p.box[None], p.landmarks_px[None, :17])
+    assert tracker.update(1, np.zeros((0, 4)), np.zeros((0, 17, 3))) == []
+    second = tracker.update(2, q.box[None], q.landmarks_px[None, :17])
     assert first != second
 
 
-def test_empty_frames_and_no_detections_at_all():
-    tracker = Tracker()
-    for f in range(5):
-        assert tracker.update(f, np.zeros((0, 4)), np.zeros((0, K, 3))) == []
-    assert tracker.finish() == {}
+# -- stitching -------------------------------------------------------------------------------------
 
 
-# -- real pedestrians ------------------------------------------------------------------------------
+def _walker(frames: range, x0: float, speed: float, colour: int, height: float = 150,
+            y: float = 300) -> dict[int, tuple[PersonDetection, np.ndarray]]:
+    return {f: (body(x0 + speed * f, y, height), look(colour)) for f in frames}
 
 
-@pytest.mark.slow
-def test_detector_and_tracker_on_pedestrians(media_dir: Path, detector_factory, video_iter):
-    """60 frames of vtest.avi (several pedestrians 60-110 px tall): at least two people are
-    tracked for 30+ frames each, and no track jumps between people (an id swap shows up as a
-    box-centre jump far beyond a walking speed of ~1-3 px per frame)."""
-    detector = detector_factory("auto")
-    tracker = Tracker()
-    centres: dict[int, dict[int, np.ndarray]] = {}
-    heights: dict[int, list[float]] = {}
-    for index, frame in video_iter(media_dir / "vtest.avi", 0, 60):
-        people = detector.detect(frame, timestamp_ms=index * 100)  # vtest.avi is 10 fps
-        if not people:
-            tracker.update(index, np.zeros((0, 4)), np.zeros((0, 33, 3)))
-            continue
-        boxes = np.stack([p.box for p in people])
-        ids = tracker.update(index, boxes, np.stack([p.landmarks_px for p in people]))
-        for tid, box in zip(ids, boxes, strict=True):
-            centres.setdefault(tid, {})[index] = (box[:2] + box[2:]) / 2
-            heights.setdefault(tid, []).append(float(box[3] - box[1]))
-    final = tracker.finish()
-    long_tracks = [tid for tid in final if len(centres[tid]) >= 30]
-    assert len(long_tracks) >= 2, {tid: len(c) for tid, c in centres.items()}
-    for tid in final:
-        frames = sorted(centres[tid])
-        for f0, f1 in itertools.pairwise(frames):
-            speed = np.linalg.norm(centres[tid][f1] - centres[tid][f0]) / (f1 - f0)
-            assert speed < 0.35 * np.median(heights[tid]), (tid, f0, f1, speed)
+def _split(people: list[dict[int, tuple[PersonDetection, np.ndarray]]],
+           pieces: list[list[range]], num_frames: int):
+    """Frames with every person's detection, and tracklet ids: person k's detections in
+    ``pieces[k][i]`` get their own tracklet id (as an online tracker that lost them would)."""
+    frames: list[list[tuple[PersonDetection, np.ndarray]]] = [[] for _ in range(num_frames)]
+    ids: list[list[int]] = [[] for _ in range(num_frames)]
+    next_id = 0
+    for person, ranges in zip(people, pieces, strict=True):
+        for r in ranges:
+            for f in r:
+                frames[f].append(person[f])
+                ids[f].append(next_id)
+            next_id += 1
+    return frames, ids
+
+
+def test_a_person_unseen_for_two_seconds_is_stitched():
+    walker = _walker(range(150), 100, 4, colour=0)
+    frames, ids = _split([walker], [[range(0, 50), range(110, 150)]], 150)
+    chains = stitch(tracklets_of(frames, ids), fps=30)
+    assert [[t.id for t in c] for c in chains] == [[0, 1]]
+
+
+def test_two_fragmented_people_are_paired_by_appearance():
+    """Two walkers side by side at the same speed both vanish behind something for a second:
+    motion cannot tell who is who when they reappear; their clothes can."""
+    a = _walker(range(100), 100, 3, colour=0, y=300)
+    b = _walker(range(100), 160, 3, colour=4, y=300)
+    # b reappears where a would be and vice versa (they swapped sides while hidden)
+    b2 = {f: (body(100 + 3 * f, 300, 150), look(4)) for f in range(70, 100)}
+    a2 = {f: (body(160 + 3 * f, 300, 150), look(0)) for f in range(70, 100)}
+    frames, ids = _split([a, b, a2, b2], [[range(0, 40)], [range(0, 40)], [range(70, 100)],
+                                          [range(70, 100)]], 100)
+    chains = stitch(tracklets_of(frames, ids), fps=30)
+    assert sorted([t.id for t in c] for c in chains) == [[0, 2], [1, 3]]
+
+
+def test_stitching_refuses_impossible_pairs():
+    fps = 30
+    left = _walker(range(0, 30), 100, 2, colour=0)
+    far = {f: (body(1500, 300, 150), look(0)) for f in range(32, 60)}  # 9 heights in 2 frames
+    big = {f: (body(162, 300, 400), look(0)) for f in range(32, 60)}  # 2.7x taller at once
+    other = {f: (body(162, 300, 150), look(4)) for f in range(32, 60)}  # other clothes
+    late = {f: (body(162, 300, 150), look(0)) for f in range(30 + 5 * fps, 30 + 6 * fps)}
+    for later in (far, big, other, late):
+        frames, ids = _split([left, later], [[range(0, 30)], [range(min(later), max(later) + 1)]],
+                             max(later) + 1)
+        a, b = tracklets_of(frames, ids)
+        assert link_cost(a, b, fps, StitchingConfig()) is None
+    same = {f: (body(162 + 2 * (f - 31), 300, 150), look(0)) for f in range(32, 60)}
+    frames, ids = _split([left, same], [[range(0, 30)], [range(32, 60)]], 60)
+    a, b = tracklets_of(frames, ids)
+    cost = link_cost(a, b, fps, StitchingConfig())
+    assert cost is not None and cost.total < 0.2
+    # overlapping in time: never the same person
+    frames, ids = _split([left, _walker(range(20, 40), 100, 2, colour=0)],
+                         [[range(0, 30)], [range(20, 40)]], 40)
+    assert len(stitch(tracklets_of(frames, ids), fps)) == 2
+
+
+def test_a_jump_off_a_box_is_stitched():
+    """demo.mp4's man: standing on a box, the detector loses him in flight for a few frames and
+    finds him again on the ground, lower and moving fast."""
+    on_box = {f: (body(1400, 250, 420), look(2)) for f in range(0, 60)}
+    landed = {f: (body(1300 - 12 * (f - 66), 560, 400), look(2)) for f in range(66, 120)}
+    frames, ids = _split([on_box, landed], [[range(0, 60)], [range(66, 120)]], 120)
+    chains = stitch(tracklets_of(frames, ids), fps=30)
+    assert len(chains) == 1
+
+
+# -- plausibility ----------------------------------------------------------------------------------
+
+
+def test_ghosts_are_rejected_real_people_kept():
+    real = _walker(range(60), 100, 3, colour=0)
+    faint = {f: (body(600, 300, 120, conf=0.35), look(1)) for f in range(60)}
+    stick = {f: (body(800, 300, 120, shoulder_scale=0.4), look(1)) for f in range(60)}
+    # a phantom pose over the real person's legs
+    shadow = {f: (body(100 + 3 * f, 340, 60, conf=0.8), look(0)) for f in range(10, 40)}
+    frames, ids = _split([real, faint, stick, shadow], [[range(60)]] * 3 + [[range(10, 40)]], 60)
+    kept = reject_ghost_tracklets(tracklets_of(frames, ids), PlausibilityConfig())
+    assert [t.id for t in kept] == [0]
+
+
+def test_track_people_end_to_end_on_a_synthetic_clip():
+    """A walker, a man split by a jump, a flicker, a stick-figure ghost: two people, numbered
+    in order of first appearance, ghost and flicker dropped, every kept detection assigned."""
+    frames: list[list[tuple[PersonDetection, np.ndarray]]] = [[] for _ in range(120)]
+    for f in range(0, 60):
+        frames[f].append((body(1400, 250, 420), look(2)))
+    for f in range(66, 120):
+        frames[f].append((body(1300 - 12 * (f - 66), 560, 400), look(2)))
+    for f in range(10, 120):
+        frames[f].append((body(200 + 4 * f, 500, 260), look(5)))
+    for f in range(30, 33):
+        frames[f].append((body(900, 100, 130), look(1)))
+    for f in range(40, 80):
+        frames[f].append((body(1000, 150, 120, shoulder_scale=0.3), look(1)))
+    assignment, num_people = track_people(clip(frames), TrackingConfig(), fps=30)
+    assert num_people == 2
+    man = [a[0] for a in assignment[:60]] + [a[0] for a in assignment[66:120]]
+    assert set(man) == {0}
+    walker = [a[0] if 60 <= f < 66 else a[1] for f, a in enumerate(assignment) if f >= 10]
+    assert set(walker) == {1}
+    assert all(a[-1] == -1 for a in assignment[30:33])  # flicker
+    assert all(-1 in a for a in assignment[40:80])  # ghost
+    _, n = track_people(clip(frames), TrackingConfig(stitch=False), fps=30)
+    assert n == 3  # without stitching the man is two people

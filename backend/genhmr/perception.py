@@ -1,0 +1,185 @@
+"""Perception: a frame range of a video -> people in every frame -> one track per person.
+
+This is everything a job does before any 3D body exists, and the part the real-footage tracking
+benchmark (``tools/bench_tracking.py``) measures on its own:
+
+1. **detect** every person in every frame (:func:`detect_frames`), with the detector chosen by
+   :class:`PerceptionConfig` (``"blazepose"``: MediaPipe's multi-person landmarker on the frame
+   and on tiles), and describe each person's appearance (colour statistics of the torso and
+   legs) while the frame is at hand, for the offline stitching;
+2. **track**: link detections into tracklets online, then join tracklets that belong to one
+   person and drop implausible ones using the whole clip (:mod:`genhmr.tracking`);
+3. pack the tracks into ``(P, F, ...)`` arrays (:class:`Tracks`).
+
+Pure of torch: it runs in the backend process but needs only numpy, OpenCV and the detectors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genhmr_core.keypoints import NUM_KEYPOINTS, NUM_MEDIAPIPE, mediapipe_to_keypoints_index
+
+from .errors import InputVideoError, JobCancelled
+from .tracking import FrameDetections, TrackingConfig, describe_appearance, track_people
+from .video import VideoError, VideoInfo, probe, read_frames, resolve_range
+
+DETECTORS = ("blazepose",)
+
+DetectProgressFn = Callable[[int, int, str], None]  # (frames done, frames total, message)
+StopFn = Callable[[], bool]
+
+
+@dataclasses.dataclass
+class PerceptionConfig:
+    """Which detector, how it looks for small people, and how tracks are linked."""
+
+    detector: str = "blazepose"
+    tiling: str = "auto"
+    max_people: int = 6
+    tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
+
+
+@dataclasses.dataclass
+class Tracks:
+    """Tracked detector output, person-major: ``(P, F, ...)`` over the job's F frames."""
+
+    frame_indices: np.ndarray  # (F,) video frame index of each job frame
+    valid: np.ndarray  # (P, F) bool: the person was detected in that frame
+    keypoints2d: np.ndarray  # (P, F, K, 3) COCO-style keypoints, pixels + confidence
+    world_keypoints: np.ndarray  # (P, F, K, 3) the detector's metric 3D keypoints
+    boxes: np.ndarray  # (P, F, 4) x0, y0, x1, y1 pixels
+    landmarks2d: np.ndarray  # (P, F, 33, 3) the detector's own landmarks
+    world_landmarks: np.ndarray  # (P, F, 33, 3)
+
+    @property
+    def num_people(self) -> int:
+        return int(self.valid.shape[0])
+
+
+@dataclasses.dataclass
+class Perception:
+    tracks: Tracks
+    seconds: dict[str, float]  # "decode", "detect" (appearance included), "track"
+    person_frames: int  # detections kept in tracks
+
+
+def make_detector(config: PerceptionConfig) -> Any:
+    """The detector ``config`` asks for; close it (or use it as a context manager) when done."""
+    if config.detector not in DETECTORS:
+        raise ValueError(f"unknown detector {config.detector!r}; available: "
+                         f"{', '.join(DETECTORS)}")
+    from .detection import PoseDetector
+
+    return PoseDetector(max_people=config.max_people, tiling=config.tiling)
+
+
+def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,
+                  progress: DetectProgressFn | None = None, should_stop: StopFn | None = None,
+                  seconds: dict[str, float] | None = None) -> list[FrameDetections]:
+    """Decode ``[start, end)`` and detect and describe every person in every frame.
+
+    ``seconds`` (if given) accumulates "decode" and "detect" times. Raises
+    :class:`InputVideoError` for undecodable video and :class:`JobCancelled` when
+    ``should_stop`` says so (checked between frames).
+    """
+    stop = should_stop or (lambda: False)
+    timing = seconds if seconds is not None else {}
+    total = end - start if end is not None else 0
+    if info.frame_count > 0:
+        last = info.frame_count if end is None else min(end, info.frame_count)
+        total = max(last - start, 1)
+    out: list[FrameDetections] = []
+    frames = read_frames(info.path, start, end, info=info)
+    last_report = -1.0
+    clock = time.perf_counter()
+    while True:
+        t = time.perf_counter()
+        try:
+            index, frame = next(frames)
+        except StopIteration:
+            break
+        except VideoError as exc:
+            raise InputVideoError(str(exc)) from exc
+        timing["decode"] = timing.get("decode", 0.0) + time.perf_counter() - t
+        if stop():
+            frames.close()
+            raise JobCancelled()
+        t = time.perf_counter()
+        people = detector.detect(frame, timestamp_ms=round(index * 1000.0 / info.fps))
+        appearance = [describe_appearance(frame, p.landmarks_px) for p in people]
+        timing["detect"] = timing.get("detect", 0.0) + time.perf_counter() - t
+        out.append(FrameDetections(index, list(people), appearance))
+        now = time.perf_counter() - clock
+        if progress is not None and (now - last_report > 0.25 or len(out) == total):
+            last_report = now
+            progress(len(out), max(total, len(out)), f"frame {index}: {len(people)} people")
+    if not out:
+        raise InputVideoError(f"no frames could be decoded from {info.path}")
+    return out
+
+
+def pack_tracks(per_frame: list[FrameDetections], assignment: list[list[int]],
+                num_people: int) -> Tracks:
+    """Person-major arrays from per-frame detections and their person index (-1 = dropped)."""
+    mp_index = mediapipe_to_keypoints_index()
+    num_frames = len(per_frame)
+    tracks = Tracks(
+        frame_indices=np.array([f.frame for f in per_frame], dtype=np.int64),
+        valid=np.zeros((num_people, num_frames), bool),
+        keypoints2d=np.zeros((num_people, num_frames, NUM_KEYPOINTS, 3), np.float32),
+        world_keypoints=np.zeros((num_people, num_frames, NUM_KEYPOINTS, 3), np.float32),
+        boxes=np.zeros((num_people, num_frames, 4), np.float32),
+        landmarks2d=np.zeros((num_people, num_frames, NUM_MEDIAPIPE, 3), np.float32),
+        world_landmarks=np.zeros((num_people, num_frames, NUM_MEDIAPIPE, 3), np.float32),
+    )
+    for f, (frame, people_ids) in enumerate(zip(per_frame, assignment, strict=True)):
+        for person, p in zip(frame.people, people_ids, strict=True):
+            if p < 0:
+                continue
+            tracks.valid[p, f] = True
+            tracks.landmarks2d[p, f] = person.landmarks_px
+            tracks.world_landmarks[p, f] = person.world_landmarks
+            tracks.keypoints2d[p, f] = person.landmarks_px[mp_index]
+            tracks.world_keypoints[p, f] = person.world_landmarks[mp_index]
+            tracks.boxes[p, f] = person.box
+    return tracks
+
+
+def perceive(video: str | Path, start: int = 0, end: int | None = None,
+             config: PerceptionConfig | None = None, detector: Any = None,
+             progress: DetectProgressFn | None = None,
+             should_stop: StopFn | None = None) -> Perception:
+    """Detect and track everybody in ``video[start:end]``; see the module docstring.
+
+    ``detector`` reuses a loaded detector (the caller keeps ownership); otherwise one is made
+    from ``config`` and closed before returning.
+    """
+    config = config or PerceptionConfig()
+    try:
+        info = probe(video)
+        start, end = resolve_range(info, start, end)
+    except VideoError as exc:
+        raise InputVideoError(str(exc)) from exc
+    seconds: dict[str, float] = {}
+    owns = detector is None
+    t = time.perf_counter()
+    if owns:
+        detector = make_detector(config)
+    seconds["load"] = time.perf_counter() - t
+    try:
+        per_frame = detect_frames(info, start, end, detector, progress, should_stop, seconds)
+    finally:
+        if owns:
+            detector.close()
+    t = time.perf_counter()
+    assignment, num_people = track_people(per_frame, config.tracking, fps=info.fps)
+    tracks = pack_tracks(per_frame, assignment, num_people)
+    seconds["track"] = time.perf_counter() - t
+    return Perception(tracks=tracks, seconds=seconds, person_frames=int(tracks.valid.sum()))

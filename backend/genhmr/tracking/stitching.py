@@ -1,0 +1,139 @@
+"""Offline stitching: join the tracklets that belong to one person.
+
+An online tracker must decide at every frame; it splits a person whenever the detector loses
+them for longer than its patience (a jump against the sun, a walk behind a tree) or their
+motion breaks its prediction (a fall, a flip). Here the whole clip is known, so every pair
+"tracklet A ends, later tracklet B starts" can be judged with everything both tracklets show:
+
+* **motion continuity**: A's end extrapolated forward (and B's start backward) at their
+  measured velocities should reach the other, within a tolerance that grows with the gap
+  (people move while unseen: ``motion_growth`` body heights per second);
+* **size**: the person's height in pixels changes little over a few seconds;
+* **appearance**: colour statistics of torso and thighs (:mod:`.appearance`);
+* **body proportions**: segment-length ratios of the detector's 3D landmarks
+  (:mod:`.proportions`), weak but independent of the view.
+
+Each cue is a normalised distance in [0, 1] where 1 is its gate (beyond it the pair is refused
+whatever the others say), combined with weights into one cost. Links are chosen all at once
+with the Hungarian algorithm on the (ends x starts) cost matrix, so every tracklet gets at most
+one successor and one predecessor and the chains are people. Tracklets that overlap in time
+are never joined: the same person cannot be detected twice in one frame (duplicates are the
+plausibility stage's business).
+
+Pure numpy/scipy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .appearance import appearance_distance
+from .proportions import proportion_distance
+from .tracklets import Tracklet
+
+log = logging.getLogger(__name__)
+
+_REFUSED = 1e6
+
+
+@dataclasses.dataclass
+class StitchingConfig:
+    """Gates, weights and the acceptance threshold of a link; see the module docstring."""
+
+    max_gap_s: float = 4.0  # longer gaps are never bridged
+    motion_tolerance: float = 0.75  # body heights allowed between prediction and detection
+    motion_growth: float = 1.5  # extra body heights allowed per second of gap
+    max_size_ratio: float = 1.8  # height ratio across the gap beyond which the pair is refused
+    max_appearance: float = 0.6  # Hellinger distance gate on colour statistics
+    max_proportions: float = 0.25  # mean |log ratio| gate on segment-length ratios
+    motion_weight: float = 0.4
+    size_weight: float = 0.15
+    appearance_weight: float = 0.35
+    proportions_weight: float = 0.1
+    gap_weight: float = 0.1  # small preference for shorter gaps among equal candidates
+    max_cost: float = 0.6  # links costlier than this are not made
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkCost:
+    """One candidate link's cues (normalised, 1 = gate) and total; ``None`` = cue unavailable."""
+
+    motion: float
+    size: float
+    appearance: float | None
+    proportions: float | None
+    gap_s: float
+    total: float
+
+
+def link_cost(a: Tracklet, b: Tracklet, fps: float, config: StitchingConfig) -> LinkCost | None:
+    """The cost of "b continues a" (a ends before b starts), or ``None`` when a gate refuses."""
+    gap = b.start - a.end
+    gap_s = gap / max(fps, 1e-6)
+    if gap < 1 or gap_s > config.max_gap_s:
+        return None
+    end_pos, end_vel, end_h = a.end_state(at_start=False)
+    start_pos, start_vel, start_h = b.end_state(at_start=True)
+    height = math.sqrt(max(end_h, 1.0) * max(start_h, 1.0))
+    # Extrapolate each side towards the other; the better of the two (and of "did not move")
+    # counts, since one side's velocity may be noise from a short or jerky tracklet.
+    errors = [np.linalg.norm(end_pos + end_vel * gap - start_pos),
+              np.linalg.norm(start_pos - start_vel * gap - end_pos),
+              np.linalg.norm(start_pos - end_pos)]
+    allowed = config.motion_tolerance + config.motion_growth * gap_s
+    motion = float(min(errors)) / height / allowed
+    size = abs(math.log(max(end_h, 1.0) / max(start_h, 1.0))) / math.log(config.max_size_ratio)
+    look = appearance_distance(a.look, b.look)
+    appearance = None if look is None else look / config.max_appearance
+    shape = proportion_distance(a.proportions, b.proportions)
+    proportions = None if shape is None else shape / config.max_proportions
+    cues = [(motion, config.motion_weight), (size, config.size_weight),
+            (appearance, config.appearance_weight), (proportions, config.proportions_weight)]
+    if any(value is not None and value > 1.0 for value, _ in cues):
+        return None
+    # Missing cues do not vote: the others' weights are rescaled to the same total.
+    present = [(value, weight) for value, weight in cues if value is not None]
+    total = sum(v * w for v, w in present) / sum(w for _, w in present)
+    total += config.gap_weight * gap_s / config.max_gap_s
+    return LinkCost(motion, size, appearance, proportions, gap_s, float(total))
+
+
+def stitch(tracklets: list[Tracklet], fps: float,
+           config: StitchingConfig | None = None) -> list[list[Tracklet]]:
+    """Chains of tracklets, one per person, each in time order; chains ordered by start."""
+    config = config or StitchingConfig()
+    n = len(tracklets)
+    if n == 0:
+        return []
+    cost = np.full((n, n), _REFUSED)
+    for i, a in enumerate(tracklets):
+        for j, b in enumerate(tracklets):
+            if i != j and b.start > a.end:
+                link = link_cost(a, b, fps, config)
+                if link is not None and link.total <= config.max_cost:
+                    cost[i, j] = link.total
+                    log.debug("link %d -> %d: %s", a.id, b.id, link)
+    successor: dict[int, int] = {}
+    rows, cols = linear_sum_assignment(cost)
+    for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        if cost[i, j] < _REFUSED:
+            successor[i] = j
+            log.info("stitched tracklet %d -> %d (cost %.2f)", tracklets[i].id,
+                     tracklets[j].id, cost[i, j])
+    has_predecessor = set(successor.values())
+    chains = []
+    for i in range(n):
+        if i in has_predecessor:
+            continue
+        chain, k = [tracklets[i]], i
+        while k in successor:
+            k = successor[k]
+            chain.append(tracklets[k])
+        chains.append(chain)
+    chains.sort(key=lambda c: c[0].start)
+    return chains
