@@ -128,6 +128,39 @@ if [ "${#missing[@]}" -gt 0 ]; then
     log "media: ${missing[*]} extracted from $(basename "$deb")"
 fi
 
+# Pose2Sim/Demo_MultiPerson (4 calibrated views of 3 people, 100 frames at 60 fps) from the
+# pose2sim wheel (BSD-3-Clause): only videos/, calibration/ and Config.toml are unpacked, into
+# $MEDIA/pose2sim/Demo_MultiPerson. Demo_SinglePerson and Demo_Batch are held out: never extracted.
+POSE2SIM_VERSION="0.10.49"
+P2S_DIR="$MEDIA/pose2sim/Demo_MultiPerson"
+P2S_FILES=(videos/cam01.mp4 videos/cam02.mp4 videos/cam03.mp4 videos/cam04.mp4
+    calibration/Calib.qca.txt Config.toml)
+missing=()
+for f in "${P2S_FILES[@]}"; do
+    [ -s "$P2S_DIR/$f" ] || missing+=("$f")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    whl="$DOWNLOADS/pose2sim-$POSE2SIM_VERSION-py3-none-any.whl"
+    if [ ! -s "$whl" ]; then
+        log "downloading the pose2sim $POSE2SIM_VERSION wheel (~51 MB, multi-view sample clip)"
+        "$BASE_PY" -m pip download --no-deps --only-binary=:all: --progress-bar off -q \
+            -d "$DOWNLOADS" "pose2sim==$POSE2SIM_VERSION" ||
+            die "could not download pose2sim==$POSE2SIM_VERSION from the package index"
+    fi
+    "$BASE_PY" - "$whl" "$P2S_DIR" "${missing[@]}" <<'PY' || die "could not extract from $whl"
+import os, shutil, sys, zipfile
+whl, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(whl) as z:
+    for name in names:
+        target = os.path.join(dest, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with z.open("Pose2Sim/Demo_MultiPerson/" + name) as src, open(target + ".part", "wb") as out:
+            shutil.copyfileobj(src, out)
+        os.replace(target + ".part", target)
+PY
+    log "media: pose2sim/Demo_MultiPerson ${missing[*]} extracted"
+fi
+
 # ---- registry motion data (training, tests) ---------------------------------------------------
 # CMU/Boxing BVH (Debian assimp-testmodels), DeepMimic clips (pybullet wheel), climbing sequences
 # (holosoma-retargeting wheel), Anny's walk cycle (anny wheel): only the data files are unpacked.

@@ -3,10 +3,15 @@
 This is everything a job does before any 3D body exists, and the part the real-footage tracking
 benchmark (``tools/bench_tracking.py``) measures on its own:
 
-1. **detect** every person in every frame (:func:`detect_frames`), with the detector chosen by
-   :class:`PerceptionConfig` (``"blazepose"``: MediaPipe's multi-person landmarker on the frame
-   and on tiles), and describe each person's appearance (colour statistics of the torso and
-   legs) while the frame is at hand, for the offline stitching;
+1. **detect** every person in every frame (:func:`detect_people`), with the detector chosen by
+   :class:`PerceptionConfig` (``"boxes"``, the default: a person-box detector, then the
+   BlazePose landmark model in each person's region, followed from frame to frame;
+   ``"blazepose"``: MediaPipe's own multi-person landmarker on the frame and on tiles, kept for
+   comparison), and describe each person's appearance (colour statistics of the torso and
+   legs) while the frame is at hand, for the offline stitching; then **backfill**: follow each
+   person backwards from the frame where the detector first found them (:func:`backfill`) -
+   the box detector runs only every few frames, and it finds a person late who steps out from
+   behind something or lands from a jump;
 2. **track**: link detections into tracklets online, then join tracklets that belong to one
    person and drop implausible ones using the whole clip (:mod:`genhmr.tracking`);
 3. pack the tracks into ``(P, F, ...)`` arrays (:class:`Tracks`).
@@ -16,6 +21,7 @@ Pure of torch: it runs in the backend process but needs only numpy, OpenCV and t
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import time
 from collections.abc import Callable
@@ -26,11 +32,13 @@ import numpy as np
 
 from genhmr_core.keypoints import NUM_KEYPOINTS, NUM_MEDIAPIPE, mediapipe_to_keypoints_index
 
+from .boxes import box_iou
+from .detection.tiling import keypoint_overlap
 from .errors import InputVideoError, JobCancelled
 from .tracking import FrameDetections, TrackingConfig, describe_appearance, track_people
 from .video import VideoError, VideoInfo, probe, read_frames, resolve_range
 
-DETECTORS = ("blazepose",)
+DETECTORS = ("boxes", "blazepose")
 
 DetectProgressFn = Callable[[int, int, str], None]  # (frames done, frames total, message)
 StopFn = Callable[[], bool]
@@ -40,9 +48,10 @@ StopFn = Callable[[], bool]
 class PerceptionConfig:
     """Which detector, how it looks for small people, and how tracks are linked."""
 
-    detector: str = "blazepose"
+    detector: str = "boxes"
     tiling: str = "auto"
     max_people: int = 6
+    backfill_s: float = 0.5  # how far back to follow a person from where they were found
     tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
 
 
@@ -66,7 +75,7 @@ class Tracks:
 @dataclasses.dataclass
 class Perception:
     tracks: Tracks
-    seconds: dict[str, float]  # "decode", "detect" (appearance included), "track"
+    seconds: dict[str, float]  # "decode", "detect" (appearance included), "backfill", "track"
     person_frames: int  # detections kept in tracks
 
 
@@ -75,9 +84,13 @@ def make_detector(config: PerceptionConfig) -> Any:
     if config.detector not in DETECTORS:
         raise ValueError(f"unknown detector {config.detector!r}; available: "
                          f"{', '.join(DETECTORS)}")
-    from .detection import PoseDetector
+    if config.detector == "blazepose":
+        from .detection import PoseDetector
 
-    return PoseDetector(max_people=config.max_people, tiling=config.tiling)
+        return PoseDetector(max_people=config.max_people, tiling=config.tiling)
+    from .detection.person_pose_detector import PersonPoseDetector
+
+    return PersonPoseDetector(max_people=config.max_people, tiling=config.tiling)
 
 
 def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,
@@ -123,6 +136,82 @@ def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,
     if not out:
         raise InputVideoError(f"no frames could be decoded from {info.path}")
     return out
+
+
+def _starts(per_frame: list[FrameDetections]) -> dict[int, list[int]]:
+    """{job-frame position: [detection index, ...]} of people who were not there (no
+    overlapping detection) in the previous job frame."""
+    out: dict[int, list[int]] = {}
+    for pos in range(1, len(per_frame)):
+        before = per_frame[pos - 1].people
+        for i, person in enumerate(per_frame[pos].people):
+            if not any(_same_person(person, other, 0.3) for other in before):
+                out.setdefault(pos, []).append(i)
+    return out
+
+
+def _same_person(a: Any, b: Any, threshold: float) -> bool:
+    iou = float(box_iou(a.box[None], b.box[None])[0, 0])
+    return iou >= threshold or keypoint_overlap(a.landmarks_px, b.landmarks_px) >= threshold
+
+
+def backfill(info: VideoInfo, per_frame: list[FrameDetections], detector: Any,
+             max_frames: int, should_stop: StopFn | None = None) -> int:
+    """Follow people backwards, up to ``max_frames`` frames, from each frame where somebody
+    appears who was not in the previous frame; returns the number of detections added.
+
+    The followed person is added to an earlier frame while the landmark model still sees a
+    person there and until they meet a detection that frame already has (their own earlier
+    track, or somebody else). Frames are decoded once more, in order, keeping only the last
+    ``max_frames`` in memory. Only detectors that can follow a person in a given frame
+    (``detector.follow``) take part; with others this does nothing.
+    """
+    follow = getattr(detector, "follow", None)
+    if follow is None or max_frames < 1 or len(per_frame) < 2:
+        return 0
+    starts = _starts(per_frame)
+    if not starts:
+        return 0
+    stop = should_stop or (lambda: False)
+    added = 0
+    recent: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=max_frames)
+    first, last = per_frame[0].frame, per_frame[-1].frame
+    try:
+        for pos, (_, frame) in enumerate(read_frames(info.path, first, last + 1, info=info)):
+            if pos >= len(per_frame) or pos > max(starts):
+                break
+            if stop():
+                raise JobCancelled()
+            for index in starts.get(pos, []):
+                person = per_frame[pos].people[index]
+                for earlier, earlier_frame in reversed(recent):
+                    found = follow(earlier_frame, person)
+                    target = per_frame[earlier]
+                    if found is None or any(_same_person(found, other, 0.5)
+                                            for other in target.people):
+                        break
+                    target.people.append(found)
+                    target.appearance.append(describe_appearance(earlier_frame,
+                                                                 found.landmarks_px))
+                    added += 1
+                    person = found
+            recent.append((pos, frame))
+    except VideoError as exc:
+        raise InputVideoError(str(exc)) from exc
+    return added
+
+
+def detect_people(info: VideoInfo, start: int, end: int | None, detector: Any,
+                  config: PerceptionConfig, progress: DetectProgressFn | None = None,
+                  should_stop: StopFn | None = None,
+                  seconds: dict[str, float] | None = None) -> list[FrameDetections]:
+    """:func:`detect_frames`, then :func:`backfill` (timed as "backfill" in ``seconds``)."""
+    timing = seconds if seconds is not None else {}
+    per_frame = detect_frames(info, start, end, detector, progress, should_stop, timing)
+    t = time.perf_counter()
+    backfill(info, per_frame, detector, round(config.backfill_s * info.fps), should_stop)
+    timing["backfill"] = timing.get("backfill", 0.0) + time.perf_counter() - t
+    return per_frame
 
 
 def pack_tracks(per_frame: list[FrameDetections], assignment: list[list[int]],
@@ -174,7 +263,8 @@ def perceive(video: str | Path, start: int = 0, end: int | None = None,
         detector = make_detector(config)
     seconds["load"] = time.perf_counter() - t
     try:
-        per_frame = detect_frames(info, start, end, detector, progress, should_stop, seconds)
+        per_frame = detect_people(info, start, end, detector, config, progress, should_stop,
+                                  seconds)
     finally:
         if owns:
             detector.close()

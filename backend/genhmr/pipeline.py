@@ -40,7 +40,7 @@ from .errors import (
     JobError,
     NoPersonFoundError,
 )
-from .perception import PerceptionConfig, Tracks, detect_frames, make_detector, pack_tracks
+from .perception import PerceptionConfig, Tracks, detect_people, make_detector, pack_tracks
 from .tracking import track_people
 from .video import VideoError, probe, resolve_range
 
@@ -181,8 +181,8 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
         report(Progress("detect", done, total, clock.elapsed(), message))
 
     try:
-        per_frame = detect_frames(info, start, end, detector, detect_progress, stop,
-                                  clock.stages)
+        per_frame = detect_people(info, start, end, detector, perception, detect_progress,
+                                  stop, clock.stages)
     finally:
         if owns_detector:
             detector.close()

@@ -38,6 +38,7 @@ from typing import Literal, Self
 
 import numpy as np
 
+from genhmr.boxes import landmark_box
 from genhmr.detection.task_bundle import ensure_task_bundle
 from genhmr.detection.tiling import Tile, merge_duplicates, plan_tiles
 
@@ -66,6 +67,10 @@ class PersonDetection:
             height on every side, clipped to the frame.
         score: mean visibility of the two shoulders and two hips.
         source: which pass found it: "full", "coarse" or "fine" (for diagnostics).
+        alignment_px: (2, 2) float32 or None - the landmark model's two alignment points (hip
+            centre, and the point that sets the body's size and tilt) in frame pixels, from
+            which the person's region in a neighbouring frame is built; only detectors that run
+            the landmark model themselves know them.
     """
 
     landmarks_px: np.ndarray
@@ -73,6 +78,7 @@ class PersonDetection:
     box: np.ndarray
     score: float
     source: str = "full"
+    alignment_px: np.ndarray | None = None
 
     @property
     def height_px(self) -> float:
@@ -87,15 +93,6 @@ class _Candidate:
     score: float
     rank: float  # score used to order duplicates: truncated tile detections rank lower
     source: str
-
-
-def _landmark_box(landmarks_px: np.ndarray, width: int, height: int, pad: float) -> np.ndarray:
-    x, y = landmarks_px[:, 0], landmarks_px[:, 1]
-    margin = pad * max(float(np.ptp(y)), float(np.ptp(x)) * 0.5, 1.0)
-    box = np.array([x.min() - margin, y.min() - margin, x.max() + margin, y.max() + margin])
-    box[[0, 2]] = np.clip(box[[0, 2]], 0, width)
-    box[[1, 3]] = np.clip(box[[1, 3]], 0, height)
-    return box.astype(np.float32)
 
 
 class PoseDetector:
@@ -312,7 +309,7 @@ class PoseDetector:
         candidates = [c for c in candidates if c.score >= self.min_score]
         if not candidates:
             return []
-        boxes = np.stack([_landmark_box(c.landmarks_px, width, height, 0.1) for c in candidates])
+        boxes = np.stack([landmark_box(c.landmarks_px, width, height, 0.1) for c in candidates])
         keep = merge_duplicates(
             boxes,
             np.array([c.rank for c in candidates]),

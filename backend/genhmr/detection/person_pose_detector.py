@@ -1,0 +1,249 @@
+"""Every person in a frame: person boxes, then BlazePose landmarks in each person's own region.
+
+Why this design (measurements: docs/detection.md):
+
+* MediaPipe's BlazePose *detector* finds a person from the face and misses people who turn
+  away, are small, or partly hidden. A real person detector (SSDLite-MobileNetV2, person class
+  only, :mod:`.person_boxes`) finds them from the whole body.
+* The BlazePose *landmark model* is then run directly on a square region around each person
+  (:mod:`.landmark_model`), not on the frame: each person gets the whole 256-px input, and
+  people who overlap each keep their own region.
+* As MediaPipe's own video tracker does, a person's region for the next frame comes from this
+  frame's landmarks (hip centre, body size and the body's tilt), so a person keeps being
+  followed through frames where the box detector misses them (an upside-down flip against the
+  sun, a partial occlusion). Detector boxes that no followed person explains start new regions;
+  a new region is settled at once (landmarks from the box's upright region, then a second pass
+  in the region those landmarks define), since a loose box gives a loose first pose.
+* The person detector runs on the full frame plus a few large tiles (tiling "auto") every
+  ``detect_every`` frames; every ``scan_every_s`` seconds (and on the first frame) it scans a
+  finer grid
+  of tiles too (tiling "on"), which finds far people and silhouettes against the light
+  (demo.mp4's man on the box, against the sun) that the coarse view scores too low. Following
+  then carries whoever a scan found.
+* A followed region that has not been confirmed by a detector box for ``max_unconfirmed_s`` is
+  dropped: the landmark model keeps "seeing" a body on texture once put there.
+* Two regions that converge on one person give near-identical landmarks; duplicates are
+  merged on keypoints (box overlap alone would merge a person with the one standing behind).
+
+A frame that does not directly follow the previous call (a seek, a re-run range) forgets the
+followed people, so no reset is ever needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+
+from genhmr.boxes import box_containment, box_iou, landmark_box
+
+from .landmark_model import LandmarkResult, RoiLandmarker, roi_from_box, roi_from_landmarks
+from .mediapipe_detector import TORSO, PersonDetection
+from .person_boxes import PersonBoxDetector, TilingMode
+from .tiling import merge_duplicates
+
+
+@dataclasses.dataclass
+class _Followed:
+    result: LandmarkResult
+    unconfirmed_ms: float  # time since a detector box last overlapped this person
+
+
+class PersonPoseDetector:
+    """Detect every person in BGR frames (see the module docstring for the strategy).
+
+    Args:
+        max_people: most people returned per frame (the best scores win).
+        tiling: the person detector's tiling ("off", "auto", "on"; see
+            :class:`~genhmr.detection.person_boxes.PersonBoxDetector`).
+        box_threshold: person detector score threshold.
+        min_presence: landmark model "a person is in this region" threshold (MediaPipe's 0.5).
+        min_score: drop people whose torso visibility is below this.
+        detect_every: run the person detector on every n-th followed frame (always on frames
+            that do not follow the previous call, and on the frame after a followed person was
+            lost). Following costs one landmark pass per person; the detector (one pass per
+            tile) is what finds people who enter, so 3 at 30 fps finds them within 0.1 s.
+        follow_max_step_ms: a frame more than this after the previous call (or not after it)
+            starts afresh.
+        max_unconfirmed_s: drop a followed person not overlapped by a detector box for longer.
+        scan_every_s: run the person detector with every tile level ("on") this often (and on
+            the first frame); 0: never. A scan costs ~16 network calls on a 16:9 frame.
+        box_model, landmark_model: ONNX files (default: the ones shipped in ``assets``).
+        num_threads: onnxruntime intra-op threads of each model.
+    """
+
+    def __init__(
+        self,
+        max_people: int = 6,
+        tiling: TilingMode = "auto",
+        box_threshold: float = 0.35,
+        min_presence: float = 0.5,
+        min_score: float = 0.3,
+        detect_every: int = 3,
+        follow_max_step_ms: int = 250,
+        max_unconfirmed_s: float = 2.0,
+        scan_every_s: float = 1.0,
+        box_model: str | Path | None = None,
+        landmark_model: str | Path | None = None,
+        num_threads: int = 2,
+    ) -> None:
+        if max_people < 1:
+            raise ValueError("max_people must be >= 1")
+        if detect_every < 1:
+            raise ValueError("detect_every must be >= 1")
+        self.max_people = int(max_people)
+        self.min_presence = float(min_presence)
+        self.min_score = float(min_score)
+        self.detect_every = int(detect_every)
+        self.follow_max_step_ms = int(follow_max_step_ms)
+        self.max_unconfirmed_ms = 1000.0 * float(max_unconfirmed_s)
+        self._boxes = PersonBoxDetector(box_model, score_threshold=box_threshold, tiling=tiling,
+                                        num_threads=num_threads)
+        self._landmarks = RoiLandmarker(landmark_model, num_threads=num_threads)
+        self.tiling: TilingMode = tiling
+        self.scan_every_ms = 1000.0 * float(scan_every_s)
+        self._since_scan_ms = 0.0
+        self._followed: list[_Followed] = []
+        self._last_ms: int | None = None
+        self._since_boxes = 0
+        self._lost_someone = False
+        self.calls_last_frame = 0  # network calls on the last frame (diagnostics)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Forget the followed people (the onnxruntime sessions go with the object); kept so
+        that every detector is used the same way."""
+        self._followed = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- detection ---------------------------------------------------------------------------
+    def detect(self, frame_bgr: np.ndarray, timestamp_ms: int = 0) -> list[PersonDetection]:
+        """All people in one (H, W, 3) uint8 BGR frame, best score first."""
+        frame = np.asarray(frame_bgr)
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8 or 0 in frame.shape:
+            raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got {frame.shape} "
+                             f"{frame.dtype}")
+        height, width = frame.shape[:2]
+        step = None if self._last_ms is None else int(timestamp_ms) - self._last_ms
+        self._last_ms = int(timestamp_ms)
+        follows = step is not None and 0 < step <= self.follow_max_step_ms
+        if not follows:
+            self._followed = []
+            self._since_boxes = 0
+        run_boxes = (not follows or self._lost_someone
+                     or self._since_boxes + 1 >= self.detect_every)
+        calls = 0
+        if follows:
+            self._since_scan_ms += step
+        scan = self.scan_every_ms > 0 and (not follows or self._since_scan_ms >= self.scan_every_ms)
+        if scan:
+            self._since_scan_ms = 0.0
+        if run_boxes or scan:
+            tiling: TilingMode = "on" if scan else self.tiling
+            boxes, _ = self._boxes.detect(frame, tiling=tiling)
+            calls += len(self._boxes.plan(width, height, tiling))
+            self._since_boxes = 0
+        else:
+            boxes = np.zeros((0, 4), np.float32)
+            self._since_boxes += 1
+
+        # 1. follow last frame's people in the regions their landmarks define
+        followed = self._landmarks.landmarks_many(
+            frame, [f.result.next_roi for f in self._followed]) if self._followed else []
+        calls += bool(followed)
+        candidates: list[tuple[LandmarkResult, float]] = []
+        self._lost_someone = False
+        for previous, result in zip(self._followed, followed, strict=True):
+            if result.presence < self.min_presence:
+                self._lost_someone = True  # look for them with the detector next frame
+                continue
+            own = landmark_box(result.landmarks_px, width, height)
+            confirmed = len(boxes) > 0 and _overlaps(own, boxes).any()
+            unconfirmed = 0.0 if confirmed or not run_boxes else previous.unconfirmed_ms + step
+            if unconfirmed <= self.max_unconfirmed_ms:
+                candidates.append((result, unconfirmed))
+
+        # 2. detector boxes nobody followed explains start new people, settled in two passes
+        if len(boxes):
+            known = np.stack([landmark_box(r.landmarks_px, width, height)
+                              for r, _ in candidates]) if candidates else np.zeros((0, 4))
+            fresh = [b for b in boxes
+                     if not len(known) or not _overlaps(b, known, containment=2.0).any()]
+            if fresh:
+                first = self._landmarks.landmarks_many(frame, [roi_from_box(b) for b in fresh])
+                seen = [r for r in first if r.presence >= self.min_presence]
+                settled = self._landmarks.landmarks_many(
+                    frame, [roi_from_landmarks(r.auxiliary_px) for r in seen]) if seen else []
+                calls += 1 + bool(seen)
+                for rough, fine in zip(seen, settled, strict=True):
+                    candidates.append((fine if fine.presence >= self.min_presence else rough, 0.0))
+        self.calls_last_frame = calls
+
+        people, kept = self._merge(candidates, width, height)
+        self._followed = [_Followed(candidates[i][0], candidates[i][1]) for i in kept]
+        return people
+
+    def follow(self, frame_bgr: np.ndarray, person: PersonDetection) -> PersonDetection | None:
+        """The same person in a neighbouring frame (before or after ``person``'s own), found in
+        the region ``person``'s landmarks define, or ``None`` if the landmark model no longer
+        sees a person there. Stateless: it neither uses nor changes the followed people.
+
+        This is what lets the perception stage walk *backwards* from where the detector first
+        found someone (:func:`genhmr.perception.backfill`)."""
+        frame = np.asarray(frame_bgr)
+        height, width = frame.shape[:2]
+        if person.alignment_px is not None:
+            roi = roi_from_landmarks(person.alignment_px)
+        else:
+            rough = self._landmarks.landmarks(frame, roi_from_box(person.box))
+            if rough.presence < self.min_presence:
+                return None
+            roi = rough.next_roi
+        result = self._landmarks.landmarks(frame, roi)
+        score = float(result.landmarks_px[list(TORSO), 2].mean())
+        if result.presence < self.min_presence or score < self.min_score:
+            return None
+        return _person(result, landmark_box(result.landmarks_px, width, height), score,
+                       source="backfill")
+
+    def _merge(self, candidates: list[tuple[LandmarkResult, float]], width: int,
+               height: int) -> tuple[list[PersonDetection], list[int]]:
+        scores = [float(r.landmarks_px[list(TORSO), 2].mean()) for r, _ in candidates]
+        usable = [i for i, s in enumerate(scores) if s >= self.min_score]
+        if not usable:
+            return [], []
+        boxes = np.stack([landmark_box(candidates[i][0].landmarks_px, width, height)
+                          for i in usable])
+        keypoints = np.stack([candidates[i][0].landmarks_px for i in usable])
+        rank = np.array([scores[i] + 0.1 * candidates[i][0].presence for i in usable])
+        keep = merge_duplicates(boxes, rank, keypoints, iou_threshold=0.7,
+                                containment_threshold=0.95, keypoint_threshold=0.5,
+                                max_keep=self.max_people)
+        people = [_person(candidates[usable[k]][0], boxes[k], scores[usable[k]]) for k in keep]
+        order = np.argsort([-p.score for p in people], kind="stable")
+        return [people[i] for i in order], [usable[keep[i]] for i in order]
+
+
+def _person(result: LandmarkResult, box: np.ndarray, score: float,
+            source: str = "roi") -> PersonDetection:
+    return PersonDetection(landmarks_px=result.landmarks_px,
+                           world_landmarks=result.world_landmarks, box=box, score=score,
+                           source=source, alignment_px=result.auxiliary_px)
+
+
+def _overlaps(box: np.ndarray, others: np.ndarray, iou: float = 0.3,
+              containment: float = 0.7) -> np.ndarray:
+    """(M,) whether ``box`` and each of ``others`` are plausibly the same person: enough
+    overlap, or one box (nearly) inside the other. Containment above 1 turns that second test
+    off, as it must be when deciding whether a detector box is somebody new: a person partly
+    behind another has a box inside theirs."""
+    both = np.concatenate([np.asarray(box, np.float64).reshape(1, 4),
+                           np.asarray(others, np.float64).reshape(-1, 4)])
+    return (box_iou(both[:1], both[1:])[0] >= iou) | (box_containment(both)[0, 1:] >= containment)

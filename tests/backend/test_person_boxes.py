@@ -1,0 +1,128 @@
+"""The SSDLite person box detector: the committed ONNX model on real frames.
+
+Expectations come from looking at the frames (tools/bench_person_detector.py --render draws the
+boxes): basketball2.png has two players filling the frame, demo.mp4 frame 45 the man on the box
+(left of centre) and the woman walking in at the right (~400 px tall), vtest.avi frame 100 seven
+pedestrians of 30-90 px, one of them half hidden by a sign.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from genhmr.detection.person_boxes import (
+    DEFAULT_MODEL_PATH,
+    PersonBoxDetector,
+    PersonModelError,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def detector() -> PersonBoxDetector:
+    return PersonBoxDetector()  # tiling="auto", threshold 0.35, 2 threads
+
+
+@pytest.fixture(scope="module")
+def untiled() -> PersonBoxDetector:
+    return PersonBoxDetector(tiling="off")
+
+
+def centres(boxes: np.ndarray) -> np.ndarray:
+    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
+
+
+def test_the_committed_model_is_small_and_loads():
+    assert DEFAULT_MODEL_PATH.is_file()
+    assert 4e6 < DEFAULT_MODEL_PATH.stat().st_size < 8e6  # fp16 weights, ~6 MB
+
+
+def test_basketball_both_players_with_high_score(detector: PersonBoxDetector, media_dir: Path):
+    frame = cv2.imread(str(media_dir / "basketball2.png"))
+    boxes, scores = detector.detect(frame)
+    assert boxes.dtype == np.float32 and scores.dtype == np.float32
+    assert boxes.shape == (2, 4) and scores.shape == (2,)
+    assert np.all(scores >= 0.9), scores
+    left, right = boxes[np.argsort(centres(boxes)[:, 0])]
+    assert left[2] < 250 and right[0] > 350  # one player each side of the frame
+    for box in boxes:  # whole bodies, not heads or torsos
+        assert box[3] - box[1] > 0.8 * frame.shape[0]
+    assert np.all(scores[:-1] >= scores[1:])  # best first
+
+
+def test_demo_frame_45_finds_the_man_and_the_woman(detector: PersonBoxDetector,
+                                                    media_dir: Path, video_frames):
+    frame = video_frames(media_dir / "demo.mp4", [45])[45]
+    boxes, scores = detector.detect(frame)
+    cx = centres(boxes)[:, 0]
+    heights = boxes[:, 3] - boxes[:, 1]
+    man = np.flatnonzero((cx > 500) & (cx < 800))
+    woman = np.flatnonzero(cx > 1350)
+    assert len(man) == 1 and len(woman) == 1, (boxes, scores)
+    assert 300 < heights[woman[0]] < 500
+    assert scores[man[0]] > 0.6 and scores[woman[0]] > 0.6  # 0.72-1.0 when written
+    assert len(boxes) == 2  # no false box on the trees, the sun or the bushes
+
+
+def test_vtest_frame_100_finds_the_small_pedestrians(detector: PersonBoxDetector,
+                                                     untiled: PersonBoxDetector,
+                                                     media_dir: Path, video_frames):
+    frame = video_frames(media_dir / "vtest.avi", [100])[100]
+    boxes, _ = detector.detect(frame)
+    assert len(boxes) >= 6  # 7 people; the one behind the sign is the hard one
+    assert len(boxes) <= 7
+    assert np.all(boxes[:, 3] - boxes[:, 1] < 120)  # pedestrians, not a merged group
+    # The coarse tiles are what find the smaller ones: the full frame alone finds fewer.
+    assert len(untiled.detect(frame)[0]) < len(boxes)
+
+
+def test_boxes_are_in_full_frame_pixels(detector: PersonBoxDetector, media_dir: Path,
+                                        video_frames):
+    frame = video_frames(media_dir / "vtest.avi", [600])[600]
+    boxes, scores = detector.detect(frame, score_threshold=0.6)
+    h, w = frame.shape[:2]
+    assert np.all(scores >= 0.6)
+    assert np.all((boxes[:, 0] >= 0) & (boxes[:, 2] <= w) & (boxes[:, 1] >= 0)
+                  & (boxes[:, 3] <= h))
+    assert np.all(boxes[:, 2] > boxes[:, 0]) and np.all(boxes[:, 3] > boxes[:, 1])
+    # the woman near the bottom edge (y ~ 430-576) is placed there, not in a tile's coordinates
+    assert np.any(boxes[:, 3] > 540)
+
+
+def test_tile_plan():
+    off = PersonBoxDetector(tiling="off").plan(1768, 994)
+    auto = PersonBoxDetector(tiling="auto").plan(1768, 994)
+    on = PersonBoxDetector(tiling="on").plan(1768, 994)
+    assert len(off) == 1 and off[0] == (0, 0, 1768, 994)
+    assert len(auto) == 3 and all(t.width == t.height == 994 for t in auto[1:])
+    assert len(on) > len(auto)
+
+
+def test_a_missing_model_gives_a_clear_error(tmp_path: Path):
+    missing = tmp_path / "nope.onnx"
+    with pytest.raises(PersonModelError, match="is missing") as info:
+        PersonBoxDetector(missing)
+    assert str(missing) in str(info.value)
+    assert isinstance(info.value, RuntimeError)
+
+
+@pytest.mark.parametrize("content", [b"", b"not an onnx model" * 100, "truncated"])
+def test_a_corrupt_model_gives_a_clear_error(tmp_path: Path, content):
+    path = tmp_path / "broken.onnx"
+    if content == "truncated":
+        content = DEFAULT_MODEL_PATH.read_bytes()[:100_000]
+    path.write_bytes(content)
+    with pytest.raises(PersonModelError, match="could not be loaded") as info:
+        PersonBoxDetector(path)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="tiling"):
+        PersonBoxDetector(tiling="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="uint8"):
+        PersonBoxDetector(tiling="off").detect(np.zeros((10, 10), np.uint8))
