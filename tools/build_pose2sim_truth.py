@@ -13,17 +13,20 @@ association does not. So:
 2. detect 2D keypoints in every frame of every view with the product's own multi-person
    ``PoseDetector`` (tiling "on", low score floor: recall matters, wrong detections are filtered
    by geometry below); cached, because this is the slow part;
-3. estimate the frame offsets between the (not synchronised) views: for each candidate shift,
-   associate people across view pairs and score how well their keypoints satisfy the epipolar
-   constraint; keep the best shift per view relative to cam01;
-4. per time step, associate detections across views (pairwise triangulation reprojection error,
-   greedy clique building), then triangulate each person's joints with confidence-weighted DLT
-   and reject views whose reprojection error is large (RANSAC-like: best view pair first, then
-   add the views that agree);
-5. link the 3D people over time by 3D continuity (Hungarian on pelvis distance), fill short gaps
-   by interpolation and smooth lightly;
-6. project each person's 3D joints into each view: box = joint extent padded like the product's
-   ``_landmark_box`` (10% of the height), clipped to the image, plus a visibility fraction.
+3. first pass: per frame, associate detections across views (two-view triangulation error of
+   every pair, greedy grouping), triangulate, link the 3D people over time (torso continuity):
+   a rough 3D position of each of the three people in every frame;
+4. two more passes: landmark each person in a square crop centred on their projected 3D
+   position (whole-frame detection mixes up overlapping people and misses the bystander cut by
+   the image edge), so every 2D pose now carries an identity;
+5. touch up the camera orientations from these poses (rotation about each camera centre,
+   robust least squares) and estimate the frame offsets between the (not synchronised) views by
+   leave-one-view-out consistency, alternately;
+6. triangulate each person's joints per time step (confidence-weighted DLT, left/right labels
+   resolved per joint pair, outlier views dropped), interpolate short gaps, smooth lightly;
+7. project each person's 3D joints into each view: box = joint extent padded like the product's
+   (``genhmr.boxes.landmark_box``: 10% of the height), clipped to the image, plus a visibility
+   fraction.
 
 Nothing here is copied from Pose2Sim; its calibration reader was read for the file conventions
 (intrinsics in 1/64 px, principal point relative to the sensor minus ``fov_video``; the
@@ -47,6 +50,10 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "backend"))
+
+from genhmr.boxes import landmark_box  # noqa: E402
+
 VIEWS = ("cam01", "cam02", "cam03", "cam04")
 CLIP_DIR = "pose2sim/Demo_MultiPerson"
 NUM_JOINTS = 33
@@ -306,20 +313,6 @@ def detect_crops(video: Path, guides: np.ndarray, whole: list[np.ndarray], cache
     np.savez_compressed(tmp, version=np.array(DETECTOR_VERSION), guides=guides, landmarks=out)
     os.replace(tmp, cache)
     return out
-
-
-def landmark_box(points: np.ndarray, width: int, height: int, pad: float = 0.1,
-                 clip: bool = True) -> np.ndarray:
-    """The product's person box (``_landmark_box`` in genhmr.detection.mediapipe_detector):
-    the points' extent padded by ``pad`` x max(height, width / 2) on every side, then clipped to
-    the image. Re-implemented (not imported) so that ``clip=False`` is available for crops."""
-    x, y = points[:, 0], points[:, 1]
-    margin = pad * max(float(np.ptp(y)), float(np.ptp(x)) * 0.5, 1.0)
-    box = np.array([x.min() - margin, y.min() - margin, x.max() + margin, y.max() + margin])
-    if clip:
-        box[[0, 2]] = np.clip(box[[0, 2]], 0, width)
-        box[[1, 3]] = np.clip(box[[1, 3]], 0, height)
-    return box
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1191,7 +1184,7 @@ def main(argv: list[str] | None = None) -> int:
             f"error in this view (confident joints, final 3D vs this view's detections): mean "
             f"{q['reprojection_px_mean']} px, median {q['reprojection_px_median']} px. Box = "
             f"extent of the projected joints (plus this view's own confident keypoints of "
-            f"the same person) padded by 10% of its height (the product's _landmark_box), "
+            f"the same person) padded by 10% of its height (the product's landmark_box), "
             f"clipped to the image. visible = share of the 17 body joints that "
             f"project inside the image and are not covered by a nearer person's limb/torso "
             f"capsules. Boxes with visible < 0.5 are best treated as optional.")

@@ -34,15 +34,18 @@ def box_containment(boxes: np.ndarray) -> np.ndarray:
     return np.where(smaller > 0, inter / np.maximum(smaller, 1e-9), 0.0)
 
 
-def landmark_box(landmarks_px: np.ndarray, width: int, height: int, pad: float = 0.1) -> np.ndarray:
+def landmark_box(landmarks_px: np.ndarray, width: int, height: int, pad: float = 0.1,
+                 clip: bool = True) -> np.ndarray:
     """The product's person box: the landmarks' extent padded by ``pad`` times its height (or
-    half its width, if larger) on every side, clipped to the frame; (4,) float32.
+    half its width, if larger) on every side, clipped to the frame unless ``clip`` is false;
+    (4,) float32.
 
     Every landmark counts, confident or not: the model extrapolates hidden limbs to where the
     body is, which is the extent an artist expects for a partly hidden person."""
     x, y = landmarks_px[:, 0], landmarks_px[:, 1]
     margin = pad * max(float(np.ptp(y)), float(np.ptp(x)) * 0.5, 1.0)
     box = np.array([x.min() - margin, y.min() - margin, x.max() + margin, y.max() + margin])
-    box[[0, 2]] = np.clip(box[[0, 2]], 0, width)
-    box[[1, 3]] = np.clip(box[[1, 3]], 0, height)
+    if clip:
+        box[[0, 2]] = np.clip(box[[0, 2]], 0, width)
+        box[[1, 3]] = np.clip(box[[1, 3]], 0, height)
     return box.astype(np.float32)

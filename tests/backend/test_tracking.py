@@ -219,7 +219,7 @@ def test_stitching_refuses_impossible_pairs():
     far = {f: (body(1500, 300, 150), look(0)) for f in range(32, 60)}  # 9 heights in 2 frames
     big = {f: (body(162, 300, 400), look(0)) for f in range(32, 60)}  # 2.7x taller at once
     other = {f: (body(162, 300, 150), look(4)) for f in range(32, 60)}  # other clothes
-    late = {f: (body(162, 300, 150), look(0)) for f in range(30 + 5 * fps, 30 + 6 * fps)}
+    late = {f: (body(162, 300, 150), look(0)) for f in range(30 + 11 * fps, 30 + 12 * fps)}
     for later in (far, big, other, late):
         frames, ids = _split([left, later], [[range(0, 30)], [range(min(later), max(later) + 1)]],
                              max(later) + 1)
@@ -236,11 +236,21 @@ def test_stitching_refuses_impossible_pairs():
     assert len(stitch(tracklets_of(frames, ids), fps)) == 2
 
 
+def _jumper(f: int) -> PersonDetection:
+    """demo.mp4's man: stands on a box, steps off at frame 52 (moving right and down), is
+    unseen in flight (frames 60-65), lands and runs right."""
+    if f < 52:
+        return body(1000, 250, 420)
+    if f < 75:
+        return body(1000 + 9 * (f - 52), 250 + 14 * (f - 52), 420)
+    return body(1207 + 12 * (f - 75), 572, 400)
+
+
 def test_a_jump_off_a_box_is_stitched():
-    """demo.mp4's man: standing on a box, the detector loses him in flight for a few frames and
-    finds him again on the ground, lower and moving fast."""
-    on_box = {f: (body(1400, 250, 420), look(2)) for f in range(0, 60)}
-    landed = {f: (body(1300 - 12 * (f - 66), 560, 400), look(2)) for f in range(66, 120)}
+    """Lost in flight for six frames, found again further down and to the right: motion
+    continuity links the two pieces."""
+    on_box = {f: (_jumper(f), look(2)) for f in range(0, 60)}
+    landed = {f: (_jumper(f), look(2)) for f in range(66, 120)}
     frames, ids = _split([on_box, landed], [[range(0, 60)], [range(66, 120)]], 120)
     chains = stitch(tracklets_of(frames, ids), fps=30)
     assert len(chains) == 1
@@ -261,13 +271,12 @@ def test_ghosts_are_rejected_real_people_kept():
 
 
 def test_track_people_end_to_end_on_a_synthetic_clip():
-    """A walker, a man split by a jump, a flicker, a stick-figure ghost: two people, numbered
+    """A walker, a man lost for longer than the online tracker waits (0.5 s in flight), a
+    flicker, a stick-figure ghost: two people, numbered
     in order of first appearance, ghost and flicker dropped, every kept detection assigned."""
     frames: list[list[tuple[PersonDetection, np.ndarray]]] = [[] for _ in range(120)]
-    for f in range(0, 60):
-        frames[f].append((body(1400, 250, 420), look(2)))
-    for f in range(66, 120):
-        frames[f].append((body(1300 - 12 * (f - 66), 560, 400), look(2)))
+    for f in list(range(0, 58)) + list(range(73, 120)):  # unseen for 0.5 s in flight
+        frames[f].append((_jumper(f), look(2)))
     for f in range(10, 120):
         frames[f].append((body(200 + 4 * f, 500, 260), look(5)))
     for f in range(30, 33):
@@ -276,9 +285,9 @@ def test_track_people_end_to_end_on_a_synthetic_clip():
         frames[f].append((body(1000, 150, 120, shoulder_scale=0.3), look(1)))
     assignment, num_people = track_people(clip(frames), TrackingConfig(), fps=30)
     assert num_people == 2
-    man = [a[0] for a in assignment[:60]] + [a[0] for a in assignment[66:120]]
+    man = [a[0] for a in assignment[:58]] + [a[0] for a in assignment[73:120]]
     assert set(man) == {0}
-    walker = [a[0] if 60 <= f < 66 else a[1] for f, a in enumerate(assignment) if f >= 10]
+    walker = [a[0] if 58 <= f < 73 else a[1] for f, a in enumerate(assignment) if f >= 10]
     assert set(walker) == {1}
     assert all(a[-1] == -1 for a in assignment[30:33])  # flicker
     assert all(-1 in a for a in assignment[40:80])  # ghost

@@ -20,6 +20,12 @@ Why this design (measurements: docs/detection.md):
   of tiles too (tiling "on"), which finds far people and silhouettes against the light
   (demo.mp4's man on the box, against the sun) that the coarse view scores too low. Following
   then carries whoever a scan found.
+* Every ``blazepose_every``-th time the person detector runs, MediaPipe's own multi-person
+  landmarker (its face-driven BlazePose detector + landmarks) also runs once on the full
+  frame, and the people it finds are proposals like the boxes. The two detectors fail in
+  different places: on Pose2Sim Demo_MultiPerson cam03/cam04 the box detector misses the man
+  seen close up from above in most frames while BlazePose finds him in 37 of 40 sampled frames,
+  and BlazePose misses the woman in 29 of 40 where the box detector finds her every time.
 * A followed region that has not been confirmed by a detector box for ``max_unconfirmed_s`` is
   dropped: the landmark model keeps "seeing" a body on texture once put there.
 * Two regions that converge on one person give near-identical landmarks; duplicates are
@@ -42,7 +48,7 @@ from genhmr.boxes import box_containment, box_iou, landmark_box
 from .landmark_model import LandmarkResult, RoiLandmarker, roi_from_box, roi_from_landmarks
 from .mediapipe_detector import TORSO, PersonDetection
 from .person_boxes import PersonBoxDetector, TilingMode
-from .tiling import merge_duplicates
+from .tiling import keypoint_overlap, merge_duplicates
 
 
 @dataclasses.dataclass
@@ -70,6 +76,8 @@ class PersonPoseDetector:
         max_unconfirmed_s: drop a followed person not overlapped by a detector box for longer.
         scan_every_s: run the person detector with every tile level ("on") this often (and on
             the first frame); 0: never. A scan costs ~16 network calls on a 16:9 frame.
+        blazepose_every: also run MediaPipe's BlazePose landmarker on the full frame every n-th
+            time the person detector runs (0: never).
         box_model, landmark_model: ONNX files (default: the ones shipped in ``assets``).
         num_threads: onnxruntime intra-op threads of each model.
     """
@@ -85,6 +93,7 @@ class PersonPoseDetector:
         follow_max_step_ms: int = 250,
         max_unconfirmed_s: float = 2.0,
         scan_every_s: float = 1.0,
+        blazepose_every: int = 2,
         box_model: str | Path | None = None,
         landmark_model: str | Path | None = None,
         num_threads: int = 2,
@@ -105,6 +114,13 @@ class PersonPoseDetector:
         self.tiling: TilingMode = tiling
         self.scan_every_ms = 1000.0 * float(scan_every_s)
         self._since_scan_ms = 0.0
+        self.blazepose_every = int(blazepose_every)
+        self._box_runs = 0
+        self._blazepose = None
+        if self.blazepose_every > 0:
+            from .mediapipe_detector import PoseDetector
+
+            self._blazepose = PoseDetector(max_people=max_people, tiling="off")
         self._followed: list[_Followed] = []
         self._last_ms: int | None = None
         self._since_boxes = 0
@@ -113,9 +129,12 @@ class PersonPoseDetector:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Forget the followed people (the onnxruntime sessions go with the object); kept so
-        that every detector is used the same way."""
+        """Free MediaPipe's graph and forget the followed people (the onnxruntime sessions go
+        with the object)."""
         self._followed = []
+        if self._blazepose is not None:
+            self._blazepose.close()
+            self._blazepose = None
 
     def __enter__(self) -> Self:
         return self
@@ -137,6 +156,7 @@ class PersonPoseDetector:
         if not follows:
             self._followed = []
             self._since_boxes = 0
+            self._box_runs = 0
         run_boxes = (not follows or self._lost_someone
                      or self._since_boxes + 1 >= self.detect_every)
         calls = 0
@@ -145,14 +165,23 @@ class PersonPoseDetector:
         scan = self.scan_every_ms > 0 and (not follows or self._since_scan_ms >= self.scan_every_ms)
         if scan:
             self._since_scan_ms = 0.0
+        # proposals: (box, landmarks or None) from the box detector and from BlazePose
+        proposals: list[tuple[np.ndarray, np.ndarray | None]] = []
         if run_boxes or scan:
             tiling: TilingMode = "on" if scan else self.tiling
             boxes, _ = self._boxes.detect(frame, tiling=tiling)
+            proposals += [(b, None) for b in boxes]
             calls += len(self._boxes.plan(width, height, tiling))
             self._since_boxes = 0
+            if self._blazepose is not None and self._box_runs % self.blazepose_every == 0:
+                faces = self._blazepose.detect(frame)  # full frame, no memory between calls
+                proposals += [(p.box, p.landmarks_px) for p in faces]
+                calls += 1
+            self._box_runs += 1
         else:
-            boxes = np.zeros((0, 4), np.float32)
             self._since_boxes += 1
+        boxes = (np.stack([b for b, _ in proposals]) if proposals
+                 else np.zeros((0, 4), np.float32))
 
         # 1. follow last frame's people in the regions their landmarks define
         followed = self._landmarks.landmarks_many(
@@ -170,12 +199,10 @@ class PersonPoseDetector:
             if unconfirmed <= self.max_unconfirmed_ms:
                 candidates.append((result, unconfirmed))
 
-        # 2. detector boxes nobody followed explains start new people, settled in two passes
-        if len(boxes):
-            known = np.stack([landmark_box(r.landmarks_px, width, height)
-                              for r, _ in candidates]) if candidates else np.zeros((0, 4))
-            fresh = [b for b in boxes
-                     if not len(known) or not _overlaps(b, known, containment=2.0).any()]
+        # 2. proposals nobody followed explains start new people, settled in two passes
+        if proposals:
+            known = [r.landmarks_px for r, _ in candidates]
+            fresh = [b for b, keypoints in proposals if not _explained(b, keypoints, known)]
             if fresh:
                 first = self._landmarks.landmarks_many(frame, [roi_from_box(b) for b in fresh])
                 seen = [r for r in first if r.presence >= self.min_presence]
@@ -223,8 +250,10 @@ class PersonPoseDetector:
                           for i in usable])
         keypoints = np.stack([candidates[i][0].landmarks_px for i in usable])
         rank = np.array([scores[i] + 0.1 * candidates[i][0].presence for i in usable])
+        # Keypoints decide; containment does not: the person behind someone has a box inside
+        # theirs (Pose2Sim cam03: the woman behind the man, for half the clip).
         keep = merge_duplicates(boxes, rank, keypoints, iou_threshold=0.7,
-                                containment_threshold=0.95, keypoint_threshold=0.5,
+                                containment_threshold=2.0, keypoint_threshold=0.5,
                                 max_keep=self.max_people)
         people = [_person(candidates[usable[k]][0], boxes[k], scores[usable[k]]) for k in keep]
         order = np.argsort([-p.score for p in people], kind="stable")
@@ -238,12 +267,34 @@ def _person(result: LandmarkResult, box: np.ndarray, score: float,
                            source=source, alignment_px=result.auxiliary_px)
 
 
+def _explained(box: np.ndarray, keypoints: np.ndarray | None,
+               known: list[np.ndarray]) -> bool:
+    """Whether a proposal is somebody already followed (landmarks in ``known``).
+
+    With landmarks (a BlazePose proposal) the keypoints decide. A bare box is compared with
+    the extent of each person's *visible* landmarks, unpadded, which is what a person detector
+    boxes: for the same person the two overlap closely (IoU >= 0.5), while a person standing
+    partly behind another has a box that overlaps the other's much less, however much of it
+    lies inside the other's padded box."""
+    for landmarks in known:
+        if keypoints is not None:
+            if keypoint_overlap(keypoints, landmarks, conf_threshold=0.5) >= 0.5:
+                return True
+            continue
+        seen = landmarks[landmarks[:, 2] >= 0.5]
+        if len(seen) < 4:
+            continue
+        extent = np.concatenate([seen[:, :2].min(axis=0), seen[:, :2].max(axis=0)])
+        if box_iou(np.asarray(box, np.float64)[None], extent[None])[0, 0] >= 0.5:
+            return True
+    return False
+
+
 def _overlaps(box: np.ndarray, others: np.ndarray, iou: float = 0.3,
               containment: float = 0.7) -> np.ndarray:
-    """(M,) whether ``box`` and each of ``others`` are plausibly the same person: enough
-    overlap, or one box (nearly) inside the other. Containment above 1 turns that second test
-    off, as it must be when deciding whether a detector box is somebody new: a person partly
-    behind another has a box inside theirs."""
+    """(M,) whether ``box`` and each of ``others`` may be the same person (enough overlap, or
+    one box nearly inside the other): lenient, for confirming that a followed person is still
+    backed by a detection."""
     both = np.concatenate([np.asarray(box, np.float64).reshape(1, 4),
                            np.asarray(others, np.float64).reshape(-1, 4)])
     return (box_iou(both[:1], both[1:])[0] >= iou) | (box_containment(both)[0, 1:] >= containment)
