@@ -62,8 +62,10 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
                     "samples as they are")
     tiling: EnumProperty(
         name="Small People",
-        items=[("auto", "Auto", "Search tiles of the frame when people look small"),
-               ("on", "Always", "Always search tiles too (slower, finds distant people)"),
+        items=[("auto", "Auto", "Search large tiles of the frame, and a fine grid of tiles "
+                                "once a second for distant people"),
+               ("on", "Always", "Search the fine grid every time (slower, finds distant "
+                                "people soonest)"),
                ("off", "Off", "Whole frame only (fastest)")],
         default="auto")
     max_people: IntProperty(

@@ -43,7 +43,7 @@ from typing import Self
 
 import numpy as np
 
-from genhmr.boxes import box_containment, box_iou, landmark_box
+from genhmr.boxes import box_area, box_containment, box_intersection, box_iou, landmark_box
 
 from .landmark_model import LandmarkResult, RoiLandmarker, roi_from_box, roi_from_landmarks
 from .mediapipe_detector import TORSO, PersonDetection
@@ -63,7 +63,8 @@ class PersonPoseDetector:
     Args:
         max_people: most people returned per frame (the best scores win).
         tiling: the person detector's tiling ("off", "auto", "on"; see
-            :class:`~genhmr.detection.person_boxes.PersonBoxDetector`).
+            :class:`~genhmr.detection.person_boxes.PersonBoxDetector`); "auto" also scans the
+            fine grid every ``scan_every_s``, "on" scans it on every detector run, "off" never.
         box_threshold: person detector score threshold.
         min_presence: landmark model "a person is in this region" threshold (MediaPipe's 0.5).
         min_score: drop people whose torso visibility is below this.
@@ -162,7 +163,8 @@ class PersonPoseDetector:
         calls = 0
         if follows:
             self._since_scan_ms += step
-        scan = self.scan_every_ms > 0 and (not follows or self._since_scan_ms >= self.scan_every_ms)
+        scan = (self.tiling == "auto" and self.scan_every_ms > 0
+                and (not follows or self._since_scan_ms >= self.scan_every_ms))
         if scan:
             self._since_scan_ms = 0.0
         # proposals: (box, landmarks or None) from the box detector and from BlazePose
@@ -189,10 +191,13 @@ class PersonPoseDetector:
         calls += bool(followed)
         candidates: list[tuple[LandmarkResult, float]] = []
         self._lost_someone = False
+        bare = np.array([b for b, keypoints in proposals if keypoints is None]).reshape(-1, 4)
         for previous, result in zip(self._followed, followed, strict=True):
             if result.presence < self.min_presence:
                 self._lost_someone = True  # look for them with the detector next frame
                 continue
+            if _spans_two_people(result.landmarks_px, bare):
+                continue  # the boxes inside start one region each below
             own = landmark_box(result.landmarks_px, width, height)
             confirmed = len(boxes) > 0 and _overlaps(own, boxes).any()
             unconfirmed = 0.0 if confirmed or not run_boxes else previous.unconfirmed_ms + step
@@ -265,6 +270,26 @@ def _person(result: LandmarkResult, box: np.ndarray, score: float,
     return PersonDetection(landmarks_px=result.landmarks_px,
                            world_landmarks=result.world_landmarks, box=box, score=score,
                            source=source, alignment_px=result.auxiliary_px)
+
+
+def _spans_two_people(landmarks: np.ndarray, boxes: np.ndarray) -> bool:
+    """Whether a followed pose has slid over two people walking side by side: two detector
+    boxes, each (nearly) inside the pose's extent and at least half its height, that do not
+    overlap each other. A region that holds two people lets the landmark model draw one body
+    across both, and following then keeps it there (vtest.avi's pairs of pedestrians); the
+    person detector, which sees them apart, settles it."""
+    if len(boxes) < 2:
+        return False
+    x0, y0 = landmarks[:, :2].min(axis=0)
+    x1, y1 = landmarks[:, :2].max(axis=0)
+    extent = np.array([[x0, y0, x1, y1]])
+    inside = box_intersection(boxes, extent)[:, 0] / np.maximum(box_area(boxes), 1e-9)
+    tall = (boxes[:, 3] - boxes[:, 1]) >= 0.5 * (y1 - y0)
+    members = boxes[(inside >= 0.7) & tall]
+    if len(members) < 2:
+        return False
+    overlap = box_iou(members, members)
+    return bool((overlap[np.triu_indices(len(members), 1)] < 0.3).any())
 
 
 def _explained(box: np.ndarray, keypoints: np.ndarray | None,

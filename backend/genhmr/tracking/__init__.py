@@ -93,7 +93,8 @@ def track_people(per_frame: list[FrameDetections], config: TrackingConfig | None
         chains = stitch(tracklets, fps, config.stitching)
     else:
         chains = [[t] for t in sorted(tracklets, key=lambda t: t.start)]
-    people = [c for c in chains if long_enough(c, fps, config.plausibility)]
+    people = [c for c in chains
+              if long_enough(c, fps, config.plausibility, num_frames=len(per_frame))]
     assignment = [[-1] * len(f.people) for f in per_frame]
     for person, chain in enumerate(people):
         for t in chain:

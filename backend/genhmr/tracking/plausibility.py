@@ -13,7 +13,9 @@ per tracklet (before stitching, so a ghost cannot hijack a real person's link) a
   tracklet's box in most of its frames (a phantom pose over a real person, or a body part
   taken for a small person);
 * **too short**: a person seen for less than ``min_duration_s`` (and ``min_frames``) in total
-  is flicker, not somebody an artist wants a rig for.
+  is flicker, not somebody an artist wants a rig for (0.5 s; 0.7 s would remove vtest.avi's
+  one remaining false track, but also the man of Pose2Sim cam03, seen for 0.67 s before he
+  walks behind the woman).
 
 Each rejection is logged with its reason (``genhmr.tracking.plausibility`` at INFO).
 """
@@ -38,7 +40,7 @@ class PlausibilityConfig:
     min_shoulder_width_m: float = 0.18  # median world-landmark shoulder width
     shadow_containment: float = 0.8  # box share inside the other's box to count a frame
     shadow_fraction: float = 0.6  # share of a tracklet's frames in the other's shadow
-    min_duration_s: float = 0.3
+    min_duration_s: float = 0.5
     min_frames: int = 5
 
 
@@ -100,10 +102,14 @@ def reject_ghost_tracklets(tracklets: list[Tracklet],
     return kept
 
 
-def long_enough(chain: list[Tracklet], fps: float, config: PlausibilityConfig) -> bool:
-    """Whether a stitched person is seen long enough to be kept."""
+def long_enough(chain: list[Tracklet], fps: float, config: PlausibilityConfig,
+                num_frames: int | None = None) -> bool:
+    """Whether a stitched person is seen long enough to be kept. In a clip shorter than that
+    (``num_frames``; a still image is one frame), more than half of its frames is enough."""
     seen = sum(t.length for t in chain)
     needed = max(config.min_frames, round(config.min_duration_s * fps))
+    if num_frames is not None:
+        needed = min(needed, num_frames // 2 + 1)
     if seen < needed:
         log.info("dropped person of tracklets %s: seen in %d frames < %d",
                  [t.id for t in chain], seen, needed)
