@@ -88,7 +88,7 @@ def make_detector(config: PerceptionConfig) -> Any:
         from .detection import PoseDetector
 
         return PoseDetector(max_people=config.max_people, tiling=config.tiling)
-    from .detection.person_pose_detector import PersonPoseDetector
+    from .detection import PersonPoseDetector
 
     return PersonPoseDetector(max_people=config.max_people, tiling=config.tiling)
 

@@ -1,9 +1,16 @@
-"""Person detection: multi-person 2D keypoints and 3D landmarks from MediaPipe, offline on CPU.
+"""Person detection: every person in a frame, with BlazePose landmarks, offline on CPU.
 
-Importing this package is cheap; mediapipe is imported when a :class:`PoseDetector` is made.
+The default detector is :class:`PersonPoseDetector` (person boxes, then the BlazePose landmark
+model in each person's region, followed from frame to frame); :class:`PoseDetector` is
+MediaPipe's own multi-person landmarker on tiles (a proposal source of the former, and the
+previous default). Importing this package is cheap: onnxruntime and mediapipe are imported when
+a detector is made.
 """
 
+from genhmr.detection.landmark_model import LandmarkResult, Roi, RoiLandmarker
 from genhmr.detection.mediapipe_detector import NUM_LANDMARKS, PersonDetection, PoseDetector
+from genhmr.detection.person_boxes import PersonBoxDetector
+from genhmr.detection.person_pose_detector import PersonPoseDetector
 from genhmr.detection.task_bundle import (
     BUNDLE_NAME,
     build_task_bundle,
@@ -15,8 +22,13 @@ from genhmr.detection.tiling import Tile, merge_duplicates, plan_tiles
 __all__ = [
     "BUNDLE_NAME",
     "NUM_LANDMARKS",
+    "LandmarkResult",
+    "PersonBoxDetector",
     "PersonDetection",
+    "PersonPoseDetector",
     "PoseDetector",
+    "Roi",
+    "RoiLandmarker",
     "Tile",
     "build_task_bundle",
     "default_task_path",
