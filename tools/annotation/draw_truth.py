@@ -14,29 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
+from genhmr.video import read_frames
+
 PALETTE = [(0, 0, 255), (0, 200, 0), (255, 0, 255), (0, 165, 255), (255, 80, 0), (0, 255, 255),
            (160, 0, 255), (255, 200, 0), (80, 80, 255), (0, 120, 120), (200, 200, 255), (0, 90, 0)]
-
-
-def read_frames(video: str, wanted: set[int]) -> dict[int, np.ndarray]:
-    """Read the frames whose index is in ``wanted`` (sequential decode, no seeking)."""
-    cap = cv2.VideoCapture(video)
-    frames: dict[int, np.ndarray] = {}
-    index = 0
-    while len(frames) < len(wanted):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if index in wanted:
-            frames[index] = frame
-        index += 1
-    cap.release()
-    return frames
 
 
 def draw_frame(image: np.ndarray, truth: dict, frame: int, width: int) -> np.ndarray:
@@ -111,7 +99,8 @@ def main() -> None:
 
     truth = json.loads(args.truth.read_text())
     wanted = args.frames or truth["frames"]
-    images = read_frames(args.video, set(wanted))
+    images = {i: f for i, f in read_frames(args.video, min(wanted), max(wanted) + 1)
+              if i in set(wanted)}
     if args.gallery:
         cv2.imwrite(str(args.out), id_gallery(images, truth))
         print(f"{args.out}: identity gallery")
