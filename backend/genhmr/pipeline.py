@@ -197,8 +197,9 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     if num_people == 0:
         raise NoPersonFoundError(
             f"no person found in frames {start}-{start + len(per_frame) - 1} of "
-            f"{Path(options.video).name}: nobody was detected in enough consecutive frames. "
-            "Try a range where people are fully visible, or tiling 'on' for small people.")
+            f"{Path(options.video).name}: nobody was seen for long enough (half a second, or "
+            "over half of a shorter range). Try a range where people are fully visible, or "
+            "tiling 'on' for small people.")
 
     K = intrinsics(info.width, info.height, options.focal_px)
     fits = _fit_people(body, options, generative, dets, K, device, clock, report, stop,

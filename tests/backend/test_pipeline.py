@@ -134,6 +134,16 @@ def test_video_without_people_says_so(tmp_path: Path):
     assert not (tmp_path / "out" / "result.npz").exists()
 
 
+def test_a_single_frame_is_a_legitimate_input(media_dir: Path, tmp_path: Path):
+    """A still image or a very short range: people seen in (more than half of) its frames are
+    kept, and each gets a body (no temporal terms needed)."""
+    summary = run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(tmp_path),
+                                 start=45, end=46, method="fit"))
+    result = load_result(summary.result_path)
+    assert summary.num_people == 2 and result.valid.shape == (2, 1) and result.valid.all()
+    assert max(summary.reprojection_px) < 20
+
+
 def test_bad_options_are_clear_errors(media_dir: Path, tmp_path: Path):
     video = str(media_dir / "demo.mp4")
     with pytest.raises(BodyModelError, match="SMPL-X model folder not found"):
