@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Detection speed and people found, per tiling mode, on the sample clips.
+"""Detection speed and people found per frame, per tiling mode, on the sample clips.
 
     . ~/.cache/genhmr/env.sh
     $GENHMR_PYTHON tools/bench_detection.py [--frames 40] [--clips demo.mp4:100 vtest.avi:0]
+        [--detector boxes|blazepose]
 
 For each clip, decodes ``--frames`` consecutive frames from the given start into memory, then runs
 each tiling mode over them in frame order with real timestamps (as the pipeline does; "auto"
 depends on that), after one warm-up call. Prints ms/frame, frames/s, landmarker calls/frame,
 people/frame, and each mode's time as a ratio to tiling "off" measured in the same run (machines
-are noisy; ratios travel better than milliseconds). Results go to docs/detection.md.
+are noisy; ratios travel better than milliseconds). ``--detector`` picks the product's default
+("boxes") or the previous MediaPipe-only detector ("blazepose"). This times the detector alone,
+frame by frame; identities, backfill and tracking are scored by ``tools/bench_tracking.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ sys.path.insert(0, str(ROOT / "backend"))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from genhmr.detection import PoseDetector, ensure_task_bundle  # noqa: E402
+from genhmr.perception import DETECTORS, PerceptionConfig, make_detector  # noqa: E402
 
 MODES = ("off", "auto", "on")
 
@@ -53,8 +56,8 @@ def load(path: Path, start: int, count: int) -> tuple[list[np.ndarray], float]:
     return frames, fps
 
 
-def bench(frames: list[np.ndarray], fps: float, start: int, mode: str, task: Path) -> dict:
-    with PoseDetector(task, tiling=mode) as det:
+def bench(frames: list[np.ndarray], fps: float, start: int, mode: str, detector: str) -> dict:
+    with make_detector(PerceptionConfig(detector=detector, tiling=mode)) as det:
         det.detect(frames[0], timestamp_ms=-10_000)  # warm-up, far from the run's timestamps
         people, calls = [], []
         t = time.perf_counter()
@@ -73,9 +76,10 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--clips", nargs="+", default=["demo.mp4:100", "vtest.avi:0"],
                         help="NAME[:START] in the media folder")
+    parser.add_argument("--detector", default="boxes", choices=DETECTORS)
     args = parser.parse_args()
-    task = ensure_task_bundle()
-    print(f"cpu threads: {os.cpu_count()}, frames per clip: {args.frames}")
+    print(f"cpu threads: {os.cpu_count()}, frames per clip: {args.frames}, "
+          f"detector: {args.detector}")
     for spec in args.clips:
         name, _, start_text = spec.partition(":")
         start = int(start_text or 0)
@@ -84,7 +88,7 @@ def main() -> int:
         print(f"\n{name} {w}x{h}, frames {start}-{start + len(frames) - 1}")
         print(f"  {'tiling':6} {'ms/frame':>9} {'frames/s':>9} {'calls/f':>8} "
               f"{'people/f':>9} {'min-max':>8} {'x off':>6}")
-        results = {mode: bench(frames, fps, start, mode, task) for mode in MODES}
+        results = {mode: bench(frames, fps, start, mode, args.detector) for mode in MODES}
         base = results["off"]["ms"]
         for mode, r in results.items():
             print(f"  {mode:6} {r['ms']:9.1f} {r['fps']:9.2f} {r['calls']:8.2f} "
