@@ -3,7 +3,8 @@
 
     . ~/.cache/genhmr/env.sh
     $GENHMR_PYTHON tools/bench_tracking.py [--clips demo_mp4 vtest_avi] [--frames 60]
-        [--detector blazepose boxes] [--save-json out/tracking.json] [--contact-sheet out/sheets]
+        [--detector boxes blazepose] [--save-json out/tracking.json] [--contact-sheet out/sheets]
+        [--detections ~/.cache/genhmr/bench_detections]
 
 For every truth file in ``benchmarks/truth/`` (``--clips``: a subset, by file stem or clip name)
 and every ``--detector``, runs :func:`genhmr.perception.perceive` over the clip from its first
@@ -17,7 +18,7 @@ model_complexity=1)``, i.e. what "just run MediaPipe" costs. Machines (and other
 them) are noisy; a ratio measured side by side travels better than milliseconds. Both sides
 exclude decoding (perception's own "decode" seconds are in the JSON):
 
-* ``ms/frame``: perception's detect + track seconds / processed frames;
+* ``ms/frame``: perception's detect + backfill + track seconds / processed frames;
 * ``x MP (frame)``: that / MediaPipe Pose ms per frame;
 * ``x MP (person)``: perception ms per *detected person-frame* (a person kept in a track on a
   frame) / MediaPipe Pose ms per frame, i.e. the price of one person-frame relative to the
@@ -126,14 +127,52 @@ def mediapipe_baseline(video: Path, frame_indices: np.ndarray) -> dict[str, floa
 
 
 def run_perception(video: Path, start: int, end: int | None, detector: str, tiling: str,
-                   max_people: int) -> Any:
-    from genhmr.perception import PerceptionConfig, perceive
+                   max_people: int, detections: Path | None = None) -> Any:
+    """The perception stage on ``video[start:end]``. With ``detections`` (a folder), the
+    per-frame detections are read from there when an earlier run saved them for the same
+    clip, range and settings (their detect and backfill seconds too), else saved there: then
+    only tracking runs again, which is how tracking changes are tried in seconds. Delete the
+    folder after changing the detector."""
+    from genhmr.perception import (
+        Perception,
+        PerceptionConfig,
+        detect_people,
+        load_detections,
+        make_detector,
+        pack_tracks,
+        perceive,
+        save_detections,
+    )
+    from genhmr.tracking import track_people
+    from genhmr.video import probe, resolve_range
 
     config = PerceptionConfig(detector=detector, tiling=tiling, max_people=max_people)
     t = time.perf_counter()
-    result = perceive(video, start=start, end=end, config=config)
-    result.seconds["wall"] = time.perf_counter() - t
-    return result
+    if detections is None:
+        result = perceive(video, start=start, end=end, config=config)
+        result.seconds["wall"] = time.perf_counter() - t
+        return result
+    info = probe(video)
+    start, end = resolve_range(info, start, end)
+    stem = f"{video.stem}_{detector}_{tiling}_{max_people}_{start}_{end}"
+    cached, timing = detections / f"{stem}.npz", detections / f"{stem}.json"
+    if cached.is_file() and timing.is_file():
+        per_frame = load_detections(cached)
+        seconds = json.loads(timing.read_text())
+    else:
+        seconds = {}
+        with make_detector(config) as detector_object:
+            per_frame = detect_people(info, start, end, detector_object, config,
+                                      seconds=seconds)
+        detections.mkdir(parents=True, exist_ok=True)
+        save_detections(cached, per_frame)
+        timing.write_text(json.dumps(seconds))
+    t_track = time.perf_counter()
+    assignment, num_people = track_people(per_frame, config.tracking, fps=info.fps)
+    tracks = pack_tracks(per_frame, assignment, num_people)
+    seconds["track"] = time.perf_counter() - t_track
+    seconds["wall"] = time.perf_counter() - t
+    return Perception(tracks=tracks, seconds=seconds, person_frames=int(tracks.valid.sum()))
 
 
 def available_detectors() -> tuple[str, ...] | None:
@@ -229,11 +268,15 @@ def main() -> int:
                         "(default: every file in the truth folder)")
     parser.add_argument("--frames", type=int, help="process only this many frames per clip, "
                         "from its first annotated frame")
-    parser.add_argument("--detector", nargs="+", default=["blazepose"])
+    parser.add_argument("--detector", nargs="+", default=["boxes"],
+                        help="boxes (the default detector) and/or blazepose (the previous one)")
     parser.add_argument("--tiling", default="auto")
     parser.add_argument("--max-people", type=int, default=6)
     parser.add_argument("--truth-dir", type=Path, default=TRUTH_DIR)
     parser.add_argument("--save-json", type=Path, help="write every number here")
+    parser.add_argument("--detections", type=Path, metavar="DIR",
+                        help="save per-frame detections here, or reuse those saved by an "
+                        "earlier run with the same settings (tracking experiments in seconds)")
     parser.add_argument("--contact-sheet", type=Path, metavar="DIR",
                         help="draw truth and predicted boxes on a few annotated frames per run")
     args = parser.parse_args()
@@ -274,7 +317,7 @@ def main() -> int:
             print(f"[{label}] perceiving from frame {start}...", file=sys.stderr, flush=True)
             try:
                 result = run_perception(video, start, end, detector, args.tiling,
-                                        args.max_people)
+                                        args.max_people, args.detections)
             except Exception as exc:  # one broken setting must not lose the other rows
                 notes.append(f"{label}: perception failed: {type(exc).__name__}: {exc}")
                 print(f"[{label}] FAILED: {exc!r}", file=sys.stderr, flush=True)
@@ -295,7 +338,7 @@ def main() -> int:
             score = score_tracking(truth, predictions, frames=scored)
 
             seconds = {k: float(v) for k, v in result.seconds.items()}
-            work = seconds.get("detect", 0.0) + seconds.get("track", 0.0)
+            work = sum(seconds.get(k, 0.0) for k in ("detect", "backfill", "track"))
             person_frames = int(np.asarray(tracks.valid).sum())
             ms_frame = 1000 * work / len(processed)
             ms_person = 1000 * work / person_frames if person_frames else math.nan

@@ -214,6 +214,75 @@ def detect_people(info: VideoInfo, start: int, end: int | None, detector: Any,
     return per_frame
 
 
+DETECTIONS_FORMAT = "genhmr-detections/1"
+
+
+def save_detections(path: str | Path, per_frame: list[FrameDetections]) -> Path:
+    """Write per-frame detections as a versioned ``.npz`` (no pickled objects), atomically.
+
+    The detection stage is the expensive one; keeping its output lets later stages (tracking,
+    and the benchmark's tracking experiments) be re-run without detecting again. Layout: the
+    people of all frames concatenated, ``counts`` people per frame."""
+    from .detection import NUM_LANDMARKS
+    from .tracking import APPEARANCE_SIZE
+
+    people = [p for f in per_frame for p in f.people]
+    looks = [a for f in per_frame for a in f.appearance]
+    n = len(people)
+    alignment = np.full((n, 2, 2), np.nan, np.float32)
+    for i, p in enumerate(people):
+        if p.alignment_px is not None:
+            alignment[i] = p.alignment_px
+    arrays = {
+        "format": np.array(DETECTIONS_FORMAT),
+        "frames": np.array([f.frame for f in per_frame], np.int64),
+        "counts": np.array([len(f.people) for f in per_frame], np.int64),
+        "landmarks_px": np.array([p.landmarks_px for p in people], np.float32).reshape(
+            n, NUM_LANDMARKS, 3),
+        "world_landmarks": np.array([p.world_landmarks for p in people], np.float32).reshape(
+            n, NUM_LANDMARKS, 3),
+        "boxes": np.array([p.box for p in people], np.float32).reshape(n, 4),
+        "scores": np.array([p.score for p in people], np.float32),
+        "sources": np.array([p.source for p in people], dtype="U16").reshape(n),
+        "alignment_px": alignment,
+        "appearance": np.array(looks, np.float32).reshape(n, APPEARANCE_SIZE),
+    }
+    path = Path(path)
+    partial = path.with_name(path.name + ".part.npz")
+    np.savez_compressed(partial, **arrays)
+    partial.replace(path)
+    return path
+
+
+def load_detections(path: str | Path) -> list[FrameDetections]:
+    """Read :func:`save_detections`' file; ``ValueError`` with a clear message if it is not
+    one (or is of another format version)."""
+    from .detection import PersonDetection
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable detections file: {exc}") from exc
+    if str(arrays.get("format", "")) != DETECTIONS_FORMAT:
+        raise ValueError(f"{path} is not a {DETECTIONS_FORMAT} file")
+    out: list[FrameDetections] = []
+    start = 0
+    for frame, count in zip(arrays["frames"].tolist(), arrays["counts"].tolist(), strict=True):
+        people, looks = [], []
+        for i in range(start, start + count):
+            alignment = arrays["alignment_px"][i]
+            people.append(PersonDetection(
+                landmarks_px=arrays["landmarks_px"][i],
+                world_landmarks=arrays["world_landmarks"][i], box=arrays["boxes"][i],
+                score=float(arrays["scores"][i]), source=str(arrays["sources"][i]),
+                alignment_px=None if np.isnan(alignment).any() else alignment))
+            looks.append(arrays["appearance"][i])
+        out.append(FrameDetections(int(frame), people, looks))
+        start += count
+    return out
+
+
 def pack_tracks(per_frame: list[FrameDetections], assignment: list[list[int]],
                 num_people: int) -> Tracks:
     """Person-major arrays from per-frame detections and their person index (-1 = dropped)."""

@@ -293,3 +293,36 @@ def test_track_people_end_to_end_on_a_synthetic_clip():
     assert all(-1 in a for a in assignment[40:80])  # ghost
     _, n = track_people(clip(frames), TrackingConfig(stitch=False), fps=30)
     assert n == 3  # without stitching the man is two people
+
+
+# -- the detections artifact -----------------------------------------------------------------------
+
+
+def test_detections_file_round_trip_and_bad_files(tmp_path):
+    from genhmr.perception import load_detections, save_detections
+
+    walker = body(100, 300, 150)
+    aligned = PersonDetection(landmarks_px=walker.landmarks_px,
+                              world_landmarks=walker.world_landmarks, box=walker.box, score=0.8,
+                              source="roi",
+                              alignment_px=np.array([[100, 300], [100, 180]], np.float32))
+    frames = [FrameDetections(7, [walker, aligned], [look(0), look(3)]), FrameDetections(8, [], []),
+              FrameDetections(9, [aligned], [look(3)])]
+    path = save_detections(tmp_path / "detections.npz", frames)
+    back = load_detections(path)
+    assert [f.frame for f in back] == [7, 8, 9] and [len(f.people) for f in back] == [2, 0, 1]
+    first, second = back[0].people
+    np.testing.assert_allclose(first.landmarks_px, walker.landmarks_px)
+    np.testing.assert_allclose(second.world_landmarks, walker.world_landmarks)
+    assert first.alignment_px is None and second.source == "roi"
+    assert second.score == pytest.approx(0.8)
+    np.testing.assert_allclose(back[2].people[0].alignment_px, [[100, 300], [100, 180]])
+    np.testing.assert_allclose(back[0].appearance[1], look(3))
+    # the same tracks from the file as from memory
+    assert track_people(back, fps=30) == track_people(frames, fps=30)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable detections file"):
+        load_detections(tmp_path / "junk.npz")
+    np.savez(tmp_path / "other.npz", format=np.array("something/9"))
+    with pytest.raises(ValueError, match="genhmr-detections/1"):
+        load_detections(tmp_path / "other.npz")
