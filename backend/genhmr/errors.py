@@ -25,5 +25,11 @@ class BodyModelError(JobError):
     kind = "body_model"
 
 
+class DetectorModelError(JobError):
+    """A detection model file is missing or damaged (the message names it and the fix)."""
+
+    kind = "detector"
+
+
 class JobCancelled(Exception):
     """The job was cancelled through ``should_stop``; nothing was written."""

@@ -34,7 +34,7 @@ from genhmr_core.keypoints import NUM_KEYPOINTS, NUM_MEDIAPIPE, mediapipe_to_key
 
 from .boxes import box_iou
 from .detection.tiling import keypoint_overlap
-from .errors import InputVideoError, JobCancelled
+from .errors import DetectorModelError, InputVideoError, JobCancelled
 from .tracking import FrameDetections, TrackingConfig, describe_appearance, track_people
 from .video import VideoError, VideoInfo, probe, read_frames, resolve_range
 
@@ -80,17 +80,18 @@ class Perception:
 
 
 def make_detector(config: PerceptionConfig) -> Any:
-    """The detector ``config`` asks for; close it (or use it as a context manager) when done."""
+    """The detector ``config`` asks for; close it (or use it as a context manager) when done.
+    Raises :class:`DetectorModelError` when one of its model files cannot be loaded."""
     if config.detector not in DETECTORS:
         raise ValueError(f"unknown detector {config.detector!r}; available: "
                          f"{', '.join(DETECTORS)}")
-    if config.detector == "blazepose":
-        from .detection import PoseDetector
+    from .detection import PersonPoseDetector, PoseDetector
 
-        return PoseDetector(max_people=config.max_people, tiling=config.tiling)
-    from .detection import PersonPoseDetector
-
-    return PersonPoseDetector(max_people=config.max_people, tiling=config.tiling)
+    kind = PoseDetector if config.detector == "blazepose" else PersonPoseDetector
+    try:
+        return kind(max_people=config.max_people, tiling=config.tiling)
+    except RuntimeError as exc:  # a model file missing or damaged: say which, and what to do
+        raise DetectorModelError(str(exc)) from exc
 
 
 def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,

@@ -134,6 +134,24 @@ def test_video_without_people_says_so(tmp_path: Path):
     assert not (tmp_path / "out" / "result.npz").exists()
 
 
+@pytest.mark.parametrize("module", ["person_boxes", "landmark_model"])
+def test_a_missing_detection_model_is_a_clear_job_error(module: str, media_dir: Path,
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch):
+    import importlib
+
+    from genhmr.errors import DetectorModelError
+
+    missing = tmp_path / "gone.onnx"
+    monkeypatch.setattr(importlib.import_module(f"genhmr.detection.{module}"),
+                        "DEFAULT_MODEL_PATH", missing)
+    with pytest.raises(DetectorModelError, match=r"gone\.onnx.*(missing|restore)") as info:
+        run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(tmp_path / "out"),
+                           end=3))
+    assert info.value.kind == "detector"
+    assert not (tmp_path / "out" / "result.npz").exists()
+
+
 def test_a_single_frame_is_a_legitimate_input(media_dir: Path, tmp_path: Path):
     """A still image or a very short range: people seen in (more than half of) its frames are
     kept, and each gets a body (no temporal terms needed)."""
