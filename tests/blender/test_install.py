@@ -23,10 +23,14 @@ def test_zip_contents(extension_zip: Path) -> None:
     names = set(zipfile.ZipFile(extension_zip).namelist())
     for required in ("blender_manifest.toml", "__init__.py", "genhmr_blender/__init__.py",
                      "genhmr_core/result_format.py", "backend/genhmr/server.py",
-                     "backend/install_backend.py", "backend/requirements.txt"):
+                     "backend/install_backend.py", "backend/requirements.txt",
+                     # the detection models the backend runs (not downloadable at run time)
+                     "backend/genhmr/detection/assets/person_ssdlite.onnx",
+                     "backend/genhmr/detection/assets/pose_landmark_full.onnx"):
         assert required in names
     for name in names:
-        assert not name.startswith(("tests/", "tools/", "docs/", ".ci/", "out/", "dist/"))
+        assert not name.startswith(("tests/", "tools/", "docs/", "benchmarks/", ".ci/", "out/",
+                                    "dist/"))
         assert "__pycache__" not in name and not name.endswith(".pyc")
 
 
