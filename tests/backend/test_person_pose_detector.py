@@ -96,3 +96,18 @@ def test_demo_clip_gives_two_people_the_man_one_track_through_his_jump(media_dir
     assert man_frames.max() >= 215  # still him after landing on the grass
     hips_x = tracks.landmarks2d[man, tracks.valid[man], 23, 0]
     assert hips_x[:30].mean() < 900 and hips_x[-10:].mean() > 1200  # box at left, lands right
+
+
+def test_a_followed_person_no_detector_backs_is_dropped_after_two_seconds(media_dir: Path):
+    """The landmark model keeps "seeing" a body once put somewhere; without any detector
+    proposal overlapping it for max_unconfirmed_s (2 s) the followed person is let go."""
+    import cv2
+
+    image = cv2.imread(str(media_dir / "basketball2.png"))
+    with PersonPoseDetector(blazepose_every=0, scan_every_s=0) as detector:
+        assert len(detector.detect(image, timestamp_ms=0)) == 2
+        detector._boxes.detect = lambda frame, **kw: (np.zeros((0, 4), np.float32),
+                                                      np.zeros(0, np.float32))
+        seen = {t: len(detector.detect(image, timestamp_ms=t)) for t in range(100, 2600, 100)}
+    assert seen[1900] == 2 and seen[2000] == 2  # followed without any backing proposal
+    assert seen[2200] == 0 and seen[2500] == 0  # then dropped

@@ -200,7 +200,8 @@ class PersonPoseDetector:
                 continue  # the boxes inside start one region each below
             own = landmark_box(result.landmarks_px, width, height)
             confirmed = len(boxes) > 0 and _overlaps(own, boxes).any()
-            unconfirmed = 0.0 if confirmed or not run_boxes else previous.unconfirmed_ms + step
+            # only frames with proposals can confirm; time passes on all of them
+            unconfirmed = 0.0 if confirmed else previous.unconfirmed_ms + step
             if unconfirmed <= self.max_unconfirmed_ms:
                 candidates.append((result, unconfirmed))
 
