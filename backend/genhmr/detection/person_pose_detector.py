@@ -16,8 +16,7 @@ Why this design (measurements: docs/detection.md):
   in the region those landmarks define), since a loose box gives a loose first pose.
 * The person detector runs on the full frame plus a few large tiles (tiling "auto") every
   ``detect_every`` frames; every ``scan_every_s`` seconds (and on the first frame) it scans a
-  finer grid
-  of tiles too (tiling "on"), which finds far people and silhouettes against the light
+  finer grid of tiles too (tiling "on"), which finds far people and silhouettes against the light
   (demo.mp4's man on the box, against the sun) that the coarse view scores too low. Following
   then carries whoever a scan found.
 * Every ``blazepose_every``-th time the person detector runs, MediaPipe's own multi-person
@@ -160,68 +159,87 @@ class PersonPoseDetector:
             self._box_runs = 0
         run_boxes = (not follows or self._lost_someone
                      or self._since_boxes + 1 >= self.detect_every)
-        calls = 0
         if follows:
             self._since_scan_ms += step
         scan = (self.tiling == "auto" and self.scan_every_ms > 0
                 and (not follows or self._since_scan_ms >= self.scan_every_ms))
         if scan:
             self._since_scan_ms = 0.0
-        # proposals: (box, landmarks or None) from the box detector and from BlazePose
-        proposals: list[tuple[np.ndarray, np.ndarray | None]] = []
-        if run_boxes or scan:
-            tiling: TilingMode = "on" if scan else self.tiling
-            boxes, _ = self._boxes.detect(frame, tiling=tiling)
-            proposals += [(b, None) for b in boxes]
-            calls += len(self._boxes.plan(width, height, tiling))
-            self._since_boxes = 0
-            if self._blazepose is not None and self._box_runs % self.blazepose_every == 0:
-                faces = self._blazepose.detect(frame)  # full frame, no memory between calls
-                proposals += [(p.box, p.landmarks_px) for p in faces]
-                calls += 1
-            self._box_runs += 1
-        else:
-            self._since_boxes += 1
-        boxes = (np.stack([b for b, _ in proposals]) if proposals
-                 else np.zeros((0, 4), np.float32))
+        self.calls_last_frame = 0
+        proposals = self._propose(frame, run_boxes or scan, "on" if scan else self.tiling)
+        candidates = self._follow_people(frame, proposals, step or 0)
+        candidates += self._start_people(frame, proposals, candidates)
+        people, kept = self._merge(candidates, width, height)
+        self._followed = [_Followed(candidates[i][0], candidates[i][1]) for i in kept]
+        return people
 
-        # 1. follow last frame's people in the regions their landmarks define
-        followed = self._landmarks.landmarks_many(
-            frame, [f.result.next_roi for f in self._followed]) if self._followed else []
-        calls += bool(followed)
-        candidates: list[tuple[LandmarkResult, float]] = []
+    def _propose(self, frame: np.ndarray, run: bool,
+                 tiling: TilingMode) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(box, landmarks or None) of everybody the box detector (and, every
+        ``blazepose_every``-th run, BlazePose) finds; nothing on frames where they do not
+        run."""
+        if not run:
+            self._since_boxes += 1
+            return []
+        height, width = frame.shape[:2]
+        boxes, _ = self._boxes.detect(frame, tiling=tiling)
+        proposals: list[tuple[np.ndarray, np.ndarray | None]] = [(b, None) for b in boxes]
+        self.calls_last_frame += len(self._boxes.plan(width, height, tiling))
+        self._since_boxes = 0
+        if self._blazepose is not None and self._box_runs % self.blazepose_every == 0:
+            faces = self._blazepose.detect(frame)  # full frame, no memory between calls
+            proposals += [(p.box, p.landmarks_px) for p in faces]
+            self.calls_last_frame += 1
+        self._box_runs += 1
+        return proposals
+
+    def _follow_people(self, frame: np.ndarray,
+                       proposals: list[tuple[np.ndarray, np.ndarray | None]],
+                       step: int) -> list[tuple[LandmarkResult, float]]:
+        """Last frame's people in the regions their landmarks define, with the time since a
+        proposal last backed each; those lost, slid over two people or unbacked for too long
+        are left out."""
         self._lost_someone = False
+        if not self._followed:
+            return []
+        height, width = frame.shape[:2]
+        followed = self._landmarks.landmarks_many(frame,
+                                                  [f.result.next_roi for f in self._followed])
+        self.calls_last_frame += 1
+        boxes = np.array([b for b, _ in proposals]).reshape(-1, 4)
         bare = np.array([b for b, keypoints in proposals if keypoints is None]).reshape(-1, 4)
+        out: list[tuple[LandmarkResult, float]] = []
         for previous, result in zip(self._followed, followed, strict=True):
             if result.presence < self.min_presence:
                 self._lost_someone = True  # look for them with the detector next frame
                 continue
             if _spans_two_people(result.landmarks_px, bare):
-                continue  # the boxes inside start one region each below
+                continue  # the boxes inside start one region each (_start_people)
             own = landmark_box(result.landmarks_px, width, height)
             confirmed = len(boxes) > 0 and _overlaps(own, boxes).any()
             # only frames with proposals can confirm; time passes on all of them
             unconfirmed = 0.0 if confirmed else previous.unconfirmed_ms + step
             if unconfirmed <= self.max_unconfirmed_ms:
-                candidates.append((result, unconfirmed))
+                out.append((result, unconfirmed))
+        return out
 
-        # 2. proposals nobody followed explains start new people, settled in two passes
-        if proposals:
-            known = [r.landmarks_px for r, _ in candidates]
-            fresh = [b for b, keypoints in proposals if not _explained(b, keypoints, known)]
-            if fresh:
-                first = self._landmarks.landmarks_many(frame, [roi_from_box(b) for b in fresh])
-                seen = [r for r in first if r.presence >= self.min_presence]
-                settled = self._landmarks.landmarks_many(
-                    frame, [roi_from_landmarks(r.auxiliary_px) for r in seen]) if seen else []
-                calls += 1 + bool(seen)
-                for rough, fine in zip(seen, settled, strict=True):
-                    candidates.append((fine if fine.presence >= self.min_presence else rough, 0.0))
-        self.calls_last_frame = calls
-
-        people, kept = self._merge(candidates, width, height)
-        self._followed = [_Followed(candidates[i][0], candidates[i][1]) for i in kept]
-        return people
+    def _start_people(self, frame: np.ndarray,
+                      proposals: list[tuple[np.ndarray, np.ndarray | None]],
+                      followed: list[tuple[LandmarkResult, float]]
+                      ) -> list[tuple[LandmarkResult, float]]:
+        """New people from the proposals no followed person explains, each settled in two
+        landmark passes (the box's upright region, then the region that pose defines)."""
+        known = [r.landmarks_px for r, _ in followed]
+        fresh = [b for b, keypoints in proposals if not _explained(b, keypoints, known)]
+        if not fresh:
+            return []
+        first = self._landmarks.landmarks_many(frame, [roi_from_box(b) for b in fresh])
+        seen = [r for r in first if r.presence >= self.min_presence]
+        settled = self._landmarks.landmarks_many(
+            frame, [roi_from_landmarks(r.auxiliary_px) for r in seen]) if seen else []
+        self.calls_last_frame += 1 + bool(seen)
+        return [(fine if fine.presence >= self.min_presence else rough, 0.0)
+                for rough, fine in zip(seen, settled, strict=True)]
 
     def follow(self, frame_bgr: np.ndarray, person: PersonDetection) -> PersonDetection | None:
         """The same person in a neighbouring frame (before or after ``person``'s own), found in
