@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from genhmr.perception import DETECTORS  # noqa: E402
 from genhmr.tracking_metrics import (  # noqa: E402
     SCORE_COLUMNS,
     TrackingScore,
@@ -139,11 +140,10 @@ def run_perception(video: Path, start: int, end: int | None, detector: str, tili
         detect_people,
         load_detections,
         make_detector,
-        pack_tracks,
         perceive,
         save_detections,
+        track,
     )
-    from genhmr.tracking import track_people
     from genhmr.video import probe, resolve_range
 
     config = PerceptionConfig(detector=detector, tiling=tiling, max_people=max_people)
@@ -168,19 +168,10 @@ def run_perception(video: Path, start: int, end: int | None, detector: str, tili
         save_detections(cached, per_frame)
         timing.write_text(json.dumps(seconds))
     t_track = time.perf_counter()
-    assignment, num_people = track_people(per_frame, config.tracking, fps=info.fps)
-    tracks = pack_tracks(per_frame, assignment, num_people)
+    tracks = track(per_frame, config.tracking, info.fps)
     seconds["track"] = time.perf_counter() - t_track
     seconds["wall"] = time.perf_counter() - t
     return Perception(tracks=tracks, seconds=seconds, person_frames=int(tracks.valid.sum()))
-
-
-def available_detectors() -> tuple[str, ...] | None:
-    """The detectors perception knows, or None if it does not say (then every one is tried)."""
-    from genhmr import perception
-
-    names = getattr(perception, "DETECTORS", None)
-    return tuple(names) if names is not None else None
 
 
 def _color(track: int) -> tuple[int, int, int]:
@@ -268,7 +259,7 @@ def main() -> int:
                         "(default: every file in the truth folder)")
     parser.add_argument("--frames", type=int, help="process only this many frames per clip, "
                         "from its first annotated frame")
-    parser.add_argument("--detector", nargs="+", default=["boxes"],
+    parser.add_argument("--detector", nargs="+", default=["boxes"], choices=DETECTORS,
                         help="boxes (the default detector) and/or blazepose (the previous one)")
     parser.add_argument("--tiling", default="auto")
     parser.add_argument("--max-people", type=int, default=6)
@@ -287,7 +278,6 @@ def main() -> int:
         sys.exit(f"bad truth file: {exc}")
     if not clips:
         sys.exit(f"no truth files in {args.truth_dir}")
-    known = available_detectors()
     media = media_dir()
     print(f"cpu threads: {os.cpu_count()}, tiling: {args.tiling}, max people: "
           f"{args.max_people}, frames: {args.frames or 'all'}", file=sys.stderr)
@@ -311,9 +301,6 @@ def main() -> int:
         baseline: dict[str, float] | None = None
         for detector in args.detector:
             label = f"{truth.clip} {detector}"
-            if known is not None and detector not in known:
-                notes.append(f"{label}: detector not available (have {', '.join(known)})")
-                continue
             print(f"[{label}] perceiving from frame {start}...", file=sys.stderr, flush=True)
             try:
                 result = run_perception(video, start, end, detector, args.tiling,

@@ -311,6 +311,13 @@ def pack_tracks(per_frame: list[FrameDetections], assignment: list[list[int]],
     return tracks
 
 
+def track(per_frame: list[FrameDetections], config: TrackingConfig,
+          fps: float) -> Tracks:
+    """:func:`genhmr.tracking.track_people`, packed into person-major arrays."""
+    assignment, num_people = track_people(per_frame, config, fps=fps)
+    return pack_tracks(per_frame, assignment, num_people)
+
+
 def perceive(video: str | Path, start: int = 0, end: int | None = None,
              config: PerceptionConfig | None = None, detector: Any = None,
              progress: DetectProgressFn | None = None,
@@ -339,7 +346,6 @@ def perceive(video: str | Path, start: int = 0, end: int | None = None,
         if owns:
             detector.close()
     t = time.perf_counter()
-    assignment, num_people = track_people(per_frame, config.tracking, fps=info.fps)
-    tracks = pack_tracks(per_frame, assignment, num_people)
+    tracks = track(per_frame, config.tracking, info.fps)
     seconds["track"] = time.perf_counter() - t
     return Perception(tracks=tracks, seconds=seconds, person_frames=int(tracks.valid.sum()))

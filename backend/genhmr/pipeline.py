@@ -40,8 +40,7 @@ from .errors import (
     JobError,
     NoPersonFoundError,
 )
-from .perception import PerceptionConfig, Tracks, detect_people, make_detector, pack_tracks
-from .tracking import track_people
+from .perception import PerceptionConfig, Tracks, detect_people, make_detector, track
 from .video import VideoError, probe, resolve_range
 
 log = logging.getLogger(__name__)
@@ -189,10 +188,9 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
 
     report(Progress("track", 0, 1, clock.elapsed(), "linking people across frames"))
     t = time.perf_counter()
-    assignment, num_people = track_people(per_frame, perception.tracking, fps=info.fps)
-    dets = pack_tracks(per_frame, assignment, num_people)
+    dets = track(per_frame, perception.tracking, info.fps)
     clock.add("track", time.perf_counter() - t)
-    num_people = dets.valid.shape[0]
+    num_people = dets.num_people
     report(Progress("track", 1, 1, clock.elapsed(), f"{num_people} people tracked"))
     if num_people == 0:
         raise NoPersonFoundError(

@@ -47,6 +47,13 @@ NUM_LANDMARKS = 33
 LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24
 TORSO = (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP)
 
+
+def torso_score(landmarks: np.ndarray) -> np.ndarray | float:
+    """Mean visibility of the shoulders and hips: a detection's person score. ``landmarks``
+    is (..., 33, 3); returns (...) (a float for one person)."""
+    score = np.asarray(landmarks)[..., list(TORSO), 2].mean(axis=-1)
+    return float(score) if np.ndim(score) == 0 else score
+
 TilingMode = Literal["off", "on", "auto"]
 
 
@@ -274,7 +281,7 @@ class PoseDetector:
             lm[:, 1] = lm[:, 1] * tile.height + tile.y0
             lm[:, 2] = np.clip(lm[:, 2], 0.0, 1.0)
             wl = np.array([(p.x, p.y, p.z) for p in world], dtype=np.float32)
-            score = float(lm[list(TORSO), 2].mean())
+            score = torso_score(lm)
             # Prefer views where the person fills more of the model's input (more pixels per
             # limb, steadier landmarks) and that do not cut the person at a tile edge.
             fill = min(float(np.ptp(lm[:, 1])) / max(tile.width, tile.height), 1.0)

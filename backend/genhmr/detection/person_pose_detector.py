@@ -45,7 +45,7 @@ import numpy as np
 from genhmr.boxes import box_area, box_containment, box_intersection, box_iou, landmark_box
 
 from .landmark_model import LandmarkResult, RoiLandmarker, roi_from_box, roi_from_landmarks
-from .mediapipe_detector import TORSO, PersonDetection
+from .mediapipe_detector import PersonDetection, torso_score
 from .person_boxes import PersonBoxDetector, TilingMode
 from .tiling import keypoint_overlap, merge_duplicates
 
@@ -258,7 +258,7 @@ class PersonPoseDetector:
                 return None
             roi = rough.next_roi
         result = self._landmarks.landmarks(frame, roi)
-        score = float(result.landmarks_px[list(TORSO), 2].mean())
+        score = torso_score(result.landmarks_px)
         if result.presence < self.min_presence or score < self.min_score:
             return None
         return _person(result, landmark_box(result.landmarks_px, width, height), score,
@@ -266,7 +266,7 @@ class PersonPoseDetector:
 
     def _merge(self, candidates: list[tuple[LandmarkResult, float]], width: int,
                height: int) -> tuple[list[PersonDetection], list[int]]:
-        scores = [float(r.landmarks_px[list(TORSO), 2].mean()) for r, _ in candidates]
+        scores = [torso_score(r.landmarks_px) for r, _ in candidates]
         usable = [i for i, s in enumerate(scores) if s >= self.min_score]
         if not usable:
             return [], []

@@ -12,6 +12,8 @@ import functools
 
 import numpy as np
 
+from genhmr.detection.mediapipe_detector import torso_score
+
 from .appearance import mean_appearance
 from .proportions import median_lengths
 
@@ -54,7 +56,7 @@ class Tracklet:
     @functools.cached_property
     def scores(self) -> np.ndarray:
         """(n,) torso visibility per frame (the detector's own person score)."""
-        return self.landmarks[:, _TORSO, 2].mean(axis=1)
+        return torso_score(self.landmarks)
 
     @functools.cached_property
     def heights(self) -> np.ndarray:
