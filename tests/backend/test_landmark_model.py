@@ -22,6 +22,7 @@ from genhmr.detection.landmark_model import (
     LandmarkModelError,
     Roi,
     RoiLandmarker,
+    alignment_from_pose,
     crop_input,
     normalize_radians,
     refine_from_heatmap,
@@ -147,6 +148,24 @@ def test_missing_or_corrupt_model_gives_one_clear_error(tmp_path: Path):
         RoiLandmarker(bad)
 
 
+def test_alignment_from_a_pose_centres_on_the_hips_and_points_along_the_spine():
+    """A pose lying on its side (head to the image right): hip centre, the alignment end towards
+    the shoulders at 1.08x the farthest landmark's distance, a region turned 90 deg clockwise."""
+    pose = np.zeros((33, 3))
+    pose[:, 0] = np.linspace(100.0, 300.0, 33)  # spread along x
+    pose[:, 1] = 50.0
+    pose[[23, 24], :2] = [[150.0, 40.0], [150.0, 60.0]]  # hips, centre (150, 50)
+    pose[[11, 12], :2] = [[250.0, 40.0], [250.0, 60.0]]  # shoulders to the right
+    aux = alignment_from_pose(pose)
+    np.testing.assert_allclose(aux[0], [150.0, 50.0])
+    np.testing.assert_allclose(aux[1], [150.0 + 1.08 * 150.0, 50.0])  # farthest: x = 300
+    roi = roi_from_landmarks(aux)
+    assert roi.rotation == pytest.approx(math.pi / 2)
+    assert roi.size == pytest.approx(2 * 1.08 * 150.0 * ROI_SCALE)
+    with pytest.raises(ValueError):
+        alignment_from_pose(np.full((33, 3), np.nan))
+
+
 # -- the real model on real frames --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def landmarker() -> RoiLandmarker:
@@ -178,6 +197,36 @@ def test_person_box_gives_landmarks_on_the_person(landmarker: RoiLandmarker, med
     assert np.linalg.norm((world[23] + world[24]) / 2) < 0.05
     assert world[0, 1] < -0.4
     assert 0.2 < np.linalg.norm(world[11] - world[12]) < 0.5
+
+
+@pytest.mark.slow
+def test_region_from_a_pose_stays_on_a_leaning_person(landmarker: RoiLandmarker,
+                                                       media_dir: Path, video_frames):
+    """Pose2Sim cam03 frame 36: the man leans over the woman with an arm up. MediaPipe's own
+    landmarker finds him; an upright region around his box makes the landmark model draw the
+    woman (her face is in it), the region from his pose keeps him (measured box IoU with the
+    truth: 0.20 vs 0.92)."""
+    from genhmr.boxes import box_iou, landmark_box
+    from genhmr.detection.mediapipe_detector import PoseDetector
+    from genhmr.tracking_metrics import load_truth
+
+    truth = load_truth(Path(__file__).resolve().parents[2] / "benchmarks" / "truth"
+                       / "pose2sim_multiperson_cam03.json")
+    frame = video_frames(media_dir / truth.clip, [36])[36]
+    height, width = frame.shape[:2]
+    man = next(np.asarray(b.box) for b in truth.boxes[36] if b.person == 0)
+    with PoseDetector(max_people=6, tiling="off") as mediapipe:
+        found = [p for p in mediapipe.detect(frame)
+                 if box_iou(np.asarray(p.box)[None], man[None])[0, 0] >= 0.5]
+    assert found, "MediaPipe no longer finds the man at frame 36"
+
+    def overlap(roi: Roi) -> float:
+        result = landmarker.landmarks(frame, roi)
+        assert result.presence > 0.5
+        return box_iou(landmark_box(result.landmarks_px, width, height)[None], man[None])[0, 0]
+
+    assert overlap(roi_from_box(found[0].box)) < 0.5
+    assert overlap(roi_from_landmarks(alignment_from_pose(found[0].landmarks_px))) > 0.8
 
 
 @pytest.mark.slow

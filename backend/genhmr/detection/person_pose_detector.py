@@ -44,7 +44,14 @@ import numpy as np
 
 from genhmr.boxes import box_area, box_containment, box_intersection, box_iou, landmark_box
 
-from .landmark_model import LandmarkResult, RoiLandmarker, roi_from_box, roi_from_landmarks
+from .landmark_model import (
+    LandmarkResult,
+    Roi,
+    RoiLandmarker,
+    alignment_from_pose,
+    roi_from_box,
+    roi_from_landmarks,
+)
 from .mediapipe_detector import PersonDetection, torso_score
 from .person_boxes import PersonBoxDetector, TilingMode
 from .tiling import keypoint_overlap, merge_duplicates
@@ -170,7 +177,7 @@ class PersonPoseDetector:
         candidates = self._follow_people(frame, proposals, step or 0)
         candidates += self._start_people(frame, proposals, candidates)
         people, kept = self._merge(candidates, width, height)
-        self._followed = [_Followed(candidates[i][0], candidates[i][1]) for i in kept]
+        self._followed = [candidates[i] for i in kept]
         return people
 
     def _propose(self, frame: np.ndarray, run: bool,
@@ -195,7 +202,7 @@ class PersonPoseDetector:
 
     def _follow_people(self, frame: np.ndarray,
                        proposals: list[tuple[np.ndarray, np.ndarray | None]],
-                       step: int) -> list[tuple[LandmarkResult, float]]:
+                       step: int) -> list[_Followed]:
         """Last frame's people in the regions their landmarks define, with the time since a
         proposal last backed each; those lost, slid over two people or unbacked for too long
         are left out."""
@@ -208,7 +215,7 @@ class PersonPoseDetector:
         self.calls_last_frame += 1
         boxes = np.array([b for b, _ in proposals]).reshape(-1, 4)
         bare = np.array([b for b, keypoints in proposals if keypoints is None]).reshape(-1, 4)
-        out: list[tuple[LandmarkResult, float]] = []
+        out: list[_Followed] = []
         for previous, result in zip(self._followed, followed, strict=True):
             if result.presence < self.min_presence:
                 self._lost_someone = True  # look for them with the detector next frame
@@ -220,25 +227,26 @@ class PersonPoseDetector:
             # only frames with proposals can confirm; time passes on all of them
             unconfirmed = 0.0 if confirmed else previous.unconfirmed_ms + step
             if unconfirmed <= self.max_unconfirmed_ms:
-                out.append((result, unconfirmed))
+                out.append(_Followed(result, unconfirmed))
         return out
 
     def _start_people(self, frame: np.ndarray,
                       proposals: list[tuple[np.ndarray, np.ndarray | None]],
-                      followed: list[tuple[LandmarkResult, float]]
-                      ) -> list[tuple[LandmarkResult, float]]:
+                      followed: list[_Followed]) -> list[_Followed]:
         """New people from the proposals no followed person explains, each settled in two
-        landmark passes (the box's upright region, then the region that pose defines)."""
-        known = [r.landmarks_px for r, _ in followed]
-        fresh = [b for b, keypoints in proposals if not _explained(b, keypoints, known)]
+        landmark passes (the proposal's region, :func:`_start_roi`, then the region that pose
+        defines)."""
+        known = [f.result.landmarks_px for f in followed]
+        fresh = [_start_roi(b, keypoints) for b, keypoints in proposals
+                 if not _explained(b, keypoints, known)]
         if not fresh:
             return []
-        first = self._landmarks.landmarks_many(frame, [roi_from_box(b) for b in fresh])
+        first = self._landmarks.landmarks_many(frame, fresh)
         seen = [r for r in first if r.presence >= self.min_presence]
         settled = self._landmarks.landmarks_many(
             frame, [roi_from_landmarks(r.auxiliary_px) for r in seen]) if seen else []
         self.calls_last_frame += 1 + bool(seen)
-        return [(fine if fine.presence >= self.min_presence else rough, 0.0)
+        return [_Followed(fine if fine.presence >= self.min_presence else rough, 0.0)
                 for rough, fine in zip(seen, settled, strict=True)]
 
     def follow(self, frame_bgr: np.ndarray, person: PersonDetection) -> PersonDetection | None:
@@ -264,22 +272,23 @@ class PersonPoseDetector:
         return _person(result, landmark_box(result.landmarks_px, width, height), score,
                        source="backfill")
 
-    def _merge(self, candidates: list[tuple[LandmarkResult, float]], width: int,
+    def _merge(self, candidates: list[_Followed], width: int,
                height: int) -> tuple[list[PersonDetection], list[int]]:
-        scores = [torso_score(r.landmarks_px) for r, _ in candidates]
+        scores = [torso_score(c.result.landmarks_px) for c in candidates]
         usable = [i for i, s in enumerate(scores) if s >= self.min_score]
         if not usable:
             return [], []
-        boxes = np.stack([landmark_box(candidates[i][0].landmarks_px, width, height)
+        boxes = np.stack([landmark_box(candidates[i].result.landmarks_px, width, height)
                           for i in usable])
-        keypoints = np.stack([candidates[i][0].landmarks_px for i in usable])
-        rank = np.array([scores[i] + 0.1 * candidates[i][0].presence for i in usable])
+        keypoints = np.stack([candidates[i].result.landmarks_px for i in usable])
+        rank = np.array([scores[i] + 0.1 * candidates[i].result.presence for i in usable])
         # Keypoints decide; containment does not: the person behind someone has a box inside
         # theirs (Pose2Sim cam03: the woman behind the man, for half the clip).
         keep = merge_duplicates(boxes, rank, keypoints, iou_threshold=0.7,
                                 containment_threshold=2.0, keypoint_threshold=0.5,
                                 max_keep=self.max_people)
-        people = [_person(candidates[usable[k]][0], boxes[k], scores[usable[k]]) for k in keep]
+        people = [_person(candidates[usable[k]].result, boxes[k], scores[usable[k]])
+                  for k in keep]
         order = np.argsort([-p.score for p in people], kind="stable")
         return [people[i] for i in order], [usable[keep[i]] for i in order]
 
@@ -289,6 +298,15 @@ def _person(result: LandmarkResult, box: np.ndarray, score: float,
     return PersonDetection(landmarks_px=result.landmarks_px,
                            world_landmarks=result.world_landmarks, box=box, score=score,
                            source=source, alignment_px=result.auxiliary_px)
+
+
+def _start_roi(box: np.ndarray, keypoints: np.ndarray | None) -> Roi:
+    """The first region for a new person: from the pose when the proposal has one (a
+    BlazePose proposal; centred on the hips and turned with the body, like MediaPipe's own
+    detector), else upright around the box."""
+    if keypoints is not None:
+        return roi_from_landmarks(alignment_from_pose(keypoints))
+    return roi_from_box(box)
 
 
 def _spans_two_people(landmarks: np.ndarray, boxes: np.ndarray) -> bool:
