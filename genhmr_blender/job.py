@@ -14,10 +14,11 @@ from .backend_client import BackendClient, Event
 
 # Share of the progress bar per backend stage; detection dominates the run time.
 STAGE_WEIGHTS: dict[str, float] = {"load": 0.05, "decode": 0.05, "detect": 0.65, "track": 0.02,
-                                   "fit": 0.20, "save": 0.03}
+                                   "camera": 0.05, "fit": 0.15, "save": 0.03}
 STAGE_LABELS: dict[str, str] = {"load": "Loading", "decode": "Reading video",
                                 "detect": "Detecting people", "track": "Tracking",
-                                "fit": "Fitting bodies", "save": "Saving"}
+                                "camera": "Camera motion", "fit": "Fitting bodies",
+                                "save": "Saving"}
 
 
 @dataclasses.dataclass

@@ -76,6 +76,12 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
         description="Fit each person's body shape (limb lengths, build) from the whole clip; "
                     "off = the average body for everyone",
         default=True)
+    camera_motion: BoolProperty(
+        name="Camera Motion",
+        description="Estimate how the camera turned (pan, tilt, roll) from the background and "
+                    "key the scene camera with it, so the rigs stay in one world while the "
+                    "footage pans; off = a fixed camera",
+        default=True)
 
 
 class GENHMR_PG_runtime(bpy.types.PropertyGroup):

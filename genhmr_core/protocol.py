@@ -54,6 +54,7 @@ START_DEFAULTS: dict[str, Any] = {
     "focal_px": None,  # focal length in pixels; None = estimated from a default field of view
     "tiling": "auto",  # small-person handling of the detector: auto | on | off
     "max_people": 6,
+    "camera_motion": True,  # estimate the camera's pan/tilt/roll; False = a fixed camera
 }
 
 

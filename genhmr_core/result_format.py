@@ -65,6 +65,7 @@ FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
 # so files without them are still version 2).
 OPTIONAL_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "joint_uncertainty": (("P", "F", NUM_BODY_JOINTS), "f"),
+    "camera_rotation": (("F", 3, 3), "f"),
 }
 METADATA = ("format", "format_version", "source_video", "fps", "body_model", "method",
             "joint_names", "joint_parents", "keypoint_names", "landmark_names", "backend_version")
@@ -99,6 +100,9 @@ class JobResult:
     body: BodyMesh | None = None  # the skinned mesh; None for skeleton-only results
     # (P, F, 21) degrees per body joint (generative method); None when the method has none
     joint_uncertainty: np.ndarray | None = None
+    # (F, 3, 3) world-to-camera rotation of each frame, world = the camera at the first frame;
+    # None: the camera did not turn (or motion was not estimated)
+    camera_rotation: np.ndarray | None = None
 
     @property
     def num_people(self) -> int:
@@ -136,6 +140,13 @@ class JobResult:
                     want = dims.setdefault(dim, size)
                 if size != want:
                     raise ResultFormatError(f"{name}: dim {dim} is {size}, expected {want}")
+        if self.camera_rotation is not None:
+            rot = np.asarray(self.camera_rotation, dtype=np.float64)
+            gram = np.einsum("fji,fjk->fik", rot, rot)
+            if (not np.isfinite(rot).all() or np.abs(gram - np.eye(3)).max() > 1e-3
+                    or (np.linalg.det(rot) <= 0).any()):
+                raise ResultFormatError("camera_rotation: every frame must hold a rotation "
+                                        "matrix (orthonormal, determinant +1)")
 
 
 def save_result(result: JobResult, path: str | os.PathLike) -> Path:

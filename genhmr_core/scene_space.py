@@ -2,10 +2,14 @@
 
 Conventions:
 
-* Result files are in OpenCV camera space (x right, y down, z forward).
+* Result files are in OpenCV camera space (x right, y down, z forward), each frame in the axes
+  of the camera at that frame. When the camera turned, the result's ``camera_rotation[f]``
+  (world-to-camera, world = the camera at the first frame) turns camera-``f`` points into the
+  world frame (``R[f].T @ p``); without it every frame is already in the world frame.
 * The Blender scene is Z-up. The generated camera sits at ``(0, 0, height)`` looking along +Y
-  with a level horizon, so the OpenCV point ``(x, y, z)`` lands at ``(x, z, height - y)``.
-  ``height`` is estimated so the people's feet rest on the ground plane z = 0.
+  with a level horizon at the first frame (and turns with ``camera_rotation`` after it), so the
+  world-frame OpenCV point ``(x, y, z)`` lands at ``(x, z, height - y)``. ``height`` is
+  estimated so the people's feet rest on the ground plane z = 0.
 * SMPL-X's model frame is Y-up facing +Z; armatures are built Z-up facing -Y (Blender's front
   view), i.e. ``(x, y, z) -> (x, -z, y)``.
 
@@ -24,6 +28,8 @@ from .skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 CV_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 SMPLX_TO_ARMATURE = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 CAMERA_EULER_XYZ = (np.pi / 2, 0.0, 0.0)
+# OpenCV camera axes (x right, y down, z forward) -> Blender camera-local axes (y up, looking -z)
+CV_TO_CAMERA_LOCAL = np.diag([1.0, -1.0, -1.0])
 DEFAULT_SENSOR_WIDTH_MM = 36.0
 
 _FOOT_KEYPOINTS = [KEYPOINT_INDEX[n] for n in (
@@ -31,24 +37,43 @@ _FOOT_KEYPOINTS = [KEYPOINT_INDEX[n] for n in (
     "right_ankle")]
 
 
+def to_world_axes(points_cv: np.ndarray, camera_rotation: np.ndarray | None) -> np.ndarray:
+    """Per-frame camera-space points (F, ..., 3) turned into the world frame (the camera at the
+    first frame): ``camera_rotation[f].T @ p``; unchanged when ``camera_rotation`` is None."""
+    points = np.asarray(points_cv, dtype=np.float64)
+    if camera_rotation is None:
+        return points
+    rot = np.asarray(camera_rotation, dtype=np.float64)
+    flat = points.reshape(points.shape[0], -1, 3)
+    return np.einsum("fji,fnj->fni", rot, flat).reshape(points.shape)
+
+
 def camera_height_from_feet(keypoints3d: np.ndarray, valid: np.ndarray,
-                            fallback: float = 1.5) -> float:
+                            fallback: float = 1.5,
+                            camera_rotation: np.ndarray | None = None) -> float:
     """Camera height above the ground: median over valid person-frames of the lowest foot point.
 
-    keypoints3d is (P, F, K, 3) in camera space, valid (P, F). In OpenCV space "lowest" is the
-    largest y. Using the median ignores jumps and the odd bad frame.
+    keypoints3d is (P, F, K, 3) in camera space, valid (P, F); with ``camera_rotation`` (F, 3, 3)
+    the feet are first turned into the world frame. In OpenCV space "lowest" is the largest y.
+    Using the median ignores jumps and the odd bad frame.
     """
     valid = np.asarray(valid, dtype=bool)
     if not valid.any():
         return fallback
-    feet_y = np.asarray(keypoints3d)[..., _FOOT_KEYPOINTS, 1].max(axis=-1)  # (P, F)
+    feet = np.asarray(keypoints3d)[..., _FOOT_KEYPOINTS, :]  # (P, F, 6, 3)
+    feet = np.stack([to_world_axes(person, camera_rotation) for person in feet]) \
+        if len(feet) else feet
+    feet_y = feet[..., 1].max(axis=-1)  # (P, F)
     height = float(np.median(feet_y[valid]))
     return height if np.isfinite(height) and height > 0.05 else fallback
 
 
-def camera_to_world(points_cv: np.ndarray, camera_height: float) -> np.ndarray:
-    """OpenCV camera-space points (..., 3) -> Blender world points (..., 3)."""
-    out = np.asarray(points_cv, dtype=np.float64) @ CV_TO_WORLD.T
+def camera_to_world(points_cv: np.ndarray, camera_height: float,
+                    camera_rotation: np.ndarray | None = None) -> np.ndarray:
+    """OpenCV camera-space points (..., 3) -> Blender world points (..., 3); with
+    ``camera_rotation`` (F, 3, 3) the points are per frame (F, ..., 3), each in its own frame's
+    camera axes."""
+    out = to_world_axes(points_cv, camera_rotation) @ CV_TO_WORLD.T
     out[..., 2] += camera_height
     return out
 
@@ -77,11 +102,23 @@ def rest_joints_in_armature(rest_joints: np.ndarray) -> np.ndarray:
     return np.asarray(rest_joints, dtype=np.float64) @ SMPLX_TO_ARMATURE.T
 
 
+def camera_quaternions(camera_rotation: np.ndarray) -> np.ndarray:
+    """(F, 4) (w, x, y, z) world rotations of the Blender camera for a result's
+    ``camera_rotation`` (F, 3, 3): camera-local axes -> OpenCV camera axes -> world frame ->
+    Blender world. At the identity this is :data:`CAMERA_EULER_XYZ` (looking along +Y).
+    Continuous over time, so the F-curves interpolate the short way."""
+    rot = np.asarray(camera_rotation, dtype=np.float64)
+    matrices = CV_TO_WORLD @ np.swapaxes(rot, -1, -2) @ CV_TO_CAMERA_LOCAL
+    return make_quaternions_continuous(matrix_to_quaternion(matrices), axis=0)
+
+
 def bone_quaternions(global_orient: np.ndarray, body_pose: np.ndarray,
-                     bone_rest: np.ndarray) -> np.ndarray:
+                     bone_rest: np.ndarray,
+                     camera_rotation: np.ndarray | None = None) -> np.ndarray:
     """Pose-bone rotations (F, J, 4) (w, x, y, z) for keyframing an armature at the world origin.
 
-    global_orient (F, 3) and body_pose (F, 21, 3) are SMPL-X axis-angles in camera space;
+    global_orient (F, 3) and body_pose (F, 21, 3) are SMPL-X axis-angles in camera space (turned
+    into the world frame by ``camera_rotation`` (F, 3, 3) when the camera turned);
     bone_rest (J, 3, 3) is each bone's rest orientation in armature space (Blender's
     ``bone.matrix_local.to_3x3()``). Joints beyond the body (hands, jaw, eyes) stay at rest.
     The quaternions are made continuous over time so f-curves interpolate the short way.
@@ -92,6 +129,8 @@ def bone_quaternions(global_orient: np.ndarray, body_pose: np.ndarray,
     p = SMPLX_TO_ARMATURE
     # Joint-local rotations expressed in the armature frame; the root also maps camera->world.
     local_arm = p @ local @ p.T
+    if camera_rotation is not None:
+        go = np.swapaxes(np.asarray(camera_rotation, dtype=np.float64), -1, -2) @ go
     local_arm[:, 0] = CV_TO_WORLD @ go @ p.T
     rest = np.asarray(bone_rest, dtype=np.float64)
     basis = np.swapaxes(rest, -1, -2)[None] @ local_arm @ rest[None]
@@ -99,10 +138,12 @@ def bone_quaternions(global_orient: np.ndarray, body_pose: np.ndarray,
 
 
 def root_locations(transl: np.ndarray, rest_joints: np.ndarray, bone_rest_root: np.ndarray,
-                   camera_height: float) -> np.ndarray:
-    """Pose-bone location (F, 3) of the root (pelvis) bone: its head follows the posed pelvis."""
+                   camera_height: float, camera_rotation: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """Pose-bone location (F, 3) of the root (pelvis) bone: its head follows the posed pelvis
+    (camera space per frame, turned into the world frame by ``camera_rotation``)."""
     pelvis_cv = np.asarray(transl, dtype=np.float64) + np.asarray(rest_joints)[0]
-    target = camera_to_world(pelvis_cv, camera_height)
+    target = camera_to_world(pelvis_cv, camera_height, camera_rotation)
     rest_head = rest_joints_in_armature(rest_joints)[0]
     return (target - rest_head) @ np.asarray(bone_rest_root, dtype=np.float64)
 

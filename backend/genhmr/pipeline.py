@@ -7,6 +7,8 @@ Stages, in order, each reported through the ``progress`` callback and timed:
 - ``detect``: decode the frame range and detect every person in every frame (decoding time is
   measured separately as ``decode`` in the stage timings);
 - ``track``: link detections into people with stable ids;
+- ``camera``: how the camera turned (pan, tilt, roll) from the background, people masked out
+  (:mod:`genhmr.camera_motion`; off with ``camera_motion=False``);
 - ``fit``: each person's body shape (from bone lengths over the clip), then their SMPL-X body
   pose, orientation and translation;
 - ``save``: write the versioned result file atomically.
@@ -41,7 +43,7 @@ from .errors import (
     NoPersonFoundError,
 )
 from .perception import PerceptionConfig, Tracks, detect_people, make_detector, track
-from .video import VideoError, probe, resolve_range
+from .video import VideoError, probe, read_frames, resolve_range
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class JobOptions:
     focal_px: float | None = None
     tiling: str = "auto"
     max_people: int = 6
+    camera_motion: bool = True
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> JobOptions:
@@ -200,18 +203,57 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             "tiling 'on' for small people.")
 
     K = intrinsics(info.width, info.height, options.focal_px)
+    camera_rotation = _camera_rotation(options, info, dets, K, clock, report, stop)
     fits = _fit_people(body, options, generative, dets, K, device, clock, report, stop,
                        on_person)
 
     report(Progress("save", 0, 1, clock.elapsed(), "writing the result file"))
     t = time.perf_counter()
     result = _assemble(options, info, K, body, dets, fits)
+    result.camera_rotation = camera_rotation
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
     return JobSummary(result_path=path, num_people=num_people, num_frames=len(per_frame),
                       elapsed_s=clock.elapsed(), stage_seconds=dict(clock.stages),
                       reprojection_px=[f.fit.reprojection_px for f in fits], result=result)
+
+
+def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray,
+                     clock: _Clock, report: ProgressFn, stop: StopFn) -> np.ndarray | None:
+    """How the camera turned over the job's frames (people masked out by their tracked boxes),
+    or None for a camera that did not turn (or when the option is off)."""
+    if not options.camera_motion:
+        return None
+    from .camera_motion import estimate_camera_motion
+
+    num_frames = len(dets.frame_indices)
+    report(Progress("camera", 0, num_frames, clock.elapsed(), "camera motion"))
+    t = time.perf_counter()
+    boxes = [dets.boxes[dets.valid[:, f], f] for f in range(num_frames)]
+    first = int(dets.frame_indices[0])
+
+    def frames() -> Any:
+        for i, (_, frame) in enumerate(read_frames(options.video, first, first + num_frames,
+                                                   info)):
+            if i % 25 == 0:
+                report(Progress("camera", i, num_frames, clock.elapsed(), "camera motion"))
+            yield frame
+
+    try:
+        motion = estimate_camera_motion(frames(), K, boxes, should_stop=stop)
+    except InterruptedError as exc:
+        raise JobCancelled() from exc
+    except VideoError as exc:
+        raise InputVideoError(str(exc)) from exc
+    clock.add("camera", time.perf_counter() - t)
+    turned = motion.angles_deg()
+    report(Progress("camera", num_frames, num_frames, clock.elapsed(),
+                    f"camera turned up to {turned.max():.1f} deg" if turned.max() > 0
+                    else "static camera"))
+    if motion.num_frames != num_frames or not turned.max() > 0:
+        return None  # static (or the video ended early: the detections decide the frames)
+    return motion.rotations.astype(np.float32)
 
 
 @dataclasses.dataclass

@@ -120,6 +120,7 @@ class GENHMR_OT_analyze(bpy.types.Operator):
             "estimate_shape": bool(settings.estimate_shape),
             "tiling": settings.tiling,
             "max_people": settings.max_people,
+            "camera_motion": bool(settings.camera_motion),
         }
         client = BackendClient(backend_env.serve_command(python), env=backend_env.serve_env(),
                                log_path=os.path.join(out_dir, "backend.log"))

@@ -108,11 +108,17 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
         created.add(bpy.data.collections, coll)
         scene.collection.children.link(coll)
 
-        height = scene_space.camera_height_from_feet(result.keypoints3d, result.valid)
+        turn = result.camera_rotation  # None: a fixed camera
+        height = scene_space.camera_height_from_feet(result.keypoints3d, result.valid,
+                                                     camera_rotation=turn)
         image_size = (int(result.image_size[0]), int(result.image_size[1]))
         cam = camera.build_camera(f"{coll.name} camera", result.camera_K, image_size, height, coll)
         created.add(bpy.data.cameras, cam.data)
         created.add(bpy.data.objects, cam)
+        frames = np.asarray(result.frame_indices, dtype=np.int64) + int(options.frame_offset)
+        if turn is not None:
+            camera.key_rotation(cam, frames, scene_space.camera_quaternions(turn),
+                                f"{cam.name}_motion")
 
         clip_name = ""
         if options.load_background:
@@ -126,7 +132,6 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
                 clip_name = clip.name
         timings["camera"] = time.perf_counter() - t0
 
-        frames = np.asarray(result.frame_indices, dtype=np.int64) + int(options.frame_offset)
         names: list[str] = []
         keyed: dict[str, int] = {}
         meshes: list[str] = []
@@ -145,9 +150,9 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
             rest = armature.bone_rest_rotations(obj)
             t2 = time.perf_counter()
             quats = scene_space.bone_quaternions(result.global_orient[p], result.body_pose[p],
-                                                 rest)
+                                                 rest, camera_rotation=turn)
             root = scene_space.root_locations(result.transl[p], result.rest_joints[p], rest[0],
-                                              height)
+                                              height, camera_rotation=turn)
             stats = keyframes.keyframe_person(obj, quats, root, frames, result.valid[p],
                                               f"{obj.name}_motion")
             t_rig += t2 - t1

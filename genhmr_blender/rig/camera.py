@@ -2,6 +2,8 @@
 
 The camera sits at ``(0, 0, height)`` looking along +Y with a level horizon
 (:mod:`genhmr_core.scene_space`), with the video's intrinsics turned into lens, sensor and shift.
+When the footage's camera turned (the result's ``camera_rotation``), its rotation is keyed on
+every frame of the result, so the rigs stay in one world while the view pans over them.
 The source video is loaded as a Movie Clip and shown as the camera background, starting at the
 scene frame that shows video frame 0, so camera view overlays each rig on its person.
 """
@@ -16,6 +18,8 @@ import bpy
 import numpy as np
 
 from .._core import scene_space
+from .fcurves import new_action, new_fcurve
+from .keyframes import write_channel
 
 
 def build_camera(name: str, camera_K: np.ndarray, image_size: tuple[int, int],
@@ -33,6 +37,17 @@ def build_camera(name: str, camera_K: np.ndarray, image_size: tuple[int, int],
     obj.rotation_euler = scene_space.CAMERA_EULER_XYZ
     collection.objects.link(obj)
     return obj
+
+
+def key_rotation(camera: bpy.types.Object, frames: np.ndarray, quaternions: np.ndarray,
+                 action_name: str) -> None:
+    """Key the camera's rotation (quaternions (F, 4), w first) at scene ``frames`` (F,)."""
+    camera.rotation_mode = "QUATERNION"
+    camera.rotation_quaternion = tuple(float(v) for v in quaternions[0])
+    action = new_action(camera, action_name)
+    for axis in range(4):
+        fc = new_fcurve(action, camera, "rotation_quaternion", axis, "Camera motion")
+        write_channel(fc, np.asarray(frames, dtype=np.float64), quaternions[:, axis])
 
 
 def load_clip(path: str, frame_offset: int) -> tuple[bpy.types.MovieClip | None, bool]:

@@ -11,16 +11,24 @@ from synthetic_result import write_result
 MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
 
 
-@pytest.mark.parametrize("size", [(640, 360), (360, 640)], ids=["landscape", "portrait"])
-def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int]) -> None:
+@pytest.mark.parametrize(("size", "pan"), [((640, 360), 0.0), ((360, 640), 0.0),
+                                           ((640, 360), 30.0)],
+                         ids=["landscape", "portrait", "panning-camera"])
+def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int],
+                               pan: float) -> None:
+    """Bone heads where the result puts the joints (in the world frame), and, through the scene
+    camera at every frame (keyed with the footage's rotation when it panned), on the pixels
+    where the result's joints project."""
     video = MEDIA / "demo.mp4"
     src = str(video) if video.is_file() else "/nonexistent/video.mp4"
-    path = write_result(tmp_path / "r.npz", source_video=src, image_size=size)
+    path = write_result(tmp_path / "r.npz", source_video=src, image_size=size,
+                        camera_pan_deg=pan)
     offset = 11
     r = driver("import_synthetic", path, offset)
     assert r["status"] == ["FINISHED"]
     added = {k: r["after"][k] - r["before"][k] for k in r["before"]}
-    assert added["objects"] == 3 and added["armatures"] == 2 and added["actions"] == 2
+    assert added["objects"] == 3 and added["armatures"] == 2
+    assert added["actions"] == (3 if pan else 2)  # the camera's motion is an action too
     assert added["collections"] == 1 and added["cameras"] == 1
     assert set(r["people"]) == {"GenHMR_person_3", "GenHMR_person_7"}
     for name, person in r["people"].items():
@@ -47,6 +55,11 @@ def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int]) ->
     assert r["frame_range"] == [5 + offset, 16 + offset]
     cam = r["camera"]
     assert cam["is_scene_camera"] and cam["sensor_fit"] == "HORIZONTAL"
+    if pan:  # keyed on every frame of the result, whoever is valid there
+        assert cam["rotation_mode"] == "QUATERNION"
+        assert cam["rotation_keys"] == list(range(5 + offset, 17 + offset))
+    else:
+        assert cam["rotation_mode"] == "XYZ" and cam["rotation_keys"] == []
     assert r["render"]["resolution"] == list(size) and r["render"]["fps"] == pytest.approx(30)
     if video.is_file():
         assert cam["backgrounds"] == 1 and cam["bg_source"] == "MOVIE_CLIP" and cam["show_bg"]

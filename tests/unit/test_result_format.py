@@ -78,6 +78,24 @@ def test_optional_joint_uncertainty_round_trips_and_may_be_absent(tmp_path):
         save_result(res, tmp_path / "bad.npz")
 
 
+def test_optional_camera_rotation_round_trips_and_must_hold_rotations(tmp_path):
+    from scipy.spatial.transform import Rotation
+
+    res = _filled()
+    assert load_result(save_result(res, tmp_path / "static.npz")).camera_rotation is None
+    pan = Rotation.from_euler("y", np.linspace(0, 20, 5)[:, None], degrees=True).as_matrix()
+    res.camera_rotation = pan
+    back = load_result(save_result(res, tmp_path / "pan.npz"))
+    np.testing.assert_allclose(back.camera_rotation, pan, atol=1e-6)
+    assert back.camera_rotation.dtype == np.float32
+    for bad, match in ((np.tile(np.eye(3), (4, 1, 1)), "dim F"),
+                       (pan * 2.0, "rotation matrix"),
+                       (pan * np.array([1.0, 1.0, -1.0]), "rotation matrix")):  # a mirror
+        res.camera_rotation = bad
+        with pytest.raises(ResultFormatError, match=match):
+            save_result(res, tmp_path / "bad.npz")
+
+
 def test_round_trip_no_people(tmp_path):
     res = _filled(num_people=0, num_frames=3)
     back = load_result(save_result(res, tmp_path / "r.npz"))

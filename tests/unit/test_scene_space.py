@@ -94,6 +94,54 @@ def test_armature_heads_follow_joints3d() -> None:
             np.testing.assert_allclose(got, want[f], atol=1e-9)
 
 
+def test_a_turning_camera_leaves_the_people_where_they_are_in_the_world() -> None:
+    """The same motion filmed by a panning camera (people in each frame's camera axes plus the
+    camera's rotation) gives the same armature poses in the world as with a fixed camera."""
+    fixed = synthetic_result.make_result()
+    panned = synthetic_result.make_result(camera_pan_deg=25.0)
+    rot = panned.camera_rotation
+    assert np.abs(np.degrees(rotations.matrix_to_axis_angle(rot[-1]))).max() > 20
+    assert not np.allclose(panned.joints3d, fixed.joints3d, atol=0.1)  # camera space differs
+    height = scene_space.camera_height_from_feet(fixed.keypoints3d, fixed.valid)
+    assert scene_space.camera_height_from_feet(panned.keypoints3d, panned.valid,
+                                               camera_rotation=rot) == pytest.approx(height)
+    rest_rot = np.tile(np.eye(3), (skeleton.NUM_JOINTS, 1, 1))
+    for p in range(2):
+        np.testing.assert_allclose(
+            scene_space.camera_to_world(panned.joints3d[p], height, rot),
+            scene_space.camera_to_world(fixed.joints3d[p], height), atol=1e-9)
+        quats = {name: scene_space.bone_quaternions(r.global_orient[p], r.body_pose[p],
+                                                    rest_rot, camera_rotation=c)
+                 for name, r, c in (("fixed", fixed, None), ("panned", panned, rot))}
+        np.testing.assert_allclose(np.abs(np.sum(quats["fixed"] * quats["panned"], -1)), 1.0,
+                                   atol=1e-9)
+        root = scene_space.root_locations(panned.transl[p], panned.rest_joints[p], np.eye(3),
+                                          height, rot)
+        np.testing.assert_allclose(root, scene_space.root_locations(
+            fixed.transl[p], fixed.rest_joints[p], np.eye(3), height), atol=1e-9)
+
+
+def test_turned_blender_camera_sees_each_frame_as_the_footage() -> None:
+    """Through the keyed camera (quaternion per frame at (0, 0, height)), a world point lands on
+    the pixel where its camera-space point projects with K: rigs stay on the people."""
+    res = synthetic_result.make_result(camera_pan_deg=25.0)
+    rot, size = res.camera_rotation, tuple(int(v) for v in res.image_size)
+    quats = scene_space.camera_quaternions(rot)
+    np.testing.assert_allclose(
+        quats[0], rotations.matrix_to_quaternion(
+            rotations.axis_angle_to_matrix(np.array([np.pi / 2, 0.0, 0.0]))), atol=1e-12)
+    assert (np.sum(quats[1:] * quats[:-1], -1) > 0).all()
+    settings = scene_space.blender_camera_settings(res.camera_K, size)
+    height = 1.7
+    for f in range(res.num_frames):
+        world = scene_space.camera_to_world(res.joints3d[0, f][None], height, rot[f][None])[0]
+        local = (world - [0.0, 0.0, height]) @ rotations.quaternion_to_matrix(quats[f])
+        seen_cv = local * [1.0, -1.0, -1.0]  # Blender camera-local -> OpenCV camera axes
+        np.testing.assert_allclose(blender_pixel(seen_cv, settings, size),
+                                   synthetic_result.project(res.joints3d[0, f], res.camera_K),
+                                   atol=1e-6)
+
+
 def test_quaternions_are_continuous() -> None:
     res = synthetic_result.make_result()
     rest = np.tile(np.eye(3), (skeleton.NUM_JOINTS, 1, 1))

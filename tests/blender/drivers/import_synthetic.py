@@ -43,7 +43,7 @@ for p, track in enumerate(res.track_ids):
             for fc in all_curves if fc.data_path in ("hide_viewport", "hide_render")}
     key_frames = sorted({round(k.co.x) for fc in curves for k in fc.keyframe_points})
     valid_frames = sorted(int(v) + offset for v in res.frame_indices[res.valid[p]])
-    want_world = scene_space.camera_to_world(res.joints3d[p], height)
+    want_world = scene_space.camera_to_world(res.joints3d[p], height, res.camera_rotation)
     want_px = project(res.joints3d[p], res.camera_K)
     max_mm = max_px = 0.0
     checked = 0
@@ -90,7 +90,11 @@ out = {
                "backgrounds": len(bg), "bg_source": bg[0].source if len(bg) else None,
                "bg_clip": bg[0].clip.name if len(bg) and bg[0].clip else None,
                "clip_frame_start": bg[0].clip.frame_start if len(bg) and bg[0].clip else None,
-               "show_bg": cam.data.show_background_images},
+               "show_bg": cam.data.show_background_images,
+               "rotation_mode": cam.rotation_mode,
+               "rotation_keys": sorted({round(k.co.x) for fc in fcurves_of(cam)
+                                        if fc.data_path == "rotation_quaternion"
+                                        for k in fc.keyframe_points})},
     "render": {"resolution": [scene.render.resolution_x, scene.render.resolution_y],
                "fps": scene.render.fps / scene.render.fps_base},
     "frame_range": [scene.frame_start, scene.frame_end],
