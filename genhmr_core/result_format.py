@@ -66,6 +66,7 @@ FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
 OPTIONAL_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "joint_uncertainty": (("P", "F", NUM_BODY_JOINTS), "f"),
     "camera_rotation": (("F", 3, 3), "f"),
+    "ground_plane": ((4,), "f"),
 }
 METADATA = ("format", "format_version", "source_video", "fps", "body_model", "method",
             "joint_names", "joint_parents", "keypoint_names", "landmark_names", "backend_version")
@@ -103,6 +104,9 @@ class JobResult:
     # (F, 3, 3) world-to-camera rotation of each frame, world = the camera at the first frame;
     # None: the camera did not turn (or motion was not estimated)
     camera_rotation: np.ndarray | None = None
+    # (4,) the floor n . X = d in the world frame, [nx, ny, nz, d], n unit and pointing up;
+    # None: not estimated (readers fall back to the people's feet)
+    ground_plane: np.ndarray | None = None
 
     @property
     def num_people(self) -> int:
@@ -140,6 +144,11 @@ class JobResult:
                     want = dims.setdefault(dim, size)
                 if size != want:
                     raise ResultFormatError(f"{name}: dim {dim} is {size}, expected {want}")
+        if self.ground_plane is not None:
+            plane = np.asarray(self.ground_plane, dtype=np.float64)
+            if not np.isfinite(plane).all() or abs(np.linalg.norm(plane[:3]) - 1.0) > 1e-3:
+                raise ResultFormatError("ground_plane: expected [nx, ny, nz, d] with a unit "
+                                        "normal")
         if self.camera_rotation is not None:
             rot = np.asarray(self.camera_rotation, dtype=np.float64)
             gram = np.einsum("fji,fjk->fik", rot, rot)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .keypoints import KEYPOINT_INDEX
 from .rotations import axis_angle_to_matrix, make_quaternions_continuous, matrix_to_quaternion
 from .skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 
@@ -31,10 +30,6 @@ CAMERA_EULER_XYZ = (np.pi / 2, 0.0, 0.0)
 # OpenCV camera axes (x right, y down, z forward) -> Blender camera-local axes (y up, looking -z)
 CV_TO_CAMERA_LOCAL = np.diag([1.0, -1.0, -1.0])
 DEFAULT_SENSOR_WIDTH_MM = 36.0
-
-_FOOT_KEYPOINTS = [KEYPOINT_INDEX[n] for n in (
-    "left_heel", "right_heel", "left_foot_index", "right_foot_index", "left_ankle",
-    "right_ankle")]
 
 
 def to_world_axes(points_cv: np.ndarray, camera_rotation: np.ndarray | None) -> np.ndarray:
@@ -48,24 +43,36 @@ def to_world_axes(points_cv: np.ndarray, camera_rotation: np.ndarray | None) -> 
     return np.einsum("fji,fnj->fni", rot, flat).reshape(points.shape)
 
 
-def camera_height_from_feet(keypoints3d: np.ndarray, valid: np.ndarray,
-                            fallback: float = 1.5,
-                            camera_rotation: np.ndarray | None = None) -> float:
-    """Camera height above the ground: median over valid person-frames of the lowest foot point.
+def level_rotation(floor_normal: np.ndarray) -> np.ndarray:
+    """(3, 3) smallest rotation turning the world frame's floor normal (pointing up) onto the
+    OpenCV up axis (0, -1, 0): the world frame made level with the floor."""
+    n = np.asarray(floor_normal, dtype=np.float64)
+    n = n / np.linalg.norm(n)
+    up = np.array([0.0, -1.0, 0.0])
+    axis = np.cross(n, up)
+    s, c = float(np.linalg.norm(axis)), float(n @ up)
+    if s < 1e-12:
+        if c > 0:
+            return np.eye(3)
+        return np.diag([1.0, -1.0, -1.0])  # upside down: half a turn about x
+    k = axis / s
+    skew = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    angle = np.arctan2(s, c)
+    return np.eye(3) + np.sin(angle) * skew + (1.0 - np.cos(angle)) * skew @ skew
 
-    keypoints3d is (P, F, K, 3) in camera space, valid (P, F); with ``camera_rotation`` (F, 3, 3)
-    the feet are first turned into the world frame. In OpenCV space "lowest" is the largest y.
-    Using the median ignores jumps and the odd bad frame.
-    """
-    valid = np.asarray(valid, dtype=bool)
-    if not valid.any():
-        return fallback
-    feet = np.asarray(keypoints3d)[..., _FOOT_KEYPOINTS, :]  # (P, F, 6, 3)
-    feet = np.stack([to_world_axes(person, camera_rotation) for person in feet]) \
-        if len(feet) else feet
-    feet_y = feet[..., 1].max(axis=-1)  # (P, F)
-    height = float(np.median(feet_y[valid]))
-    return height if np.isfinite(height) and height > 0.05 else fallback
+
+def scene_rotations(camera_rotation: np.ndarray | None, floor_normal: np.ndarray | None,
+                    num_frames: int) -> np.ndarray | None:
+    """Per-frame rotations (F, 3, 3) from the level world frame into each frame's camera, the
+    ``camera_rotation`` argument of the functions below: the footage's camera rotation (world =
+    the first frame's camera) after levelling the world with the floor. None when the camera
+    neither turned nor is tilted against the floor (every frame is already level)."""
+    level = np.eye(3) if floor_normal is None else level_rotation(floor_normal)
+    if camera_rotation is None and np.allclose(level, np.eye(3), atol=1e-9):
+        return None
+    turn = (np.tile(np.eye(3), (num_frames, 1, 1)) if camera_rotation is None
+            else np.asarray(camera_rotation, dtype=np.float64))
+    return turn @ level.T
 
 
 def camera_to_world(points_cv: np.ndarray, camera_height: float,

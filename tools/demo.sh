@@ -27,7 +27,7 @@ ZIP="$("$GENHMR_PYTHON" "$ROOT/tools/build_extension.py" --out-dir "$OUT/dist")"
 echo "[demo] 3/4 headless Blender: installing the extension, importing, keyframing, saving"
 "$GENHMR_PYTHON" "$ROOT/tools/demo_blender.py" --extension "$ZIP" --result "$JOB/result.npz" \
     --blend "$OUT/demo.blend" --joints "$JOB/blender_joints2d.npy" --renders "$JOB/renders" \
-    --summary "$JOB/blender.json"
+    --world-views "$OUT/demo_world_views.png" --summary "$JOB/blender.json"
 
 echo "[demo] 4/4 contact sheets"
 "$GENHMR_PYTHON" -m genhmr contact-sheet "$JOB/result.npz" --video "$VIDEO" \
@@ -40,5 +40,6 @@ echo "[demo] done in $((SECONDS - t0)) s (after set-up)"
 echo "[demo]   blend file:     $OUT/demo.blend"
 echo "[demo]   contact sheet:  $OUT/demo_contact_sheet.png (skeletons and rig joints)"
 echo "[demo]   bodies:         $OUT/demo_bodies.png (the skinned bodies over the footage)"
+echo "[demo]   world views:    $OUT/demo_world_views.png (side and top views on the ground plane)"
 echo "[demo]   result:         $JOB/result.npz"
 echo "[demo]   timings:        $JOB/summary.json, $JOB/blender.json"

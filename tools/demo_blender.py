@@ -2,7 +2,8 @@
 
     python tools/demo_blender.py --extension dist/genhmr-X.zip --result out/demo/result.npz \
         --blend out/demo.blend [--joints out/demo/blender_joints2d.npy] \
-        [--renders out/demo/renders --render-frames 0,40,80] [--summary out.json]
+        [--renders out/demo/renders --render-frames 0,40,80] [--world-views out/world.png]
+        [--summary out.json]
 
 Runs in a Python that has the ``bpy`` wheel. Blender's user folders point at a fresh temporary
 directory, so the artist's own Blender configuration is never touched. Besides the .blend it can
@@ -10,7 +11,9 @@ export every rig joint projected through the scene camera, in video pixels (P, F
 a person is not seen): drawn on the contact sheet, it shows the keyframed rig lines up with the
 footage exactly as the backend's solution does. It can also render the skinned bodies through
 the scene camera (Workbench, transparent background) for a few video frames, one
-``frame_<video frame>.png`` each, which the contact sheet lays over the footage.
+``frame_<video frame>.png`` each, which the contact sheet lays over the footage. And it can
+render the scene in world space, the way an artist checks it: from the side and from above, with
+the ground plane, at a few frames (``--world-views``, one picture: a row per view).
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ def _args() -> argparse.Namespace:
                              "the frames the contact sheet shows")
     parser.add_argument("--render-scale", type=int, default=50,
                         help="render resolution in percent of the video's")
+    parser.add_argument("--world-views", type=Path, default=None,
+                        help="write side and top views of the scene at the render frames here "
+                             "(.png)")
     parser.add_argument("--summary", type=Path, default=None, help="timings as JSON")
     return parser.parse_args()
 
@@ -105,7 +111,9 @@ def _render_bodies(bpy, frames: list[int], frame_offset: int, folder: Path, scal
     shading.light = "STUDIO"
     shading.color_type = "MATERIAL"
     shading.show_cavity = True
-    hidden = [o for o in scene.objects if o.type == "ARMATURE" and not o.hide_render]
+    # the bodies alone: no rigs, no ground plane (the footage shows the real ground)
+    hidden = [o for o in scene.objects if not o.hide_render and (
+        o.type == "ARMATURE" or (o.type == "MESH" and not o.name.endswith("_body")))]
     for obj in hidden:
         obj.hide_render = True
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,6 +128,92 @@ def _render_bodies(bpy, frames: list[int], frame_offset: int, folder: Path, scal
         for obj in hidden:
             obj.hide_render = False
     return written
+
+
+def _render_world_views(bpy, frames: list[int], frame_offset: int, out: Path,
+                        tile_px: int = 640) -> str:
+    """Side view (looking along the footage camera's right, i.e. across the line of sight) and
+    top view (looking down) of the bodies and the ground at ``frames``, orthographic, framed on
+    where the people go over the clip; one PNG with a row per view and a column per frame."""
+    import cv2
+    import numpy as np
+
+    scene = bpy.context.scene
+    rigs = [o for o in scene.objects if o.type == "ARMATURE"]
+    heads = []  # every person's pelvis over the clip, world space
+    for frame in range(scene.frame_start, scene.frame_end + 1, 5):
+        scene.frame_set(frame)
+        heads += [list(r.matrix_world @ r.pose.bones[0].head) for r in rigs
+                  if not r.hide_get() and not r.hide_viewport]
+    heads = np.array(heads) if heads else np.zeros((1, 3))
+    low, high = heads.min(axis=0) - 1.5, heads.max(axis=0) + 1.5
+    centre = (low + high) / 2
+    render = scene.render
+    saved = (scene.camera, render.resolution_x, render.resolution_y,
+             render.resolution_percentage, render.film_transparent)
+    render.engine = "BLENDER_WORKBENCH"
+    render.film_transparent = False
+    render.resolution_x = render.resolution_y = tile_px
+    render.resolution_percentage = 100
+    render.image_settings.file_format = "PNG"
+    render.image_settings.color_mode = "RGB"
+    scene.display.shading.light = "STUDIO"
+    scene.display.shading.color_type = "OBJECT"
+    world = scene.world or bpy.data.worlds.new("world views")
+    saved_world, scene.world = scene.world, world
+    world.color = (0.55, 0.65, 0.8)  # a light background for both views
+    hidden = [o for o in scene.objects if o.type == "ARMATURE" and not o.hide_render]
+    for obj in hidden:
+        obj.hide_render = True
+    cam_data = bpy.data.cameras.new("world view")
+    cam_data.type = "ORTHO"
+    cam = bpy.data.objects.new("world view", cam_data)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    top_extent = float(max(high[0] - low[0], high[1] - low[1]))
+    side_extent = float(max(high[1] - low[1], high[2] - low[2] + 2.0))
+    views = {  # (location, rotation (XYZ Euler), ortho scale)
+        # level, from the footage camera's right; the floor (edge-on) is drawn as a line
+        "side": ((high[0] + 20.0, centre[1], max(high[2], 1.0) / 2), (np.pi / 2, 0, np.pi / 2),
+                 side_extent),
+        "top": ((centre[0], centre[1], high[2] + 20.0), (0.0, 0.0, 0.0), top_extent),
+    }
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, (location, rotation, extent) in views.items():
+                cam.location, cam.rotation_euler = location, rotation
+                cam_data.ortho_scale = extent
+                cam_data.clip_end = 200.0
+                tiles = []
+                for frame in frames:
+                    scene.frame_set(frame + frame_offset)
+                    path = os.path.join(tmp, f"{name}_{frame}.png")
+                    render.filepath = path
+                    bpy.ops.render.render(write_still=True)
+                    tile = cv2.imread(path)
+                    if name == "side":  # z = 0 in this orthographic, level view
+                        row = int(np.rint(tile_px / 2 + location[2] / extent * tile_px))
+                        cv2.line(tile, (0, row), (tile_px, row), (40, 110, 40), 2)
+                    cv2.putText(tile, f"{name}, video frame {frame}", (10, 30),
+                                cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 4)
+                    cv2.putText(tile, f"{name}, video frame {frame}", (10, 30),
+                                cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+                    tiles.append(tile)
+                rows.append(np.hstack(tiles))
+    finally:
+        for obj in hidden:
+            obj.hide_render = False
+        bpy.data.objects.remove(cam)
+        bpy.data.cameras.remove(cam_data)
+        scene.world = saved_world
+        if saved_world is None:
+            bpy.data.worlds.remove(world)
+        (scene.camera, render.resolution_x, render.resolution_y,
+         render.resolution_percentage, render.film_transparent) = saved
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), np.vstack(rows))
+    return str(out)
 
 
 def main() -> int:
@@ -167,16 +261,21 @@ def main() -> int:
         timings["project_rig_joints"] = time.perf_counter() - t
 
     renders: list[str] = []
-    if args.renders is not None and args.render_frames:
-        t = time.perf_counter()
-        if args.render_frames == "auto":
-            from genhmr.contact_sheet import pick_frames  # same picks as the contact sheet
+    if args.render_frames == "auto":
+        from genhmr.contact_sheet import pick_frames  # same picks as the contact sheet
 
-            frames = [int(result.frame_indices[f]) for f in pick_frames(result.valid, 6)]
-        else:
-            frames = [int(f) for f in args.render_frames.split(",") if f.strip()]
+        frames = [int(result.frame_indices[f]) for f in pick_frames(result.valid, 6)]
+    else:
+        frames = [int(f) for f in args.render_frames.split(",") if f.strip()]
+    if args.renders is not None and frames:
+        t = time.perf_counter()
         renders = _render_bodies(bpy, frames, frame_offset, args.renders, args.render_scale)
         timings["render_bodies"] = time.perf_counter() - t
+    world_views = ""
+    if args.world_views is not None and frames:
+        t = time.perf_counter()
+        world_views = _render_world_views(bpy, frames, frame_offset, args.world_views)
+        timings["render_world_views"] = time.perf_counter() - t
 
     rigs = [o for o in bpy.data.objects if o.type == "ARMATURE"]
     meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.parent in rigs]
@@ -185,7 +284,7 @@ def main() -> int:
                            "shape_keys": {k.name: round(k.value, 3)
                                           for k in o.data.shape_keys.key_blocks[1:]}
                            if o.data.shape_keys else {}} for o in meshes],
-               "renders": renders,
+               "renders": renders, "world_views": world_views,
                "frame_range": [scene.frame_start, scene.frame_end],
                "fps": scene.render.fps, "camera": scene.camera.name if scene.camera else None,
                "seconds": {k: round(v, 3) for k, v in timings.items()},

@@ -37,6 +37,11 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+# A camera that turned less than this over a whole clip is a fixed camera: what is left is
+# background that moves on its own (demo.mp4's trees in the wind: 0.03 degrees at most), and
+# 0.1 degree is 2 cm at 10 m.
+STILL_TOLERANCE_DEG = 0.1
+
 
 @dataclasses.dataclass(frozen=True)
 class CameraMotionConfig:
@@ -69,6 +74,10 @@ class CameraMotion:
     def angles_deg(self) -> np.ndarray:
         """(F,) total rotation of each frame from the first, in degrees (for reports)."""
         return np.degrees(Rotation.from_matrix(self.rotations).magnitude())
+
+    def is_still(self, tolerance_deg: float = STILL_TOLERANCE_DEG) -> bool:
+        """Whether the camera never turned more than ``tolerance_deg`` from the first frame."""
+        return bool(self.angles_deg().max() < tolerance_deg)
 
 
 def static_camera(num_frames: int) -> CameraMotion:

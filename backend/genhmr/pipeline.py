@@ -11,7 +11,8 @@ Stages, in order, each reported through the ``progress`` callback and timed:
   (:mod:`genhmr.camera_motion`; off with ``camera_motion=False``);
 - ``fit``: each person's body shape (from bone lengths over the clip), then their SMPL-X body
   pose, orientation and translation;
-- ``save``: write the versioned result file atomically.
+- ``save``: the floor under the people (``genhmr_core.ground``), then write the versioned
+  result file atomically.
 
 The job is cancellable between frames and between optimisation steps (``should_stop``), and
 raises :class:`JobError` subclasses with messages meant for the artist when the input is bad.
@@ -211,6 +212,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     t = time.perf_counter()
     result = _assemble(options, info, K, body, dets, fits)
     result.camera_rotation = camera_rotation
+    result.ground_plane = _ground_plane(result)
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
@@ -222,7 +224,8 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
 def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray,
                      clock: _Clock, report: ProgressFn, stop: StopFn) -> np.ndarray | None:
     """How the camera turned over the job's frames (people masked out by their tracked boxes),
-    or None for a camera that did not turn (or when the option is off)."""
+    or None for a fixed camera (turned less than ``STILL_TOLERANCE_DEG`` over the job) or when
+    the option is off."""
     if not options.camera_motion:
         return None
     from .camera_motion import estimate_camera_motion
@@ -247,13 +250,29 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
     except VideoError as exc:
         raise InputVideoError(str(exc)) from exc
     clock.add("camera", time.perf_counter() - t)
-    turned = motion.angles_deg()
+    still = motion.is_still()
     report(Progress("camera", num_frames, num_frames, clock.elapsed(),
-                    f"camera turned up to {turned.max():.1f} deg" if turned.max() > 0
-                    else "static camera"))
-    if motion.num_frames != num_frames or not turned.max() > 0:
-        return None  # static (or the video ended early: the detections decide the frames)
+                    "fixed camera" if still
+                    else f"the camera turned up to {motion.angles_deg().max():.1f} deg"))
+    if motion.num_frames != num_frames or still:
+        return None  # fixed (or the video ended early: the detections decide the frames)
     return motion.rotations.astype(np.float32)
+
+
+def _ground_plane(result: JobResult) -> np.ndarray | None:
+    """The floor under the people (``genhmr_core.ground``) in the world frame, or None when
+    nobody's feet were solved."""
+    from genhmr_core.ground import estimate_ground
+    from genhmr_core.scene_space import to_world_axes
+
+    if not result.valid.any():
+        return None
+    world = np.stack([to_world_axes(person, result.camera_rotation)
+                      for person in result.keypoints3d])
+    ground = estimate_ground(world, result.valid)
+    log.info("ground: camera %.2f m above the floor; support levels %s m (%s person-frames)",
+             ground.camera_height, [round(h, 2) for h in ground.levels], ground.support)
+    return ground.as_array() if ground.estimated else None
 
 
 @dataclasses.dataclass

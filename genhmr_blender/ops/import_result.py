@@ -55,6 +55,10 @@ class GENHMR_OT_import_result(bpy.types.Operator):
         description="Key each person's visibility so rig and body show only from the first to "
                     "the last frame they were tracked")
 
+    with_ground: BoolProperty(
+        name="Ground Plane", default=True,
+        description="Add a plane for the floor the people stand on (z = 0)")
+
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
@@ -66,7 +70,8 @@ class GENHMR_OT_import_result(bpy.types.Operator):
                                set_frame_range=self.set_frame_range,
                                with_mesh=self.with_mesh,
                                preserve_volume=self.preserve_volume,
-                               hide_when_unseen=self.hide_when_unseen)
+                               hide_when_unseen=self.hide_when_unseen,
+                               with_ground=self.with_ground)
         try:
             report = import_result_file(context, path, options)
         except result_format.ResultFormatError as exc:

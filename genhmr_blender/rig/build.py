@@ -16,8 +16,9 @@ import time
 import bpy
 import numpy as np
 
+from .._core import ground as ground_core
 from .._core import result_format, scene_space
-from . import armature, camera, keyframes, mesh
+from . import armature, camera, ground, keyframes, mesh
 
 MESH_JOINT_TOLERANCE = 0.005  # metres between the rig's rest joints and the body's own
 
@@ -32,6 +33,7 @@ class BuildOptions:
     with_mesh: bool = True  # a skinned body mesh per person, when the result has a body
     preserve_volume: bool = True  # dual-quaternion skinning (no candy-wrapper at twists)
     hide_when_unseen: bool = True  # key visibility: each person shows only while tracked
+    with_ground: bool = True  # a plane object for the floor (z = 0)
 
 
 @dataclasses.dataclass
@@ -46,6 +48,7 @@ class BuildReport:
     warnings: list[str]
     meshes: list[str] = dataclasses.field(default_factory=list)  # body mesh objects, if any
     mesh_seconds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    ground: str = ""  # the floor plane object, "" when not made
 
 
 class _Created:
@@ -108,17 +111,22 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
         created.add(bpy.data.collections, coll)
         scene.collection.children.link(coll)
 
-        turn = result.camera_rotation  # None: a fixed camera
-        height = scene_space.camera_height_from_feet(result.keypoints3d, result.valid,
-                                                     camera_rotation=turn)
+        floor = _floor(result)
+        height = floor.camera_height
+        # None: a fixed camera level with the floor (the scene is the first frame's camera space)
+        turn = scene_space.scene_rotations(result.camera_rotation, floor.normal,
+                                           result.num_frames)
         image_size = (int(result.image_size[0]), int(result.image_size[1]))
         cam = camera.build_camera(f"{coll.name} camera", result.camera_K, image_size, height, coll)
         created.add(bpy.data.cameras, cam.data)
         created.add(bpy.data.objects, cam)
         frames = np.asarray(result.frame_indices, dtype=np.int64) + int(options.frame_offset)
         if turn is not None:
-            camera.key_rotation(cam, frames, scene_space.camera_quaternions(turn),
-                                f"{cam.name}_motion")
+            quats = scene_space.camera_quaternions(turn)
+            if result.camera_rotation is None:  # fixed, but tilted against the floor
+                camera.set_rotation(cam, quats[0])
+            else:
+                camera.key_rotation(cam, frames, quats, f"{cam.name}_motion")
 
         clip_name = ""
         if options.load_background:
@@ -170,6 +178,17 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
                 keys = scene_space.visibility_keys(frames, result.valid[p])
                 for target in [obj] + ([body_obj] if skin is not None else []):
                     keyframes.keyframe_visibility(target, keys)
+        ground_name = ""
+        if options.with_ground:
+            roots = [scene_space.camera_to_world(result.transl[p] + result.rest_joints[p, 0],
+                                                 height, turn)[result.valid[p], :2]
+                     for p in range(result.num_people)]
+            plane = ground.build_ground(f"{coll.name} ground",
+                                        np.concatenate(roots) if roots else np.zeros((0, 2)),
+                                        coll)
+            created.add(bpy.data.meshes, plane.data)
+            created.add(bpy.data.objects, plane)
+            ground_name = plane.name
         timings["armatures"] = t_rig
         timings["keyframes"] = t_key
         if skin is not None:
@@ -189,4 +208,17 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
     return BuildReport(collection=coll.name, armatures=names, camera=cam.name,
                        camera_height=height, background=clip_name, keyed_frames=keyed,
                        seconds=timings, warnings=warnings, meshes=meshes,
-                       mesh_seconds=mesh_seconds)
+                       mesh_seconds=mesh_seconds, ground=ground_name)
+
+
+def _floor(result: result_format.JobResult) -> ground_core.Ground:
+    """The result's floor, or (older results without ``ground_plane``) the same estimate from
+    the people's feet."""
+    if result.ground_plane is not None:
+        plane = np.asarray(result.ground_plane, dtype=np.float64)
+        return ground_core.Ground(normal=plane[:3], offset=float(plane[3]), levels=(0.0,),
+                                  support=(0,), estimated=True)
+    world = [scene_space.to_world_axes(person, result.camera_rotation)
+             for person in result.keypoints3d]
+    return ground_core.estimate_ground(np.stack(world) if world else result.keypoints3d,
+                                       result.valid)

@@ -39,6 +39,13 @@ def build_camera(name: str, camera_K: np.ndarray, image_size: tuple[int, int],
     return obj
 
 
+def set_rotation(camera: bpy.types.Object, quaternion: np.ndarray) -> None:
+    """Turn a fixed camera (quaternion (4,), w first) without keys, keeping Euler XYZ mode."""
+    from mathutils import Quaternion
+
+    camera.rotation_euler = Quaternion([float(v) for v in quaternion]).to_euler("XYZ")
+
+
 def key_rotation(camera: bpy.types.Object, frames: np.ndarray, quaternions: np.ndarray,
                  action_name: str) -> None:
     """Key the camera's rotation (quaternions (F, 4), w first) at scene ``frames`` (F,)."""

@@ -105,7 +105,7 @@ def test_recovers_a_known_pan_tilt_and_roll(lab_frames: list[np.ndarray]):
                                 degrees=True).as_matrix()
     frames, boxes = _turned_clip(image, K, truth, walker=True)
     motion = estimate_camera_motion(frames, K, boxes)
-    assert motion.num_frames == 40
+    assert motion.num_frames == 40 and not motion.is_still()
     assert _angle_deg(motion.rotations, truth).max() < 0.05
     assert not motion.static[1:].any()
     np.testing.assert_allclose(motion.rotations[0], np.eye(3))
@@ -141,7 +141,7 @@ def test_tripod_footage_has_no_drift(lab_frames: list[np.ndarray]):
     frames: exactly no rotation (target: under 0.1 degree of drift)."""
     image = lab_frames[0]
     motion = estimate_camera_motion(lab_frames, intrinsics(image.shape[1], image.shape[0]))
-    assert motion.angles_deg().max() < 0.1
+    assert motion.angles_deg().max() < 0.1 and motion.is_still()
     assert motion.static.mean() > 0.95
 
 

@@ -90,6 +90,9 @@ def test_demo_clip_gives_a_tracked_fitted_person(demo_job):
     # demo.mp4 is filmed from a tripod: no camera motion is written (frames 0 and 229 show the
     # same background to the pixel)
     assert result.camera_rotation is None
+    # No floor in this range: its only person stands on a box above the camera's eye level,
+    # so no level below the camera is seen (the add-on then falls back to a default height).
+    assert result.ground_plane is None
 
 
 def test_progress_covers_every_stage_in_order(demo_job):
@@ -190,6 +193,10 @@ def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Pa
     error = Rotation.from_matrix(result.camera_rotation.astype(np.float64) @
                                  np.swapaxes(truth, 1, 2)).magnitude()
     assert np.degrees(error).max() < 0.2, np.degrees(error)
+    # the woman walks on the grass here: the floor is found, level, about 2 m below the camera
+    assert result.ground_plane is not None
+    np.testing.assert_allclose(result.ground_plane[:3], [0.0, -1.0, 0.0])
+    assert 1.0 < -result.ground_plane[3] < 4.0, result.ground_plane
     off = run_job(JobOptions(video=str(video), out_dir=str(tmp_path / "off"), method="fit",
                              camera_motion=False))
     assert load_result(off.result_path).camera_rotation is None

@@ -44,7 +44,8 @@ def test_body_mesh_import(driver, tmp_path: Path, smplx_body: BodyMesh, kind: st
     r = driver("body_mesh", path, timeout=300)
     assert r["status"] == ["FINISHED"]
     added = {k: r["after"][k] - r["before"][k] for k in r["before"]}
-    assert added["meshes"] == 2 and added["objects"] == 5 and added["materials"] == 1
+    # two bodies and the ground plane; two rigs, the camera, the bodies and the ground
+    assert added["meshes"] == 3 and added["objects"] == 6 and added["materials"] == 1
     assert added["shape_keys"] == 2 and added["armatures"] == 2
     for p, (rig, person) in enumerate(sorted(r["people"].items())):
         assert person is not None, f"no body mesh for {rig}"
@@ -88,7 +89,7 @@ def test_body_mesh_import(driver, tmp_path: Path, smplx_body: BodyMesh, kind: st
     assert fail["raised"] == "injected mesh failure" and fail["calls"] == 2
     assert fail["after"] == fail["before"], fail
     assert r["without_mesh"]["meshes"] == []
-    assert r["without_mesh"]["added"]["meshes"] == 0
+    assert r["without_mesh"]["added"]["meshes"] == 1  # only the ground plane
     assert r["without_mesh"]["added"]["armatures"] == 2
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from synthetic_result import write_result
+
+from genhmr_core import scene_space
+from genhmr_core.ground import estimate_ground
+from genhmr_core.result_format import load_result
 
 MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
 
@@ -27,7 +32,17 @@ def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int],
     r = driver("import_synthetic", path, offset)
     assert r["status"] == ["FINISHED"]
     added = {k: r["after"][k] - r["before"][k] for k in r["before"]}
-    assert added["objects"] == 3 and added["armatures"] == 2
+    assert added["objects"] == 4 and added["armatures"] == 2  # two rigs, camera, ground
+    assert added["meshes"] == 1  # the ground plane (no bodies in this result)
+    ground = r["ground"]
+    assert ground["z"] == 0.0 and min(ground["size"]) >= 10.0 and ground["in_collection"]
+    # The camera stands as high above the floor as genhmr_core.ground says (the result has no
+    # ground_plane, as an older file: the add-on estimates it from the feet the same way).
+    res = load_result(path)
+    world = np.stack([scene_space.to_world_axes(person, res.camera_rotation)
+                      for person in res.keypoints3d])
+    height = estimate_ground(world, res.valid).camera_height
+    assert r["camera"]["height"] == pytest.approx(height, abs=1e-4)
     assert added["actions"] == (3 if pan else 2)  # the camera's motion is an action too
     assert added["collections"] == 1 and added["cameras"] == 1
     assert set(r["people"]) == {"GenHMR_person_3", "GenHMR_person_7"}

@@ -96,6 +96,19 @@ def test_optional_camera_rotation_round_trips_and_must_hold_rotations(tmp_path):
             save_result(res, tmp_path / "bad.npz")
 
 
+def test_optional_ground_plane_round_trips_and_needs_a_unit_normal(tmp_path):
+    res = _filled()
+    assert load_result(save_result(res, tmp_path / "none.npz")).ground_plane is None
+    res.ground_plane = np.array([0.0, -1.0, 0.0, -1.6])
+    back = load_result(save_result(res, tmp_path / "floor.npz"))
+    np.testing.assert_allclose(back.ground_plane, [0.0, -1.0, 0.0, -1.6], atol=1e-6)
+    for bad in (np.array([0.0, -2.0, 0.0, -1.6]), np.array([0.0, -1.0, 0.0, np.nan]),
+                np.zeros(3)):
+        res.ground_plane = bad
+        with pytest.raises(ResultFormatError, match="ground_plane"):
+            save_result(res, tmp_path / "bad.npz")
+
+
 def test_round_trip_no_people(tmp_path):
     res = _filled(num_people=0, num_frames=3)
     back = load_result(save_result(res, tmp_path / "r.npz"))

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from genhmr_core import rotations, scene_space, skeleton
+from genhmr_core.ground import estimate_ground
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import synthetic_result
@@ -80,7 +81,7 @@ def evaluate_armature(heads: np.ndarray, rest_rot: np.ndarray, quats: np.ndarray
 
 def test_armature_heads_follow_joints3d() -> None:
     res = synthetic_result.make_result()
-    height = scene_space.camera_height_from_feet(res.keypoints3d, res.valid)
+    height = estimate_ground(res.keypoints3d, res.valid).camera_height
     rng = np.random.default_rng(3)
     for p in range(res.num_people):
         heads = scene_space.rest_joints_in_armature(res.rest_joints[p])
@@ -102,9 +103,9 @@ def test_a_turning_camera_leaves_the_people_where_they_are_in_the_world() -> Non
     rot = panned.camera_rotation
     assert np.abs(np.degrees(rotations.matrix_to_axis_angle(rot[-1]))).max() > 20
     assert not np.allclose(panned.joints3d, fixed.joints3d, atol=0.1)  # camera space differs
-    height = scene_space.camera_height_from_feet(fixed.keypoints3d, fixed.valid)
-    assert scene_space.camera_height_from_feet(panned.keypoints3d, panned.valid,
-                                               camera_rotation=rot) == pytest.approx(height)
+    height = estimate_ground(fixed.keypoints3d, fixed.valid).camera_height
+    world = np.stack([scene_space.to_world_axes(person, rot) for person in panned.keypoints3d])
+    assert estimate_ground(world, panned.valid).camera_height == pytest.approx(height)
     rest_rot = np.tile(np.eye(3), (skeleton.NUM_JOINTS, 1, 1))
     for p in range(2):
         np.testing.assert_allclose(
@@ -150,13 +151,36 @@ def test_quaternions_are_continuous() -> None:
     assert (dots >= 0).all()
 
 
-def test_camera_height_from_feet() -> None:
+def test_level_rotation_turns_the_floor_normal_up() -> None:
+    up = np.array([0.0, -1.0, 0.0])
+    np.testing.assert_allclose(scene_space.level_rotation(up), np.eye(3))
+    tilted = rotations.axis_angle_to_matrix(np.array([0.2, 0.0, -0.1])) @ up
+    level = scene_space.level_rotation(tilted)
+    np.testing.assert_allclose(level @ tilted, up, atol=1e-12)
+    np.testing.assert_allclose(level @ level.T, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(scene_space.level_rotation(-up) @ -up, up, atol=1e-12)
+    assert scene_space.scene_rotations(None, up, 4) is None
+    assert scene_space.scene_rotations(None, None, 4) is None
+    fixed_tilted = scene_space.scene_rotations(None, tilted, 4)
+    assert fixed_tilted.shape == (4, 3, 3)
+    np.testing.assert_allclose(fixed_tilted[2] @ up, tilted, atol=1e-12)  # up, seen by the camera
+
+
+def test_scene_is_level_with_a_tilted_floor() -> None:
+    """A camera pitched down 15 degrees over a floor: with the floor's normal (in the first
+    camera's axes) the feet land at z = 0 in the scene and the camera looks down."""
     res = synthetic_result.make_result()
-    height = scene_space.camera_height_from_feet(res.keypoints3d, res.valid)
-    world = scene_space.camera_to_world(res.keypoints3d, height)
-    feet_z = world[..., 17:21, 2].min(axis=-1)  # heels and toes
-    assert abs(np.median(feet_z[res.valid])) < 0.05
-    assert scene_space.camera_height_from_feet(res.keypoints3d, np.zeros_like(res.valid)) == 1.5
+    height = estimate_ground(res.keypoints3d, res.valid).camera_height
+    pitch = rotations.axis_angle_to_matrix(np.array([np.radians(15.0), 0.0, 0.0]))
+    seen = np.einsum("ij,pfkj->pfki", pitch, res.keypoints3d)  # the same scene, camera pitched
+    normal = pitch @ np.array([0.0, -1.0, 0.0])
+    turn = scene_space.scene_rotations(None, normal, res.num_frames)
+    for p in range(res.num_people):
+        np.testing.assert_allclose(scene_space.camera_to_world(seen[p], height, turn),
+                                   scene_space.camera_to_world(res.keypoints3d[p], height),
+                                   atol=1e-9)
+    look = rotations.quaternion_to_matrix(scene_space.camera_quaternions(turn)[0]) @ [0, 0, -1.0]
+    assert look[2] < -0.2  # looking down at the floor
 
 
 def test_interleave_keyframes() -> None:

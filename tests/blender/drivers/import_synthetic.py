@@ -79,12 +79,18 @@ for p, track in enumerate(res.track_ids):
         "in_collection": obj.name in coll.objects,
     }
 
+plane = next(o for o in coll.objects if o.type == "MESH" and o.name.endswith(" ground"))
+ground = {"name": plane.name, "z": plane.location.z,
+          "size": [plane.dimensions.x, plane.dimensions.y],
+          "in_collection": plane.name in coll.objects}
+
 bg = cam.data.background_images
 out = {
     "status": sorted(status),
     "before": before,
     "after": data_counts(),
     "people": people,
+    "ground": ground,
     "camera": {"name": cam.name, "is_scene_camera": scene.camera == cam,
                "sensor_fit": cam.data.sensor_fit, "height": height,
                "backgrounds": len(bg), "bg_source": bg[0].source if len(bg) else None,
