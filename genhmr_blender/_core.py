@@ -9,10 +9,19 @@ cannot climb above it; then the top-level ``genhmr_core`` is the same code.
 from __future__ import annotations
 
 try:
-    from ..genhmr_core import body_mesh, ground, protocol, result_format, scene_space, skeleton
+    from ..genhmr_core import (
+        body_mesh,
+        contacts,
+        ground,
+        protocol,
+        result_format,
+        scene_space,
+        skeleton,
+    )
 except ImportError:  # imported as a top-level package (tests, tools)
     from genhmr_core import (  # type: ignore[no-redef]
         body_mesh,
+        contacts,
         ground,
         protocol,
         result_format,
@@ -20,4 +29,5 @@ except ImportError:  # imported as a top-level package (tests, tools)
         skeleton,
     )
 
-__all__ = ["body_mesh", "ground", "protocol", "result_format", "scene_space", "skeleton"]
+__all__ = ["body_mesh", "contacts", "ground", "protocol", "result_format", "scene_space",
+           "skeleton"]

@@ -67,6 +67,7 @@ OPTIONAL_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "joint_uncertainty": (("P", "F", NUM_BODY_JOINTS), "f"),
     "camera_rotation": (("F", 3, 3), "f"),
     "ground_plane": ((4,), "f"),
+    "foot_contact": (("P", "F", 4), "f"),
 }
 METADATA = ("format", "format_version", "source_video", "fps", "body_model", "method",
             "joint_names", "joint_parents", "keypoint_names", "landmark_names", "backend_version")
@@ -107,6 +108,9 @@ class JobResult:
     # (4,) the floor n . X = d in the world frame, [nx, ny, nz, d], n unit and pointing up;
     # None: not estimated (readers fall back to the people's feet)
     ground_plane: np.ndarray | None = None
+    # (P, F, 4) contact probability of left heel, left toe, right heel, right toe
+    # (genhmr_core.contacts.CONTACT_POINTS); None: not estimated
+    foot_contact: np.ndarray | None = None
 
     @property
     def num_people(self) -> int:
@@ -149,6 +153,10 @@ class JobResult:
             if not np.isfinite(plane).all() or abs(np.linalg.norm(plane[:3]) - 1.0) > 1e-3:
                 raise ResultFormatError("ground_plane: expected [nx, ny, nz, d] with a unit "
                                         "normal")
+        if self.foot_contact is not None:
+            contact = np.asarray(self.foot_contact, dtype=np.float64)
+            if not (np.isfinite(contact).all() and (contact >= 0).all() and (contact <= 1).all()):
+                raise ResultFormatError("foot_contact: probabilities must lie in [0, 1]")
         if self.camera_rotation is not None:
             rot = np.asarray(self.camera_rotation, dtype=np.float64)
             gram = np.einsum("fji,fjk->fik", rot, rot)

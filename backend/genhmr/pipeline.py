@@ -11,8 +11,8 @@ Stages, in order, each reported through the ``progress`` callback and timed:
   (:mod:`genhmr.camera_motion`; off with ``camera_motion=False``);
 - ``fit``: each person's body shape (from bone lengths over the clip), then their SMPL-X body
   pose, orientation and translation;
-- ``save``: the floor under the people (``genhmr_core.ground``), then write the versioned
-  result file atomically.
+- ``save``: the floor under the people (``genhmr_core.ground``) and when each foot is planted
+  (``genhmr_core.contacts``), then write the versioned result file atomically.
 
 The job is cancellable between frames and between optimisation steps (``should_stop``), and
 raises :class:`JobError` subclasses with messages meant for the artist when the input is bad.
@@ -212,7 +212,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     t = time.perf_counter()
     result = _assemble(options, info, K, body, dets, fits)
     result.camera_rotation = camera_rotation
-    result.ground_plane = _ground_plane(result)
+    result.ground_plane, result.foot_contact = _ground_and_contacts(result)
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
@@ -259,20 +259,26 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
     return motion.rotations.astype(np.float32)
 
 
-def _ground_plane(result: JobResult) -> np.ndarray | None:
-    """The floor under the people (``genhmr_core.ground``) in the world frame, or None when
-    nobody's feet were solved."""
+def _ground_and_contacts(result: JobResult) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The floor under the people (``genhmr_core.ground``) in the world frame, and each foot's
+    contact probability (``genhmr_core.contacts``); (None, None) when nobody's feet were solved
+    or no floor below the camera was seen."""
+    from genhmr_core.contacts import foot_contacts
     from genhmr_core.ground import estimate_ground
     from genhmr_core.scene_space import to_world_axes
 
     if not result.valid.any():
-        return None
+        return None, None
     world = np.stack([to_world_axes(person, result.camera_rotation)
                       for person in result.keypoints3d])
     ground = estimate_ground(world, result.valid)
     log.info("ground: camera %.2f m above the floor; support levels %s m (%s person-frames)",
              ground.camera_height, [round(h, 2) for h in ground.levels], ground.support)
-    return ground.as_array() if ground.estimated else None
+    if not ground.estimated:
+        return None, None
+    contacts = np.stack([foot_contacts(world[p], result.keypoints2d[p], result.valid[p],
+                                       result.fps, ground) for p in range(result.num_people)])
+    return ground.as_array(), contacts
 
 
 @dataclasses.dataclass

@@ -163,6 +163,8 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
                                               height, camera_rotation=turn)
             stats = keyframes.keyframe_person(obj, quats, root, frames, result.valid[p],
                                               f"{obj.name}_motion")
+            if result.foot_contact is not None:
+                keyframes.keyframe_contacts(obj, frames, result.valid[p], result.foot_contact[p])
             t_rig += t2 - t1
             t_key += time.perf_counter() - t2
             names.append(obj.name)

@@ -19,7 +19,7 @@ import time
 import bpy
 import numpy as np
 
-from .._core import scene_space, skeleton
+from .._core import contacts, scene_space, skeleton
 from .fcurves import new_action, new_fcurve
 
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
@@ -65,6 +65,31 @@ def keyframe_person(obj: bpy.types.Object, quats: np.ndarray, root_loc: np.ndarr
             curves += 1
     return {"seconds": time.perf_counter() - t0, "fcurves": curves,
             "keys_per_curve": len(keyed_frames)}
+
+
+CONTACT_PROPERTIES: tuple[str, ...] = tuple(f"contact_{name}"
+                                            for name in contacts.CONTACT_POINTS)
+
+
+def keyframe_contacts(obj: bpy.types.Object, frames: np.ndarray, valid: np.ndarray,
+                      contact: np.ndarray) -> int:
+    """Key the result's foot contacts (F, 4) as custom properties of the rig
+    (``contact_left_heel`` ...; 0..1, F-curves in the rig's action, group "Foot contact"), so
+    they show in the Graph Editor and can drive foot locks or IK. Returns keys per curve."""
+    valid = np.asarray(valid, dtype=bool)
+    anim = obj.animation_data
+    if not valid.any() or anim is None or anim.action is None:
+        return 0
+    keyed_frames = np.asarray(frames, dtype=np.float64)[valid]
+    for k, name in enumerate(CONTACT_PROPERTIES):
+        obj[name] = 0.0
+        obj.id_properties_ui(name).update(
+            min=0.0, max=1.0, description=f"GenHMR: probability that the "
+                                          f"{contacts.CONTACT_POINTS[k].replace('_', ' ')} "
+                                          "rests on the ground")
+        fc = new_fcurve(anim.action, obj, f'["{name}"]', 0, "Foot contact")
+        write_channel(fc, keyed_frames, np.asarray(contact)[valid, k])
+    return len(keyed_frames)
 
 
 def keyframe_visibility(obj: bpy.types.Object, keys: list[tuple[int, bool]]) -> int:

@@ -197,6 +197,13 @@ def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Pa
     assert result.ground_plane is not None
     np.testing.assert_allclose(result.ground_plane[:3], [0.0, -1.0, 0.0])
     assert 1.0 < -result.ground_plane[3] < 4.0, result.ground_plane
+    # and when each foot is planted: probabilities, 0 where a person is not seen, and the
+    # walking woman's feet on the ground part of the time
+    contact = result.foot_contact
+    assert contact is not None and contact.shape == (summary.num_people, len(frames), 4)
+    assert (contact >= 0).all() and (contact <= 1).all()
+    assert (contact[~result.valid] == 0).all()
+    assert (contact[result.valid] > 0.5).any()
     off = run_job(JobOptions(video=str(video), out_dir=str(tmp_path / "off"), method="fit",
                              camera_motion=False))
     assert load_result(off.result_path).camera_rotation is None

@@ -27,7 +27,7 @@ def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int],
     video = MEDIA / "demo.mp4"
     src = str(video) if video.is_file() else "/nonexistent/video.mp4"
     path = write_result(tmp_path / "r.npz", source_video=src, image_size=size,
-                        camera_pan_deg=pan)
+                        camera_pan_deg=pan, contacts=True)
     offset = 11
     r = driver("import_synthetic", path, offset)
     assert r["status"] == ["FINISHED"]
@@ -58,6 +58,18 @@ def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int],
         assert person["frames_checked"] == len(person["valid_frames"])
         assert person["max_head_error_mm"] < 1.0, person
         assert person["max_pixel_error"] < 1.0, person
+    # Foot contacts: one custom property per foot point (0..1), keyed at the valid frames with
+    # the result's values, F-curves in the rig's action.
+    names = ["left_heel", "left_foot_index", "right_heel", "right_foot_index"]
+    for p, track in enumerate(res.track_ids):
+        person = r["people"][f"GenHMR_person_{int(track)}"]
+        assert person["contact_props"] == {f"contact_{n}": [0.0, 1.0] for n in names}
+        for k, name in enumerate(names):
+            keys = person["contacts"][f'["contact_{name}"]']
+            assert [f for f, _ in keys] == [int(v) + offset
+                                            for v in res.frame_indices[res.valid[p]]], name
+            np.testing.assert_allclose([c for _, c in keys],
+                                       res.foot_contact[p, res.valid[p], k], atol=1e-5)
     # Person 7 is tracked in video frames 7..14 of 5..16: hidden before and after, shown
     # between; person 3 is tracked from the first to the last frame: never hidden.
     first, last = 7 + offset, 14 + offset

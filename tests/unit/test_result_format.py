@@ -96,6 +96,18 @@ def test_optional_camera_rotation_round_trips_and_must_hold_rotations(tmp_path):
             save_result(res, tmp_path / "bad.npz")
 
 
+def test_optional_foot_contact_round_trips_and_holds_probabilities(tmp_path):
+    res = _filled()
+    assert load_result(save_result(res, tmp_path / "none.npz")).foot_contact is None
+    res.foot_contact = np.random.default_rng(4).uniform(0, 1, (2, 5, 4))
+    back = load_result(save_result(res, tmp_path / "contact.npz"))
+    np.testing.assert_allclose(back.foot_contact, res.foot_contact, atol=1e-6)
+    for bad, match in ((np.zeros((2, 5, 3)), "dim"), (np.full((2, 5, 4), 1.5), "[0, 1]")):
+        res.foot_contact = bad
+        with pytest.raises(ResultFormatError, match=match):
+            save_result(res, tmp_path / "bad.npz")
+
+
 def test_optional_ground_plane_round_trips_and_needs_a_unit_normal(tmp_path):
     res = _filled()
     assert load_result(save_result(res, tmp_path / "none.npz")).ground_plane is None

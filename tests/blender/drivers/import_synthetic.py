@@ -67,7 +67,14 @@ for p, track in enumerate(res.track_ids):
                               if skeleton.PARENTS[j] >= 0 else None)
                           for j, b in enumerate(obj.data.bones[n] for n in skeleton.JOINT_NAMES)),
         "fcurves": len(curves),
-        "other_fcurves": sorted(fc.data_path for fc in all_curves if fc not in curves),
+        "other_fcurves": sorted(fc.data_path for fc in all_curves if fc not in curves
+                                and not fc.data_path.startswith('["contact_')),
+        "contacts": {fc.data_path: [[round(k.co.x), round(k.co.y, 5)] for k in fc.keyframe_points]
+                     for fc in all_curves if fc.data_path.startswith('["contact_')},
+        "contact_props": {name: [obj.id_properties_ui(name).as_dict().get(key)
+                                 for key in ("min", "max")]
+                          for name in obj.keys()  # noqa: SIM118 (an ID, not a dict)
+                          if name.startswith("contact_")},
         "hide_keys": hide,
         "keys_per_curve": sorted({len(fc.keyframe_points) for fc in curves}),
         "key_frames": key_frames,
