@@ -76,6 +76,10 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
         description="Fit each person's body shape (limb lengths, build) from the whole clip; "
                     "off = the average body for everyone",
         default=True)
+    depth_smoothing: FloatProperty(
+        name="Depth Smoothing (s)", default=0.15, min=0.0, max=2.0, step=5, precision=2,
+        description="Smooth each person's distance from the camera over this many seconds "
+                    "(they keep their place in the picture); 0 = off, the raw per-frame depth")
     camera_motion: BoolProperty(
         name="Camera Motion",
         description="Estimate how the camera turned (pan, tilt, roll) from the background and "

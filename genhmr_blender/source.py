@@ -110,9 +110,14 @@ def resolve_source(scene: bpy.types.Scene, settings: bpy.types.PropertyGroup,
         first, last = settings.frame_start, settings.frame_end
     else:
         return src
+    if first > last:
+        raise SourceError(f"The range starts at frame {first}, after its end at frame {last}: "
+                          "set the start to the end or earlier")
     start = max(src.start, first - src.offset)
     end = min(src.end, last + 1 - src.offset)
     if end <= start:
+        where = (f"scene frames {src.scene_range[0]}-{src.scene_range[1]}"
+                 if src.end < UNBOUNDED else f"from scene frame {src.scene_range[0]} on")
         raise SourceError(f"Frames {first}-{last} do not overlap the video ({src.label}, "
-                          f"scene frames {src.scene_range[0]}-{src.scene_range[1]})")
+                          f"{where})")
     return dataclasses.replace(src, start=start, end=end)

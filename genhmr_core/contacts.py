@@ -25,6 +25,7 @@ import numpy as np
 
 from .ground import Ground
 from .keypoints import KEYPOINT_INDEX
+from .temporal import gaussian_smooth
 
 CONTACT_POINTS: tuple[str, ...] = ("left_heel", "left_foot_index", "right_heel",
                                    "right_foot_index")
@@ -89,33 +90,38 @@ def image_speed(points2d: np.ndarray, valid: np.ndarray, fps: float,
     return speed
 
 
-def _smooth(values: np.ndarray, valid: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """Gaussian smoothing along time of (F, N) over valid frames only (normalised weights)."""
-    if sigma_frames <= 0:
-        return values
-    radius = max(1, int(np.ceil(3 * sigma_frames)))
-    offsets = np.arange(-radius, radius + 1)
-    kernel = np.exp(-0.5 * (offsets / sigma_frames) ** 2)
-    weights = valid.astype(np.float64)
-    data = np.where(valid[:, None], values, 0.0)
-    num = np.zeros_like(data)
-    den = np.zeros(len(values))
-    for offset, k in zip(offsets, kernel, strict=True):
-        lo, hi = max(0, -offset), min(len(values), len(values) - offset)
-        num[lo:hi] += k * data[lo + offset:hi + offset]
-        den[lo:hi] += k * weights[lo + offset:hi + offset]
-    return np.where(den[:, None] > 0, num / np.maximum(den, 1e-12)[:, None], 0.0)
+def steady_pixels(points2d: np.ndarray, camera_K: np.ndarray,
+                  camera_rotation: np.ndarray) -> np.ndarray:
+    """Pixels (F, N, 2+) of a turning camera re-projected into the first frame's camera (their
+    viewing rays turned by ``camera_rotation[f].T``), so a point that stays still in the world
+    stays still in these pixels while the camera pans. Extra columns (confidence) are kept."""
+    pts = np.asarray(points2d, dtype=np.float64)
+    K = np.asarray(camera_K, dtype=np.float64)
+    homogeneous = np.concatenate([pts[..., :2], np.ones(pts.shape[:-1] + (1,))], axis=-1)
+    rays = homogeneous @ np.linalg.inv(K).T
+    world = np.einsum("fji,fnj->fni", np.asarray(camera_rotation, dtype=np.float64), rays)
+    image = world @ K.T
+    out = pts.copy()
+    out[..., :2] = image[..., :2] / np.where(np.abs(image[..., 2:]) > 1e-9, image[..., 2:], 1e-9)
+    return out
 
 
 def foot_contacts(keypoints3d_world: np.ndarray, keypoints2d: np.ndarray, valid: np.ndarray,
-                  fps: float, ground: Ground, config: ContactConfig | None = None
-                  ) -> np.ndarray:
+                  fps: float, ground: Ground, config: ContactConfig | None = None,
+                  camera_K: np.ndarray | None = None,
+                  camera_rotation: np.ndarray | None = None) -> np.ndarray:
     """(F, 4) contact probability of left heel, left toe, right heel, right toe
     (:data:`CONTACT_POINTS`) for one person: keypoints (F, K, 3) in the world frame and in the
-    image (the detector's, with confidence), valid (F,), the clip's frame rate and floor."""
+    image (the detector's, with confidence), valid (F,), the clip's frame rate and floor. With a
+    turning camera (``camera_rotation`` (F, 3, 3) and ``camera_K``) the image speed is measured
+    in :func:`steady_pixels`, so the camera's pan is not read as the feet moving."""
     config = config or ContactConfig()
     valid = np.asarray(valid, dtype=bool)
     points = list(CONTACT_INDEX)
+    if camera_rotation is not None:
+        if camera_K is None:
+            raise ValueError("camera_rotation needs camera_K")
+        keypoints2d = steady_pixels(keypoints2d, camera_K, camera_rotation)
     heights = ground.height_above(np.asarray(keypoints3d_world)[:, points])
     support = support_heights(heights.min(axis=1), ground.levels)
     over = heights - support[:, None]
@@ -125,7 +131,7 @@ def foot_contacts(keypoints3d_world: np.ndarray, keypoints2d: np.ndarray, valid:
                         span=max(1, round(config.speed_span_s * fps)))
     still = np.where(np.isnan(speed), 0.5,
                      _logistic((config.max_speed - np.nan_to_num(speed)) / config.speed_softness))
-    contact = _smooth(near * still, valid, config.smooth_s * fps)
+    contact = gaussian_smooth(near * still, valid, config.smooth_s * fps)
     return np.where(valid[:, None], contact, 0.0).astype(np.float32)
 
 

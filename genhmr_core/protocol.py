@@ -55,6 +55,7 @@ START_DEFAULTS: dict[str, Any] = {
     "tiling": "auto",  # small-person handling of the detector: auto | on | off
     "max_people": 6,
     "camera_motion": True,  # estimate the camera's pan/tilt/roll; False = a fixed camera
+    "depth_smoothing_s": 0.15,  # smooth each person's depth over time (Gaussian sigma); 0 = off
 }
 
 

@@ -23,6 +23,7 @@ import dataclasses
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -212,20 +213,58 @@ def load_result(path: str | os.PathLike) -> JobResult:
     """
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ResultFormatError(f"cannot read result file {path}: {exc}") from exc
+    except FileNotFoundError as exc:
+        raise ResultFormatError(f"Result file not found: {path}") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ResultFormatError(_unreadable(path, exc)) from exc
     if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ResultFormatError(f"{path} is not a GenHMR result file (not an .npz archive)")
+        raise ResultFormatError(f"{path} is a single NumPy array, not a GenHMR result file "
+                                "(an .npz archive)")
     try:
         with data:
+            _refuse_object_arrays(path, data)
             result = _read_result(path, data)
     except ResultFormatError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        # Arrays are read lazily: pickled objects or a damaged member only show up here.
-        raise ResultFormatError(f"cannot read result file {path}: {exc}") from exc
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        # Arrays are read lazily: a damaged member only shows up here.
+        raise ResultFormatError(f"{path} is damaged (an array in it cannot be read: {exc}); "
+                                "analyse the video again or use another copy") from exc
     result.validate()
     return result
+
+
+def _unreadable(path: str | os.PathLike, exc: BaseException) -> str:
+    """One sentence on why ``np.load`` could not open the file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return f"Cannot open the result file {path}: {exc}"
+    if not head:
+        return f"{path} is empty (0 bytes), not a GenHMR result file"
+    if head.startswith(b"PK"):
+        return (f"{path} is damaged (cut short or corrupted: {exc}); analyse the video again "
+                "or use another copy")
+    return f"{path} is not a GenHMR result file (not an .npz archive)"
+
+
+def _refuse_object_arrays(path: str | os.PathLike, data: np.lib.npyio.NpzFile) -> None:
+    """Refuse a file with any array of Python objects (known field or not): loading one would
+    unpickle, i.e. run code from the file. Read from the arrays' headers, nothing unpickled."""
+    for member in data.zip.namelist():
+        with data.zip.open(member) as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                dtype = np.lib.format.read_array_header_1_0(f)[2]
+            elif version == (2, 0):
+                dtype = np.lib.format.read_array_header_2_0(f)[2]
+            else:  # a newer header layout: loading it refuses object arrays itself
+                continue
+        if dtype.hasobject:
+            name = member.removesuffix(".npy")
+            raise ResultFormatError(f"{path} holds pickled Python objects (array '{name}'), "
+                                    "which are never loaded: not a file the backend wrote")
 
 
 def _read_result(path: str | os.PathLike, data: np.lib.npyio.NpzFile) -> JobResult:

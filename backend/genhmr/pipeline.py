@@ -11,8 +11,10 @@ Stages, in order, each reported through the ``progress`` callback and timed:
   (:mod:`genhmr.camera_motion`; off with ``camera_motion=False``);
 - ``fit``: each person's body shape (from bone lengths over the clip), then their SMPL-X body
   pose, orientation and translation;
-- ``save``: the floor under the people (``genhmr_core.ground``) and when each foot is planted
-  (``genhmr_core.contacts``), then write the versioned result file atomically.
+- ``save``: each person's depth smoothed over time along their viewing rays
+  (``genhmr_core.root_depth``, option ``depth_smoothing_s``), the floor under the people
+  (``genhmr_core.ground``) and when each foot is planted (``genhmr_core.contacts``), then
+  write the versioned result file atomically.
 
 The job is cancellable between frames and between optimisation steps (``should_stop``), and
 raises :class:`JobError` subclasses with messages meant for the artist when the input is bad.
@@ -72,6 +74,7 @@ class JobOptions:
     tiling: str = "auto"
     max_people: int = 6
     camera_motion: bool = True
+    depth_smoothing_s: float = 0.15
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> JobOptions:
@@ -156,6 +159,10 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             and 0 <= options.refine_steps <= MAX_REFINE_STEPS):
         raise JobError(f"refine_steps must be a whole number from 0 to {MAX_REFINE_STEPS} "
                        f"(0 = sampling only), got {options.refine_steps!r}")
+    if not (isinstance(options.depth_smoothing_s, int | float)
+            and 0 <= options.depth_smoothing_s <= 2):
+        raise JobError("depth_smoothing_s must be a number of seconds from 0 (off) to 2, got "
+                       f"{options.depth_smoothing_s!r}")
 
     report(Progress("load", 0, 1, clock.elapsed(), "checking the video"))
     try:
@@ -212,6 +219,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     t = time.perf_counter()
     result = _assemble(options, info, K, body, dets, fits)
     result.camera_rotation = camera_rotation
+    _smooth_depth(result, options.depth_smoothing_s)
     result.ground_plane, result.foot_contact = _ground_and_contacts(result)
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
@@ -259,6 +267,24 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
     return motion.rotations.astype(np.float32)
 
 
+def _smooth_depth(result: JobResult, sigma_s: float) -> None:
+    """Move each person along their viewing rays to a depth smoothed over time
+    (``genhmr_core.root_depth``), in place: the whole body shifts with the pelvis."""
+    from genhmr_core.root_depth import DepthSmoothing, smooth_depth, visibility_weights
+
+    if not sigma_s > 0:
+        return
+    config = DepthSmoothing(sigma_s=float(sigma_s))
+    for p in range(result.num_people):
+        root = result.transl[p] + result.rest_joints[p, 0]
+        shift = (smooth_depth(root, result.valid[p], result.fps,
+                              visibility_weights(result.keypoints2d[p]), config)
+                 - root).astype(np.float32)
+        result.transl[p] += shift
+        result.joints3d[p] += shift[:, None]
+        result.keypoints3d[p] += shift[:, None]
+
+
 def _ground_and_contacts(result: JobResult) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The floor under the people (``genhmr_core.ground``) in the world frame, and each foot's
     contact probability (``genhmr_core.contacts``); (None, None) when nobody's feet were solved
@@ -277,7 +303,9 @@ def _ground_and_contacts(result: JobResult) -> tuple[np.ndarray | None, np.ndarr
     if not ground.estimated:
         return None, None
     contacts = np.stack([foot_contacts(world[p], result.keypoints2d[p], result.valid[p],
-                                       result.fps, ground) for p in range(result.num_people)])
+                                       result.fps, ground, camera_K=result.camera_K,
+                                       camera_rotation=result.camera_rotation)
+                         for p in range(result.num_people)])
     return ground.as_array(), contacts
 
 

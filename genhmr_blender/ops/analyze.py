@@ -121,6 +121,7 @@ class GENHMR_OT_analyze(bpy.types.Operator):
             "tiling": settings.tiling,
             "max_people": settings.max_people,
             "camera_motion": bool(settings.camera_motion),
+            "depth_smoothing_s": float(settings.depth_smoothing),
         }
         client = BackendClient(backend_env.serve_command(python), env=backend_env.serve_env(),
                                log_path=os.path.join(out_dir, "backend.log"))

@@ -59,6 +59,7 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     col.prop(settings, "max_people")
     col.prop(settings, "estimate_shape")
     col.prop(settings, "camera_motion")
+    col.prop(settings, "depth_smoothing")
     prefs = get_prefs(context)
     if prefs is not None:
         col.prop(prefs, "device")

@@ -207,6 +207,14 @@ def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Pa
     off = run_job(JobOptions(video=str(video), out_dir=str(tmp_path / "off"), method="fit",
                              camera_motion=False))
     assert load_result(off.result_path).camera_rotation is None
+    # depth smoothing moves people along their rays only: without it, the same pixels
+    raw = load_result(run_job(JobOptions(video=str(video), out_dir=str(tmp_path / "raw"),
+                                         method="fit", depth_smoothing_s=0.0)).result_path)
+    smooth = load_result(off.result_path)
+    both = raw.valid & smooth.valid
+    uv = [r.joints3d[both][:, 0, :2] / r.joints3d[both][:, 0, 2:] for r in (raw, smooth)]
+    np.testing.assert_allclose(uv[0], uv[1], atol=1e-5)
+    assert not np.allclose(raw.transl[both], smooth.transl[both])
     assert "camera" not in off.stage_seconds
 
 
@@ -220,6 +228,9 @@ def test_bad_options_are_clear_errors(media_dir: Path, tmp_path: Path):
     for steps in (-1, 10_000, 2.5):
         with pytest.raises(JobError, match="refine_steps"):
             run_job(JobOptions(video=video, out_dir=str(tmp_path), refine_steps=steps))
+    for seconds in (-0.1, 5.0, "0.2"):
+        with pytest.raises(JobError, match="depth_smoothing_s"):
+            run_job(JobOptions(video=video, out_dir=str(tmp_path), depth_smoothing_s=seconds))
     with pytest.raises(InputVideoError, match="empty frame range"):
         run_job(JobOptions(video=video, out_dir=str(tmp_path), start=10, end=10))
 

@@ -16,3 +16,9 @@ def test_panels_draw(driver) -> None:
     assert "label:The backend stopped unexpectedly." in s["error"]
     assert "operator:genhmr.setup_backend" in s["preferences"]
     assert any(c.startswith(("label:Using ", "label:No backend Python")) for c in s["preferences"])
+    # Range messages say what is wrong in the artist's terms, never an internal placeholder.
+    messages = r["range_messages"]
+    assert messages["reversed"] == ("The range starts at frame 50, after its end at frame 10: "
+                                    "set the start to the end or earlier")
+    assert "do not overlap the video" in messages["before"]
+    assert "from scene frame" in messages["before"] and "1073741824" not in messages["before"]

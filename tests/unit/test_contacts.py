@@ -94,6 +94,32 @@ def test_sliding_counts_only_planted_points():
     assert np.isnan(sliding_mm_per_frame(points, np.zeros((5, 4))))
 
 
+def test_a_panning_camera_is_not_read_as_moving_feet():
+    """The same walker filmed by a camera panning 60 degrees in 2.4 s (a fast pan following a
+    runner, ~15 px per frame): in the raw pixels
+    the planted foot sweeps across the picture; turned back into the first frame's camera it
+    stands still again and the contacts match the fixed camera's."""
+    from genhmr_core.rotations import axis_angle_to_matrix
+
+    world, image, _ = _walker(jitter_px=0.0)
+    K = np.array([[1000.0, 0.0, 640.0], [0.0, 1000.0, 360.0], [0.0, 0.0, 1.0]])
+    turn = axis_angle_to_matrix(np.radians(np.linspace(0.0, 60.0, len(world)))[:, None]
+                                * np.array([0.0, 1.0, 0.0]))
+    rays = np.concatenate([image[..., :2], np.ones(image.shape[:2] + (1,))], -1) @ \
+        np.linalg.inv(K).T
+    seen = np.einsum("fij,fnj->fni", turn, rays) @ K.T
+    panned = image.copy()
+    panned[..., :2] = seen[..., :2] / seen[..., 2:]
+    valid = np.ones(len(world), bool)
+    fixed = foot_contacts(world, image, valid, FPS, FLOOR)
+    naive = foot_contacts(world, panned, valid, FPS, FLOOR)
+    steady = foot_contacts(world, panned, valid, FPS, FLOOR, camera_K=K, camera_rotation=turn)
+    np.testing.assert_allclose(steady, fixed, atol=1e-3)
+    assert naive.max() < 0.5  # the pan reads as every foot moving
+    with pytest.raises(ValueError, match="camera_K"):
+        foot_contacts(world, panned, valid, FPS, FLOOR, camera_rotation=turn)
+
+
 def test_thresholds_are_configurable():
     world, image, _ = _walker(jitter_px=0.0)
     strict = foot_contacts(world, image, np.ones(len(world), bool), FPS, FLOOR,

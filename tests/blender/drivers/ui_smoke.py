@@ -4,6 +4,9 @@ Every ``prop``/``prop_search``/``template_ID`` must name a real RNA property and
 ``operator`` a registered operator, in each state the panel can be in.
 """
 
+import os
+import tempfile
+
 import bpy
 from _driver import PACKAGE, emit, enable, module
 
@@ -83,4 +86,22 @@ for name in ("backend_python", "smplx_dir", "device", "wheels_dir"):
 holder.bl_rna = prefs.bl_rna
 prefs_cls.draw(holder, ctx)
 states["preferences"] = list(calls)
-emit({"problems": problems, "states": states})
+
+# Range messages: a custom range whose start is after its end, and one before a video whose
+# length is not known in Blender (a file path: "to the end" is an internal placeholder).
+source = module("genhmr_blender.source")
+video = os.path.join(tempfile.mkdtemp(), "clip.mp4")  # only its existence is checked
+open(video, "wb").close()
+settings = scene.genhmr
+settings.source, settings.filepath, settings.range_mode = "FILE", video, "CUSTOM"
+range_messages = {}
+for name, (first, last) in {"reversed": (50, 10), "before": (scene.frame_start - 20,
+                                                             scene.frame_start - 10)}.items():
+    settings.frame_start, settings.frame_end = first, last
+    try:
+        source.resolve_source(scene, settings)
+        range_messages[name] = ""
+    except source.SourceError as exc:
+        range_messages[name] = str(exc)
+os.unlink(video)
+emit({"problems": problems, "states": states, "range_messages": range_messages})
