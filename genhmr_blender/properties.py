@@ -80,6 +80,14 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
         name="Depth Smoothing (s)", default=0.15, min=0.0, max=2.0, step=5, precision=2,
         description="Smooth each person's distance from the camera over this many seconds "
                     "(they keep their place in the picture); 0 = off, the raw per-frame depth")
+    foot_locking: BoolProperty(
+        name="Foot Locking", default=True,
+        description="Keep planted feet still in the world (the legs bend to reach them); off = "
+                    "feet as solved, which slide by a few centimetres")
+    contact_threshold: FloatProperty(
+        name="Contact Threshold", default=0.5, min=0.05, max=0.95, step=5, precision=2,
+        description="How sure the analysis must be that a foot rests on the ground before it "
+                    "is locked; lower locks more")
     camera_motion: BoolProperty(
         name="Camera Motion",
         description="Estimate how the camera turned (pan, tilt, roll) from the background and "

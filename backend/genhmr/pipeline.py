@@ -13,8 +13,9 @@ Stages, in order, each reported through the ``progress`` callback and timed:
   pose, orientation and translation;
 - ``save``: each person's depth smoothed over time along their viewing rays
   (``genhmr_core.root_depth``, option ``depth_smoothing_s``), the floor under the people
-  (``genhmr_core.ground``) and when each foot is planted (``genhmr_core.contacts``), then
-  write the versioned result file atomically.
+  (``genhmr_core.ground``), when each foot is planted (``genhmr_core.contacts``) and those feet
+  pinned in the world (``genhmr_core.foot_lock``, option ``foot_locking``), then write the
+  versioned result file atomically.
 
 The job is cancellable between frames and between optimisation steps (``should_stop``), and
 raises :class:`JobError` subclasses with messages meant for the artist when the input is bad.
@@ -75,6 +76,8 @@ class JobOptions:
     max_people: int = 6
     camera_motion: bool = True
     depth_smoothing_s: float = 0.15
+    foot_locking: bool = True
+    contact_threshold: float = 0.5
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> JobOptions:
@@ -159,6 +162,10 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             and 0 <= options.refine_steps <= MAX_REFINE_STEPS):
         raise JobError(f"refine_steps must be a whole number from 0 to {MAX_REFINE_STEPS} "
                        f"(0 = sampling only), got {options.refine_steps!r}")
+    if not (isinstance(options.contact_threshold, int | float)
+            and 0 < options.contact_threshold < 1):
+        raise JobError("contact_threshold must be a probability between 0 and 1 (exclusive), "
+                       f"got {options.contact_threshold!r}")
     if not (isinstance(options.depth_smoothing_s, int | float)
             and 0 <= options.depth_smoothing_s <= 2):
         raise JobError("depth_smoothing_s must be a number of seconds from 0 (off) to 2, got "
@@ -221,6 +228,8 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     result.camera_rotation = camera_rotation
     _smooth_depth(result, options.depth_smoothing_s)
     result.ground_plane, result.foot_contact = _ground_and_contacts(result)
+    if options.foot_locking:
+        _lock_feet(result, options.contact_threshold)
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
@@ -283,6 +292,24 @@ def _smooth_depth(result: JobResult, sigma_s: float) -> None:
         result.transl[p] += shift
         result.joints3d[p] += shift[:, None]
         result.keypoints3d[p] += shift[:, None]
+
+
+def _lock_feet(result: JobResult, threshold: float) -> None:
+    """Pin planted feet in the world (``genhmr_core.foot_lock``), in place: the legs' local
+    rotations, the joints and the keypoints change; nothing else does."""
+    from genhmr_core.foot_lock import FootLockConfig, lock_feet
+
+    if result.foot_contact is None:
+        return
+    config = FootLockConfig(threshold=float(threshold))
+    for p in range(result.num_people):
+        body_pose, joints, keypoints = lock_feet(
+            result.rest_joints[p], result.global_orient[p], result.body_pose[p],
+            result.transl[p], result.keypoints3d[p], result.foot_contact[p], result.valid[p],
+            result.fps, result.camera_rotation, config)
+        result.body_pose[p] = body_pose
+        result.joints3d[p] = joints
+        result.keypoints3d[p] = keypoints
 
 
 def _ground_and_contacts(result: JobResult) -> tuple[np.ndarray | None, np.ndarray | None]:

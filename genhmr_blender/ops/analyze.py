@@ -122,6 +122,8 @@ class GENHMR_OT_analyze(bpy.types.Operator):
             "max_people": settings.max_people,
             "camera_motion": bool(settings.camera_motion),
             "depth_smoothing_s": float(settings.depth_smoothing),
+            "foot_locking": bool(settings.foot_locking),
+            "contact_threshold": float(settings.contact_threshold),
         }
         client = BackendClient(backend_env.serve_command(python), env=backend_env.serve_env(),
                                log_path=os.path.join(out_dir, "backend.log"))

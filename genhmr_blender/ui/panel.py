@@ -60,6 +60,9 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     col.prop(settings, "estimate_shape")
     col.prop(settings, "camera_motion")
     col.prop(settings, "depth_smoothing")
+    col.prop(settings, "foot_locking")
+    if settings.foot_locking:
+        col.prop(settings, "contact_threshold")
     prefs = get_prefs(context)
     if prefs is not None:
         col.prop(prefs, "device")

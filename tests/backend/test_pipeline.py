@@ -215,6 +215,26 @@ def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Pa
     uv = [r.joints3d[both][:, 0, :2] / r.joints3d[both][:, 0, 2:] for r in (raw, smooth)]
     np.testing.assert_allclose(uv[0], uv[1], atol=1e-5)
     assert not np.allclose(raw.transl[both], smooth.transl[both])
+    # foot locking: planted feet slide less than in the same job without it, and the result
+    # stays self-consistent (its joints are the forward kinematics of its pose)
+    from genhmr_core.contacts import CONTACT_INDEX, sliding_mm_per_frame
+    from genhmr_core.foot_lock import forward_kinematics
+    from genhmr_core.scene_space import to_world_axes
+
+    free = load_result(run_job(JobOptions(video=str(video), out_dir=str(tmp_path / "free"),
+                                          method="fit", foot_locking=False)).result_path)
+
+    def sliding(r: object) -> float:
+        return float(np.nanmean([sliding_mm_per_frame(
+            to_world_axes(r.keypoints3d[p], r.camera_rotation)[:, list(CONTACT_INDEX)],
+            r.foot_contact[p]) for p in range(r.num_people)]))
+
+    assert sliding(result) < 0.6 * sliding(free), (sliding(result), sliding(free))
+    p = int(result.valid.sum(1).argmax())
+    fk, _ = forward_kinematics(result.rest_joints[p], result.global_orient[p],
+                               result.body_pose[p], result.transl[p])
+    np.testing.assert_allclose(fk[result.valid[p]], result.joints3d[p][result.valid[p]],
+                               atol=1e-4)
     assert "camera" not in off.stage_seconds
 
 
@@ -228,6 +248,9 @@ def test_bad_options_are_clear_errors(media_dir: Path, tmp_path: Path):
     for steps in (-1, 10_000, 2.5):
         with pytest.raises(JobError, match="refine_steps"):
             run_job(JobOptions(video=video, out_dir=str(tmp_path), refine_steps=steps))
+    for threshold in (0.0, 1.0, "0.5"):
+        with pytest.raises(JobError, match="contact_threshold"):
+            run_job(JobOptions(video=video, out_dir=str(tmp_path), contact_threshold=threshold))
     for seconds in (-0.1, 5.0, "0.2"):
         with pytest.raises(JobError, match="depth_smoothing_s"):
             run_job(JobOptions(video=video, out_dir=str(tmp_path), depth_smoothing_s=seconds))

@@ -1,0 +1,189 @@
+"""Planted feet that stay planted: a foot-locking pass over a solved person.
+
+Why: while a foot rests on the ground it should not move in the world, but the per-frame solve
+lets it slide by centimetres from one frame to the next (demo.mp4: 27-41 mm per frame after the
+depth smoothing). For every stretch of frames where a foot is in contact
+(:mod:`genhmr_core.contacts`) this pass pins the foot's most planted point over the stretch (heel
+or big toe) to one place in the world, the median of where the solve put it, and bends that leg
+so the point lands there, with two-bone IK (hip fixed; the knee stays in its bending plane; the
+foot keeps its orientation, so it can still roll about the pinned point). The pin holds over the
+whole stretch; the correction it made at each end fades out over ``blend_s`` into the frames
+before and after (the swing), so nothing pops.
+
+Everything is numpy over the result's own arrays (SMPL-X local axis-angles, camera space per
+frame); the pelvis and the rest of the body are left where the solve put them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .contacts import CONTACT_INDEX
+from .keypoints import keypoint_attachments
+from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from .skeleton import JOINT_INDEX, NUM_BODY_JOINTS, NUM_JOINTS, PARENTS
+
+# (hip, knee, ankle) joints and the contact columns (heel, toe) of each leg
+LEGS = (
+    (tuple(JOINT_INDEX[n] for n in ("left_hip", "left_knee", "left_ankle")), (0, 1)),
+    (tuple(JOINT_INDEX[n] for n in ("right_hip", "right_knee", "right_ankle")), (2, 3)),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class FootLockConfig:
+    threshold: float = 0.5  # a foot is planted where heel or toe contact reaches this
+    blend_s: float = 0.1  # the pin fades in and out over this long at a stretch's ends
+    min_frames: int = 3  # shorter stretches are left alone
+
+
+def forward_kinematics(rest_joints: np.ndarray, global_orient: np.ndarray,
+                       body_pose: np.ndarray, transl: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Joint positions (F, J, 3) and global rotations (F, J, 3, 3) of the SMPL-X skeleton
+    (joints after the 21 body joints stay at rest), as the result format defines them."""
+    rest = np.asarray(rest_joints, dtype=np.float64)
+    frames = len(global_orient)
+    local = np.tile(np.eye(3), (frames, NUM_JOINTS, 1, 1))
+    local[:, 0] = axis_angle_to_matrix(np.asarray(global_orient, dtype=np.float64))
+    local[:, 1:1 + NUM_BODY_JOINTS] = axis_angle_to_matrix(np.asarray(body_pose, np.float64))
+    rots = np.empty_like(local)
+    pos = np.empty((frames, NUM_JOINTS, 3))
+    for j in range(NUM_JOINTS):
+        p = PARENTS[j]
+        if p < 0:
+            rots[:, j] = local[:, j]
+            pos[:, j] = rest[0] + np.asarray(transl, dtype=np.float64)
+        else:
+            rots[:, j] = rots[:, p] @ local[:, j]
+            pos[:, j] = pos[:, p] + rots[:, p] @ (rest[j] - rest[p])
+    return pos, rots
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotation (3, 3) turning direction ``a`` onto direction ``b``."""
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    s, c = float(np.linalg.norm(axis)), float(np.clip(a @ b, -1.0, 1.0))
+    if s < 1e-12:
+        return np.eye(3)  # parallel (an exactly opposite bone does not occur in a leg solve)
+    return axis_angle_to_matrix(axis / s * np.arctan2(s, c))
+
+
+def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """New knee and ankle positions with the ankle as close to ``target`` as the bone lengths
+    allow: hip fixed, thigh and shin lengths kept, the knee on the same side of the hip-ankle
+    line as before (its bending plane)."""
+    thigh, shin = np.linalg.norm(knee - hip), np.linalg.norm(ankle - knee)
+    reach = target - hip
+    distance = float(np.clip(np.linalg.norm(reach), abs(thigh - shin) + 1e-6,
+                             thigh + shin - 1e-6))
+    u = reach / max(np.linalg.norm(reach), 1e-9)
+    bend = (knee - hip) - ((knee - hip) @ u) * u  # the knee's offset from the line, today
+    if np.linalg.norm(bend) < 1e-9:  # a straight leg: bend forward of the old line
+        bend = np.cross(u, np.cross(ankle - hip, u)) if np.linalg.norm(
+            np.cross(ankle - hip, u)) > 1e-9 else np.array([0.0, 0.0, -1.0])
+    v = bend / max(np.linalg.norm(bend), 1e-12)
+    cos_hip = (thigh**2 + distance**2 - shin**2) / (2.0 * thigh * distance)
+    angle = np.arccos(np.clip(cos_hip, -1.0, 1.0))
+    new_knee = hip + thigh * (np.cos(angle) * u + np.sin(angle) * v)
+    return new_knee, hip + distance * u
+
+
+def planted_stretches(planted: np.ndarray, min_frames: int) -> list[tuple[int, int]]:
+    """[start, end) runs of True at least ``min_frames`` long."""
+    runs, start = [], None
+    for f, on in enumerate(list(planted) + [False]):
+        if on and start is None:
+            start = f
+        elif not on and start is not None:
+            if f - start >= min_frames:
+                runs.append((start, f))
+            start = None
+    return runs
+
+
+def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.ndarray,
+              transl: np.ndarray, keypoints3d: np.ndarray, contact: np.ndarray,
+              valid: np.ndarray, fps: float, camera_rotation: np.ndarray | None = None,
+              config: FootLockConfig | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One person's ``(body_pose, joints3d, keypoints3d)`` with planted feet pinned (see the
+    module docstring). Inputs as in the result file for one person: camera space per frame,
+    ``camera_rotation`` (F, 3, 3) when the camera turned (the pin is a place in the world),
+    contact (F, 4) from :mod:`genhmr_core.contacts`."""
+    config = config or FootLockConfig()
+    valid = np.asarray(valid, dtype=bool)
+    body_pose = np.array(body_pose, dtype=np.float64)
+    joints, rots = forward_kinematics(rest_joints, global_orient, body_pose, transl)
+    frames = len(joints)
+    turn = (np.tile(np.eye(3), (frames, 1, 1)) if camera_rotation is None
+            else np.asarray(camera_rotation, dtype=np.float64))
+    new_joints, new_rots = joints.copy(), rots.copy()
+    blend = max(1, round(config.blend_s * fps))
+    for (hip, knee, ankle), columns in LEGS:
+        planted = valid & (np.asarray(contact)[:, list(columns)].max(axis=1) >= config.threshold)
+        moves = np.zeros((frames, 3))  # where each frame's ankle is sent, relative
+        pinned = np.zeros(frames, dtype=bool)
+        for start, end in planted_stretches(planted, config.min_frames):
+            # the point that rests most over the stretch: the heel, or the toe (tiptoe)
+            column = max(columns, key=lambda c: float(np.mean(contact[start:end, c])))
+            point = np.asarray(keypoints3d, dtype=np.float64)[:, CONTACT_INDEX[column]]
+            world = np.einsum("fji,fj->fi", turn[start:end], point[start:end])
+            pin = np.median(world, axis=0)
+            for f in range(start, end):
+                moves[f] = turn[f] @ pin - point[f]  # the pin, in this frame's camera
+            pinned[start:end] = True
+            for edge, step in ((start, -1), (end - 1, 1)):  # fade the correction out
+                for k in range(1, blend + 1):
+                    f = edge + step * k
+                    if not (0 <= f < frames) or not valid[f] or pinned[f]:
+                        break
+                    moves[f] = moves[edge] * (1.0 - k / (blend + 1))
+        for f in np.flatnonzero(np.linalg.norm(moves, axis=1) > 0):
+            _bend_leg(new_joints[f], new_rots[f], hip, knee, ankle, joints[f, ankle] + moves[f])
+    for leg_joints, _ in LEGS:
+        for j in leg_joints:  # back to SMPL-X locals: parent^T @ global
+            local = np.swapaxes(new_rots[:, PARENTS[j]], -1, -2) @ new_rots[:, j]
+            body_pose[:, j - 1] = matrix_to_axis_angle(local)
+    return body_pose, new_joints, _move_keypoints(keypoints3d, joints, rots, new_joints,
+                                                  new_rots)
+
+
+def _bend_leg(joints: np.ndarray, rots: np.ndarray, hip: int, knee: int, ankle: int,
+              target: np.ndarray) -> None:
+    """In place for one frame: the leg solved to ``target``, the foot's world orientation and
+    everything below the ankle carried along rigidly."""
+    new_knee, new_ankle = two_bone_ik(joints[hip], joints[knee], joints[ankle], target)
+    turn_thigh = _rotation_between(joints[knee] - joints[hip], new_knee - joints[hip])
+    turn_shin = _rotation_between(turn_thigh @ (joints[ankle] - joints[knee]),
+                                  new_ankle - new_knee)
+    shift = new_ankle - joints[ankle]
+    below = [j for j in range(NUM_JOINTS) if _descends_from(j, ankle)]
+    rots[hip] = turn_thigh @ rots[hip]
+    rots[knee] = turn_shin @ turn_thigh @ rots[knee]
+    joints[knee], joints[ankle] = new_knee, new_ankle
+    for j in below:  # the ankle keeps its global rotation: the foot only moves
+        joints[j] = joints[j] + shift
+
+
+def _descends_from(joint: int, ancestor: int) -> bool:
+    p = PARENTS[joint]
+    while p >= 0:
+        if p == ancestor:
+            return True
+        p = PARENTS[p]
+    return False
+
+
+def _move_keypoints(keypoints3d: np.ndarray, joints: np.ndarray, rots: np.ndarray,
+                    new_joints: np.ndarray, new_rots: np.ndarray) -> np.ndarray:
+    """Keypoints (F, K, 3) carried rigidly with the joint each is attached to."""
+    attached, _ = keypoint_attachments()
+    kp = np.asarray(keypoints3d, dtype=np.float64)
+    local = np.einsum("fkji,fkj->fki", rots[:, attached], kp - joints[:, attached])
+    return new_joints[:, attached] + np.einsum("fkij,fkj->fki", new_rots[:, attached], local)

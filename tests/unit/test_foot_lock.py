@@ -1,0 +1,128 @@
+"""Foot locking (``genhmr_core.foot_lock``): known answers on a synthetic person whose planted
+foot slides."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genhmr_core.contacts import CONTACT_INDEX, sliding_mm_per_frame
+from genhmr_core.foot_lock import (
+    FootLockConfig,
+    forward_kinematics,
+    lock_feet,
+    planted_stretches,
+    two_bone_ik,
+)
+from genhmr_core.keypoints import keypoint_attachments
+from genhmr_core.rotations import axis_angle_to_matrix
+from genhmr_core.skeleton import JOINT_INDEX, NUM_BODY_JOINTS, builtin_rest_joints
+
+FPS = 30.0
+LEG_JOINTS = {JOINT_INDEX[n] for n in ("left_hip", "left_knee", "left_ankle", "right_hip",
+                                       "right_knee", "right_ankle")}
+
+
+def _person(frames: int = 40, seed: int = 0):
+    """A person 5 m in front of the camera, knees slightly bent, whose pelvis jitters by 2 cm
+    (as the solve's does) while the left foot is planted (frames 5-29) and the right swings:
+    rest joints, orientation, pose, translation, keypoints, contacts."""
+    rng = np.random.default_rng(seed)
+    rest = builtin_rest_joints()
+    go = np.tile([np.pi, 0.0, 0.0], (frames, 1))  # upright, facing the camera
+    pose = np.zeros((frames, NUM_BODY_JOINTS, 3))
+    for side in ("left", "right"):
+        pose[:, JOINT_INDEX[f"{side}_hip"] - 1] = [-0.25, 0.0, 0.0]
+        pose[:, JOINT_INDEX[f"{side}_knee"] - 1] = [0.45, 0.0, 0.0]
+    transl = np.tile([0.0, 0.3, 5.0], (frames, 1)) + rng.normal(0.0, 0.02, (frames, 3))
+    joints, rots = forward_kinematics(rest, go, pose, transl)
+    attached, offsets = keypoint_attachments()
+    keypoints = joints[:, attached] + np.einsum("fkij,kj->fki", rots[:, attached], offsets)
+    contact = np.zeros((frames, 4))
+    contact[5:30, :2] = 0.95  # left heel and toe
+    return rest, go, pose, transl, keypoints, contact
+
+
+def test_a_planted_foot_stops_sliding_and_only_the_legs_change():
+    rest, go, pose, transl, keypoints, contact = _person()
+    valid = np.ones(len(go), bool)
+    before = sliding_mm_per_frame(keypoints[:, list(CONTACT_INDEX)], contact)
+    new_pose, joints, new_keypoints = lock_feet(rest, go, pose, transl, keypoints, contact,
+                                                valid, FPS)
+    after = sliding_mm_per_frame(new_keypoints[:, list(CONTACT_INDEX)], contact)
+    assert before > 15.0 and after < 1.0, (before, after)
+    # the result is self-consistent: forward kinematics of the new pose gives the new joints
+    fk, _ = forward_kinematics(rest, go, new_pose, transl)
+    np.testing.assert_allclose(fk, joints, atol=1e-9)
+    # bone lengths are kept, and only leg rotations changed (the pelvis did not move)
+    old, _ = forward_kinematics(rest, go, pose, transl)
+    for a, b in ((JOINT_INDEX["left_hip"], JOINT_INDEX["left_knee"]),
+                 (JOINT_INDEX["left_knee"], JOINT_INDEX["left_ankle"])):
+        np.testing.assert_allclose(np.linalg.norm(joints[:, b] - joints[:, a], axis=1),
+                                   np.linalg.norm(old[:, b] - old[:, a], axis=1), atol=1e-9)
+    changed = {j + 1 for j in range(NUM_BODY_JOINTS)
+               if not np.allclose(new_pose[:, j], pose[:, j], atol=1e-9)}
+    assert changed and changed <= LEG_JOINTS
+    np.testing.assert_allclose(joints[:, 0], old[:, 0])
+    # the foot keeps its orientation in the world: heel-to-toe is only moved, not turned
+    heel, toe = CONTACT_INDEX[0], CONTACT_INDEX[1]
+    np.testing.assert_allclose(new_keypoints[:, toe] - new_keypoints[:, heel],
+                               keypoints[:, toe] - keypoints[:, heel], atol=1e-9)
+
+
+def test_the_lock_fades_out_without_a_pop():
+    """Frame-to-frame movement of the left ankle at the stretch's ends stays within what the
+    solve itself did (no jump where the pin lets go)."""
+    rest, go, pose, transl, keypoints, contact = _person()
+    _, joints, _ = lock_feet(rest, go, pose, transl, keypoints, contact,
+                             np.ones(len(go), bool), FPS)
+    old, _ = forward_kinematics(rest, go, pose, transl)
+    ankle = JOINT_INDEX["left_ankle"]
+    step_new = np.linalg.norm(np.diff(joints[:, ankle], axis=0), axis=1)
+    step_old = np.linalg.norm(np.diff(old[:, ankle], axis=0), axis=1)
+    assert step_new.max() < 1.5 * step_old.max()
+    np.testing.assert_allclose(joints[:2], old[:2], atol=1e-12)  # untouched, far from the pin
+    np.testing.assert_allclose(joints[-6:], old[-6:], atol=1e-12)
+
+
+def test_a_turning_camera_pins_in_the_world_and_unseen_frames_stay():
+    rest, go, pose, transl, keypoints, contact = _person()
+    turn = axis_angle_to_matrix(np.radians(np.linspace(0, 10, len(go)))[:, None] * [0, 1.0, 0])
+    # the same scene seen by the panning camera
+    go_cam = np.array([(t @ axis_angle_to_matrix(g)) for t, g in zip(turn, go, strict=True)])
+    from genhmr_core.rotations import matrix_to_axis_angle
+
+    go_cam = matrix_to_axis_angle(go_cam)
+    transl_cam = np.einsum("fij,fj->fi", turn, rest[0] + transl) - rest[0]
+    kp_cam = np.einsum("fij,fkj->fki", turn, keypoints)
+    valid = np.ones(len(go), bool)
+    valid[12] = False
+    _, _, locked = lock_feet(rest, go_cam, pose, transl_cam, kp_cam, contact, valid, FPS,
+                             camera_rotation=turn)
+    world = np.einsum("fji,fkj->fki", turn, locked)
+    planted = contact.copy()
+    planted[12] = 0.0
+    assert sliding_mm_per_frame(world[:, list(CONTACT_INDEX)], planted) < 1.0
+
+
+def test_two_bone_ik_and_stretches():
+    hip, knee, ankle = np.array([0.0, 0, 0]), np.array([0.0, 0.4, 0.1]), np.array([0.0, 0.8, 0])
+    new_knee, new_ankle = two_bone_ik(hip, knee, ankle, np.array([0.1, 0.7, 0.05]))
+    np.testing.assert_allclose(new_ankle, [0.1, 0.7, 0.05], atol=1e-9)
+    assert np.linalg.norm(new_knee - hip) == pytest.approx(np.linalg.norm(knee - hip))
+    assert np.linalg.norm(new_ankle - new_knee) == pytest.approx(np.linalg.norm(ankle - knee))
+    assert new_knee[2] > 0  # still bending forward, as before
+    _, far = two_bone_ik(hip, knee, ankle, np.array([0.0, 5.0, 0.0]))  # out of reach
+    assert np.linalg.norm(far - hip) == pytest.approx(np.linalg.norm(knee - hip)
+                                                      + np.linalg.norm(ankle - knee), abs=1e-5)
+    assert planted_stretches(np.array([1, 1, 0, 1, 1, 1, 0, 1], bool), 2) == [(0, 2), (3, 6)]
+    assert planted_stretches(np.array([1, 1, 0, 1, 1, 1], bool), 3) == [(3, 6)]
+
+
+def test_a_high_threshold_locks_nothing():
+    rest, go, pose, transl, keypoints, contact = _person()
+    new_pose, _, new_keypoints = lock_feet(rest, go, pose, transl, keypoints, contact,
+                                           np.ones(len(go), bool), FPS,
+                                           config=FootLockConfig(threshold=0.99))
+    np.testing.assert_allclose(new_pose, pose, atol=1e-9)
+    np.testing.assert_allclose(new_keypoints, keypoints, atol=1e-9)
