@@ -4,14 +4,17 @@ Why: while a foot rests on the ground it should not move in the world, but the p
 lets it slide by centimetres from one frame to the next (demo.mp4: 27-41 mm per frame after the
 depth smoothing). For every stretch of frames where a foot is in contact
 (:mod:`genhmr_core.contacts`) this pass pins the foot's most planted point over the stretch (heel
-or big toe) to one place in the world, the median of where the solve put it, and bends that leg
-so the point lands there, with two-bone IK (hip fixed; the knee stays in its bending plane; the
-foot keeps its orientation, so it can still roll about the pinned point). The pin holds over the
-whole stretch; the correction it made at each end fades out over ``blend_s`` into the frames
-before and after (the swing), so nothing pops.
+or big toe) to one place in the world, the median of where the solve put it (moved onto the
+support level it rests on, the floor or e.g. a box top, when the floor is known), and bends
+that leg so the point lands there, with two-bone IK (the knee stays in its bending plane; the
+foot keeps its orientation, so it can still roll about the pinned point). The hip stays; with
+``max_reach`` set, a leg that cannot reach moves the whole body towards the pin by what is
+missing. The pin holds over the whole stretch; the correction it made at each end fades out
+over ``blend_s`` into the frames before and after (the swing), so nothing pops.
 
 Everything is numpy over the result's own arrays (SMPL-X local axis-angles, camera space per
-frame); the pelvis and the rest of the body are left where the solve put them.
+frame); apart from that reach adjustment the pelvis and the rest of the body are left where the
+solve put them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import dataclasses
 
 import numpy as np
 
-from .contacts import CONTACT_INDEX
+from .contacts import CONTACT_INDEX, support_heights
+from .ground import Ground
 from .keypoints import keypoint_attachments
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from .skeleton import JOINT_INDEX, NUM_BODY_JOINTS, NUM_JOINTS, PARENTS
@@ -37,6 +41,12 @@ class FootLockConfig:
     threshold: float = 0.5  # a foot is planted where heel or toe contact reaches this
     blend_s: float = 0.1  # the pin fades in and out over this long at a stretch's ends
     min_frames: int = 3  # shorter stretches are left alone
+    # None: legs only (a pin out of reach is approached as far as the leg goes). A number: a
+    # leg may straighten to this share of its length, and beyond it the whole body moves
+    # towards the pin (the root adjusted). Off by default: on demo.mp4 it takes sliding from
+    # 9.5 / 8.8 to 7.9 / 8.1 mm per frame but costs 0.7-1.3 px of median reprojection, since
+    # the whole body leaves its detected pixels (docs/world_space.md).
+    max_reach: float | None = None
 
 
 def forward_kinematics(rest_joints: np.ndarray, global_orient: np.ndarray,
@@ -110,12 +120,15 @@ def planted_stretches(planted: np.ndarray, min_frames: int) -> list[tuple[int, i
 def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.ndarray,
               transl: np.ndarray, keypoints3d: np.ndarray, contact: np.ndarray,
               valid: np.ndarray, fps: float, camera_rotation: np.ndarray | None = None,
-              config: FootLockConfig | None = None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One person's ``(body_pose, joints3d, keypoints3d)`` with planted feet pinned (see the
-    module docstring). Inputs as in the result file for one person: camera space per frame,
+              config: FootLockConfig | None = None, ground: Ground | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One person's ``(body_pose, transl, joints3d, keypoints3d)`` with planted feet pinned
+    (see the module docstring; ``transl`` changes only where a leg could not reach its pin).
+    Inputs as in the result file for one person: camera space per frame,
     ``camera_rotation`` (F, 3, 3) when the camera turned (the pin is a place in the world),
-    contact (F, 4) from :mod:`genhmr_core.contacts`."""
+    contact (F, 4) from :mod:`genhmr_core.contacts`. With ``ground``, each pin is put exactly
+    on the support level it rests on (the floor, or a level above it such as a box top), so
+    planted feet neither sink into it nor hover."""
     config = config or FootLockConfig()
     valid = np.asarray(valid, dtype=bool)
     body_pose = np.array(body_pose, dtype=np.float64)
@@ -125,6 +138,7 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             else np.asarray(camera_rotation, dtype=np.float64))
     new_joints, new_rots = joints.copy(), rots.copy()
     blend = max(1, round(config.blend_s * fps))
+    targets = []  # per leg: (hip, knee, ankle, (F, 3) ankle moves; zero where not pinned)
     for (hip, knee, ankle), columns in LEGS:
         planted = valid & (np.asarray(contact)[:, list(columns)].max(axis=1) >= config.threshold)
         moves = np.zeros((frames, 3))  # where each frame's ankle is sent, relative
@@ -135,6 +149,10 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             point = np.asarray(keypoints3d, dtype=np.float64)[:, CONTACT_INDEX[column]]
             world = np.einsum("fji,fj->fi", turn[start:end], point[start:end])
             pin = np.median(world, axis=0)
+            if ground is not None:  # onto the level it rests on
+                height = float(ground.height_above(pin))
+                level = float(support_heights(np.array([height]), ground.levels)[0])
+                pin = pin - (height - level) * ground.normal
             for f in range(start, end):
                 moves[f] = turn[f] @ pin - point[f]  # the pin, in this frame's camera
             pinned[start:end] = True
@@ -144,14 +162,39 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
                     if not (0 <= f < frames) or not valid[f] or pinned[f]:
                         break
                     moves[f] = moves[edge] * (1.0 - k / (blend + 1))
-        for f in np.flatnonzero(np.linalg.norm(moves, axis=1) > 0):
-            _bend_leg(new_joints[f], new_rots[f], hip, knee, ankle, joints[f, ankle] + moves[f])
+        targets.append((hip, knee, ankle, moves))
+    new_transl = np.array(transl, dtype=np.float64)
+    for f in range(frames):
+        legs = [(h, k, a, joints[f, a] + m[f]) for h, k, a, m in targets if m[f].any()]
+        if not legs:
+            continue
+        if config.max_reach is not None:
+            shift = _root_shift(joints[f], legs, config.max_reach)
+            new_joints[f] += shift  # the whole body, when a leg cannot reach its pin
+            new_transl[f] += shift
+        for hip, knee, ankle, target in legs:
+            _bend_leg(new_joints[f], new_rots[f], hip, knee, ankle, target)
     for leg_joints, _ in LEGS:
         for j in leg_joints:  # back to SMPL-X locals: parent^T @ global
             local = np.swapaxes(new_rots[:, PARENTS[j]], -1, -2) @ new_rots[:, j]
             body_pose[:, j - 1] = matrix_to_axis_angle(local)
-    return body_pose, new_joints, _move_keypoints(keypoints3d, joints, rots, new_joints,
-                                                  new_rots)
+    return body_pose, new_transl, new_joints, _move_keypoints(keypoints3d, joints, rots,
+                                                              new_joints, new_rots)
+
+
+def _root_shift(joints: np.ndarray, legs: list, max_reach: float) -> np.ndarray:
+    """(3,) how far to move the whole body so every pinned leg can reach its target with the
+    knee at most ``max_reach`` of full extension: towards the farthest target by what is
+    missing (zero when every target is within reach)."""
+    shift = np.zeros(3)
+    for hip, knee, ankle, target in legs:
+        length = np.linalg.norm(joints[knee] - joints[hip]) + np.linalg.norm(
+            joints[ankle] - joints[knee])
+        reach = target - (joints[hip] + shift)
+        missing = np.linalg.norm(reach) - max_reach * length
+        if missing > 0:
+            shift = shift + missing * reach / np.linalg.norm(reach)
+    return shift
 
 
 def _bend_leg(joints: np.ndarray, rots: np.ndarray, hip: int, knee: int, ankle: int,

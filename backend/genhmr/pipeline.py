@@ -227,9 +227,10 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     result = _assemble(options, info, K, body, dets, fits)
     result.camera_rotation = camera_rotation
     _smooth_depth(result, options.depth_smoothing_s)
-    result.ground_plane, result.foot_contact = _ground_and_contacts(result)
-    if options.foot_locking:
-        _lock_feet(result, options.contact_threshold)
+    ground, result.foot_contact = _ground_and_contacts(result)
+    result.ground_plane = None if ground is None else ground.as_array()
+    if options.foot_locking and ground is not None:
+        _lock_feet(result, ground, options.contact_threshold)
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
@@ -294,28 +295,30 @@ def _smooth_depth(result: JobResult, sigma_s: float) -> None:
         result.keypoints3d[p] += shift[:, None]
 
 
-def _lock_feet(result: JobResult, threshold: float) -> None:
-    """Pin planted feet in the world (``genhmr_core.foot_lock``), in place: the legs' local
-    rotations, the joints and the keypoints change; nothing else does."""
+def _lock_feet(result: JobResult, ground: Any, threshold: float) -> None:
+    """Pin planted feet in the world, on the level they rest on (``genhmr_core.foot_lock``), in
+    place: the legs' local rotations, the joints and the keypoints change, and the root where a
+    leg could not reach; nothing else does."""
     from genhmr_core.foot_lock import FootLockConfig, lock_feet
 
     if result.foot_contact is None:
         return
     config = FootLockConfig(threshold=float(threshold))
     for p in range(result.num_people):
-        body_pose, joints, keypoints = lock_feet(
+        body_pose, transl, joints, keypoints = lock_feet(
             result.rest_joints[p], result.global_orient[p], result.body_pose[p],
             result.transl[p], result.keypoints3d[p], result.foot_contact[p], result.valid[p],
-            result.fps, result.camera_rotation, config)
+            result.fps, result.camera_rotation, config, ground)
         result.body_pose[p] = body_pose
+        result.transl[p] = transl
         result.joints3d[p] = joints
         result.keypoints3d[p] = keypoints
 
 
-def _ground_and_contacts(result: JobResult) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The floor under the people (``genhmr_core.ground``) in the world frame, and each foot's
-    contact probability (``genhmr_core.contacts``); (None, None) when nobody's feet were solved
-    or no floor below the camera was seen."""
+def _ground_and_contacts(result: JobResult) -> tuple[Any, np.ndarray | None]:
+    """The floor under the people (a ``genhmr_core.ground.Ground``, world frame), and each
+    foot's contact probability (``genhmr_core.contacts``); (None, None) when nobody's feet were
+    solved or no floor below the camera was seen."""
     from genhmr_core.contacts import foot_contacts
     from genhmr_core.ground import estimate_ground
     from genhmr_core.scene_space import to_world_axes
@@ -333,7 +336,7 @@ def _ground_and_contacts(result: JobResult) -> tuple[np.ndarray | None, np.ndarr
                                        result.fps, ground, camera_K=result.camera_K,
                                        camera_rotation=result.camera_rotation)
                          for p in range(result.num_people)])
-    return ground.as_array(), contacts
+    return ground, contacts
 
 
 @dataclasses.dataclass

@@ -43,16 +43,16 @@ def _person(frames: int = 40, seed: int = 0):
     return rest, go, pose, transl, keypoints, contact
 
 
-def test_a_planted_foot_stops_sliding_and_only_the_legs_change():
+def test_a_planted_foot_stops_sliding_and_only_the_legs_bend():
     rest, go, pose, transl, keypoints, contact = _person()
     valid = np.ones(len(go), bool)
     before = sliding_mm_per_frame(keypoints[:, list(CONTACT_INDEX)], contact)
-    new_pose, joints, new_keypoints = lock_feet(rest, go, pose, transl, keypoints, contact,
-                                                valid, FPS)
+    new_pose, new_transl, joints, new_keypoints = lock_feet(rest, go, pose, transl, keypoints,
+                                                            contact, valid, FPS)
     after = sliding_mm_per_frame(new_keypoints[:, list(CONTACT_INDEX)], contact)
     assert before > 15.0 and after < 1.0, (before, after)
     # the result is self-consistent: forward kinematics of the new pose gives the new joints
-    fk, _ = forward_kinematics(rest, go, new_pose, transl)
+    fk, _ = forward_kinematics(rest, go, new_pose, new_transl)
     np.testing.assert_allclose(fk, joints, atol=1e-9)
     # bone lengths are kept, and only leg rotations changed (the pelvis did not move)
     old, _ = forward_kinematics(rest, go, pose, transl)
@@ -63,6 +63,7 @@ def test_a_planted_foot_stops_sliding_and_only_the_legs_change():
     changed = {j + 1 for j in range(NUM_BODY_JOINTS)
                if not np.allclose(new_pose[:, j], pose[:, j], atol=1e-9)}
     assert changed and changed <= LEG_JOINTS
+    np.testing.assert_array_equal(new_transl, transl)  # the pelvis stays (legs only)
     np.testing.assert_allclose(joints[:, 0], old[:, 0])
     # the foot keeps its orientation in the world: heel-to-toe is only moved, not turned
     heel, toe = CONTACT_INDEX[0], CONTACT_INDEX[1]
@@ -74,7 +75,7 @@ def test_the_lock_fades_out_without_a_pop():
     """Frame-to-frame movement of the left ankle at the stretch's ends stays within what the
     solve itself did (no jump where the pin lets go)."""
     rest, go, pose, transl, keypoints, contact = _person()
-    _, joints, _ = lock_feet(rest, go, pose, transl, keypoints, contact,
+    _, _, joints, _ = lock_feet(rest, go, pose, transl, keypoints, contact,
                              np.ones(len(go), bool), FPS)
     old, _ = forward_kinematics(rest, go, pose, transl)
     ankle = JOINT_INDEX["left_ankle"]
@@ -97,7 +98,7 @@ def test_a_turning_camera_pins_in_the_world_and_unseen_frames_stay():
     kp_cam = np.einsum("fij,fkj->fki", turn, keypoints)
     valid = np.ones(len(go), bool)
     valid[12] = False
-    _, _, locked = lock_feet(rest, go_cam, pose, transl_cam, kp_cam, contact, valid, FPS,
+    _, _, _, locked = lock_feet(rest, go_cam, pose, transl_cam, kp_cam, contact, valid, FPS,
                              camera_rotation=turn)
     world = np.einsum("fji,fkj->fki", turn, locked)
     planted = contact.copy()
@@ -121,8 +122,33 @@ def test_two_bone_ik_and_stretches():
 
 def test_a_high_threshold_locks_nothing():
     rest, go, pose, transl, keypoints, contact = _person()
-    new_pose, _, new_keypoints = lock_feet(rest, go, pose, transl, keypoints, contact,
+    new_pose, _, _, new_keypoints = lock_feet(rest, go, pose, transl, keypoints, contact,
                                            np.ones(len(go), bool), FPS,
                                            config=FootLockConfig(threshold=0.99))
     np.testing.assert_allclose(new_pose, pose, atol=1e-9)
     np.testing.assert_allclose(new_keypoints, keypoints, atol=1e-9)
+
+
+def test_pins_rest_on_the_level_they_stand_on():
+    """With the floor known, a planted foot is put exactly on it (here 3 cm below where the
+    solve had it), or on a higher support level it stands on (a box 1.2 m up)."""
+    from genhmr_core.ground import Ground
+
+    rest, go, pose, transl, keypoints, contact = _person()
+    heel = CONTACT_INDEX[0]
+    heel_y = float(np.median(keypoints[5:30, heel, 1]))  # OpenCV y: down
+    for box in (0.0, 1.2):
+        floor_y = heel_y + 0.03 + box  # the floor 3 cm below the solved heel (+ the box)
+        ground = Ground(normal=np.array([0.0, -1.0, 0.0]), offset=-floor_y,
+                        levels=(0.0, 1.2), support=(10, 10), estimated=True)
+        config = FootLockConfig(max_reach=1.0)  # 3 cm lower is out of a near-straight leg's reach
+        _, new_transl, _, locked = lock_feet(rest, go, pose, transl, keypoints, contact,
+                                             np.ones(len(go), bool), FPS, config=config,
+                                             ground=ground)
+        heights = ground.height_above(locked[5:30, heel])
+        np.testing.assert_allclose(heights, box, atol=1e-6)
+        assert np.abs(new_transl - transl).max() > 0.005  # the root was adjusted to get there
+        _, legs_only, _, short = lock_feet(rest, go, pose, transl, keypoints, contact,
+                                           np.ones(len(go), bool), FPS, ground=ground)
+        np.testing.assert_array_equal(legs_only, transl)  # by default only the legs move
+        assert (ground.height_above(short[5:30, heel]) >= box - 1e-9).all()  # as far as they go
