@@ -12,9 +12,11 @@ Conventions: points are in the **world frame** of the result (the camera at the 
 frame, OpenCV axes: x right, y down, z forward; ``genhmr_core.scene_space.to_world_axes`` turns
 later frames into it). The floor is a plane ``n . X = d`` with ``n`` the unit normal pointing up
 (towards the camera's side), so a camera above the floor has ``d < 0`` and stands ``-d`` above
-it. Today the plane is level with the first frame's camera (``n = (0, -1, 0)``): estimating the
-camera's pitch and roll from feet needs people spread over the floor in depth as well as across
-the picture, which a single walker along a line does not give (see docs/world_space.md).
+it. The floor's tilt against the camera (the camera's pitch and roll) comes from the people
+themselves: they stand upright, so the median of their body axes is the world's up
+(:func:`up_from_bodies`). Fitting a plane to the feet does not work on real footage: the feet
+of people walking along a path lie close to a line, which leaves the tilt about that line free
+(Pose2Sim cam01: the feet spread 2.0 m one way and 0.2 m the other).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import dataclasses
 import numpy as np
 
 from .keypoints import KEYPOINT_INDEX
+from .rotations import axis_angle_to_matrix
 
 FOOT_POINTS = tuple(KEYPOINT_INDEX[name] for name in (
     "left_heel", "right_heel", "left_foot_index", "right_foot_index"))
@@ -36,6 +39,10 @@ class GroundConfig:
     min_share: float = 0.1  # a support level holds at least this share of person-frames ...
     min_frames: int = 5  # ... and at least this many
     fallback_height_m: float = 1.5  # camera height when nobody's feet are known
+    # the floor's tilt (the camera's pitch and roll) from the people's body axes
+    # (:func:`up_from_bodies`): needs this many person-frames, and at most this tilt
+    min_plane_points: int = 30
+    max_tilt_deg: float = 45.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +71,67 @@ class Ground:
 
 
 def lowest_feet(keypoints3d_world: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """(N,) the lowest foot point's height coordinate (world y, down) of every valid
-    person-frame: keypoints (P, F, K, 3) in the world frame, valid (P, F)."""
-    feet_y = np.asarray(keypoints3d_world)[..., FOOT_POINTS, 1].max(axis=-1)  # (P, F)
-    out = feet_y[np.asarray(valid, dtype=bool)]
-    return out[np.isfinite(out)]
+    """(N, 3) the lowest foot point (largest world y, i.e. down) of every valid person-frame:
+    keypoints (P, F, K, 3) in the world frame, valid (P, F)."""
+    feet = np.asarray(keypoints3d_world, dtype=np.float64)[..., FOOT_POINTS, :]  # (P, F, 4, 3)
+    lowest = np.take_along_axis(feet, feet[..., 1].argmax(axis=-1)[..., None, None],
+                                axis=-2)[..., 0, :]
+    out = lowest[np.asarray(valid, dtype=bool)]
+    return out[np.isfinite(out).all(axis=1)]
+
+
+def body_up_vectors(global_orient: np.ndarray, valid: np.ndarray,
+                    camera_rotation: np.ndarray | None = None) -> np.ndarray:
+    """(N, 3) every valid person-frame's body up axis in the world frame: the SMPL-X model's +Y
+    turned by the root rotation (``global_orient`` (P, F, 3), camera axes per frame), then by
+    ``camera_rotation[f].T`` when the camera turned."""
+    orient = np.asarray(global_orient, dtype=np.float64)
+    ups = axis_angle_to_matrix(orient)[..., :, 1]  # (P, F, 3): the model's +Y axis
+    if camera_rotation is not None:
+        ups = np.einsum("fji,pfj->pfi", np.asarray(camera_rotation, dtype=np.float64), ups)
+    return ups[np.asarray(valid, dtype=bool)]
+
+
+def _tilt_feet_agree_with(feet: np.ndarray, body_normal: np.ndarray,
+                          config: GroundConfig) -> np.ndarray:
+    """Between level (the camera's own up) and the bodies' up, the tilt under which the most
+    feet rest on one level (the densest 2 x tolerance window of heights), nearest to level on
+    a tie. The bodies' up is a few degrees off at times (Pose2Sim: 0.3-6.8); for a near-level
+    camera that is noise the feet can overrule (demo.mp4: a quarter of the way), for a
+    strongly pitched one they confirm it (Pose2Sim: all the way, 18-34 degrees)."""
+    candidates = []
+    for t in np.linspace(0.0, 1.0, 5):
+        n = (1.0 - t) * UP + t * body_normal
+        candidates.append(n / np.linalg.norm(n))
+    width = 2.0 * config.tolerance_m
+
+    def resting(n: np.ndarray) -> int:
+        heights = np.sort(-(feet @ n))
+        if not len(heights):
+            return 0
+        ends = np.searchsorted(heights, heights + width, side="right")
+        return int((ends - np.arange(len(heights))).max())
+
+    return candidates[int(np.argmax([resting(n) for n in candidates]))]
+
+
+def up_from_bodies(body_up: np.ndarray, config: GroundConfig) -> np.ndarray | None:
+    """The world's up direction (unit, OpenCV axes) from people's body axes (N, 3): each
+    person-frame's pelvis "up" (the SMPL-X model's +Y turned by the root rotation), in the
+    world frame. People stand and walk upright, leaning a few degrees either way, so the
+    median over many frames is the direction of gravity, i.e. the floor's normal, which tells
+    the camera's pitch and roll. None when there are fewer than ``min_plane_points`` or the
+    result leans more than ``max_tilt_deg`` from the camera's own up."""
+    ups = np.asarray(body_up, dtype=np.float64).reshape(-1, 3)
+    ups = ups[np.isfinite(ups).all(axis=1)]
+    if len(ups) < config.min_plane_points:
+        return None
+    ups = ups / np.maximum(np.linalg.norm(ups, axis=1, keepdims=True), 1e-12)
+    up = np.median(ups, axis=0)
+    up = up / max(np.linalg.norm(up), 1e-12)
+    if up @ UP < np.cos(np.radians(config.max_tilt_deg)):
+        return None
+    return up
 
 
 def support_levels(feet_y: np.ndarray, config: GroundConfig) -> list[tuple[float, int]]:
@@ -96,15 +159,23 @@ def support_levels(feet_y: np.ndarray, config: GroundConfig) -> list[tuple[float
 
 
 def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
-                    config: GroundConfig | None = None) -> Ground:
+                    config: GroundConfig | None = None,
+                    body_up: np.ndarray | None = None) -> Ground:
     """The floor from everybody's feet (keypoints (P, F, K, 3) in the world frame, valid
-    (P, F)): the lowest well-supported level (see the module docstring)."""
+    (P, F)): the lowest well-supported level (see the module docstring). Its tilt: with the
+    people's body axes ``body_up`` (N, 3; world frame; :func:`body_up_vectors`), between level
+    and their up (:func:`up_from_bodies`), as far as the feet agree
+    (:func:`_tilt_feet_agree_with`); without, level with the first frame's camera."""
     config = config or GroundConfig()
-    feet_y = lowest_feet(keypoints3d_world, valid)
+    feet = lowest_feet(keypoints3d_world, valid)
+    normal = None if body_up is None else up_from_bodies(body_up, config)
+    normal = UP.copy() if normal is None else _tilt_feet_agree_with(feet, normal, config)
+    feet_y = -(feet @ normal)  # how far below the camera along the floor's normal
     levels = support_levels(feet_y, config)
     if not levels:
         if len(feet_y):  # too few frames for a level: all feet pooled, as before
-            floor, support = float(np.median(feet_y)), (len(feet_y),)
+            floor, support = float(np.median(feet[:, 1])), (len(feet_y),)
+            normal = UP.copy()
         else:
             return Ground(normal=UP.copy(), offset=-config.fallback_height_m, levels=(0.0,),
                           support=(0,), estimated=False)
@@ -116,5 +187,5 @@ def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
     if not floor > 0.05:  # the floor at or above the camera: not a floor (the fallback)
         return Ground(normal=UP.copy(), offset=-config.fallback_height_m, levels=(0.0,),
                       support=(0,), estimated=False)
-    return Ground(normal=UP.copy(), offset=-floor, levels=heights, support=support,
+    return Ground(normal=normal, offset=-floor, levels=heights, support=support,
                   estimated=True)

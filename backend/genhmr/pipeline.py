@@ -320,16 +320,19 @@ def _ground_and_contacts(result: JobResult) -> tuple[Any, np.ndarray | None]:
     foot's contact probability (``genhmr_core.contacts``); (None, None) when nobody's feet were
     solved or no floor below the camera was seen."""
     from genhmr_core.contacts import foot_contacts
-    from genhmr_core.ground import estimate_ground
+    from genhmr_core.ground import body_up_vectors, estimate_ground
     from genhmr_core.scene_space import to_world_axes
 
     if not result.valid.any():
         return None, None
     world = np.stack([to_world_axes(person, result.camera_rotation)
                       for person in result.keypoints3d])
-    ground = estimate_ground(world, result.valid)
-    log.info("ground: camera %.2f m above the floor; support levels %s m (%s person-frames)",
-             ground.camera_height, [round(h, 2) for h in ground.levels], ground.support)
+    ground = estimate_ground(world, result.valid, body_up=body_up_vectors(
+        result.global_orient, result.valid, result.camera_rotation))
+    log.info("ground: camera %.2f m above the floor, tilted %.1f deg; support levels %s m "
+             "(%s person-frames)", ground.camera_height,
+             np.degrees(np.arccos(np.clip(-ground.normal[1], -1.0, 1.0))),
+             [round(h, 2) for h in ground.levels], ground.support)
     if not ground.estimated:
         return None, None
     contacts = np.stack([foot_contacts(world[p], result.keypoints2d[p], result.valid[p],

