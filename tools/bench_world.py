@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""World-space table: the floor and the camera's tilt and height against a real calibration,
+and the feet and root on demo.mp4.
+
+    . ~/.cache/genhmr/env.sh
+    $GENHMR_PYTHON tools/bench_world.py [--jobs out/bench_world] [--save-json out/world.json]
+
+* **Pose2Sim Demo_MultiPerson, 4 calibrated views** (static cameras 1.7-2.1 m up, pitched
+  18-34 degrees down): each view goes through the product's job with its default options; the
+  floor it finds (``ground_plane``) is compared with the truth from the calibration in
+  ``benchmarks/truth/pose2sim_multiperson_joints3d.npz`` (the lab's up in each camera's axes,
+  the camera centre's height above the lab floor). Also shown: the level floor the product used
+  before the tilt was estimated, from the same job's feet.
+* **demo.mp4** (no calibration): per person, foot sliding while in contact, ground
+  penetration (share of frames with the lowest foot point more than 2 cm under the floor), the
+  largest root speed and the median reprojection error, for the product and for the same job
+  with foot locking and depth smoothing off.
+
+``--jobs DIR`` keeps each job's folder there and reuses a result already in it (delete the
+folder after changing the pipeline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "backend"))
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import numpy as np  # noqa: E402
+from bench_tracking import media_dir  # noqa: E402
+from genhmr.pipeline import JobOptions, run_job  # noqa: E402
+
+from genhmr_core.contacts import CONTACT_INDEX, sliding_mm_per_frame  # noqa: E402
+from genhmr_core.ground import FOOT_POINTS, UP, Ground, estimate_ground  # noqa: E402
+from genhmr_core.result_format import JobResult, load_result  # noqa: E402
+from genhmr_core.scene_space import to_world_axes  # noqa: E402
+
+TRUTH = ROOT / "benchmarks" / "truth" / "pose2sim_multiperson_joints3d.npz"
+VIEWS = ("cam01", "cam02", "cam03", "cam04")
+
+
+def job(video: Path, out: Path, **options: Any) -> JobResult:
+    path = out / "result.npz"
+    if not path.is_file():
+        run_job(JobOptions(video=str(video), out_dir=str(out), **options))
+    return load_result(path)
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b),
+                                              -1.0, 1.0))))
+
+
+def pose2sim_rows(media: Path, jobs: Path) -> list[dict[str, Any]]:
+    truth = np.load(TRUTH, allow_pickle=False)
+    rows = []
+    for v, view in enumerate(VIEWS):
+        video = media / "pose2sim" / "Demo_MultiPerson" / "videos" / f"{view}.mp4"
+        result = job(video, jobs / f"pose2sim_{view}")
+        rotation = truth["R"][v].astype(np.float64)
+        up_true = rotation[:, 2]  # the lab's +z (up) in this camera's axes
+        height_true = float((-rotation.T @ truth["t"][v].astype(np.float64))[2])
+        plane = np.asarray(result.ground_plane, dtype=np.float64)
+        level = estimate_ground(np.stack([to_world_axes(k, result.camera_rotation)
+                                          for k in result.keypoints3d]), result.valid)
+        rows.append({"view": view, "true_tilt_deg": _angle_deg(up_true, UP),
+                     "true_height_m": height_true,
+                     "level_tilt_error_deg": _angle_deg(level.normal, up_true),
+                     "level_height_m": level.camera_height,
+                     "tilt_error_deg": _angle_deg(plane[:3], up_true),
+                     "height_m": float(-plane[3]),
+                     "focal_px": float(result.camera_K[0, 0]),
+                     "true_focal_px": float(truth["K"][v][0, 0])})
+    return rows
+
+
+def feet_and_root(result: JobResult) -> list[dict[str, float]]:
+    """Per person: sliding in contact, penetration, largest root speed, reprojection."""
+    plane = np.asarray(result.ground_plane, dtype=np.float64)
+    ground = Ground(normal=plane[:3], offset=float(plane[3]), levels=(0.0,), support=(0,),
+                    estimated=True)
+    K = np.asarray(result.camera_K, dtype=np.float64)
+    out = []
+    for p in range(result.num_people):
+        seen = result.valid[p]
+        world = to_world_axes(result.keypoints3d[p], result.camera_rotation)
+        lowest = ground.height_above(world[:, list(FOOT_POINTS)]).min(axis=1)[seen]
+        root = to_world_axes(result.transl[p] + result.rest_joints[p, 0],
+                             result.camera_rotation)[seen]
+        frames = np.flatnonzero(seen)
+        speed = np.linalg.norm(np.diff(root, axis=0), axis=1) * result.fps / np.diff(frames)
+        kp = result.keypoints3d[p][seen]
+        pixels = kp[..., :2] / kp[..., 2:] * K[0, 0] + K[:2, 2]
+        detected = result.keypoints2d[p][seen]
+        confident = detected[..., 2] > 0.5
+        error = np.linalg.norm(pixels - detected[..., :2], axis=-1)[confident]
+        out.append({"sliding_mm_per_frame": sliding_mm_per_frame(
+                        world[:, list(CONTACT_INDEX)], result.foot_contact[p]),
+                    "below_2cm_share": float(np.mean(lowest < -0.02)),
+                    "median_foot_height_m": float(np.median(lowest)),
+                    "max_root_speed_m_s": float(speed.max()) if len(speed) else float("nan"),
+                    "reprojection_median_px": float(np.median(error))})
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=Path, default=ROOT / "out" / "bench_world")
+    parser.add_argument("--save-json", type=Path)
+    args = parser.parse_args()
+    media = media_dir()
+    views = pose2sim_rows(media, args.jobs)
+    print("| view | true tilt | true camera height | level: tilt error, height "
+          "| the product: tilt error, height | focal (true) |")
+    print("|---|---:|---:|---|---|---|")
+    for r in views:
+        print(f"| {r['view']} | {r['true_tilt_deg']:.1f}° | {r['true_height_m']:.2f} m "
+              f"| {r['level_tilt_error_deg']:.1f}°, {r['level_height_m']:.2f} m "
+              f"| {r['tilt_error_deg']:.1f}°, {r['height_m']:.2f} m "
+              f"| {r['focal_px']:.0f} px ({r['true_focal_px']:.0f}) |")
+    demo = media / "demo.mp4"
+    product = feet_and_root(job(demo, args.jobs / "demo"))
+    raw = feet_and_root(job(demo, args.jobs / "demo_raw", foot_locking=False,
+                            depth_smoothing_s=0.0))
+    print()
+    print("| demo.mp4 person | job | sliding in contact (mm/frame) | frames > 2 cm under the "
+          "floor | max root speed (m/s) | reprojection median (px) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for p, (a, b) in enumerate(zip(raw, product, strict=True)):
+        for name, r in (("no smoothing, no locking", a), ("the product", b)):
+            print(f"| {p} | {name} | {r['sliding_mm_per_frame']:.1f} "
+                  f"| {100 * r['below_2cm_share']:.0f} % | {r['max_root_speed_m_s']:.1f} "
+                  f"| {r['reprojection_median_px']:.2f} |")
+    if args.save_json:
+        args.save_json.parent.mkdir(parents=True, exist_ok=True)
+        args.save_json.write_text(json.dumps({"pose2sim": views, "demo_product": product,
+                                              "demo_raw": raw}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
