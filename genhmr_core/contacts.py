@@ -23,13 +23,11 @@ import dataclasses
 
 import numpy as np
 
-from .ground import Ground
-from .keypoints import KEYPOINT_INDEX
+from .ground import FOOT_POINT_NAMES, FOOT_POINTS, Ground
 from .temporal import gaussian_smooth
 
-CONTACT_POINTS: tuple[str, ...] = ("left_heel", "left_foot_index", "right_heel",
-                                   "right_foot_index")
-CONTACT_INDEX = tuple(KEYPOINT_INDEX[name] for name in CONTACT_POINTS)
+CONTACT_POINTS: tuple[str, ...] = FOOT_POINT_NAMES
+CONTACT_INDEX = FOOT_POINTS
 
 
 @dataclasses.dataclass(frozen=True)

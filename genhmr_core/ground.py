@@ -27,9 +27,11 @@ import numpy as np
 
 from .keypoints import KEYPOINT_INDEX
 from .rotations import axis_angle_to_matrix
+from .scene_space import to_world_axes
 
-FOOT_POINTS = tuple(KEYPOINT_INDEX[name] for name in (
-    "left_heel", "right_heel", "left_foot_index", "right_foot_index"))
+# the foot points that rest on the ground: heels and big toes (also the contact points)
+FOOT_POINT_NAMES = ("left_heel", "left_foot_index", "right_heel", "right_foot_index")
+FOOT_POINTS = tuple(KEYPOINT_INDEX[name] for name in FOOT_POINT_NAMES)
 UP = np.array([0.0, -1.0, 0.0])  # OpenCV y points down
 
 
@@ -189,3 +191,17 @@ def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
                       support=(0,), estimated=False)
     return Ground(normal=normal, offset=-floor, levels=heights, support=support,
                   estimated=True)
+
+
+def ground_of_solve(keypoints3d: np.ndarray, global_orient: np.ndarray, valid: np.ndarray,
+                    camera_rotation: np.ndarray | None = None,
+                    config: GroundConfig | None = None, tilt: bool = True) -> Ground:
+    """The floor of a solved clip, from a result's own arrays (keypoints (P, F, K, 3) and root
+    rotations (P, F, 3) in each frame's camera axes, valid (P, F), ``camera_rotation`` when the
+    camera turned): what the job writes as ``ground_plane`` and what the add-on estimates for
+    older results. ``tilt=False``: level with the first frame's camera (the rule before the
+    tilt was estimated, for comparisons)."""
+    world = np.stack([to_world_axes(person, camera_rotation) for person in keypoints3d]) \
+        if len(keypoints3d) else np.asarray(keypoints3d, dtype=np.float64)
+    body_up = body_up_vectors(global_orient, valid, camera_rotation) if tilt else None
+    return estimate_ground(world, valid, config, body_up=body_up)

@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 from bench_tracking import media_dir, mediapipe_baseline  # noqa: E402
 from genhmr.camera import intrinsics  # noqa: E402
 from genhmr.camera_motion import estimate_camera_motion  # noqa: E402
+from genhmr.synthetic.turned_camera import turned_frames  # noqa: E402
 from genhmr.video import read_frames  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
@@ -63,29 +64,6 @@ def _motions(frames: int) -> dict[str, np.ndarray]:
     }
 
 
-def _turned(image: np.ndarray, K: np.ndarray, rotations: np.ndarray,
-            walker: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    height, width = image.shape[:2]
-    rng = np.random.default_rng(0)
-    patch = rng.integers(0, 255, (height // 2, width // 8, 3), dtype=np.uint8)
-    patch = cv2.resize(cv2.resize(patch, None, fx=0.1, fy=0.1), patch.shape[1::-1],
-                       interpolation=cv2.INTER_NEAREST)
-    frames, boxes = [], []
-    for i, rotation in enumerate(rotations):
-        frame = cv2.warpPerspective(image, K @ rotation @ np.linalg.inv(K), (width, height),
-                                    borderMode=cv2.BORDER_REFLECT)
-        frame = np.clip(frame.astype(np.int16) + rng.integers(-3, 4, frame.shape), 0,
-                        255).astype(np.uint8)
-        box = np.zeros((0, 4))
-        if walker:
-            x0, y0 = int(0.1 * width + i * 0.6 * width / len(rotations)), height // 4
-            frame[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
-            box = np.array([[x0, y0, x0 + patch.shape[1], y0 + patch.shape[0]]], float)
-        frames.append(frame)
-        boxes.append(box)
-    return frames, boxes
-
-
 def _first_frame(path: Path) -> np.ndarray:
     return next(iter(read_frames(path, 0, 1)))[1]
 
@@ -97,7 +75,7 @@ def synthetic_rows(media: Path, frames: int) -> list[dict[str, Any]]:
         K = intrinsics(image.shape[1], image.shape[0])
         for name, truth in _motions(frames).items():
             for walker in (False, True):
-                clip_frames, boxes = _turned(image, K, truth, walker)
+                clip_frames, boxes = turned_frames(image, K, truth, walker)
                 t = time.perf_counter()
                 motion = estimate_camera_motion(clip_frames, K, boxes)
                 seconds = time.perf_counter() - t

@@ -38,7 +38,7 @@ from bench_tracking import media_dir  # noqa: E402
 from genhmr.pipeline import JobOptions, run_job  # noqa: E402
 
 from genhmr_core.contacts import CONTACT_INDEX, sliding_mm_per_frame  # noqa: E402
-from genhmr_core.ground import FOOT_POINTS, UP, Ground, estimate_ground  # noqa: E402
+from genhmr_core.ground import FOOT_POINTS, UP, Ground, ground_of_solve  # noqa: E402
 from genhmr_core.result_format import JobResult, load_result  # noqa: E402
 from genhmr_core.scene_space import to_world_axes  # noqa: E402
 
@@ -68,8 +68,8 @@ def pose2sim_rows(media: Path, jobs: Path) -> list[dict[str, Any]]:
         up_true = rotation[:, 2]  # the lab's +z (up) in this camera's axes
         height_true = float((-rotation.T @ truth["t"][v].astype(np.float64))[2])
         plane = np.asarray(result.ground_plane, dtype=np.float64)
-        level = estimate_ground(np.stack([to_world_axes(k, result.camera_rotation)
-                                          for k in result.keypoints3d]), result.valid)
+        level = ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
+                                result.camera_rotation, tilt=False)
         rows.append({"view": view, "true_tilt_deg": _angle_deg(up_true, UP),
                      "true_height_m": height_true,
                      "level_tilt_error_deg": _angle_deg(level.normal, up_true),

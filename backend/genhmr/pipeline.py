@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from genhmr import __version__
+from genhmr_core.ground import Ground, ground_of_solve
 from genhmr_core.protocol import DEFAULT_REFINE_STEPS
 from genhmr_core.result_format import JobResult, save_result
 from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
@@ -295,7 +296,7 @@ def _smooth_depth(result: JobResult, sigma_s: float) -> None:
         result.keypoints3d[p] += shift[:, None]
 
 
-def _lock_feet(result: JobResult, ground: Any, threshold: float) -> None:
+def _lock_feet(result: JobResult, ground: Ground, threshold: float) -> None:
     """Pin planted feet in the world, on the level they rest on (``genhmr_core.foot_lock``), in
     place: the legs' local rotations, the joints and the keypoints change, and the root where a
     leg could not reach; nothing else does."""
@@ -315,27 +316,26 @@ def _lock_feet(result: JobResult, ground: Any, threshold: float) -> None:
         result.keypoints3d[p] = keypoints
 
 
-def _ground_and_contacts(result: JobResult) -> tuple[Any, np.ndarray | None]:
+def _ground_and_contacts(result: JobResult) -> tuple[Ground | None, np.ndarray | None]:
     """The floor under the people (a ``genhmr_core.ground.Ground``, world frame), and each
     foot's contact probability (``genhmr_core.contacts``); (None, None) when nobody's feet were
     solved or no floor below the camera was seen."""
     from genhmr_core.contacts import foot_contacts
-    from genhmr_core.ground import body_up_vectors, estimate_ground
     from genhmr_core.scene_space import to_world_axes
 
     if not result.valid.any():
         return None, None
-    world = np.stack([to_world_axes(person, result.camera_rotation)
-                      for person in result.keypoints3d])
-    ground = estimate_ground(world, result.valid, body_up=body_up_vectors(
-        result.global_orient, result.valid, result.camera_rotation))
+    ground = ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
+                             result.camera_rotation)
     log.info("ground: camera %.2f m above the floor, tilted %.1f deg; support levels %s m "
              "(%s person-frames)", ground.camera_height,
              np.degrees(np.arccos(np.clip(-ground.normal[1], -1.0, 1.0))),
              [round(h, 2) for h in ground.levels], ground.support)
     if not ground.estimated:
         return None, None
-    contacts = np.stack([foot_contacts(world[p], result.keypoints2d[p], result.valid[p],
+    contacts = np.stack([foot_contacts(to_world_axes(result.keypoints3d[p],
+                                                     result.camera_rotation),
+                                       result.keypoints2d[p], result.valid[p],
                                        result.fps, ground, camera_K=result.camera_K,
                                        camera_rotation=result.camera_rotation)
                          for p in range(result.num_people)])

@@ -220,9 +220,5 @@ def _floor(result: result_format.JobResult) -> ground_core.Ground:
         plane = np.asarray(result.ground_plane, dtype=np.float64)
         return ground_core.Ground(normal=plane[:3], offset=float(plane[3]), levels=(0.0,),
                                   support=(0,), estimated=True)
-    world = [scene_space.to_world_axes(person, result.camera_rotation)
-             for person in result.keypoints3d]
-    return ground_core.estimate_ground(
-        np.stack(world) if world else result.keypoints3d, result.valid,
-        body_up=ground_core.body_up_vectors(result.global_orient, result.valid,
-                                            result.camera_rotation))
+    return ground_core.ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
+                                       result.camera_rotation)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from genhmr.camera import intrinsics
@@ -21,6 +20,7 @@ from genhmr.camera_motion import (
     rays,
     static_camera,
 )
+from genhmr.synthetic.turned_camera import turned_frames
 from scipy.spatial.transform import Rotation
 
 POSE2SIM_CAM01 = "pose2sim/Demo_MultiPerson/videos/cam01.mp4"
@@ -29,33 +29,6 @@ POSE2SIM_CAM01 = "pose2sim/Demo_MultiPerson/videos/cam01.mp4"
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(F,) angle between rotation matrices, degrees."""
     return np.degrees(Rotation.from_matrix(a @ np.swapaxes(b, -1, -2)).magnitude())
-
-
-def _turned_clip(image: np.ndarray, K: np.ndarray, rotations: np.ndarray,
-                 walker: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Frames of ``image`` seen by a camera turned by ``rotations`` (world-to-camera), with
-    mild sensor noise; with ``walker`` a textured block (a stand-in person) crosses the frame,
-    and its box is returned per frame."""
-    height, width = image.shape[:2]
-    rng = np.random.default_rng(0)
-    patch = rng.integers(0, 255, (height // 2, width // 8, 3), dtype=np.uint8)
-    patch = cv2.resize(cv2.resize(patch, None, fx=0.1, fy=0.1), patch.shape[1::-1],
-                       interpolation=cv2.INTER_NEAREST)  # blocky texture: strong corners
-    frames, boxes = [], []
-    for i, rotation in enumerate(rotations):
-        warp = K @ rotation @ np.linalg.inv(K)
-        frame = cv2.warpPerspective(image, warp, (width, height), borderMode=cv2.BORDER_REFLECT)
-        noise = rng.integers(-3, 4, frame.shape)
-        frame = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-        box = np.zeros((0, 4))
-        if walker:
-            x0 = int(0.1 * width + i * 0.6 * width / len(rotations))
-            y0 = height // 4
-            frame[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
-            box = np.array([[x0, y0, x0 + patch.shape[1], y0 + patch.shape[0]]], float)
-        frames.append(frame)
-        boxes.append(box)
-    return frames, boxes
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +76,7 @@ def test_recovers_a_known_pan_tilt_and_roll(lab_frames: list[np.ndarray]):
     t = np.linspace(0.0, 1.0, 40)[:, None]
     truth = Rotation.from_euler("yxz", np.hstack([12 * t, -4 * t, 2 * np.sin(3 * t)]),
                                 degrees=True).as_matrix()
-    frames, boxes = _turned_clip(image, K, truth, walker=True)
+    frames, boxes = turned_frames(image, K, truth, walker=True)
     motion = estimate_camera_motion(frames, K, boxes)
     assert motion.num_frames == 40 and not motion.is_still()
     assert _angle_deg(motion.rotations, truth).max() < 0.05
@@ -118,7 +91,7 @@ def test_a_pan_past_the_first_view_takes_new_key_frames(lab_frames: list[np.ndar
     K = intrinsics(image.shape[1], image.shape[0], 1400.0)
     truth = Rotation.from_euler("y", np.linspace(0.0, 40.0, 60)[:, None],
                                 degrees=True).as_matrix()
-    frames, _ = _turned_clip(image, K, truth)
+    frames, _ = turned_frames(image, K, truth)
     motion = estimate_camera_motion(frames, K)
     assert len(motion.key_frames) >= 2
     assert _angle_deg(motion.rotations, truth).max() < 0.3
@@ -127,7 +100,7 @@ def test_a_pan_past_the_first_view_takes_new_key_frames(lab_frames: list[np.ndar
 def test_a_still_camera_with_a_person_crossing_stays_exactly_still(lab_frames):
     image = lab_frames[0]
     K = intrinsics(image.shape[1], image.shape[0], 1400.0)
-    frames, boxes = _turned_clip(image, K, np.tile(np.eye(3), (30, 1, 1)), walker=True)
+    frames, boxes = turned_frames(image, K, np.tile(np.eye(3), (30, 1, 1)), walker=True)
     for people in (boxes, None):  # masked out, or left for RANSAC to reject
         motion = estimate_camera_motion(frames, K, people)
         assert motion.static.all()

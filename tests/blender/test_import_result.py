@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from synthetic_result import write_result
 
-from genhmr_core import scene_space
-from genhmr_core.ground import body_up_vectors, estimate_ground
+from genhmr_core.ground import ground_of_solve
 from genhmr_core.result_format import load_result
 
 MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
@@ -39,10 +38,8 @@ def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int],
     # The camera stands as high above the floor as genhmr_core.ground says (the result has no
     # ground_plane, as an older file: the add-on estimates it from the feet the same way).
     res = load_result(path)
-    world = np.stack([scene_space.to_world_axes(person, res.camera_rotation)
-                      for person in res.keypoints3d])
-    height = estimate_ground(world, res.valid, body_up=body_up_vectors(
-        res.global_orient, res.valid, res.camera_rotation)).camera_height
+    height = ground_of_solve(res.keypoints3d, res.global_orient, res.valid,
+                             res.camera_rotation).camera_height
     assert r["camera"]["height"] == pytest.approx(height, abs=1e-4)
     assert added["actions"] == (3 if pan else 2)  # the camera's motion is an action too
     assert added["collections"] == 1 and added["cameras"] == 1

@@ -7,6 +7,8 @@
 * :mod:`~genhmr.synthetic.render_set` — the render set of the default body that the noise
   model is fitted on (``python -m genhmr.synthetic.render_set``; renders with
   ``tools/render_synthetic.py`` in a separate Blender process).
+* :mod:`~genhmr.synthetic.turned_camera` — footage of a turning camera with a known answer,
+  warped from one real frame (for measuring camera-motion estimation).
 
 See docs/synthetic.md.
 """

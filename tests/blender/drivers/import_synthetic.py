@@ -35,10 +35,8 @@ cam = next(o for o in coll.objects if o.type == "CAMERA")
 height = cam.location.z
 # the scene's placement, computed independently of the add-on: the floor from the feet and the
 # bodies (this result has no ground_plane), the footage camera's turn
-floor = ground.estimate_ground(
-    np.stack([scene_space.to_world_axes(k, res.camera_rotation) for k in res.keypoints3d]),
-    res.valid, body_up=ground.body_up_vectors(res.global_orient, res.valid,
-                                              res.camera_rotation))
+floor = ground.ground_of_solve(res.keypoints3d, res.global_orient, res.valid,
+                               res.camera_rotation)
 turn = scene_space.scene_rotations(res.camera_rotation, floor.normal, res.num_frames)
 w, h = (int(v) for v in res.image_size)
 people = {}

@@ -1,0 +1,40 @@
+"""Footage of a turning camera with a known answer, made from one real frame.
+
+A camera that only turns maps the image by the homography ``K R K^-1`` whatever the depth of
+each point, so warping a real frame by known rotations renders exactly what a panning, tilting,
+rolling camera would have filmed. Used to measure :mod:`genhmr.camera_motion`
+(``tools/bench_camera_motion.py``) and in its tests.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def turned_frames(image: np.ndarray, K: np.ndarray, rotations: np.ndarray,
+                  walker: bool = False, noise: int = 3, seed: int = 0
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Frames of ``image`` (BGR) seen by a camera turned by ``rotations`` (F, 3, 3),
+    world-to-camera, with sensor noise of ±``noise`` grey levels; with ``walker`` a blocky
+    textured block (a stand-in person, half the frame tall) crosses 60 % of the width. Returns
+    the frames and, per frame, the boxes (N, 4) of what moves on its own (the walker)."""
+    height, width = image.shape[:2]
+    rng = np.random.default_rng(seed)
+    patch = rng.integers(0, 255, (height // 2, width // 8, 3), dtype=np.uint8)
+    patch = cv2.resize(cv2.resize(patch, None, fx=0.1, fy=0.1), patch.shape[1::-1],
+                       interpolation=cv2.INTER_NEAREST)  # blocky texture: strong corners
+    frames, boxes = [], []
+    for i, rotation in enumerate(np.asarray(rotations, dtype=np.float64)):
+        frame = cv2.warpPerspective(image, K @ rotation @ np.linalg.inv(K), (width, height),
+                                    borderMode=cv2.BORDER_REFLECT)
+        frame = np.clip(frame.astype(np.int16) + rng.integers(-noise, noise + 1, frame.shape),
+                        0, 255).astype(np.uint8)
+        box = np.zeros((0, 4))
+        if walker:
+            x0, y0 = int(0.1 * width + i * 0.6 * width / len(rotations)), height // 4
+            frame[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
+            box = np.array([[x0, y0, x0 + patch.shape[1], y0 + patch.shape[0]]], float)
+        frames.append(frame)
+        boxes.append(box)
+    return frames, boxes
