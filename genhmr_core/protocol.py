@@ -51,7 +51,9 @@ START_DEFAULTS: dict[str, Any] = {
     "smplx_dir": "",  # folder with SMPL-X model files; empty = the license-free default body
     "smplx_gender": "neutral",  # neutral | male | female: which SMPL-X model file
     "estimate_shape": True,  # per-person shape from bone lengths; False = the average body
-    "focal_px": None,  # focal length in pixels; None = estimated from a default field of view
+    "focal_px": None,  # focal length in pixels; None = lens_35mm, else 60 degrees across the
+    # longer side
+    "lens_35mm": None,  # the lens as a 35 mm-equivalent focal length (mm), used without focal_px
     "tiling": "auto",  # small-person handling of the detector: auto | on | off
     "max_people": 6,
     "camera_motion": True,  # estimate the camera's pan/tilt/roll; False = a fixed camera

@@ -10,7 +10,12 @@ and the feet and root on demo.mp4.
   floor it finds (``ground_plane``) is compared with the truth from the calibration in
   ``benchmarks/truth/pose2sim_multiperson_joints3d.npz`` (the lab's up in each camera's axes,
   the camera centre's height above the lab floor). Also shown: the level floor the product used
-  before the tilt was estimated, from the same job's feet.
+  before the tilt was estimated, from the same job's feet. Per tracked person (matched to a
+  truth person by their hips in the picture): the pelvis against the triangulated mid-hip in
+  the camera frame, with no alignment (median error, in metres and as a share of the distance;
+  the median ratio of our depth to the true one), the largest pelvis step against the truth's,
+  and the leg length (hip-knee-ankle) against the truth's, which shows how much of the depth
+  error is the body's size.
 * **demo.mp4** (no calibration): per person, foot sliding while in contact, ground
   penetration (share of frames with the lowest foot point more than 2 cm under the floor), the
   largest root speed and the median reprojection error, for the product and for the same job
@@ -39,11 +44,16 @@ from genhmr.pipeline import JobOptions, run_job  # noqa: E402
 
 from genhmr_core.contacts import CONTACT_INDEX, sliding_mm_per_frame  # noqa: E402
 from genhmr_core.ground import FOOT_POINTS, UP, Ground, ground_of_solve  # noqa: E402
+from genhmr_core.keypoints import KEYPOINT_INDEX  # noqa: E402
 from genhmr_core.result_format import JobResult, load_result  # noqa: E402
 from genhmr_core.scene_space import to_world_axes  # noqa: E402
 
 TRUTH = ROOT / "benchmarks" / "truth" / "pose2sim_multiperson_joints3d.npz"
 VIEWS = ("cam01", "cam02", "cam03", "cam04")
+_HIPS = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
+_LEG = [KEYPOINT_INDEX[n] for n in ("left_hip", "left_knee", "left_ankle")]
+_TRUTH_HIPS = [23, 24]  # BlazePose's 33 joints
+_TRUTH_LEG = [23, 25, 27]
 
 
 def job(video: Path, out: Path, **options: Any) -> JobResult:
@@ -70,7 +80,8 @@ def pose2sim_rows(media: Path, jobs: Path) -> list[dict[str, Any]]:
         plane = np.asarray(result.ground_plane, dtype=np.float64)
         level = ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
                                 result.camera_rotation, tilt=False)
-        rows.append({"view": view, "true_tilt_deg": _angle_deg(up_true, UP),
+        people = pelvis_rows(result, truth, v)
+        rows.append({"view": view, "people": people, "true_tilt_deg": _angle_deg(up_true, UP),
                      "true_height_m": height_true,
                      "level_tilt_error_deg": _angle_deg(level.normal, up_true),
                      "level_height_m": level.camera_height,
@@ -79,6 +90,49 @@ def pose2sim_rows(media: Path, jobs: Path) -> list[dict[str, Any]]:
                      "focal_px": float(result.camera_K[0, 0]),
                      "true_focal_px": float(truth["K"][v][0, 0])})
     return rows
+
+
+def _leg_length(points: np.ndarray, leg: list[int]) -> float:
+    """Median hip-knee-ankle length of points (N, K, 3)."""
+    bones = np.linalg.norm(np.diff(points[:, leg], axis=1), axis=-1).sum(axis=1)
+    return float(np.nanmedian(bones))
+
+
+def pelvis_rows(result: JobResult, truth: Any, view: int) -> list[dict[str, Any]]:
+    """Per tracked person, the pelvis in the camera frame against the triangulated truth of
+    the truth person whose hips are nearest in the picture (median distance)."""
+    rotation = truth["R"][view].astype(np.float64)
+    joints = truth["joints3d"].astype(np.float64) @ rotation.T + truth["t"][view]  # camera
+    K = truth["K"][view].astype(np.float64)
+    hips = joints[:, :, _TRUTH_HIPS].mean(axis=2)  # (T, people, 3)
+    hips_px = hips[..., :2] / hips[..., 2:] * np.diag(K)[:2] + K[:2, 2]
+    rows_of_frame = np.arange(result.valid.shape[1]) - int(truth["offsets"][view])
+    inside = (rows_of_frame >= 0) & (rows_of_frame < len(joints))
+    out = []
+    for p in range(result.num_people):
+        seen = result.valid[p] & inside
+        if not seen.any():
+            continue
+        rows = rows_of_frame[seen]
+        ours_px = result.keypoints2d[p][seen][:, _HIPS, :2].mean(axis=1)
+        distance = [float(np.median(np.linalg.norm(ours_px - hips_px[rows, q], axis=1)))
+                    for q in range(hips.shape[1])]
+        q = int(np.argmin(distance))
+        true = hips[rows, q]
+        ours = (result.transl[p] + result.rest_joints[p, 0])[seen].astype(np.float64)
+        error = np.linalg.norm(ours - true, axis=1)
+        out.append({
+            "track": p, "truth_person": str(truth["person_descriptions"][q]).split(" (")[0],
+            "frames": int(seen.sum()), "hips_px_apart": distance[q],
+            "pelvis_error_m": float(np.median(error)),
+            "pelvis_error_share": float(np.median(error / np.linalg.norm(true, axis=1))),
+            "depth_ratio": float(np.median(ours[:, 2] / true[:, 2])),
+            "max_step_cm": float(100 * np.linalg.norm(np.diff(ours, axis=0), axis=1).max()),
+            "true_max_step_cm": float(100 * np.linalg.norm(np.diff(true, axis=0),
+                                                           axis=1).max()),
+            "leg_ratio": _leg_length(result.keypoints3d[p][seen].astype(np.float64), _LEG)
+            / _leg_length(joints[rows, q], _TRUTH_LEG)})
+    return out
 
 
 def feet_and_root(result: JobResult) -> list[dict[str, float]]:
@@ -125,6 +179,17 @@ def main() -> int:
               f"| {r['level_tilt_error_deg']:.1f}°, {r['level_height_m']:.2f} m "
               f"| {r['tilt_error_deg']:.1f}°, {r['height_m']:.2f} m "
               f"| {r['focal_px']:.0f} px ({r['true_focal_px']:.0f}) |")
+    print()
+    print("| view | person | pelvis error, camera frame | our depth / true | largest pelvis "
+          "step (truth) | our leg / true leg |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in views:
+        for person in r["people"]:
+            share = 100 * person["pelvis_error_share"]
+            print(f"| {r['view']} | {person['truth_person']} "
+                  f"| {person['pelvis_error_m']:.2f} m ({share:.0f} %) "
+                  f"| {person['depth_ratio']:.2f} | {person['max_step_cm']:.0f} cm "
+                  f"({person['true_max_step_cm']:.0f}) | {person['leg_ratio']:.2f} |")
     demo = media / "demo.mp4"
     product = feet_and_root(job(demo, args.jobs / "demo"))
     raw = feet_and_root(job(demo, args.jobs / "demo_raw", foot_locking=False,

@@ -1,8 +1,12 @@
 """Pinhole intrinsics for footage whose lens is unknown.
 
-Without metadata we assume a horizontal field of view typical of phones and action cameras
-(about 60 degrees). Users who know their lens pass ``focal_px``; a wrong guess mostly changes the
-recovered depth, not the pose (the fit is anchored on metric 3D landmarks).
+Without metadata we assume the field of view of phone and action-camera video: about 60 degrees
+across the *longer* side of the picture, whichever way the camera was held. (The rule was once
+60 degrees across the width, which is right for landscape and 45 % short for portrait: Pose2Sim's
+portrait phone clips, 1088 x 1920, have a calibrated 1,674-1,682 px; the rule gives 1,663, the
+old one 942.) The focal length sets the depth: the solve places each person where their metric
+body has its size in pixels, so a focal length x % short puts everybody x % too close. Users who
+know their lens pass ``focal_px``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from scipy.spatial.transform import Rotation
 
 from genhmr_core.keypoints import KEYPOINT_INDEX
 
-DEFAULT_HFOV_DEG = 60.0
+DEFAULT_FOV_DEG = 60.0  # across the longer side of the picture
 # MediaPipe's metric "world" landmarks are hip-centred and, as measured on renders with known
 # poses (docs/synthetic.md, the noise model's ``world_frame``), in the axes of a camera turned
 # to look at the hips rather than in the image's axes.
@@ -22,13 +26,30 @@ DETECTOR_WORLD_FRAME = "ray"
 _HIPS = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
 
 
-def default_focal_px(width: int, hfov_deg: float = DEFAULT_HFOV_DEG) -> float:
-    return float(width) / (2.0 * math.tan(math.radians(hfov_deg) / 2.0))
+def focal_for_fov(size_px: float, fov_deg: float) -> float:
+    """Focal length in pixels giving a field of view of ``fov_deg`` across ``size_px``."""
+    return float(size_px) / (2.0 * math.tan(math.radians(fov_deg) / 2.0))
+
+
+def default_focal_px(width: int, height: int) -> float:
+    """The focal length assumed for an unknown lens: ``DEFAULT_FOV_DEG`` across the longer side
+    (module docstring)."""
+    return focal_for_fov(max(width, height), DEFAULT_FOV_DEG)
+
+
+FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
+
+
+def focal_from_35mm(lens_mm: float, width: int, height: int) -> float:
+    """Focal length in pixels of a lens given as its 35 mm-equivalent focal length (what phone
+    spec sheets and a photo's EXIF state): the same angle across the picture's diagonal as
+    that lens across a 36 x 24 mm frame's."""
+    return float(lens_mm) * math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM
 
 
 def intrinsics(width: int, height: int, focal_px: float | None = None) -> np.ndarray:
     """3x3 K with square pixels and the principal point at the image centre."""
-    f = float(focal_px) if focal_px else default_focal_px(width)
+    f = float(focal_px) if focal_px else default_focal_px(width, height)
     return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
 
 

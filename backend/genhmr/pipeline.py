@@ -39,7 +39,7 @@ from genhmr_core.protocol import DEFAULT_REFINE_STEPS
 from genhmr_core.result_format import JobResult, save_result
 from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 
-from .camera import intrinsics
+from .camera import focal_from_35mm, intrinsics
 from .errors import (
     BodyModelError,
     InputVideoError,
@@ -73,6 +73,7 @@ class JobOptions:
     smplx_gender: str = "neutral"
     estimate_shape: bool = True
     focal_px: float | None = None
+    lens_35mm: float | None = None
     tiling: str = "auto"
     max_people: int = 6
     camera_motion: bool = True
@@ -171,6 +172,12 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             and 0 <= options.depth_smoothing_s <= 2):
         raise JobError("depth_smoothing_s must be a number of seconds from 0 (off) to 2, got "
                        f"{options.depth_smoothing_s!r}")
+    for name in ("focal_px", "lens_35mm"):
+        value = getattr(options, name)
+        if value is not None and not (isinstance(value, int | float) and 1 <= value <= 100_000):
+            unit = "pixels" if name == "focal_px" else "millimetres (35 mm equivalent)"
+            raise JobError(f"{name} must be a focal length in {unit}, or empty for the "
+                           f"default, got {value!r}")
 
     report(Progress("load", 0, 1, clock.elapsed(), "checking the video"))
     try:
@@ -218,7 +225,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             "over half of a shorter range). Try a range where people are fully visible, or "
             "tiling 'on' for small people.")
 
-    K = intrinsics(info.width, info.height, options.focal_px)
+    K = intrinsics(info.width, info.height, _focal_px(options, info))
     camera_rotation = _camera_rotation(options, info, dets, K, clock, report, stop)
     fits = _fit_people(body, options, generative, dets, K, device, clock, report, stop,
                        on_person)
@@ -238,6 +245,16 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     return JobSummary(result_path=path, num_people=num_people, num_frames=len(per_frame),
                       elapsed_s=clock.elapsed(), stage_seconds=dict(clock.stages),
                       reprojection_px=[f.fit.reprojection_px for f in fits], result=result)
+
+
+def _focal_px(options: JobOptions, info: Any) -> float | None:
+    """The artist's lens: ``focal_px``, else ``lens_35mm`` in this video's pixels, else None
+    (the default, ``camera.default_focal_px``)."""
+    if options.focal_px:
+        return float(options.focal_px)
+    if options.lens_35mm:
+        return focal_from_35mm(options.lens_35mm, info.width, info.height)
+    return None
 
 
 def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray,

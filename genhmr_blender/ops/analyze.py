@@ -121,6 +121,7 @@ class GENHMR_OT_analyze(bpy.types.Operator):
             "tiling": settings.tiling,
             "max_people": settings.max_people,
             "camera_motion": bool(settings.camera_motion),
+            "lens_35mm": float(settings.lens_35mm) if settings.lens_35mm > 0 else None,
             "depth_smoothing_s": float(settings.depth_smoothing),
             "foot_locking": bool(settings.foot_locking),
             "contact_threshold": float(settings.contact_threshold),

@@ -169,6 +169,28 @@ def test_a_single_frame_is_a_legitimate_input(media_dir: Path, tmp_path: Path):
     assert max(summary.reprojection_px) < 20
 
 
+def test_the_artists_lens_sets_the_focal_length_and_the_depth(media_dir: Path,
+                                                             tmp_path: Path):
+    """``focal_px`` wins over ``lens_35mm``, which wins over the default; a longer lens puts the
+    same people farther away, about in proportion, at the same pixels."""
+    from genhmr.camera import default_focal_px, focal_from_35mm
+
+    def job(name: str, **lens: float) -> object:
+        return load_result(run_job(JobOptions(
+            video=str(media_dir / "demo.mp4"), out_dir=str(tmp_path / name), start=45, end=46,
+            method="fit", **lens)).result_path)
+
+    default, lens, both = job("default"), job("lens", lens_35mm=50.0), \
+        job("both", lens_35mm=50.0, focal_px=1200.0)
+    width, height = 1768, 994
+    assert default.camera_K[0, 0] == pytest.approx(default_focal_px(width, height), rel=1e-5)
+    assert lens.camera_K[0, 0] == pytest.approx(focal_from_35mm(50.0, width, height), rel=1e-5)
+    assert both.camera_K[0, 0] == pytest.approx(1200.0)
+    ratio = lens.camera_K[0, 0] / default.camera_K[0, 0]  # 2,351 / 1,531 px
+    depth = lens.transl[:, 0, 2] / default.transl[:, 0, 2]
+    np.testing.assert_allclose(depth, ratio, rtol=0.1)
+
+
 def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Path,
                                                   video_iter):
     """demo.mp4 frames 40-63 filmed again by a camera panning 6 degrees and tilting 2 (each
@@ -255,6 +277,9 @@ def test_bad_options_are_clear_errors(media_dir: Path, tmp_path: Path):
     for seconds in (-0.1, 5.0, "0.2"):
         with pytest.raises(JobError, match="depth_smoothing_s"):
             run_job(JobOptions(video=video, out_dir=str(tmp_path), depth_smoothing_s=seconds))
+    for name, value in (("focal_px", -3.0), ("lens_35mm", "26"), ("lens_35mm", 0.5)):
+        with pytest.raises(JobError, match=name):
+            run_job(JobOptions(video=video, out_dir=str(tmp_path), **{name: value}))
     with pytest.raises(InputVideoError, match="empty frame range"):
         run_job(JobOptions(video=video, out_dir=str(tmp_path), start=10, end=10))
 

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from genhmr.camera import default_focal_px, intrinsics
+from genhmr.camera import focal_for_fov, intrinsics
 
 UP = np.array([0.0, 1.0, 0.0])
 
@@ -198,7 +198,7 @@ def sample_camera(rng: np.random.Generator, points: np.ndarray, fps: float = 30.
     size = image_size or tuple(cfg.image_sizes[rng.integers(len(cfg.image_sizes))])
     width, height = int(size[0]), int(size[1])
     hfov = rng.uniform(*cfg.hfov)
-    focal = default_focal_px(width, hfov)
+    focal = focal_for_fov(width, hfov)
     K = np.repeat(intrinsics(width, height, focal)[None], T, 0)
     moving = bool(rng.random() < cfg.moving_fraction)
     truncated = bool(rng.random() < cfg.truncation_fraction)
