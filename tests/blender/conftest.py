@@ -7,6 +7,11 @@ directory (the real user configuration is never touched). A driver prints one li
 
 The extension zip is built once per session and installed with Blender's own extension
 installer (``bpy.ops.extensions.package_install_files``); later drivers just enable it.
+
+``GENHMR_BLENDER_PYTHON`` runs the drivers with another interpreter's ``bpy`` (tools/test.sh
+runs this folder a second time with the Blender 4.2 LTS venv); pytest itself, the stand-in
+backends and the real backend (``GENHMR_BACKEND_PYTHON`` in the drivers' environment) stay on
+the dev venv.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DRIVERS = Path(__file__).resolve().parent / "drivers"
 RESULT_PREFIX = "GENHMR_RESULT "
+DRIVER_PYTHON = os.environ.get("GENHMR_BLENDER_PYTHON") or sys.executable
 FIXTURES = str(ROOT / "tests" / "fixtures")
 if FIXTURES not in sys.path:  # synthetic_result, shared with the drivers
     sys.path.insert(0, FIXTURES)
@@ -41,6 +47,7 @@ def user_env(user_dir: Path, extra: dict[str, str] | None = None) -> dict[str, s
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "backend"),
                                        str(ROOT / "tests" / "fixtures")]),
         "PYTHONDONTWRITEBYTECODE": "1",
+        "GENHMR_BACKEND_PYTHON": sys.executable,
     })
     env.update(extra or {})
     return env
@@ -48,7 +55,7 @@ def user_env(user_dir: Path, extra: dict[str, str] | None = None) -> dict[str, s
 
 def run_driver(name: str, *args: str, env: dict[str, str], timeout: float = 120) -> dict:
     """Run drivers/<name>.py and return its result line as a dict (fails with its output)."""
-    proc = subprocess.run([sys.executable, str(DRIVERS / f"{name}.py"), *map(str, args)],
+    proc = subprocess.run([DRIVER_PYTHON, str(DRIVERS / f"{name}.py"), *map(str, args)],
                           env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
     if proc.returncode != 0 or not lines:

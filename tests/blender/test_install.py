@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 
 def blender_ext_cli() -> Path | None:
@@ -52,3 +55,13 @@ def test_install_registers_everything(installed: dict) -> None:
     assert str(installed["user"]) in r["module_file"]
     assert str(installed["user"]) in r["user_path"]
     assert not r["panel_after_disable"] and r["re_enabled"]
+
+
+def test_the_blender_version_asked_for_is_the_one_tested(installed: dict) -> None:
+    """tools/test.sh runs this folder on Blender 5.0 and again on 4.2 LTS; each run proves which
+    Blender its drivers really ran (``GENHMR_EXPECT_BLENDER``, "major.minor"), so a second run
+    that silently fell back to the dev venv's Blender would fail."""
+    expected = os.environ.get("GENHMR_EXPECT_BLENDER")
+    if not expected:
+        pytest.skip("no particular Blender version asked for")
+    assert ".".join(map(str, installed["install"]["blender_version"][:2])) == expected

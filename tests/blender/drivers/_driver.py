@@ -37,6 +37,11 @@ def data_counts() -> dict[str, int]:
             "materials": len(d.materials), "shape_keys": len(d.shape_keys)}
 
 
+def strips_of(editor: bpy.types.SequenceEditor) -> Any:
+    """The editor's top-level strips: ``strips`` from Blender 4.4, ``sequences`` before."""
+    return editor.strips if hasattr(editor, "strips") else editor.sequences
+
+
 def fcurves_of(obj: bpy.types.Object) -> list:
     """F-curves of the object's assigned action, on legacy (<4.4) and slotted actions."""
     anim = obj.animation_data

@@ -8,13 +8,13 @@ import sys
 import time
 
 import bpy
-from _driver import PACKAGE, data_counts, emit, enable, fcurves_of
+from _driver import PACKAGE, data_counts, emit, enable, fcurves_of, strips_of
 
 enable()
 fake, video, result, record, jobs = sys.argv[1:6]
 scene = bpy.context.scene
 editor = scene.sequence_editor_create()
-strip = editor.strips.new_movie("clip", video, channel=1, frame_start=10)
+strip = strips_of(editor).new_movie("clip", video, channel=1, frame_start=10)
 strip.frame_offset_start = 3  # trimmed: the strip shows video frames 3..10
 strip.frame_final_duration = 8
 editor.active_strip = strip

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
-from _driver import emit
-from bpy_extras import anim_utils
+from _driver import emit, fcurves_of
 from genhmr.motion.sources.anny import (
     RIG_FILE,
     SIDES,
@@ -71,8 +70,7 @@ for (bone, channel), per_axis in curves.items():
         for key in keys:
             getattr(rig.pose.bones[bone], channel)[axis] = key.value * factor
             rig.pose.bones[bone].keyframe_insert(channel, index=axis, frame=key.frame)
-bag = anim_utils.animdata_get_channelbag_for_assigned_slot(rig.animation_data)
-for fcurve in bag.fcurves:
+for fcurve in fcurves_of(rig):
     bone = fcurve.data_path.split('"')[1]
     channel = fcurve.data_path.rsplit(".", 1)[1]
     factor = scale if channel == "location" else 1.0

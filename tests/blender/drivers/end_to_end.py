@@ -10,7 +10,7 @@ import time
 
 import bpy
 import numpy as np
-from _driver import PACKAGE, data_counts, emit, enable, fcurves_of
+from _driver import PACKAGE, data_counts, emit, enable, fcurves_of, strips_of
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
@@ -20,11 +20,12 @@ from genhmr_core.skeleton import JOINT_NAMES
 enable()
 video, corrupt, jobs, blend = sys.argv[1:5]
 prefs = bpy.context.preferences.addons[PACKAGE].preferences
-prefs.backend_python = sys.executable  # the dev venv: the backend's own requirements
+# the dev venv (the backend's own requirements), also when Blender is another version's venv
+prefs.backend_python = os.environ.get("GENHMR_BACKEND_PYTHON", sys.executable)
 runtime = bpy.context.window_manager.genhmr
 scene = bpy.context.scene
 editor = scene.sequence_editor_create()
-strip = editor.strips.new_movie("dance", video, channel=1, frame_start=1)
+strip = strips_of(editor).new_movie("dance", video, channel=1, frame_start=1)
 strip.frame_offset_start = 40  # trimmed: the strip shows video frames 40..55 at scene 41..56
 strip.frame_final_duration = 16
 editor.active_strip = strip

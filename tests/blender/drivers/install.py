@@ -43,4 +43,5 @@ emit({
     "panel_after_disable": still_there,
     "re_enabled": hasattr(bpy.types, "GENHMR_PT_view3d"),
     "seconds": {"import_bpy": t_import, "install": t_install},
+    "blender_version": list(bpy.app.version),
 })
