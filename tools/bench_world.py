@@ -40,11 +40,12 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import numpy as np  # noqa: E402
 from bench_tracking import media_dir  # noqa: E402
+from genhmr.camera import project  # noqa: E402
 from genhmr.pipeline import JobOptions, run_job  # noqa: E402
 
 from genhmr_core.contacts import CONTACT_INDEX, sliding_mm_per_frame  # noqa: E402
 from genhmr_core.ground import FOOT_POINTS, UP, Ground, ground_of_solve  # noqa: E402
-from genhmr_core.keypoints import KEYPOINT_INDEX  # noqa: E402
+from genhmr_core.keypoints import KEYPOINT_INDEX, mediapipe_to_keypoints_index  # noqa: E402
 from genhmr_core.result_format import JobResult, load_result  # noqa: E402
 from genhmr_core.scene_space import to_world_axes  # noqa: E402
 
@@ -52,8 +53,6 @@ TRUTH = ROOT / "benchmarks" / "truth" / "pose2sim_multiperson_joints3d.npz"
 VIEWS = ("cam01", "cam02", "cam03", "cam04")
 _HIPS = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
 _LEG = [KEYPOINT_INDEX[n] for n in ("left_hip", "left_knee", "left_ankle")]
-_TRUTH_HIPS = [23, 24]  # BlazePose's 33 joints
-_TRUTH_LEG = [23, 25, 27]
 
 
 def job(video: Path, out: Path, **options: Any) -> JobResult:
@@ -92,9 +91,9 @@ def pose2sim_rows(media: Path, jobs: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _leg_length(points: np.ndarray, leg: list[int]) -> float:
-    """Median hip-knee-ankle length of points (N, K, 3)."""
-    bones = np.linalg.norm(np.diff(points[:, leg], axis=1), axis=-1).sum(axis=1)
+def _leg_length(points: np.ndarray) -> float:
+    """Median hip-knee-ankle length of keypoints (N, K, 3)."""
+    bones = np.linalg.norm(np.diff(points[:, _LEG], axis=1), axis=-1).sum(axis=1)
     return float(np.nanmedian(bones))
 
 
@@ -102,10 +101,11 @@ def pelvis_rows(result: JobResult, truth: Any, view: int) -> list[dict[str, Any]
     """Per tracked person, the pelvis in the camera frame against the triangulated truth of
     the truth person whose hips are nearest in the picture (median distance)."""
     rotation = truth["R"][view].astype(np.float64)
-    joints = truth["joints3d"].astype(np.float64) @ rotation.T + truth["t"][view]  # camera
-    K = truth["K"][view].astype(np.float64)
-    hips = joints[:, :, _TRUTH_HIPS].mean(axis=2)  # (T, people, 3)
-    hips_px = hips[..., :2] / hips[..., 2:] * np.diag(K)[:2] + K[:2, 2]
+    # the truth's 33 MediaPipe joints as our keypoints, in this camera's axes
+    joints = (truth["joints3d"][:, :, mediapipe_to_keypoints_index()].astype(np.float64)
+              @ rotation.T + truth["t"][view])
+    hips = joints[:, :, _HIPS].mean(axis=2)  # (T, people, 3)
+    hips_px = project(hips, truth["K"][view].astype(np.float64))
     rows_of_frame = np.arange(result.valid.shape[1]) - int(truth["offsets"][view])
     inside = (rows_of_frame >= 0) & (rows_of_frame < len(joints))
     out = []
@@ -130,8 +130,8 @@ def pelvis_rows(result: JobResult, truth: Any, view: int) -> list[dict[str, Any]
             "max_step_cm": float(100 * np.linalg.norm(np.diff(ours, axis=0), axis=1).max()),
             "true_max_step_cm": float(100 * np.linalg.norm(np.diff(true, axis=0),
                                                            axis=1).max()),
-            "leg_ratio": _leg_length(result.keypoints3d[p][seen].astype(np.float64), _LEG)
-            / _leg_length(joints[rows, q], _TRUTH_LEG)})
+            "leg_ratio": _leg_length(result.keypoints3d[p][seen].astype(np.float64))
+            / _leg_length(joints[rows, q])})
     return out
 
 

@@ -4,7 +4,7 @@
 #
 #   bash tools/setup_blender_lts.sh
 #
-# $GENHMR_CACHE/venv-blender-lts-<hash of tests/blender/requirements-blender-lts.txt>, built with
+# $GENHMR_CACHE/venv-blender-lts-<hash of that file and backend/constraints.txt>, built with
 # the Python 3.11 that tools/setup.sh found ($GENHMR_BASE_PYTHON or python3.11); about 550 MB
 # downloaded once (pip's cache is $GENHMR_CACHE/pip). GENHMR_WHEELS: install only from that
 # wheel folder (offline).
@@ -16,7 +16,9 @@ GENHMR_CACHE="${GENHMR_CACHE:-$HOME/.cache/genhmr}"
 export PIP_CACHE_DIR="$GENHMR_CACHE/pip" PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 REQ="$ROOT/tests/blender/requirements-blender-lts.txt"
 BASE_PY="${GENHMR_BASE_PYTHON:-$(command -v python3.11 || command -v python3)}"
-HASH="$("$BASE_PY" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()[:12])' "$REQ")"
+HASH="$("$BASE_PY" -c 'import hashlib, sys
+print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest()[:12])' \
+    "$REQ" "$ROOT/backend/constraints.txt")"
 VENV="$GENHMR_CACHE/venv-blender-lts-$HASH"
 
 if [ ! -f "$VENV/.complete" ]; then
