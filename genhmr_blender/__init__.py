@@ -7,15 +7,19 @@ the UI, talks to that process and turns its result files into Blender data.
 import bpy
 
 from . import preferences, properties
-from .ops import analyze, import_result
-from .ui import panel
+from .ops import analyze, import_result, retarget
+from .retarget import settings as retarget_settings
+from .ui import panel, retarget_panel
 
 CLASSES: tuple[type, ...] = (
     *properties.CLASSES,
+    *retarget_settings.CLASSES,
     *preferences.CLASSES,
     *import_result.CLASSES,
     *analyze.CLASSES,
+    *retarget.CLASSES,
     *panel.CLASSES,
+    *retarget_panel.CLASSES,  # after panel: a sub-panel of it
 )
 
 
@@ -28,6 +32,7 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     properties.register()
+    retarget_settings.register()
     analyze.register()
     bpy.types.TOPBAR_MT_file_import.append(_menu_import)
 
@@ -36,6 +41,7 @@ def unregister() -> None:
     analyze.unregister()
     preferences.unregister()
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
+    retarget_settings.unregister()
     properties.unregister()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -15,6 +15,7 @@ try:
         ground,
         protocol,
         result_format,
+        retarget,
         scene_space,
         skeleton,
     )
@@ -25,9 +26,10 @@ except ImportError:  # imported as a top-level package (tests, tools)
         ground,
         protocol,
         result_format,
+        retarget,
         scene_space,
         skeleton,
     )
 
-__all__ = ["body_mesh", "contacts", "ground", "protocol", "result_format", "scene_space",
-           "skeleton"]
+__all__ = ["body_mesh", "contacts", "ground", "protocol", "result_format", "retarget",
+           "scene_space", "skeleton"]

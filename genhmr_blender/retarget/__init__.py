@@ -1,0 +1,1 @@
+"""Retarget GenHMR rigs onto the artist's armatures (Blender side of ``genhmr_core.retarget``)."""

@@ -1,0 +1,103 @@
+"""Retargeting onto characters built in the test: Rigify (metarig and generated rig), Mixamo,
+Unreal (UE5, UE4) and a hand-made rig, driven through the installed extension's operators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic_result import write_result
+
+LIMB_TOLERANCE_DEG = 5.0
+
+
+@pytest.fixture(scope="module")
+def motion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two people with random poses, turns and travel over 24 frames (known motion)."""
+    return write_result(tmp_path_factory.mktemp("retarget") / "r.npz", num_frames=24)
+
+
+def _check_follows(rig: dict, frames: list[int], name: str) -> None:
+    assert rig["status"] == ["FINISHED"], name
+    assert rig["after"] == rig["before"], f"{name}: helper objects or constraints left behind"
+    assert rig["key_frames"] == list(range(frames[0], frames[1] + 1)), name
+    assert max(rig["max_limb_deg"]) < LIMB_TOLERANCE_DEG, (name, rig["max_limb_deg"])
+    # Foot heights follow the source's, scaled by the leg-length ratio.
+    src, tgt = np.array(rig["src_feet"]), np.array(rig["tgt_feet"])
+    scale = rig["tgt_travel"] / rig["src_travel"]
+    assert np.ptp(src) > 0.05  # the feet do move
+    change_src, change_tgt = src - src.mean(0), tgt - tgt.mean(0)
+    assert np.abs(change_tgt - scale * change_src).max() < 0.03, name
+
+
+@pytest.mark.slow
+def test_retarget_onto_each_rig_family(driver, motion: Path) -> None:
+    """Auto-mapped from each family's preset (or names), every mapped limb points where the
+    source's does in every frame, the feet rise and fall with the source's scaled by leg
+    length, and the hips travel the scaled distance; no helpers left behind."""
+    kinds = ["mixamo", "mixamo_scaled", "ue5", "ue4", "generic", "metarig", "rigify"]
+    r = driver("retarget", motion, *kinds, timeout=240)
+    assert r["import"] == ["FINISHED"]
+    families = {k: r["rigs"][k]["mapped_from"] for k in kinds}
+    assert families == {"mixamo": "Mixamo", "mixamo_scaled": "Mixamo",
+                        "ue5": "Unreal Mannequin (UE5)", "ue4": "Unreal Mannequin (UE4)",
+                        "generic": "names and hierarchy", "metarig": "Rigify metarig",
+                        "rigify": "Rigify rig (FK controls)"}
+    for kind in kinds:
+        rig = r["rigs"][kind]
+        _check_follows(rig, r["frames"], kind)
+        assert rig["src_travel"] > 0.2
+        legs = {"mixamo": (0.9, 1.2), "ue5": (0.85, 1.2), "metarig": (1.0, 1.4)}
+        if kind in legs:
+            lo, hi = legs[kind]
+            assert lo < rig["tgt_travel"] / rig["src_travel"] < hi, kind
+    assert len(r["rigs"]["generic"]["joints"]) == 22
+    # Rigify's generated rig is keyed on its controls, measured on its deform bones.
+    assert any("thigh_fk.L" in p for p in r["rigs"]["rigify"]["paths"])
+    assert not any("DEF-" in p for p in r["rigs"]["rigify"]["paths"])
+
+
+@pytest.mark.slow
+def test_root_motion_modes_rest_match_presets_and_errors(driver, motion: Path) -> None:
+    r = driver("retarget", motion, "root_modes", "rest_match", "presets", "errors",
+               timeout=180)
+    frames = r["frames"]
+    modes = r["root_modes"]
+    for mode, rig in modes.items():
+        if mode == "IN_PLACE":  # no travel to take the leg scale from; limbs still follow
+            assert max(rig["max_limb_deg"]) < LIMB_TOLERANCE_DEG, mode
+        else:
+            _check_follows(rig, frames, mode)
+    # On a root bone: Unreal's root carries the travel, the hips stay above it.
+    root = modes["ROOT_BONE"]
+    root_travel = np.linalg.norm(np.subtract(root["root_bone_xy_end"],
+                                             root["root_bone_xy_start"]))
+    assert root_travel > 0.2
+    assert 'pose.bones["root"].location' in root["paths"]
+    # On the object: the object's location is keyed, the bones' travel is the object's.
+    assert "location" in modes["OBJECT"]["paths"]
+    assert modes["OBJECT"]["tgt_travel"] == pytest.approx(root["tgt_travel"], rel=0.02)
+    # In place: the hips stay over the same spot.
+    xy = np.array(modes["IN_PLACE"]["tgt_hips_xy"])
+    assert np.ptp(xy, axis=0).max() < 1e-4
+    # Use current pose as rest match: the A-posed Mixamo character posed into a T-pose.
+    match = r["rest_match"]
+    assert match["captured"] == ["FINISHED"] and match["matches"] == 22
+    assert abs(match["arm_dir"]["Left"][2]) < 1e-3  # the arm was horizontal when captured
+    _check_follows(match, frames, "rest match")
+    # Presets: saved in the extension's user folder (never the add-on's), loaded back equal.
+    p = r["presets"]
+    assert p["saved"] == ["FINISHED"] and p["files"] == ["Hero rig.json"]
+    assert not p["folder"].startswith(p["addon_folder"])
+    assert p["loaded"] == ["FINISHED"] and p["round_trip"]
+    # The Mixamo preset names only 4 of the generic rig's bones (Hips, Spine, Neck, Head).
+    assert p["builtin_on_generic"][0] == "CANCELLED"
+    assert "does not fit" in p["builtin_on_generic"][1]
+    # Clear errors, and the character untouched by a refused retarget.
+    e = r["errors"]
+    assert e["unmapped"][0] == "CANCELLED" and "left_elbow" in e["unmapped"][1]
+    assert e["loop"][0] == "CANCELLED" and "loop" in e["loop"][1]
+    assert e["not_a_rig"][0] == "CANCELLED" and "GenHMR rig" in e["not_a_rig"][1]
+    assert e["keys_unchanged"]
+    assert e["poll_on_genhmr_rig"] is False and e["poll_on_mesh"] is False
