@@ -7,7 +7,7 @@ the UI, talks to that process and turns its result files into Blender data.
 import bpy
 
 from . import preferences, properties
-from .ops import analyze, import_result, retarget
+from .ops import analyze, export_motion, import_result, retarget
 from .retarget import settings as retarget_settings
 from .ui import panel, retarget_panel
 
@@ -17,6 +17,7 @@ CLASSES: tuple[type, ...] = (
     *preferences.CLASSES,
     *import_result.CLASSES,
     *analyze.CLASSES,
+    *export_motion.CLASSES,
     *retarget.CLASSES,
     *panel.CLASSES,
     *retarget_panel.CLASSES,  # after panel: a sub-panel of it
@@ -35,12 +36,14 @@ def register() -> None:
     retarget_settings.register()
     analyze.register()
     bpy.types.TOPBAR_MT_file_import.append(_menu_import)
+    bpy.types.TOPBAR_MT_file_export.append(export_motion.menu_export)
 
 
 def unregister() -> None:
     analyze.unregister()
     preferences.unregister()
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
+    bpy.types.TOPBAR_MT_file_export.remove(export_motion.menu_export)
     retarget_settings.unregister()
     properties.unregister()
     for cls in reversed(CLASSES):

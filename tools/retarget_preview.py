@@ -2,7 +2,7 @@
 
     python tools/retarget_preview.py [--blend out/demo.blend] [--extension genhmr-X.zip]
         [--person GenHMR_person_0] [--frames 60,100,140,180] [--out out/retarget_preview.png]
-        [--fbx out/retarget_rigify.fbx]
+        [--fbx out/retarget_rigify.fbx] [--no-foot-lock]
 
 Runs after ``bash tools/demo.sh`` (it opens the demo's .blend) in a Python with the ``bpy``
 wheel, with Blender's user folders in a fresh temporary directory. It does what an artist does
@@ -42,6 +42,8 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "retarget_preview.png")
     parser.add_argument("--fbx", type=Path, default=None, help="also export the character")
     parser.add_argument("--tile", type=int, default=480, help="tile size in pixels")
+    parser.add_argument("--no-foot-lock", action="store_true",
+                        help="do not pin planted feet (to measure what pinning buys)")
     return parser.parse_args()
 
 
@@ -92,7 +94,7 @@ def _foot_sliding(bpy, source, character, start: int, end: int) -> dict[str, flo
         scene.frame_set(frame)
         for side, (ours, theirs) in feet.items():
             planted = max(source.get(f"contact_{side}_heel", 0.0),
-                          source.get(f"contact_{side}_toe", 0.0)) > 0.5
+                          source.get(f"contact_{side}_foot_index", 0.0)) > 0.5
             track[side].append((planted,
                                 np.array(source.matrix_world @ source.pose.bones[ours].head),
                                 np.array(character.matrix_world
@@ -174,6 +176,7 @@ def main() -> int:
     character.select_set(True)
     t = time.perf_counter()
     bpy.ops.genhmr.retarget_auto_map()
+    character.genhmr_retarget.foot_lock = not args.no_foot_lock
     status = bpy.ops.genhmr.retarget(source=source.name)
     seconds = time.perf_counter() - t
     s = character.genhmr_retarget

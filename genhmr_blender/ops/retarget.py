@@ -55,7 +55,11 @@ class _OnTarget:
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return _target(context) is not None
+        if _target(context) is not None:
+            return True
+        cls.poll_message_set("Select your character's armature (not a GenHMR rig) to "
+                             "retarget onto")
+        return False
 
 
 class GENHMR_OT_retarget_auto_map(_OnTarget, bpy.types.Operator):
@@ -259,7 +263,9 @@ class GENHMR_OT_retarget(_OnTarget, bpy.types.Operator):
                  if len(s.rest_match) else None)
         options = bake.RetargetOptions(frame_start=start, frame_end=end,
                                        root_mode=s.root_mode, root_bone=s.root_bone,
-                                       rest_match=match, new_action=s.action_mode == "NEW")
+                                       rest_match=match, new_action=s.action_mode == "NEW",
+                                       foot_lock=s.foot_lock,
+                                       contact_threshold=s.contact_threshold)
         try:
             report = bake.bake_retarget(context, source, target, settings.bone_map_of(s),
                                         options)

@@ -8,8 +8,10 @@ and options in the .blend, and a mapping edited by hand survives until the artis
 
 import bpy
 from bpy.props import (
+    BoolProperty,
     CollectionProperty,
     EnumProperty,
+    FloatProperty,
     FloatVectorProperty,
     IntProperty,
     PointerProperty,
@@ -65,6 +67,14 @@ class GENHMR_PG_retarget(bpy.types.PropertyGroup):
     root_bone: StringProperty(
         name="Root Bone", description="The bone that travels (empty: the hips' parent)")
     rest_match: CollectionProperty(type=GENHMR_PG_rest_match)
+    foot_lock: BoolProperty(
+        name="Pin Planted Feet", default=True,
+        description="Where the GenHMR result says a foot rests on the ground, bend the leg so "
+                    "the character's foot stays put (different proportions otherwise make it "
+                    "slide)")
+    contact_threshold: FloatProperty(
+        name="Contact", default=0.5, min=0.05, max=0.95,
+        description="Foot contact probability above which a foot counts as planted")
     action_mode: EnumProperty(
         name="Keys",
         items=[("NEW", "New Action", "Bake into a new action (the current one is kept)"),

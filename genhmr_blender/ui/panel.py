@@ -104,4 +104,30 @@ class GENHMR_PT_sequencer(_GenhmrSidebar, bpy.types.Panel):
     bl_space_type = "SEQUENCE_EDITOR"
 
 
-CLASSES = (GENHMR_PT_view3d, GENHMR_PT_sequencer)
+def draw_export(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The active armature and the button that exports it (format chosen in the browser)."""
+    layout.label(text=context.active_object.name, icon="ARMATURE_DATA")
+    layout.operator("genhmr.export_motion", text="Export Motion...", icon="EXPORT")
+
+
+class GENHMR_PT_export(bpy.types.Panel):
+    """Sub-panel of the 3D viewport's GenHMR tab, shown while an armature is active: a GenHMR
+    rig or a retargeted character, to FBX / BVH / glTF."""
+
+    bl_idname = "GENHMR_PT_export"
+    bl_label = "Export Motion"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "GenHMR"
+    bl_parent_id = "GENHMR_PT_view3d"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        obj = context.active_object
+        return obj is not None and obj.type == "ARMATURE"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        draw_export(self.layout, context)
+
+
+CLASSES = (GENHMR_PT_view3d, GENHMR_PT_sequencer, GENHMR_PT_export)

@@ -64,6 +64,11 @@ class GENHMR_PT_retarget(bpy.types.Panel):
             row.operator("genhmr.retarget_capture_rest", text="", icon="X").clear = True
         else:
             row.operator("genhmr.retarget_capture_rest", icon="ARMATURE_DATA").clear = False
+        row = col.row(align=True)
+        row.prop(s, "foot_lock")
+        sub = row.row()
+        sub.active = s.foot_lock
+        sub.prop(s, "contact_threshold", slider=True)
         col.prop(s, "range_mode")
         col.prop(s, "action_mode")
         layout.operator("genhmr.retarget", icon="ACTION")

@@ -210,3 +210,62 @@ def limb_angle_errors(source_dirs: Sequence[np.ndarray], target_dirs: Sequence[n
     b = np.asarray(target_dirs, dtype=np.float64)
     cos = np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def planted_weights(planted: np.ndarray, ramp: int = 3) -> np.ndarray:
+    """How strongly to pin a foot (F,) from per-frame "planted" flags: 1 through each planted
+    stretch, easing towards 0 over its last ``ramp`` frames (at most half the stretch) so the
+    foot leaves its pin without a pop (a stretch starts at the foot's own place, so it needs no
+    easing in)."""
+    planted = np.asarray(planted, dtype=bool)
+    weights = planted.astype(np.float64)
+    f = 0
+    while f < len(planted):
+        if not planted[f]:
+            f += 1
+            continue
+        end = f
+        while end + 1 < len(planted) and planted[end + 1]:
+            end += 1
+        # a short stretch keeps its middle fully pinned; one running to the last frame has
+        # nothing to let go into
+        n = 0 if end == len(planted) - 1 else min(ramp, (end - f) // 2)
+        for k in range(n):  # the last n frames: (n-k)/(n+1) ... 1/(n+1)
+            weights[end - k] = (k + 1) / (n + 1)
+        f = end + 1
+    return weights
+
+
+def stretch_starts(planted: np.ndarray) -> np.ndarray:
+    """Index (F,) of the first frame of the planted stretch each frame belongs to (-1: none)."""
+    planted = np.asarray(planted, dtype=bool)
+    out = np.full(len(planted), -1)
+    for f in range(len(planted)):
+        if planted[f]:
+            out[f] = out[f - 1] if f and planted[f - 1] else f
+    return out
+
+
+def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, goal: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """New knee and ankle positions that put the ankle on ``goal`` (as near as the leg
+    reaches) with the thigh and shin lengths kept and the knee bending the way it bends now."""
+    hip, knee, ankle, goal = (np.asarray(v, dtype=np.float64) for v in (hip, knee, ankle, goal))
+    a = float(np.linalg.norm(knee - hip))
+    b = float(np.linalg.norm(ankle - knee))
+    reach = goal - hip
+    dist = float(np.linalg.norm(reach))
+    if dist < 1e-9 or a < 1e-9 or b < 1e-9:
+        return knee, ankle
+    u = reach / dist
+    dist = float(np.clip(dist, abs(a - b) + 1e-6, a + b - 1e-6))
+    side = (knee - hip) - np.dot(knee - hip, u) * u  # where the knee points now, across u
+    if np.linalg.norm(side) < 1e-9:  # a straight leg: bend forward of the current plane
+        side = np.cross(np.cross(u, ankle - hip), u)
+        if np.linalg.norm(side) < 1e-9:
+            return knee, hip + dist * u
+    v = side / np.linalg.norm(side)
+    cos_hip = (a * a + dist * dist - b * b) / (2 * a * dist)
+    sin_hip = np.sqrt(max(0.0, 1.0 - cos_hip * cos_hip))
+    new_knee = hip + a * (cos_hip * u + sin_hip * v)
+    return new_knee, hip + dist * u

@@ -112,3 +112,30 @@ def test_standing_pelvis_height_of_the_builtin_body() -> None:
     height = source.standing_pelvis_height(heads)
     ankle = heads[skeleton.JOINT_INDEX["pelvis"], 2] - heads[skeleton.JOINT_INDEX["left_ankle"], 2]
     assert ankle < height < ankle + 0.15  # the soles are a few cm below the ankles
+
+
+def test_planted_stretches_ease_out_only_into_free_frames() -> None:
+    planted = np.array([0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1], bool)
+    weights = motion.planted_weights(planted, ramp=3)
+    # 7 frames: 3 eased at the end; 2 frames: none eased; the last stretch runs to the end.
+    assert weights.tolist() == pytest.approx([0, 1, 1, 1, 1, 0.75, 0.5, 0.25, 0, 1, 1, 0,
+                                              1, 1, 1])
+    assert motion.stretch_starts(planted).tolist() == [-1, 1, 1, 1, 1, 1, 1, 1, -1, 9, 9, -1,
+                                                       12, 12, 12]
+
+
+def test_two_bone_ik_reaches_keeps_lengths_and_the_knee_side() -> None:
+    hip, knee, ankle = np.array([0, 0, 1.0]), np.array([0, -0.1, 0.55]), np.array([0, 0, 0.1])
+    for goal in (np.array([0.05, 0.02, 0.2]), np.array([0.0, 0.1, 0.15])):
+        new_knee, new_ankle = motion.two_bone_ik(hip, knee, ankle, goal)
+        assert new_ankle == pytest.approx(goal, abs=1e-9)
+        assert np.linalg.norm(new_knee - hip) == pytest.approx(np.linalg.norm(knee - hip))
+        assert np.linalg.norm(new_ankle - new_knee) == pytest.approx(
+            np.linalg.norm(ankle - knee))
+        assert new_knee[1] < -0.05  # still bent forward (-Y), not flipped backwards
+    # Out of reach: the leg straightens towards the goal, lengths kept.
+    far = np.array([0.0, 0.0, -1.0])
+    new_knee, new_ankle = motion.two_bone_ik(hip, knee, ankle, far)
+    reach = np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee)
+    assert np.linalg.norm(new_ankle - hip) == pytest.approx(reach, abs=1e-5)
+    assert new_ankle[2] < 0.1

@@ -3,7 +3,7 @@
 Usage: python retarget.py RESULT.npz KIND [KIND ...]
 KIND: mixamo, mixamo_scaled (object scale 0.01), ue5, ue4, generic, metarig, rigify
 (the rig Rigify generates, measured on its deform bones), plus the checks named
-root_modes, rest_match, presets and errors.
+root_modes, rest_match, presets, errors, replace and foot_lock.
 
 Per character: the mapping found, keys written, and per frame the angle between each mapped
 limb (hip->knee, knee->ankle, shoulder->elbow, elbow->wrist) on the source and on the target,
@@ -11,13 +11,15 @@ the foot heights' changes (target vs source times the leg scale) and the distanc
 travel; objects and constraints before and after (nothing may be left behind).
 """
 
+import itertools
+import os
 import sys
 from pathlib import Path
 
 import bpy
 import numpy as np
 import target_rigs
-from _driver import emit, enable, fcurves_of, module
+from _driver import emit, enable, fcurves_of, module, skip_exit_handlers_on_42
 from mathutils import Vector
 
 enable()
@@ -91,9 +93,15 @@ def measure(obj: bpy.types.Object, marks: dict[str, str], frames: range) -> dict
         tgt_feet.append([ht[marks["left_ankle"]][2], ht[marks["right_ankle"]][2]])
         src_pelvis.append(hs["pelvis"])
         tgt_hips.append(ht[hips])
+    def leg(obj, names):
+        b = obj.data.bones
+        return sum((b[y].head_local - b[x].head_local).length for x, y in itertools.pairwise(names))
+    leg_ratio = (leg(obj, [bone_map[j][0] for j in ("left_hip", "left_knee", "left_ankle")])
+                 * obj.matrix_world.to_scale().z
+                 / leg(source, ["left_hip", "left_knee", "left_ankle"]))
     src_feet, tgt_feet = np.array(src_feet), np.array(tgt_feet)
     src_pelvis, tgt_hips = np.array(src_pelvis), np.array(tgt_hips)
-    return {"max_limb_deg": np.max(angles, 0).round(3).tolist(),
+    return {"max_limb_deg": np.max(angles, 0).round(3).tolist(), "leg_ratio": leg_ratio,
             "src_feet": src_feet.tolist(), "tgt_feet": tgt_feet.tolist(),
             "src_travel": float(np.linalg.norm(src_pelvis[-1, :2] - src_pelvis[0, :2])),
             "tgt_travel": float(np.linalg.norm(tgt_hips[-1, :2] - tgt_hips[0, :2])),
@@ -102,8 +110,11 @@ def measure(obj: bpy.types.Object, marks: dict[str, str], frames: range) -> dict
 
 
 def retarget_onto(obj: bpy.types.Object, **settings) -> dict:
+    """Auto Map and Retarget; pinning planted feet as GENHMR_TEST_FOOT_LOCK says (default on)
+    unless ``settings`` say otherwise, as the pure direction checks need it off."""
     activate(obj)
     auto = bpy.ops.genhmr.retarget_auto_map()
+    settings.setdefault("foot_lock", os.environ.get("GENHMR_TEST_FOOT_LOCK", "1") == "1")
     for key, value in settings.items():
         setattr(obj.genhmr_retarget, key, value)
     before = {"objects": len(bpy.data.objects),
@@ -123,8 +134,8 @@ def retarget_onto(obj: bpy.types.Object, **settings) -> dict:
 start, end = (round(v) for v in source.animation_data.action.frame_range)
 frames = range(start, end + 1)
 out: dict = {"import": sorted(status), "frames": [start, end], "rigs": {}}
-for i, kind in enumerate(k for k in kinds if k not in ("root_modes", "rest_match", "presets",
-                                                       "errors")):
+CHECKS = ("root_modes", "rest_match", "presets", "errors", "replace", "foot_lock")
+for i, kind in enumerate(k for k in kinds if k not in CHECKS):
     obj, marks = build(kind, 2.0 + 1.5 * i)
     result = retarget_onto(obj)
     result.update(measure(obj, marks, frames))
@@ -214,4 +225,58 @@ if "errors" in kinds:
     errors["poll_on_mesh"] = bpy.ops.genhmr.retarget.poll()
     out["errors"] = errors
 
+if "replace" in kinds:
+    # Re-bake frames 10-15 from the other person into the current action: keys outside the
+    # range stay as they were, inside they change, and no key is lost or doubled.
+    obj, _ = build("mixamo", 10.0)
+    retarget_onto(obj)
+    def keys(o):
+        return {(fc.data_path, fc.array_index): [tuple(k.co) for k in fc.keyframe_points]
+                for fc in fcurves_of(o)}
+    first = keys(obj)
+    action = obj.animation_data.action.name
+    obj.genhmr_retarget.action_mode = "REPLACE"
+    status = call(bpy.ops.genhmr.retarget, source="GenHMR_person_7", frame_start=10,
+                  frame_end=15)
+    second = keys(obj)
+    inside = outside = changed = 0
+    for channel, before in first.items():
+        after = dict(second[channel])
+        for frame, value in before:
+            if 10 <= frame <= 15:
+                inside += 1
+                changed += abs(after[frame] - value) > 1e-6
+            else:
+                outside += abs(after[frame] - value) > 1e-9
+    out["replace"] = {"status": status, "same_action": obj.animation_data.action.name == action,
+                      "same_channels": set(first) == set(second),
+                      "same_key_counts": all(len(first[c]) == len(second[c]) for c in first),
+                      "outside_changed": outside, "inside": inside, "inside_changed": changed}
+
+if "foot_lock" in kinds:
+    # Planted-foot sliding of the character's ankles with and without pinning, over
+    # consecutive frames where the source's heel or toe contact is above 0.5.
+    def planted(side: str) -> bool:
+        return max(source[f"contact_{side}_heel"], source[f"contact_{side}_foot_index"]) > 0.5
+
+    lock = {}
+    for j, on in enumerate((True, False)):
+        obj, marks = build("mixamo", 8.0 + 1.5 * j)
+        result = retarget_onto(obj, foot_lock=on)
+        steps, flags, prev = [], 0, {}
+        for f in frames:
+            scene.frame_set(f)
+            for side in ("Left", "Right"):
+                now = planted(side.lower())
+                head = np.array(obj.matrix_world @ obj.pose.bones[f"mixamorig:{side}Foot"].head)
+                if now and prev.get(side, (False,))[0]:
+                    steps.append(float(np.linalg.norm((head - prev[side][1])[:2])))
+                flags += now
+                prev[side] = (now, head)
+        result.update(measure(obj, marks, frames))
+        lock["on" if on else "off"] = {**result, "slide_mm": 1000 * float(np.mean(steps)),
+                                       "steps": len(steps), "planted_flags": flags}
+    out["foot_lock"] = lock
+
 emit(out)
+skip_exit_handlers_on_42()
