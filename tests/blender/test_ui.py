@@ -16,6 +16,19 @@ def test_panels_draw(driver) -> None:
     assert "label:The backend stopped unexpectedly." in s["error"]
     assert "operator:genhmr.setup_backend" in s["preferences"]
     assert any(c.startswith(("label:Using ", "label:No backend Python")) for c in s["preferences"])
+    # Retarget: a hint on a GenHMR rig; on a character the source, Auto Map, presets, the
+    # mapping table, root motion (its bone when on a root bone), the captured rest match.
+    assert "label:Select your character's armature" in s["retarget/on_rig"]
+    assert "operator:genhmr.retarget" not in s["retarget/on_rig"]
+    fresh, mapped = s["retarget/fresh"], s["retarget/mapped"]
+    for call in ("prop:source", "operator:genhmr.retarget_auto_map",
+                 "operator:genhmr.retarget_preset_load", "operator:genhmr.retarget_preset_save",
+                 "template_list:GENHMR_UL_bone_pairs:pairs", "prop:root_mode", "prop:foot_lock",
+                 "operator:genhmr.retarget_capture_rest", "operator:genhmr.retarget"):
+        assert call in fresh, call
+    assert "prop_search:root_bone" in mapped and "prop_search:root_bone" not in fresh
+    assert "label:Rest match: captured pose" in mapped
+    assert s["retarget/row"][:2] == ["prop:joint", "prop_search:bone"]
     # Range messages say what is wrong in the artist's terms, never an internal placeholder.
     messages = r["range_messages"]
     assert messages["reversed"] == ("The range starts at frame 50, after its end at frame 10: "

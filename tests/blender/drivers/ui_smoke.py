@@ -43,9 +43,19 @@ class Layout:
         calls.append(f"operator:{idname}")
         group, name = idname.split(".")
         try:
-            getattr(getattr(bpy.ops, group), name).get_rna_type()
+            rna = getattr(getattr(bpy.ops, group), name).get_rna_type()
         except (AttributeError, KeyError):
             problems.append(f"no operator {idname}")
+            rna = None
+        return OperatorProperties(idname, rna)
+
+    def template_list(self, list_type, list_id, data, name, active_data, active_name, **kw):
+        calls.append(f"template_list:{list_type}:{name}")
+        if not hasattr(bpy.types, list_type):
+            problems.append(f"no UIList {list_type}")
+        for holder, prop in ((data, name), (active_data, active_name)):
+            if prop not in holder.bl_rna.properties:
+                problems.append(f"no property {prop} on {holder}")
 
     def label(self, text="", **kw):
         calls.append(f"label:{text}")
@@ -55,6 +65,18 @@ class Layout:
 
     def separator(self, **kw):
         pass
+
+
+class OperatorProperties:
+    """What ``layout.operator`` returns: setting a property it lacks is a bug."""
+
+    def __init__(self, idname, rna) -> None:
+        object.__setattr__(self, "_where", (idname, rna))
+
+    def __setattr__(self, name, value) -> None:
+        idname, rna = self._where
+        if rna is not None and name not in rna.properties:
+            problems.append(f"operator {idname} has no property {name}")
 
 
 panel = module("genhmr_blender.ui.panel")
@@ -104,4 +126,40 @@ for name, (first, last) in {"reversed": (50, 10), "before": (scene.frame_start -
     except source.SourceError as exc:
         range_messages[name] = str(exc)
 os.unlink(video)
+
+# The Retarget sub-panel: on a GenHMR rig (a hint), on a character before and after mapping,
+# and its mapping table's rows.
+def armature(name: str, bones: list[str]) -> bpy.types.Object:
+    obj = bpy.data.objects.new(name, bpy.data.armatures.new(name))
+    scene.collection.objects.link(obj)
+    ctx.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for i, bone in enumerate(bones):
+        eb = obj.data.edit_bones.new(bone)
+        eb.head, eb.tail = (0.1 * i, 0, 0), (0.1 * i, 0, 0.1)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+retarget_panel = module("genhmr_blender.ui.retarget_panel")
+joints = module("genhmr_core.retarget.mapping").SOURCE_JOINTS
+rig = armature("GenHMR_person_1", list(joints))
+character = armature("Character", ["Hips", "Spine", "Thigh.L"])
+for name, active in (("on_rig", rig), ("fresh", character)):
+    ctx.view_layer.objects.active = active
+    calls.clear()
+    retarget_panel.GENHMR_PT_retarget.draw(type("P", (), {"layout": Layout()})(), ctx)
+    states[f"retarget/{name}"] = list(calls)
+bpy.ops.genhmr.retarget_auto_map()
+character.genhmr_retarget.root_mode = "ROOT_BONE"
+item = character.genhmr_retarget.rest_match.add()
+item.bone = "Hips"
+calls.clear()
+retarget_panel.GENHMR_PT_retarget.draw(type("P", (), {"layout": Layout()})(), ctx)
+states["retarget/mapped"] = list(calls)
+calls.clear()
+pair = character.genhmr_retarget.pairs[0]
+retarget_panel.GENHMR_UL_bone_pairs.draw_item(None, ctx, Layout(), character.genhmr_retarget,
+                                              pair, 0, None, "", 0)
+states["retarget/row"] = list(calls)
 emit({"problems": problems, "states": states, "range_messages": range_messages})
