@@ -83,37 +83,33 @@ class GENHMR_OT_retarget_auto_map(_OnTarget, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class GENHMR_OT_retarget_pair_add(_OnTarget, bpy.types.Operator):
-    """Add a row to the mapping table (several rows of one joint drive a chain)"""
+class GENHMR_OT_retarget_pair_edit(_OnTarget, bpy.types.Operator):
+    """Add a row to the mapping table after the active one (same joint: several rows of one
+    joint drive a chain), or remove the active row"""
 
-    bl_idname = "genhmr.retarget_pair_add"
-    bl_label = "Add Mapping Row"
+    bl_idname = "genhmr.retarget_pair_edit"
+    bl_label = "Edit Mapping Rows"
+
+    action: EnumProperty(items=[("ADD", "Add", "Add a row"),
+                                ("REMOVE", "Remove", "Remove the active row")])
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         s = _target(context).genhmr_retarget
-        pair = s.pairs.add()
-        if 0 <= s.active_pair < len(s.pairs) - 1:
-            pair.joint = s.pairs[s.active_pair].joint
-            s.pairs.move(len(s.pairs) - 1, s.active_pair + 1)
-            s.active_pair += 1
+        row = s.active_pair
+        if self.action == "REMOVE":
+            if not 0 <= row < len(s.pairs):
+                return {"CANCELLED"}
+            s.pairs.remove(row)
+            s.active_pair = max(0, min(row, len(s.pairs) - 1))
         else:
-            s.active_pair = len(s.pairs) - 1
+            pair = s.pairs.add()
+            if 0 <= row < len(s.pairs) - 1:
+                pair.joint = s.pairs[row].joint
+                s.pairs.move(len(s.pairs) - 1, row + 1)
+                s.active_pair = row + 1
+            else:
+                s.active_pair = len(s.pairs) - 1
         s.mapped_from = "edited"
-        return {"FINISHED"}
-
-
-class GENHMR_OT_retarget_pair_remove(_OnTarget, bpy.types.Operator):
-    """Remove the active row of the mapping table"""
-
-    bl_idname = "genhmr.retarget_pair_remove"
-    bl_label = "Remove Mapping Row"
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        s = _target(context).genhmr_retarget
-        if 0 <= s.active_pair < len(s.pairs):
-            s.pairs.remove(s.active_pair)
-            s.active_pair = max(0, min(s.active_pair, len(s.pairs) - 1))
-            s.mapped_from = "edited"
         return {"FINISHED"}
 
 
@@ -284,6 +280,6 @@ class GENHMR_OT_retarget(_OnTarget, bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (GENHMR_OT_retarget_auto_map, GENHMR_OT_retarget_pair_add,
-           GENHMR_OT_retarget_pair_remove, GENHMR_OT_retarget_preset_load,
+CLASSES = (GENHMR_OT_retarget_auto_map, GENHMR_OT_retarget_pair_edit,
+           GENHMR_OT_retarget_preset_load,
            GENHMR_OT_retarget_preset_save, GENHMR_OT_retarget_capture_rest, GENHMR_OT_retarget)

@@ -52,8 +52,8 @@ class GENHMR_PT_retarget(bpy.types.Panel):
         row = layout.row()
         row.template_list("GENHMR_UL_bone_pairs", "", s, "pairs", s, "active_pair", rows=6)
         col = row.column(align=True)
-        col.operator("genhmr.retarget_pair_add", text="", icon="ADD")
-        col.operator("genhmr.retarget_pair_remove", text="", icon="REMOVE")
+        col.operator("genhmr.retarget_pair_edit", text="", icon="ADD").action = "ADD"
+        col.operator("genhmr.retarget_pair_edit", text="", icon="REMOVE").action = "REMOVE"
         col = layout.column()
         col.prop(s, "root_mode")
         if s.root_mode == "ROOT_BONE":

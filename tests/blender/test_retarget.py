@@ -94,6 +94,8 @@ def test_root_motion_modes_rest_match_presets_and_errors(driver, motion: Path) -
     assert p["saved"] == ["FINISHED"] and p["files"] == ["Hero rig.json"]
     assert not p["folder"].startswith(p["addon_folder"])
     assert p["loaded"] == ["FINISHED"] and p["round_trip"]
+    added = p["rows"]["added"]  # a row added after the first takes its joint, no bone yet
+    assert added[1] == [added[0][0], ""] and p["rows"]["back"]
     # The Mixamo preset names only 4 of the generic rig's bones (Hips, Spine, Neck, Head).
     assert p["builtin_on_generic"][0] == "CANCELLED"
     assert "does not fit" in p["builtin_on_generic"][1]

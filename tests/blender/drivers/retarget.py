@@ -186,6 +186,11 @@ if "presets" in kinds:
     s = obj.genhmr_retarget
     s.pairs[0].bone = s.pairs[0].bone  # a hand edit keeps the table as it is
     table = [(p.joint, p.bone) for p in s.pairs]
+    s.active_pair = 0  # a row added after the active one takes its joint (a chain)
+    bpy.ops.genhmr.retarget_pair_edit(action="ADD")
+    added = [(p.joint, p.bone) for p in s.pairs]
+    bpy.ops.genhmr.retarget_pair_edit(action="REMOVE")
+    rows = {"added": added[:3], "back": [(p.joint, p.bone) for p in s.pairs] == table}
     saved = bpy.ops.genhmr.retarget_preset_save(name="Hero rig")
     folder = Path(bpy.utils.extension_path_user(module("genhmr_blender.preferences").ADDON_ID,
                                                 path="retarget_presets"))
@@ -198,7 +203,7 @@ if "presets" in kinds:
                       "addon_folder": str(Path(module("genhmr_blender").__file__).parents[1]),
                       "round_trip": table == [(p.joint, p.bone) for p in s.pairs]
                       if loaded == {"FINISHED"} else False,
-                      "builtin_on_generic": builtin}
+                      "builtin_on_generic": builtin, "rows": rows}
     # reload the user preset to compare after the built-in attempt
     bpy.ops.genhmr.retarget_preset_load(preset="user:Hero rig")
     out["presets"]["round_trip"] = table == [(p.joint, p.bone) for p in s.pairs]
