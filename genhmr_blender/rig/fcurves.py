@@ -21,11 +21,15 @@ def new_action(obj: bpy.types.Object, name: str) -> bpy.types.Action:
 
 def new_fcurve(action: bpy.types.Action, obj: bpy.types.Object, data_path: str, index: int,
                group: str) -> bpy.types.FCurve:
-    """An empty F-curve for ``obj.<data_path>[index]`` in the channel group ``group``."""
+    """The F-curve for ``obj.<data_path>[index]`` in the channel group ``group``: the action's
+    own when it has one (re-baking a range into it), else a new, empty one."""
     if hasattr(action, "fcurve_ensure_for_datablock"):  # 4.4+: slotted actions
         try:
             return action.fcurve_ensure_for_datablock(obj, data_path, index=index,
                                                       group_name=group)
         except TypeError:  # a release whose signature lacks group_name: ungrouped is fine
             return action.fcurve_ensure_for_datablock(obj, data_path, index=index)
-    return action.fcurves.new(data_path, index=index, action_group=group)  # 4.2 / 4.3
+    existing = action.fcurves.find(data_path, index=index)  # 4.2 / 4.3
+    if existing is not None:
+        return existing
+    return action.fcurves.new(data_path, index=index, action_group=group)
