@@ -4,6 +4,15 @@ Bones carry the 55 SMPL-X joint names and hierarchy. Heads sit at the rest joint
 space, Z up, facing -Y); tails point at the joint's main child so the rig reads naturally in the
 viewport, and leaves continue their parent's direction. Bone rolls are left to Blender: the pose
 maths reads each bone's actual rest orientation back (``matrix_local``), so any roll is correct.
+
+Two conventions make the rig pleasant to edit by hand:
+
+* The root (pelvis) bone points straight up with no roll, so its location channels are the
+  world's axes (X: the character's left, Y: up, Z: forward): raising the hips in the Graph
+  Editor is one curve, not a diagonal of three.
+* Left and right bones are exact mirror images (mirrored heads and tails, roll 0 on both sides,
+  and ``left_``/``right_`` names Blender's flip rules know), so X-Axis Mirror and Paste Flipped
+  Pose work. The tests check both.
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ import numpy as np
 from .._core import scene_space, skeleton
 
 # Where a joint with several children points its tail.
-_MAIN_CHILD = {"pelvis": "spine1", "spine3": "neck", "left_wrist": "left_middle1",
-               "right_wrist": "right_middle1"}
+_MAIN_CHILD = {"spine3": "neck", "left_wrist": "left_middle1", "right_wrist": "right_middle1"}
+# The root points straight up (world-aligned location channels), as long as to its main child.
+_ROOT_UP = ("pelvis", "spine1")
 # Leaf bones with a fixed direction (armature space) instead of following their parent.
 _LEAF_DIRECTION = {"head": (0.0, 0.0, 1.0), "jaw": (0.0, -1.0, -0.5),
                    "left_eye_smplhf": (0.0, -1.0, 0.0), "right_eye_smplhf": (0.0, -1.0, 0.0),
@@ -31,6 +41,10 @@ def bone_tails(heads: np.ndarray) -> np.ndarray:
     index = skeleton.JOINT_INDEX
     tails = np.empty_like(heads)
     for j, name in enumerate(names):
+        if name == _ROOT_UP[0]:
+            length = float(np.linalg.norm(heads[index[_ROOT_UP[1]]] - heads[j]))
+            tails[j] = heads[j] + np.array([0.0, 0.0, max(length, 10 * MIN_BONE)])
+            continue
         kids = skeleton.children(j)
         target = None
         if name in _MAIN_CHILD:

@@ -99,3 +99,17 @@ def test_import_timing(driver, tmp_path: Path) -> None:
     print(f"\nimport of {r['big']['people']} people x {r['big']['frames']} frames: "
           f"{r['big']['total_seconds']:.2f} s {r['big']['stages']}")
     assert r["big"]["total_seconds"] < 20
+
+
+def test_the_rig_is_editable_by_hand(driver, tmp_path: Path) -> None:
+    """The root's location channels are the world's axes (raising the hips is one curve), and
+    Blender's Paste Flipped Pose gives the exact mirror image of a pose (left and right bones
+    are mirror images, paired by Blender's own name flipping)."""
+    path = write_result(tmp_path / "r.npz")
+    r = driver("rig_conventions", path)
+    assert np.array(r["pelvis_rest"]) == pytest.approx(
+        np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]]), abs=1e-6)
+    assert r["raised"] == pytest.approx([0.0, 0.0, 0.1], abs=1e-6)
+    assert r["paired"] == 2 * 24  # every left_/right_ bone (24 pairs) finds its partner
+    assert r["asymmetric_pose"] > 0.1  # the posed frame is no mirror image of itself
+    assert r["flip_error_m"] < 1e-5
