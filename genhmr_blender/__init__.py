@@ -7,8 +7,9 @@ the UI, talks to that process and turns its result files into Blender data.
 import bpy
 
 from . import preferences, properties
-from .ops import analyze, export_motion, import_result, retarget
+from .ops import analyze, export_motion, import_result, mark_unsure, retarget
 from .retarget import settings as retarget_settings
+from .rig import unsure
 from .ui import panel, retarget_panel
 
 CLASSES: tuple[type, ...] = (
@@ -16,6 +17,7 @@ CLASSES: tuple[type, ...] = (
     *retarget_settings.CLASSES,
     *preferences.CLASSES,
     *import_result.CLASSES,
+    *mark_unsure.CLASSES,
     *analyze.CLASSES,
     *export_motion.CLASSES,
     *retarget.CLASSES,
@@ -34,6 +36,7 @@ def register() -> None:
         bpy.utils.register_class(cls)
     properties.register()
     retarget_settings.register()
+    unsure.register()
     analyze.register()
     bpy.types.TOPBAR_MT_file_import.append(_menu_import)
     bpy.types.TOPBAR_MT_file_export.append(export_motion.menu_export)
@@ -44,6 +47,7 @@ def unregister() -> None:
     preferences.unregister()
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
     bpy.types.TOPBAR_MT_file_export.remove(export_motion.menu_export)
+    unsure.unregister()
     retarget_settings.unregister()
     properties.unregister()
     for cls in reversed(CLASSES):

@@ -11,6 +11,7 @@ from __future__ import annotations
 try:
     from ..genhmr_core import (
         body_mesh,
+        confidence,
         contacts,
         ground,
         protocol,
@@ -22,6 +23,7 @@ try:
 except ImportError:  # imported as a top-level package (tests, tools)
     from genhmr_core import (  # type: ignore[no-redef]
         body_mesh,
+        confidence,
         contacts,
         ground,
         protocol,
@@ -31,5 +33,5 @@ except ImportError:  # imported as a top-level package (tests, tools)
         skeleton,
     )
 
-__all__ = ["body_mesh", "contacts", "ground", "protocol", "result_format", "retarget",
+__all__ = ["body_mesh", "confidence", "contacts", "ground", "protocol", "result_format", "retarget",
            "scene_space", "skeleton"]

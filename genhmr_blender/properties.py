@@ -17,7 +17,7 @@ from bpy.props import (
     StringProperty,
 )
 
-from ._core import protocol
+from ._core import confidence, protocol
 
 
 class GENHMR_PG_settings(bpy.types.PropertyGroup):
@@ -94,6 +94,13 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
         name="Contact Threshold", default=0.5, min=0.05, max=0.95, step=5, precision=2,
         description="How sure the analysis must be that a foot rests on the ground before it "
                     "is locked; lower locks more")
+    # No update callback (recolouring at once): the bpy 4.2 module crashes at exit when a
+    # property holds a Python callback. The frame-change handler and Mark Unsure recolour.
+    unsure_threshold: FloatProperty(
+        name="Unsure Below", default=confidence.DEFAULT_THRESHOLD, min=0.0, max=1.0, step=5,
+        precision=2,
+        description="Confidence under which a joint's bone turns red (from the next frame "
+                    "change) and a stretch of frames gets a timeline marker (Mark Unsure)")
     camera_motion: BoolProperty(
         name="Camera Motion",
         description="Estimate how the camera turned (pan, tilt, roll) from the background and "

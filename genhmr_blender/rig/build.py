@@ -16,9 +16,10 @@ import time
 import bpy
 import numpy as np
 
+from .._core import confidence, result_format, scene_space
 from .._core import ground as ground_core
-from .._core import result_format, scene_space
 from . import armature, camera, ground, keyframes, mesh
+from . import unsure as unsure_marks
 
 MESH_JOINT_TOLERANCE = 0.005  # metres between the rig's rest joints and the body's own
 
@@ -34,6 +35,7 @@ class BuildOptions:
     preserve_volume: bool = True  # dual-quaternion skinning (no candy-wrapper at twists)
     hide_when_unseen: bool = True  # key visibility: each person shows only while tracked
     with_ground: bool = True  # a plane object for the floor (z = 0)
+    unsure_threshold: float = confidence.DEFAULT_THRESHOLD  # timeline markers below this
 
 
 @dataclasses.dataclass
@@ -49,6 +51,7 @@ class BuildReport:
     meshes: list[str] = dataclasses.field(default_factory=list)  # body mesh objects, if any
     mesh_seconds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     ground: str = ""  # the floor plane object, "" when not made
+    unsure_markers: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # per rig
 
 
 class _Created:
@@ -142,6 +145,7 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
 
         names: list[str] = []
         keyed: dict[str, int] = {}
+        unsure: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         meshes: list[str] = []
         mesh_seconds: dict[str, dict[str, float]] = {}
         skin = None
@@ -165,6 +169,11 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
                                               f"{obj.name}_motion")
             if result.foot_contact is not None:
                 keyframes.keyframe_contacts(obj, frames, result.valid[p], result.foot_contact[p])
+            keyframes.keyframe_confidence(obj, frames, result.valid[p],
+                                          result.joint_confidence[p])
+            obj.data.show_bone_colors = True  # the bones' colours say how sure each joint is
+            unsure[obj.name] = (frames[result.valid[p]], confidence.frame_confidence(
+                result.joint_confidence[p][result.valid[p]]))
             t_rig += t2 - t1
             t_key += time.perf_counter() - t2
             names.append(obj.name)
@@ -196,6 +205,10 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
         if skin is not None:
             timings["meshes"] = t_mesh
 
+        markers = {name: unsure_marks.mark_unsure(scene, name, at, values,
+                                                  options.unsure_threshold)
+                   for name, (at, values) in unsure.items()}
+        scene.frame_set(scene.frame_current)  # pose and colour the new rigs now
         if options.set_scene_settings:
             camera.apply_scene_settings(scene, image_size, result.fps, cam)
         if options.set_frame_range and len(frames):
@@ -210,7 +223,7 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
     return BuildReport(collection=coll.name, armatures=names, camera=cam.name,
                        camera_height=height, background=clip_name, keyed_frames=keyed,
                        seconds=timings, warnings=warnings, meshes=meshes,
-                       mesh_seconds=mesh_seconds, ground=ground_name)
+                       mesh_seconds=mesh_seconds, ground=ground_name, unsure_markers=markers)
 
 
 def _floor(result: result_format.JobResult) -> ground_core.Ground:

@@ -33,3 +33,16 @@ def new_fcurve(action: bpy.types.Action, obj: bpy.types.Object, data_path: str, 
     if existing is not None:
         return existing
     return action.fcurves.new(data_path, index=index, action_group=group)
+
+
+def fcurves_of(obj: bpy.types.Object) -> list[bpy.types.FCurve]:
+    """The F-curves of the object's assigned action (its slot's, from 4.4)."""
+    anim = obj.animation_data
+    if anim is None or anim.action is None:
+        return []
+    if hasattr(anim.action, "fcurves"):  # legacy actions: 4.2 .. 4.4
+        return list(anim.action.fcurves)
+    from bpy_extras import anim_utils
+
+    bag = anim_utils.animdata_get_channelbag_for_assigned_slot(anim)
+    return list(bag.fcurves) if bag is not None else []

@@ -19,7 +19,7 @@ import time
 import bpy
 import numpy as np
 
-from .._core import contacts, scene_space, skeleton
+from .._core import confidence, contacts, scene_space, skeleton
 from .fcurves import new_action, new_fcurve
 
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
@@ -90,6 +90,43 @@ def keyframe_contacts(obj: bpy.types.Object, frames: np.ndarray, valid: np.ndarr
         fc = new_fcurve(anim.action, obj, f'["{name}"]', 0, "Foot contact")
         write_channel(fc, keyed_frames, np.asarray(contact)[valid, k])
     return len(keyed_frames)
+
+
+CONFIDENCE_PROPERTY = "genhmr_confidence"
+
+
+def keyframe_confidence(obj: bpy.types.Object, frames: np.ndarray, valid: np.ndarray,
+                        joint_confidence: np.ndarray) -> int:
+    """Key the result's confidence (0..1) at the valid frames: per animated bone
+    (``pose.bones[...]["genhmr_confidence"]``, in the bone's channel group) and for the whole
+    person on the rig object (the mean over those bones), so the Graph Editor shows where the
+    solve is unsure. Returns the number of F-curves."""
+    valid = np.asarray(valid, dtype=bool)
+    anim = obj.animation_data
+    if not valid.any() or anim is None or anim.action is None:
+        return 0
+    keyed_frames = np.asarray(frames, dtype=np.float64)[valid]
+    values = np.asarray(joint_confidence, dtype=np.float64)[valid]
+    description = ("GenHMR: how sure the solve is of this joint (its keypoints' detection "
+                   "times the generative samples' agreement)")
+    curves = 0
+    for j in confidence.POSED_JOINTS:
+        name = skeleton.JOINT_NAMES[j]
+        pb = obj.pose.bones[name]
+        pb[CONFIDENCE_PROPERTY] = 1.0
+        pb.id_properties_ui(CONFIDENCE_PROPERTY).update(min=0.0, max=1.0,
+                                                         description=description)
+        fc = new_fcurve(anim.action, obj, f'pose.bones["{name}"]["{CONFIDENCE_PROPERTY}"]', 0,
+                        name)
+        write_channel(fc, keyed_frames, values[:, j])
+        curves += 1
+    obj[CONFIDENCE_PROPERTY] = 1.0
+    obj.id_properties_ui(CONFIDENCE_PROPERTY).update(
+        min=0.0, max=1.0, description="GenHMR: how sure the solve is of this person (mean "
+                                      "over the animated joints)")
+    fc = new_fcurve(anim.action, obj, f'["{CONFIDENCE_PROPERTY}"]', 0, "Confidence")
+    write_channel(fc, keyed_frames, confidence.frame_confidence(values))
+    return curves + 1
 
 
 def keyframe_visibility(obj: bpy.types.Object, keys: list[tuple[int, bool]]) -> int:

@@ -75,6 +75,9 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     else:
         layout.operator("genhmr.analyze", icon="PLAY")
         layout.operator("genhmr.import_result", text="Import Result...", icon="IMPORT")
+        row = layout.row(align=True)
+        row.prop(settings, "unsure_threshold", slider=True)
+        row.operator("genhmr.mark_unsure", text="", icon="MARKER_HLT")
         if runtime.status and not runtime.error:
             layout.label(text=runtime.status, icon="INFO")
     if runtime.error:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_result import write_result
+from synthetic_result import make_result, write_result
 
 from genhmr_core.ground import ground_of_solve
-from genhmr_core.result_format import load_result
+from genhmr_core.result_format import load_result, save_result
 
 MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
 
@@ -50,6 +50,7 @@ def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int],
         # 22 posed bones x 4 quaternion channels + 3 root location channels.
         assert person["fcurves"] == 22 * 4 + 3
         assert person["other_fcurves"] in ([], ["hide_render", "hide_viewport"])
+        assert person["confidence_curves"] == 22 + 1  # per animated bone, and the person's
         assert person["key_frames"] == person["valid_frames"], name
         assert person["keys_per_curve"] == [len(person["valid_frames"])]
         assert person["interpolations"] == ["LINEAR"]
@@ -113,3 +114,30 @@ def test_the_rig_is_editable_by_hand(driver, tmp_path: Path) -> None:
     assert r["paired"] == 2 * 24  # every left_/right_ bone (24 pairs) finds its partner
     assert r["asymmetric_pose"] > 0.1  # the posed frame is no mirror image of itself
     assert r["flip_error_m"] < 1e-5
+
+
+def test_where_the_solve_is_unsure_shows(driver, tmp_path: Path) -> None:
+    """Confidence keyed per animated bone and per person; a timeline marker at each unsure
+    stretch (an artist's own markers kept, a rig's markers replaced when marked again); bones
+    coloured by their confidence at the current frame, red below the threshold."""
+    res = make_result(num_frames=12)  # scene frame = result frame index + 5 + 1
+    res.joint_confidence[:] = 1.0
+    res.joint_confidence[0, 6:9, :22] = 0.2
+    res.joint_confidence[0, 9:11, :22] = 0.6
+    path = save_result(res, tmp_path / "r.npz")
+    r = driver("unsure_marks", path)
+    assert len(r["curves"]) == 23
+    person = r["curves"]['["genhmr_confidence"]']
+    assert [k for k in person if k[0] in (11, 12, 13, 14)] == [[11, 1.0], [12, 0.2], [13, 0.2],
+                                                               [14, 0.2]]
+    assert r["curves"]['pose.bones["left_knee"]["genhmr_confidence"]'] == person
+    # At the default threshold 0.5: one marker, on person 3's first unsure frame.
+    assert r["at_import"] == {"keep me": 3, "GenHMR_person_3 unsure (3 f)": 12}
+    c = r["colours"]
+    assert c["palette"] == "CUSTOM" and c["show"]
+    assert c["low"][0] > 0.8 and c["low"][1] < 0.3  # red
+    assert c["high"][1] > 0.7 and c["high"][0] < 0.3  # green
+    assert c["medium_at_0.7"][0] > 0.8 and c["medium_at_0.7"][1] < 0.7  # 0.6 < 0.7: orange
+    # Marked again at 0.7: the 0.2 and 0.6 frames make one stretch; the old marker replaced.
+    assert r["remarked"] == ["FINISHED"]
+    assert r["after"] == {"keep me": 3, "GenHMR_person_3 unsure (5 f)": 12}

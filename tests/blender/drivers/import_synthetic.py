@@ -43,7 +43,9 @@ people = {}
 for p, track in enumerate(res.track_ids):
     obj = bpy.data.objects[f"GenHMR_person_{int(track)}"]
     all_curves = fcurves_of(obj)
-    curves = [fc for fc in all_curves if fc.data_path.startswith("pose.bones")]
+    confidence_curves = [fc for fc in all_curves if fc.data_path.endswith('["genhmr_confidence"]')]
+    curves = [fc for fc in all_curves if fc.data_path.startswith("pose.bones")
+              and fc not in confidence_curves]
     hide = {fc.data_path: [[round(k.co.x), bool(k.co.y)] for k in fc.keyframe_points]
             for fc in all_curves if fc.data_path in ("hide_viewport", "hide_render")}
     key_frames = sorted({round(k.co.x) for fc in curves for k in fc.keyframe_points})
@@ -73,7 +75,9 @@ for p, track in enumerate(res.track_ids):
                           for j, b in enumerate(obj.data.bones[n] for n in skeleton.JOINT_NAMES)),
         "fcurves": len(curves),
         "other_fcurves": sorted(fc.data_path for fc in all_curves if fc not in curves
+                                and fc not in confidence_curves
                                 and not fc.data_path.startswith('["contact_')),
+        "confidence_curves": len(confidence_curves),
         "contacts": {fc.data_path: [[round(k.co.x), round(k.co.y, 5)] for k in fc.keyframe_points]
                      for fc in all_curves if fc.data_path.startswith('["contact_')},
         "contact_props": {name: [obj.id_properties_ui(name).as_dict().get(key)
