@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 
 import bpy
 
 from ._core import result_format
 from .export import FORMATS, ExportError, export_armature, motion_range, skinned_meshes
-
-_RIG_NAME = re.compile(r"^GenHMR_person_(\d+)(?:\.\d+)?$")
+from .ops.import_result import import_result_file
+from .rig import reimport
+from .rig.build import BuildOptions
 
 
 class BatchError(Exception):
@@ -95,18 +95,14 @@ def _first_line(exc: Exception) -> str:
 
 
 def _import_rigs(path: str, frame_offset: int) -> dict[int, bpy.types.Object]:
-    """Import the result; its new GenHMR rigs by track id."""
-    before = set(bpy.data.objects)
+    """Import the result (updating an earlier import of the same video); its rigs by track."""
+    options = BuildOptions(frame_offset=frame_offset, with_mesh=False, set_scene_settings=False,
+                           with_ground=False)
     try:
-        bpy.ops.genhmr.import_result(filepath=path, frame_offset=frame_offset, with_mesh=False,
-                                     set_scene_settings=False, with_ground=False)
-    except RuntimeError as exc:
+        report = import_result_file(bpy.context, path, options)
+    except result_format.ResultFormatError as exc:
         raise BatchError(f"cannot import '{path}': {_first_line(exc)}") from None
-    rigs = {}
-    for obj in set(bpy.data.objects) - before:
-        match = _RIG_NAME.match(obj.name)
-        if obj.type == "ARMATURE" and match:
-            rigs[int(match.group(1))] = obj
+    rigs = {int(obj[reimport.TRACK]): obj for obj in map(bpy.data.objects.get, report.armatures)}
     return dict(sorted(rigs.items()))
 
 

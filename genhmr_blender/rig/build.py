@@ -18,10 +18,11 @@ import numpy as np
 
 from .._core import confidence, result_format, scene_space
 from .._core import ground as ground_core
-from . import armature, camera, ground, keyframes, mesh
+from . import armature, camera, ground, keyframes, mesh, reimport
 from . import unsure as unsure_marks
 
 MESH_JOINT_TOLERANCE = 0.005  # metres between the rig's rest joints and the body's own
+SKIN_TAG = "genhmr_skin"  # on the one skin material imports share
 
 
 @dataclasses.dataclass
@@ -35,6 +36,7 @@ class BuildOptions:
     preserve_volume: bool = True  # dual-quaternion skinning (no candy-wrapper at twists)
     hide_when_unseen: bool = True  # key visibility: each person shows only while tracked
     with_ground: bool = True  # a plane object for the floor (z = 0)
+    update_existing: bool = True  # an earlier import of this video is updated, not duplicated
     unsure_threshold: float = confidence.DEFAULT_THRESHOLD  # timeline markers below this
 
 
@@ -52,6 +54,7 @@ class BuildReport:
     mesh_seconds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     ground: str = ""  # the floor plane object, "" when not made
     unsure_markers: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # per rig
+    updated: bool = False  # an earlier import of the same video was updated in place
 
 
 class _Created:
@@ -97,8 +100,45 @@ def _build_person_mesh(result: result_format.JobResult, p: int, rig: bpy.types.O
 def build_result(context: bpy.types.Context, result: result_format.JobResult,
                  options: BuildOptions | None = None) -> BuildReport:
     """Create the collection, camera, and per person a keyframed armature and its skinned mesh
-    (when the result has a body and ``options.with_mesh``)."""
+    (when the result has a body and ``options.with_mesh``); or, when an earlier import of the
+    same video is in the scene (and ``options.update_existing``), update it in place
+    (:mod:`.reimport`). Then mark where each person's solve is unsure."""
     options = options or BuildOptions()
+    scene = context.scene
+    video_name = os.path.basename(result.source_video) or "video"
+    name = options.collection_name or f"GenHMR {video_name}"
+    earlier = reimport.existing_collection(name) if options.update_existing else None
+    if earlier is None:
+        report, unsure = _build(context, result, options, name)
+    else:
+        report, unsure = _build(context, result, options, f"{name} (update)")
+        renamed, kept = reimport.merge(scene, earlier, bpy.data.collections[report.collection])
+        report = _renamed(report, renamed, earlier.name)
+        unsure = {renamed[n]: v for n, v in unsure.items()}
+        report.updated = True
+        report.warnings += [f"{n}: not in the new result, left as it was" for n in kept]
+    report.unsure_markers = {n: unsure_marks.mark_unsure(scene, n, at, values,
+                                                         options.unsure_threshold)
+                             for n, (at, values) in unsure.items()}
+    scene.frame_set(scene.frame_current)  # pose and colour the rigs now
+    return report
+
+
+def _renamed(report: BuildReport, names: dict[str, str], collection: str) -> BuildReport:
+    """The report of a build merged into an earlier one, with the objects' final names."""
+    return dataclasses.replace(
+        report, collection=collection, armatures=[names[n] for n in report.armatures],
+        camera=names.get(report.camera, report.camera),
+        keyed_frames={names[n]: k for n, k in report.keyed_frames.items()},
+        meshes=[names[n] for n in report.meshes],
+        mesh_seconds={names[n]: v for n, v in report.mesh_seconds.items()},
+        ground=names.get(report.ground, report.ground))
+
+
+def _build(context: bpy.types.Context, result: result_format.JobResult, options: BuildOptions,
+           collection_name: str) -> tuple[BuildReport, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """A fresh import into a new collection (everything made is removed on failure); also
+    each rig's (scene frames, confidence) for the unsure markers."""
     scene = context.scene
     view_layer = context.view_layer
     created = _Created()
@@ -109,8 +149,8 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
     _ensure_object_mode(context)
     try:
         t0 = time.perf_counter()
-        video_name = os.path.basename(result.source_video) or "video"
-        coll = bpy.data.collections.new(options.collection_name or f"GenHMR {video_name}")
+        coll = bpy.data.collections.new(collection_name)
+        coll[reimport.IMPORT_TAG] = True
         created.add(bpy.data.collections, coll)
         scene.collection.children.link(coll)
 
@@ -121,6 +161,7 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
                                            result.num_frames)
         image_size = (int(result.image_size[0]), int(result.image_size[1]))
         cam = camera.build_camera(f"{coll.name} camera", result.camera_K, image_size, height, coll)
+        reimport.tag(cam, "camera")
         created.add(bpy.data.cameras, cam.data)
         created.add(bpy.data.objects, cam)
         frames = np.asarray(result.frame_indices, dtype=np.int64) + int(options.frame_offset)
@@ -150,13 +191,17 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
         mesh_seconds: dict[str, dict[str, float]] = {}
         skin = None
         if result.body is not None and options.with_mesh and result.num_people:
-            skin = mesh.skin_material()
-            created.add(bpy.data.materials, skin)
+            skin = next((m for m in bpy.data.materials if m.get(SKIN_TAG)), None)
+            if skin is None:  # one skin material for every import
+                skin = mesh.skin_material()
+                skin[SKIN_TAG] = True
+                created.add(bpy.data.materials, skin)
         t_rig = t_key = t_mesh = 0.0
         for p, track_id in enumerate(result.track_ids):
             t1 = time.perf_counter()
             name = f"GenHMR_person_{int(track_id)}"
             obj = armature.build_armature(name, result.rest_joints[p], coll, view_layer)
+            reimport.tag(obj, "rig", int(track_id))
             created.add(bpy.data.armatures, obj.data)
             created.add(bpy.data.objects, obj)
             rest = armature.bone_rest_rotations(obj)
@@ -182,6 +227,7 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
                 t3 = time.perf_counter()
                 body_obj, seconds = _build_person_mesh(result, p, obj, coll, skin, options,
                                                        created, warnings)
+                reimport.tag(body_obj, "body", int(track_id))
                 meshes.append(body_obj.name)
                 mesh_seconds[body_obj.name] = seconds
                 t_mesh += time.perf_counter() - t3
@@ -199,16 +245,13 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
                                         coll)
             created.add(bpy.data.meshes, plane.data)
             created.add(bpy.data.objects, plane)
+            reimport.tag(plane, "ground")
             ground_name = plane.name
         timings["armatures"] = t_rig
         timings["keyframes"] = t_key
         if skin is not None:
             timings["meshes"] = t_mesh
 
-        markers = {name: unsure_marks.mark_unsure(scene, name, at, values,
-                                                  options.unsure_threshold)
-                   for name, (at, values) in unsure.items()}
-        scene.frame_set(scene.frame_current)  # pose and colour the new rigs now
         if options.set_scene_settings:
             camera.apply_scene_settings(scene, image_size, result.fps, cam)
         if options.set_frame_range and len(frames):
@@ -223,7 +266,7 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
     return BuildReport(collection=coll.name, armatures=names, camera=cam.name,
                        camera_height=height, background=clip_name, keyed_frames=keyed,
                        seconds=timings, warnings=warnings, meshes=meshes,
-                       mesh_seconds=mesh_seconds, ground=ground_name, unsure_markers=markers)
+                       mesh_seconds=mesh_seconds, ground=ground_name), unsure
 
 
 def _floor(result: result_format.JobResult) -> ground_core.Ground:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_result import posed_result, write_result
+from synthetic_result import make_result, posed_result, write_result
 
 from genhmr_core import result_format, skeleton
 from genhmr_core.body_mesh import BodyMesh, from_smplx_arrays
@@ -146,3 +146,31 @@ def test_render_shows_a_body(driver, tmp_path: Path, smplx_body: BodyMesh, kind:
     assert height > 1.8 * width and height > 0.7 * 480, r  # a standing figure fills the frame
     red, green, blue = r["body_colour"]
     assert red > green > blue, r  # lit skin, not grey background or black holes
+
+
+def test_importing_again_updates_instead_of_duplicating(driver, tmp_path: Path,
+                                                        smplx_body: BodyMesh) -> None:
+    """A newer result of the same video updates the earlier import: no second collection,
+    camera, material or ``.001`` names; person 3's rig stays the same object (what the artist
+    built on it survives) and moves as the new result says; a new person joins, a missing one
+    is kept and reported."""
+    body = _body("default", smplx_body)
+    first = write_result(tmp_path / "first.npz", body=body)
+    res = make_result(body=body, seed=1)
+    res.track_ids = np.array([3, 9])
+    second = result_format.save_result(res, tmp_path / "second.npz")
+    r = driver("reimport", first, second, timeout=300)
+    rep = r["report"]
+    assert rep["updated"] and rep["collection"] == "GenHMR synthetic.mp4"
+    assert rep["armatures"] == ["GenHMR_person_3", "GenHMR_person_9"]
+    assert rep["warnings"][-1] == "GenHMR_person_7: not in the new result, left as it was"
+    assert r["numbered"] == []
+    # One more person (rig, body, the rig's motion and the body's visibility keys); nothing
+    # else more or less.
+    assert r["added"] == {"objects": 2, "armatures": 1, "actions": 2, "collections": 0,
+                          "cameras": 0, "movieclips": 0, "meshes": 1, "materials": 0,
+                          "shape_keys": 1}, r["added"]
+    assert r["same_object"] and r["prop_parent"] == "GenHMR_person_3"
+    assert r["in_artist_collection"] and r["retarget_source"] == "GenHMR_person_3"
+    assert r["bodies_on_rig"] == ["GenHMR_person_3_body"]
+    assert r["max_head_difference_m"] < 1e-5

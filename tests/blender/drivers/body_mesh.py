@@ -160,10 +160,11 @@ except RuntimeError as exc:
 mesh_mod.build_body_mesh = real
 out["failure"] = {"raised": raised, "calls": len(calls), "before": before, "after": data_counts()}
 
-# The same result without meshes: armatures only.
+# The same result without meshes, as a new collection (not an update of the first import):
+# armatures only.
 before = data_counts()
-report = build.build_result(bpy.context, RES, build.BuildOptions(with_mesh=False,
-                                                                 load_background=False))
+report = build.build_result(bpy.context, RES, build.BuildOptions(
+    with_mesh=False, load_background=False, collection_name="GenHMR without meshes"))
 after = data_counts()
 out["without_mesh"] = {"meshes": report.meshes,
                        "added": {k: after[k] - before[k] for k in after}}
