@@ -25,6 +25,7 @@ from ..backend_client import BackendClient
 from ..job import AnalysisJob, JobState
 from ..preferences import backend_python, get_prefs, user_dir
 from ..rig.build import BuildOptions
+from ..rig.unsure import threshold_of
 from .import_result import import_result_file, report_summary
 
 # The one running modal analysis, so the Cancel button and file loads can reach it.
@@ -170,7 +171,8 @@ class GENHMR_OT_analyze(bpy.types.Operator):
         runtime.result_path = state.result_path
         settings = context.scene.genhmr
         options = BuildOptions(frame_offset=src.offset if src else 1,
-                               set_frame_range=settings.range_mode != "SCENE")
+                               set_frame_range=settings.range_mode != "SCENE",
+                               unsure_threshold=threshold_of(context.scene))
         try:
             report = import_result_file(context, state.result_path, options)
         except result_format.ResultFormatError as exc:

@@ -3,10 +3,11 @@
 import traceback
 
 import bpy
-from bpy.props import BoolProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 
 from .._core import result_format
 from ..rig.build import BuildOptions, BuildReport, build_result
+from ..rig.unsure import threshold_of
 
 
 def import_result_file(context: bpy.types.Context, path: str,
@@ -55,6 +56,11 @@ class GENHMR_OT_import_result(bpy.types.Operator):
         description="Key each person's visibility so rig and body show only from the first to "
                     "the last frame they were tracked")
 
+    min_confidence: FloatProperty(
+        name="Keys Only Where Sure", default=0.0, min=0.0, max=1.0, step=5, precision=2,
+        description="Key each bone only on frames where its joint's confidence is at least "
+                    "this (the curves interpolate across the rest); 0 = every solved frame")
+
     with_ground: BoolProperty(
         name="Ground Plane", default=True,
         description="Add a plane for the floor the people stand on (z = 0)")
@@ -71,7 +77,9 @@ class GENHMR_OT_import_result(bpy.types.Operator):
                                with_mesh=self.with_mesh,
                                preserve_volume=self.preserve_volume,
                                hide_when_unseen=self.hide_when_unseen,
-                               with_ground=self.with_ground)
+                               with_ground=self.with_ground,
+                               min_confidence=self.min_confidence,
+                               unsure_threshold=threshold_of(context.scene))
         try:
             report = import_result_file(context, path, options)
         except result_format.ResultFormatError as exc:

@@ -37,6 +37,7 @@ class BuildOptions:
     hide_when_unseen: bool = True  # key visibility: each person shows only while tracked
     with_ground: bool = True  # a plane object for the floor (z = 0)
     update_existing: bool = True  # an earlier import of this video is updated, not duplicated
+    min_confidence: float = 0.0  # > 0: key each bone only where its joint is at least this sure
     unsure_threshold: float = confidence.DEFAULT_THRESHOLD  # timeline markers below this
 
 
@@ -210,8 +211,10 @@ def _build(context: bpy.types.Context, result: result_format.JobResult, options:
                                                  rest, camera_rotation=turn)
             root = scene_space.root_locations(result.transl[p], result.rest_joints[p], rest[0],
                                               height, camera_rotation=turn)
+            confident = (result.joint_confidence[p] >= options.min_confidence
+                         if options.min_confidence > 0 else None)
             stats = keyframes.keyframe_person(obj, quats, root, frames, result.valid[p],
-                                              f"{obj.name}_motion")
+                                              f"{obj.name}_motion", confident)
             if result.foot_contact is not None:
                 keyframes.keyframe_contacts(obj, frames, result.valid[p], result.foot_contact[p])
             keyframes.keyframe_confidence(obj, frames, result.valid[p],

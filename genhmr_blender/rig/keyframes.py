@@ -40,31 +40,42 @@ def write_channel(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarr
 
 
 def keyframe_person(obj: bpy.types.Object, quats: np.ndarray, root_loc: np.ndarray,
-                    frames: np.ndarray, valid: np.ndarray, action_name: str) -> dict[str, float]:
-    """Key pose-bone rotations (F, J, 4) and the root location (F, 3) at the valid frames.
+                    frames: np.ndarray, valid: np.ndarray, action_name: str,
+                    confident: np.ndarray | None = None) -> dict[str, float]:
+    """Key pose-bone rotations (F, J, 4) and the root location (F, 3) at the valid frames;
+    with ``confident`` (F, J) only where that joint is also confident ("keep good frames":
+    the curves then interpolate across the doubtful frames, and a bone never confident keeps
+    its rest pose).
 
     Returns timings and counts for reports and tests.
     """
     t0 = time.perf_counter()
     valid = np.asarray(valid, dtype=bool)
-    keyed_frames = np.asarray(frames, dtype=np.float64)[valid]
+    keep = valid[:, None] if confident is None else valid[:, None] & np.asarray(confident, bool)
+    keep = np.broadcast_to(keep, (len(valid), skeleton.NUM_JOINTS))
+    frames = np.asarray(frames, dtype=np.float64)
     names = skeleton.JOINT_NAMES
     curves = 0
-    if len(keyed_frames):
+    counts = []
+    if valid.any():
         action = new_action(obj, action_name)
         for j in POSED_JOINTS:
+            at = keep[:, j]
+            counts.append(int(at.sum()))
+            if not at.any():
+                continue
             path = f'pose.bones["{names[j]}"].rotation_quaternion'
             for axis in range(4):
                 fc = new_fcurve(action, obj, path, axis, names[j])
-                write_channel(fc, keyed_frames, quats[valid, j, axis])
+                write_channel(fc, frames[at], quats[at, j, axis])
                 curves += 1
-        root = names[0]
-        for axis in range(3):
+        root, at = names[0], keep[:, 0]
+        for axis in range(3 if at.any() else 0):
             fc = new_fcurve(action, obj, f'pose.bones["{root}"].location', axis, root)
-            write_channel(fc, keyed_frames, root_loc[valid, axis])
+            write_channel(fc, frames[at], root_loc[at, axis])
             curves += 1
     return {"seconds": time.perf_counter() - t0, "fcurves": curves,
-            "keys_per_curve": len(keyed_frames)}
+            "keys_per_curve": max(counts, default=0)}
 
 
 CONTACT_PROPERTIES: tuple[str, ...] = tuple(f"contact_{name}"

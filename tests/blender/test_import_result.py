@@ -141,3 +141,10 @@ def test_where_the_solve_is_unsure_shows(driver, tmp_path: Path) -> None:
     # Marked again at 0.7: the 0.2 and 0.6 frames make one stretch; the old marker replaced.
     assert r["remarked"] == ["FINISHED"]
     assert r["after"] == {"keep me": 3, "GenHMR_person_3 unsure (5 f)": 12}
+    # Keys only where sure: imported again (an update of the same rigs) with 0.5, the 0.2
+    # frames (scene 12-14) have no bone keys, the 0.6 ones (15-16) and the rest keep theirs.
+    assert r["again"] == ["FINISHED"]
+    assert r["markers_again"] == r["after"]  # the import marks at the panel's threshold too
+    solved = [f for f, _ in person]
+    for path in ('pose.bones["left_knee"].rotation_quaternion', 'pose.bones["pelvis"].location'):
+        assert r["sure_keys"][path] == [f for f in solved if f not in (12, 13, 14)], path

@@ -34,5 +34,12 @@ colours = {"low": colour(12), "high": colour(8), "palette": rig.pose.bones["left
 scene.genhmr.unsure_threshold = 0.7  # 0.6 is now unsure too: recoloured on frame change
 colours["medium_at_0.7"] = colour(15)
 remarked = sorted(bpy.ops.genhmr.mark_unsure())
-emit({"curves": curves, "at_import": at_import, "remarked": remarked, "after": markers(),
-      "colours": colours})
+after = markers()
+# Import again, keys only where sure (>= 0.5): the 0.2 frames lose their bone keys.
+again = sorted(bpy.ops.genhmr.import_result(filepath=sys.argv[1], with_mesh=False,
+                                            frame_offset=1, min_confidence=0.5))
+sure_keys = {fc.data_path: sorted({round(k.co.x) for k in fc.keyframe_points})
+             for fc in fcurves_of(rig) if fc.array_index == 0
+             and fc.data_path.startswith('pose.bones["') and "genhmr" not in fc.data_path}
+emit({"again": again, "sure_keys": sure_keys, "markers_again": markers(), "curves": curves,
+      "at_import": at_import, "remarked": remarked, "after": after, "colours": colours})
