@@ -7,7 +7,7 @@ the UI, talks to that process and turns its result files into Blender data.
 import bpy
 
 from . import preferences, properties
-from .ops import analyze, export_motion, import_result, mark_unsure, retarget
+from .ops import analyze, export_motion, import_result, mark_unsure, people, retarget
 from .retarget import settings as retarget_settings
 from .rig import unsure
 from .ui import panel, retarget_panel
@@ -18,6 +18,7 @@ CLASSES: tuple[type, ...] = (
     *preferences.CLASSES,
     *import_result.CLASSES,
     *mark_unsure.CLASSES,
+    *people.CLASSES,
     *analyze.CLASSES,
     *export_motion.CLASSES,
     *retarget.CLASSES,

@@ -166,6 +166,8 @@ def _build(context: bpy.types.Context, result: result_format.JobResult, options:
         created.add(bpy.data.cameras, cam.data)
         created.add(bpy.data.objects, cam)
         frames = np.asarray(result.frame_indices, dtype=np.int64) + int(options.frame_offset)
+        if len(frames):  # the analysed scene frames, for edits of people later (rig/people.py)
+            coll["genhmr_frame_range"] = (int(frames.min()), int(frames.max()))
         if turn is not None:
             quats = scene_space.camera_quaternions(turn)
             if result.camera_rotation is None:  # fixed, but tilted against the floor

@@ -50,7 +50,8 @@ def _copy_properties(old: bpy.types.bpy_struct, new: bpy.types.bpy_struct) -> No
             old.id_properties_ui(key).update_from(new.id_properties_ui(key))
 
 
-def _assign_action(old: bpy.types.Object, action: bpy.types.Action | None) -> None:
+def assign_action(old: bpy.types.Object, action: bpy.types.Action | None) -> None:
+    """Give ``old`` this action (and, from 4.4, its first slot when none was picked)."""
     anim = old.animation_data or old.animation_data_create()
     anim.action = action
     slots = getattr(action, "slots", None)  # 4.4+: say which slot, it was made for another ID
@@ -67,7 +68,7 @@ def adopt(old: bpy.types.Object, new: bpy.types.Object) -> None:
         new.animation_data.action = None
     old.data = new.data
     old.matrix_basis = new.matrix_basis
-    _assign_action(old, new_action)
+    assign_action(old, new_action)
     _copy_properties(old, new)
     if old.type == "ARMATURE":
         for pb in new.pose.bones:
@@ -104,6 +105,8 @@ def merge(scene: bpy.types.Scene, old_coll: bpy.types.Collection,
           new_coll: bpy.types.Collection) -> tuple[dict[str, str], list[str]]:
     """Merge a fresh import into an earlier one; returns {new object name: final name} and
     the names of the earlier people the new result does not have."""
+    for key in list(new_coll.keys()):  # what the import records on its collection (frame range)
+        old_coll[key] = new_coll[key]
     existing = {k: o for o in old_coll.objects if (k := _key(o)) is not None}
     final: dict[bpy.types.Object, bpy.types.Object] = {}
     names: dict[str, str] = {}

@@ -78,6 +78,13 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
         row = layout.row(align=True)
         row.prop(settings, "unsure_threshold", slider=True)
         row.operator("genhmr.mark_unsure", text="", icon="MARKER_HLT")
+        obj = context.active_object
+        if obj is not None and obj.get("genhmr_role") == "rig":  # fix people by hand
+            layout.label(text=obj.name, icon="ARMATURE_DATA")
+            row = layout.row(align=True)
+            row.operator("genhmr.split_person", text="Split")
+            row.operator("genhmr.merge_people", text="Merge")
+            row.operator("genhmr.delete_person", text="Delete", icon="TRASH")
         if runtime.status and not runtime.error:
             layout.label(text=runtime.status, icon="INFO")
     if runtime.error:

@@ -148,3 +148,28 @@ def test_where_the_solve_is_unsure_shows(driver, tmp_path: Path) -> None:
     solved = [f for f, _ in person]
     for path in ('pose.bones["left_knee"].rotation_quaternion', 'pose.bones["pelvis"].location'):
         assert r["sure_keys"][path] == [f for f in solved if f not in (12, 13, 14)], path
+
+
+def test_fix_people_by_hand(driver, tmp_path: Path) -> None:
+    """Split a rig at a frame (the new person plays on exactly), merge it back (the original
+    again), merge another person in (frames gained with that person's rotations and place),
+    delete a rig (nothing left behind); clear refusals."""
+    r = driver("people_edits", write_result(tmp_path / "r.npz"))
+    before = r["keyed_before"]
+    assert r["split"] == ["FINISHED"]
+    assert r["split_keys"] == {"3": [f for f in before["3"] if f < 13],
+                               "8": [f for f in before["3"] if f >= 13]}
+    assert r["split_error_m"] < 1e-5
+    assert r["visible_at_15"] == {"GenHMR_person_3": False, "GenHMR_person_8": True}
+    assert r["split_outside"][0] == "CANCELLED" and "one side" in r["split_outside"][1]
+    assert r["merge_back"] == ["FINISHED"] and r["merge_back_keys"] == before["3"]
+    assert r["merge_back_error_m"] < 1e-5
+    assert r["merge"] == ["FINISHED"]
+    assert r["merged_keys"] == sorted(set(before["3"]) | set(before["7"]))
+    assert r["gained_rotation_error"] < 1e-4  # 7's rotations on 3's (larger) skeleton
+    assert r["gained_pelvis_error_m"] < 1e-5  # and 7's place
+    assert r["kept_error_m"] < 1e-5  # 3's own frames untouched
+    assert r["left"] == ["GenHMR_person_3"] and r["orphans"] == []
+    assert r["merge_alone"][0] == "CANCELLED" and "another GenHMR rig" in r["merge_alone"][1]
+    assert r["delete"] == ["FINISHED"] and r["after_delete"] == []
+    assert not any(m.startswith("GenHMR_person") for m in r["markers"])

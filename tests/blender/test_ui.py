@@ -29,6 +29,12 @@ def test_panels_draw(driver) -> None:
     assert "prop_search:root_bone" in mapped and "prop_search:root_bone" not in fresh
     assert "label:Rest match: captured pose" in mapped
     assert s["retarget/row"][:2] == ["prop:joint", "prop_search:bone"]
+    # With a person's rig active: unsure threshold and marking, and split / merge / delete.
+    for call in ("prop:unsure_threshold", "operator:genhmr.mark_unsure",
+                 "operator:genhmr.split_person", "operator:genhmr.merge_people",
+                 "operator:genhmr.delete_person"):
+        assert call in s["person_active"], call
+    assert "operator:genhmr.split_person" not in s["STRIP/SOURCE"]
     # Range messages say what is wrong in the artist's terms, never an internal placeholder.
     messages = r["range_messages"]
     assert messages["reversed"] == ("The range starts at frame 50, after its end at frame 10: "

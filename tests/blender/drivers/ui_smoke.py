@@ -150,6 +150,12 @@ for name, active in (("on_rig", rig), ("fresh", character)):
     calls.clear()
     retarget_panel.GENHMR_PT_retarget.draw(type("P", (), {"layout": Layout()})(), ctx)
     states[f"retarget/{name}"] = list(calls)
+rig["genhmr_role"] = "rig"  # as the import tags a person's rig: the people row shows
+ctx.view_layer.objects.active = rig
+calls.clear()
+panel.draw_genhmr(Layout(), ctx)
+states["person_active"] = list(calls)
+ctx.view_layer.objects.active = character
 bpy.ops.genhmr.retarget_auto_map()
 character.genhmr_retarget.root_mode = "ROOT_BONE"
 item = character.genhmr_retarget.rest_match.add()
