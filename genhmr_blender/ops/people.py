@@ -5,6 +5,7 @@ import bpy
 from bpy.props import StringProperty
 
 from ..rig import people
+from ._active import OnActive
 
 
 def _active_person(context: bpy.types.Context) -> bpy.types.Object | None:
@@ -12,15 +13,9 @@ def _active_person(context: bpy.types.Context) -> bpy.types.Object | None:
     return obj if people.is_person(obj) else None
 
 
-class _OnPerson:
-    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if _active_person(context) is not None:
-            return True
-        cls.poll_message_set("Make a GenHMR rig the active object")
-        return False
+class _OnPerson(OnActive):
+    active = staticmethod(_active_person)
+    poll_hint = "Make a GenHMR rig the active object"
 
     def run(self, context: bpy.types.Context, edit) -> set[str]:
         try:

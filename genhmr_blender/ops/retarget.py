@@ -15,6 +15,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 from .._core import retarget
 from ..preferences import ADDON_ID
 from ..retarget import armatures, bake, settings
+from ._active import OnActive
 
 PRESET_FOLDER = "retarget_presets"
 
@@ -50,16 +51,9 @@ def user_presets() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.json"))}
 
 
-class _OnTarget:
-    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if _target(context) is not None:
-            return True
-        cls.poll_message_set("Select your character's armature (not a GenHMR rig) to "
-                             "retarget onto")
-        return False
+class _OnTarget(OnActive):
+    active = staticmethod(_target)
+    poll_hint = "Select your character's armature (not a GenHMR rig) to retarget onto"
 
 
 class GENHMR_OT_retarget_auto_map(_OnTarget, bpy.types.Operator):
