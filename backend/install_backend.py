@@ -45,6 +45,7 @@ import math
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -242,6 +243,50 @@ def index_args(wheels: Path | None) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Events (pure formatting)
 # --------------------------------------------------------------------------------------------
+
+
+# -- the torch build ---------------------------------------------------------------------------
+# PyPI's Linux torch wheels are the CUDA build: with their nvidia-* and triton dependencies about
+# 3.4 GB more on disk than the CPU build, which an artist without an NVIDIA GPU never uses. The
+# CPU build comes from PyTorch's own index (or one the user sets); on Windows and macOS PyPI's
+# torch already is a CPU (or MPS) build, and an offline wheel folder holds whatever build the
+# studio put in it.
+TORCH_BUILDS = ("auto", "cpu", "cuda")
+DEFAULT_TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# What each build costs, for the message before installing (docs/licenses.md, "Install size"):
+# the CPU wheel measured here (192 MB download, 757 MB installed); the CUDA build's extra
+# nvidia-* (2.7 GB) and triton (0.7 GB) measured by the team on a fresh Linux machine (PyPI's
+# CUDA wheels cannot be fetched here).
+TORCH_SIZE_NOTE = {"cpu": "about 190 MB to download, 0.8 GB on disk",
+                   "cuda": "about 4 GB more on disk than the CPU build (NVIDIA libraries)"}
+
+
+def has_nvidia_gpu(driver_file: Path = Path("/proc/driver/nvidia/version"),
+                   which: Any = shutil.which) -> bool:
+    """An NVIDIA driver is installed (Linux exposes its version file; everywhere nvidia-smi)."""
+    return driver_file.is_file() or which("nvidia-smi") is not None
+
+
+def resolve_torch_build(choice: str, nvidia: bool) -> str:
+    """"auto" -> "cuda" with an NVIDIA GPU, else "cpu"; "cpu" and "cuda" stay."""
+    if choice not in TORCH_BUILDS:
+        raise InstallError(f"unknown torch build '{choice}' (choose {', '.join(TORCH_BUILDS)})",
+                           "check", EXIT_USAGE)
+    return ("cuda" if nvidia else "cpu") if choice == "auto" else choice
+
+
+def torch_install_cmd(python: Path | str, build: str, pin: str | None, index: str,
+                      wheels: Path | None, platform: str = sys.platform) -> list[str] | None:
+    """The pip command that puts the CPU build of torch in first, or None where the main
+    install already gets the right build (CUDA, Windows/macOS, offline wheels, no pin).
+
+    It asks for the exact local version (``torch==X+cpu``) with the CPU index as an extra index,
+    so torch's own dependencies still come from the user's usual index, and the main install
+    then finds ``torch==X`` satisfied by ``X+cpu`` (PEP 440 ignores the local label there)."""
+    if build != "cpu" or wheels is not None or pin is None or not platform.startswith("linux"):
+        return None
+    return [str(python), "-m", "pip", "install", "--progress-bar", "off", "--retries", "1",
+            "--timeout", "20", f"torch=={pin}+cpu", "--extra-index-url", index]
 
 
 def overall_fraction(step: str, local: float) -> float:
@@ -593,6 +638,7 @@ class Installer:
         )
         self.requirements = [Path(p).expanduser().absolute() for p in args.requirements]
         self.constraints = [Path(p).expanduser().absolute() for p in args.constraints]
+        self.torch_build = resolve_torch_build(args.torch, has_nvidia_gpu())
 
     # -- check ------------------------------------------------------------------------------
     def check(self) -> str:
@@ -613,7 +659,9 @@ class Installer:
                 raise InstallError(f"requirement file not found: {f}", "check", EXIT_USAGE)
         if self.wheels is not None and not self.wheels.is_dir():
             raise InstallError(f"wheel folder not found: {self.wheels}", "check", EXIT_USAGE)
-        return requirements_hash(self.requirements + self.constraints)
+        # A different torch build is a different environment: the stamp says which.
+        files_hash = requirements_hash(self.requirements + self.constraints)
+        return f"{files_hash}+torch-{self.torch_build}"
 
     # -- venv -------------------------------------------------------------------------------
     def python_works(self) -> tuple[bool, str]:
@@ -722,7 +770,27 @@ class Installer:
             cmd += ["-c", str(c)]
         return cmd
 
+    def install_torch(self) -> None:
+        """The CPU build of torch before everything else, where it needs its own index. An
+        unreachable index is not fatal: the main install then takes torch from the usual one
+        (on some mirrors that is the CPU build anyway), and the message says so."""
+        pins: dict[str, str] = {}
+        for f in expand_requirement_files(self.requirements):
+            pins.update(parse_pins(f.read_text(encoding="utf-8")))
+        cmd = torch_install_cmd(self.py, self.torch_build, pins.get("torch"),
+                                self.args.torch_index, self.wheels)
+        size = TORCH_SIZE_NOTE[self.torch_build] if self.wheels is None else "from the folder"
+        self.rep.progress("install", f"torch: the {self.torch_build.upper()} build ({size})",
+                          0.0)
+        if cmd is None:
+            return
+        res = self.runner.run(cmd, timeout=1800)
+        if res.returncode != 0:
+            self.rep.progress("install", f"the CPU index {self.args.torch_index} did not give "
+                                         "torch; taking it from the usual index", 0.0)
+
     def install(self) -> None:
+        self.install_torch()
         expected = count_expected_packages(self.requirements)
         state = PipProgress(expected)
         source = f"wheels in {self.wheels}" if self.wheels else "the package index"
@@ -864,6 +932,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"constraints files (default: {DEFAULT_CONSTRAINTS.relative_to(ROOT_DIR)})",
     )
     p.add_argument("--no-constraints", action="store_true", help="install without constraints")
+    p.add_argument("--torch", choices=TORCH_BUILDS, default="auto",
+                   help="torch build: auto (CUDA only with an NVIDIA GPU), cpu, cuda")
+    p.add_argument("--torch-index", default=DEFAULT_TORCH_CPU_INDEX, metavar="URL",
+                   help="package index of the CPU build of torch (Linux)")
     p.add_argument("--json", action="store_true", help="print JSON-lines events on stdout")
     p.add_argument(
         "--skip-task-bundle", action="store_true", help="do not build the MediaPipe task bundle"

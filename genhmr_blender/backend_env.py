@@ -79,8 +79,10 @@ def serve_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def install_command(installer_python: str, venv: str | os.PathLike[str],
-                    wheels: str = "") -> list[str]:
-    """``install_backend.py`` invocation for the "Set up backend" button (JSON progress)."""
+                    wheels: str = "", torch_build: str = "auto", torch_index: str = ""
+                    ) -> list[str]:
+    """``install_backend.py`` invocation for the "Set up backend" button (JSON progress);
+    ``torch_build`` auto / cpu / cuda, ``torch_index`` the CPU build's index ("" = PyTorch's)."""
     bdir = backend_dir()
     cmd = [installer_python, str(bdir / "install_backend.py"), "--venv", str(venv), "--json",
            "--requirements", str(bdir / "requirements.txt")]
@@ -88,6 +90,9 @@ def install_command(installer_python: str, venv: str | os.PathLike[str],
         cmd += ["--constraints", str(bdir / "constraints.txt")]
     if wheels.strip():
         cmd += ["--wheels", wheels.strip()]
+    cmd += ["--torch", torch_build]
+    if torch_index.strip():
+        cmd += ["--torch-index", torch_index.strip()]
     return cmd
 
 

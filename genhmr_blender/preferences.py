@@ -83,7 +83,9 @@ class GENHMR_OT_setup_backend(bpy.types.Operator):
         prefs = get_prefs(context)
         wheels = bpy.path.abspath(prefs.wheels_dir) if prefs and prefs.wheels_dir else ""
         venv = os.path.join(folder, backend_env.VENV_DIRNAME)
-        cmd = backend_env.install_command(sys.executable, venv, wheels)
+        cmd = backend_env.install_command(
+            sys.executable, venv, wheels, prefs.torch_build if prefs else "auto",
+            prefs.torch_index if prefs else "")
         proc = JsonLinesProcess(cmd, env=backend_env.child_env_for_installer(),
                                 decode=_decode_installer_line,
                                 log_path=os.path.join(folder, "setup.log"))
@@ -191,6 +193,17 @@ class GENHMR_AddonPreferences(bpy.types.AddonPreferences):
         name="Offline Wheels", subtype="DIR_PATH",
         description="Install from this folder of wheels instead of the internet (optional)")
 
+    torch_build: EnumProperty(
+        name="Torch Build",
+        items=[("auto", "Auto", "The CUDA build only when an NVIDIA GPU is found, else CPU"),
+               ("cpu", "CPU Only", "About 190 MB to download, 0.8 GB on disk"),
+               ("cuda", "CUDA", "For an NVIDIA GPU: about 4 GB more on disk (NVIDIA libraries)")],
+        default="auto", description="Which build of PyTorch the backend environment gets")
+    torch_index: StringProperty(
+        name="CPU Package Index",
+        description="Where the CPU build of PyTorch comes from on Linux (empty: PyTorch's own "
+                    "index, download.pytorch.org/whl/cpu)")
+
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         col = layout.column()
@@ -209,6 +222,9 @@ class GENHMR_AddonPreferences(bpy.types.AddonPreferences):
         box = layout.box()
         box.label(text="Backend environment")
         box.prop(self, "wheels_dir")
+        box.prop(self, "torch_build")
+        if self.torch_build != "cuda" and not self.wheels_dir:
+            box.prop(self, "torch_index")
         if _SetupState.running():
             box.progress(factor=_SetupState.fraction, type="BAR", text=_SetupState.message)
             box.operator(GENHMR_OT_setup_backend_cancel.bl_idname, icon="CANCEL")

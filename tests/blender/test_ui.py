@@ -15,6 +15,7 @@ def test_panels_draw(driver) -> None:
     assert "operator:genhmr.analyze" not in s["running"]
     assert "label:The backend stopped unexpectedly." in s["error"]
     assert "operator:genhmr.setup_backend" in s["preferences"]
+    assert "prop:torch_build" in s["preferences"] and "prop:torch_index" in s["preferences"]
     assert any(c.startswith(("label:Using ", "label:No backend Python")) for c in s["preferences"])
     # Retarget: a hint on a GenHMR rig; on a character the source, Auto Map, presets, the
     # mapping table, root motion (its bone when on a root bone), the captured rest match.

@@ -272,8 +272,12 @@ def test_install_command_is_accepted_by_installer(tmp_path: Path) -> None:
     """The "Set up backend" command line parses (``--print-hash`` exits before installing)."""
     import subprocess
 
-    cmd = backend_env.install_command(sys.executable, tmp_path / "venv") + ["--print-hash"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                          env=backend_env.child_env_for_installer())
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip()
+    for build, index in (("auto", ""), ("cpu", "https://example.invalid/cpu"), ("cuda", "")):
+        cmd = backend_env.install_command(sys.executable, tmp_path / "venv", "", build,
+                                          index) + ["--print-hash"]
+        assert cmd[cmd.index("--torch") + 1] == build
+        assert ("--torch-index" in cmd) == bool(index)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                              env=backend_env.child_env_for_installer())
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip()

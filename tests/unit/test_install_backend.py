@@ -348,3 +348,82 @@ def test_missing_venv_argument_and_a_folder_that_is_not_a_venv(tmp_path: Path):
     assert events[-1]["type"] == "error" and events[-1]["step"] == "venv"
     assert "is not a Python environment" in events[-1]["message"]
     assert (folder / "notes.txt").read_text() == "mine"  # left alone
+
+
+def test_the_torch_build_choice(tmp_path: Path):
+    """Auto takes CUDA only with an NVIDIA GPU; the CPU build on Linux comes first from the
+    CPU index as the exact local version; nothing special elsewhere or offline."""
+    driver = tmp_path / "nvidia_version"
+    assert not ib.has_nvidia_gpu(driver, which=lambda _name: None)
+    assert ib.has_nvidia_gpu(driver, which=lambda _name: "/usr/bin/nvidia-smi")
+    driver.write_text("NVRM version: 550.0\n")
+    assert ib.has_nvidia_gpu(driver, which=lambda _name: None)
+    assert ib.resolve_torch_build("auto", nvidia=True) == "cuda"
+    assert ib.resolve_torch_build("auto", nvidia=False) == "cpu"
+    assert ib.resolve_torch_build("cuda", nvidia=False) == "cuda"
+    with pytest.raises(ib.InstallError, match="unknown torch build"):
+        ib.resolve_torch_build("rocm", nvidia=False)
+    index = "https://example.invalid/cpu"
+    cmd = ib.torch_install_cmd("/venv/bin/python", "cpu", "2.13.0", index, None, "linux")
+    assert cmd[:3] == ["/venv/bin/python", "-m", "pip"] and "torch==2.13.0+cpu" in cmd
+    assert cmd[cmd.index("--extra-index-url") + 1] == index and "--index-url" not in cmd
+    for build, pin, wheels, platform in [("cuda", "2.13.0", None, "linux"),
+                                         ("cpu", "2.13.0", None, "win32"),
+                                         ("cpu", "2.13.0", None, "darwin"),
+                                         ("cpu", "2.13.0", tmp_path, "linux"),
+                                         ("cpu", None, None, "linux")]:
+        assert ib.torch_install_cmd("py", build, pin, index, wheels, platform) is None
+
+
+def test_the_stamp_tells_torch_builds_apart(tmp_path: Path):
+    """Switching the build re-runs pip: the stamp hash names the build."""
+    hashes = {}
+    for build in ("cpu", "cuda"):
+        args = ib.resolve_args(ib.build_parser().parse_args(
+            ["--venv", str(tmp_path / "venv"), "--torch", build, "--any-python"]))
+        installer = ib.Installer(args, ib.Reporter(True, io.StringIO()), ib.Runner())
+        hashes[build] = installer.check()
+    assert hashes["cpu"].endswith("+torch-cpu") and hashes["cuda"].endswith("+torch-cuda")
+    assert hashes["cpu"].split("+")[0] == hashes["cuda"].split("+")[0]
+    assert ib.build_parser().parse_args(["--venv", "x"]).torch == "auto"
+
+
+def _probe_wheel(folder: Path) -> Path:
+    """A minimal pure-Python wheel (built by hand: no build backend, no index needed)."""
+    import zipfile
+
+    name, version = "genhmr_offline_probe", "1.0"
+    dist = f"{name}-{version}.dist-info"
+    files = {f"{name}/__init__.py": "VALUE = 42\n",
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                              "Tag: py3-none-any\n"}
+    files[f"{dist}/RECORD"] = "".join(f"{p},,\n" for p in [*files, f"{dist}/RECORD"])
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for p, text in files.items():
+            zf.writestr(p, text)
+    return path
+
+
+@pytest.mark.slow
+def test_offline_install_end_to_end(tmp_path: Path):
+    """Offline (--wheels): a fresh environment from a folder of wheels only, whatever the torch
+    choice (the folder's build is the build); the choice is named before pip runs."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _probe_wheel(wheels)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("genhmr-offline-probe==1.0\n")
+    venv = tmp_path / "venv"
+    code, events, stderr = run_script("--venv", str(venv), "--wheels", str(wheels),
+                                      "--requirements", str(requirements), "--no-constraints",
+                                      "--torch", "cpu", "--skip-task-bundle", timeout=600)
+    assert code == 0, (events, stderr)
+    messages = [e["message"] for e in events if e["type"] == "progress"]
+    assert any(m.startswith("torch: the CPU build (from the folder)") for m in messages)
+    probe = subprocess.run([str(ib.venv_python(venv)), "-c",
+                            "import genhmr_offline_probe as p; print(p.VALUE)"],
+                           capture_output=True, text=True, timeout=60)
+    assert probe.stdout.strip() == "42", probe.stderr
+    assert ib.read_stamp(venv)["requirements_hash"].endswith("+torch-cpu")

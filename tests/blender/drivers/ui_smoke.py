@@ -103,7 +103,8 @@ prefs = ctx.preferences.addons[PACKAGE].preferences
 prefs_cls = type(prefs)
 calls.clear()
 holder = type("Holder", (), {"layout": Layout()})()
-for name in ("backend_python", "smplx_dir", "device", "wheels_dir"):
+for name in ("backend_python", "smplx_dir", "device", "wheels_dir", "torch_build",
+             "torch_index"):
     setattr(holder, name, getattr(prefs, name))
 holder.bl_rna = prefs.bl_rna
 prefs_cls.draw(holder, ctx)
