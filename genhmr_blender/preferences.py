@@ -162,6 +162,11 @@ def _tag_preferences_redraw(context: bpy.types.Context) -> None:
                 area.tag_redraw()
 
 
+# Shown before "Set up Backend" (measured: docs/licenses.md, "Install size").
+_TORCH_SIZE = {"cpu": "about 190 MB to download, 0.8 GB on disk",
+               "cuda": "about 4 GB more on disk (NVIDIA libraries)"}
+
+
 class GENHMR_AddonPreferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_ID
 
@@ -223,8 +228,16 @@ class GENHMR_AddonPreferences(bpy.types.AddonPreferences):
         box.label(text="Backend environment")
         box.prop(self, "wheels_dir")
         box.prop(self, "torch_build")
-        if self.torch_build != "cuda" and not self.wheels_dir:
-            box.prop(self, "torch_index")
+        if self.wheels_dir:
+            box.label(text="PyTorch: whatever build the wheel folder holds", icon="INFO")
+        else:
+            text = {"auto": f"PyTorch: CPU build ({_TORCH_SIZE['cpu']}), CUDA with an "
+                            "NVIDIA GPU",
+                    "cpu": f"PyTorch: CPU build, {_TORCH_SIZE['cpu']}",
+                    "cuda": f"PyTorch: CUDA build, {_TORCH_SIZE['cuda']}"}[self.torch_build]
+            box.label(text=text, icon="INFO")
+            if self.torch_build != "cuda":
+                box.prop(self, "torch_index")
         if _SetupState.running():
             box.progress(factor=_SetupState.fraction, type="BAR", text=_SetupState.message)
             box.operator(GENHMR_OT_setup_backend_cancel.bl_idname, icon="CANCEL")
