@@ -30,7 +30,7 @@ from mathutils import Euler, Matrix, Vector
 
 from .._core import retarget
 from ..rig.fcurves import new_action, new_fcurve
-from ..rig.keyframes import write_channel
+from ..rig.keyframes import replace_channel
 from . import armatures
 
 RootMode = retarget.motion.RootMode
@@ -104,21 +104,13 @@ def _write(action: bpy.types.Action, obj: bpy.types.Object, path: str, index: in
     frames stay (re-baking a range of a longer animation)."""
     fc = new_fcurve(action, obj, path, index, group)
     points = fc.keyframe_points
-    if len(points):
+    if len(points) and keep_outside:
         old = np.empty(2 * len(points))
         points.foreach_get("co", old)
         old = old.reshape(-1, 2)
-        outside = (old[:, 0] < frames[0]) | (old[:, 0] > frames[-1]) if keep_outside else \
-            np.zeros(len(old), bool)
-        if hasattr(points, "clear"):
-            points.clear()
-        else:  # 4.2
-            while len(points):
-                points.remove(points[-1], fast=True)
-        merged = np.concatenate([old[outside], np.stack([frames, values], -1)])
-        merged = merged[np.argsort(merged[:, 0], kind="stable")]
-        frames, values = merged[:, 0], merged[:, 1]
-    write_channel(fc, frames, values)
+        old = old[(old[:, 0] < frames[0]) | (old[:, 0] > frames[-1])]
+        frames, values = np.concatenate([old[:, 0], frames]), np.concatenate([old[:, 1], values])
+    replace_channel(fc, frames, values)
 
 
 def _plan(source: bpy.types.Object, target: bpy.types.Object,

@@ -39,6 +39,20 @@ def write_channel(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarr
     fcurve.update()
 
 
+def replace_channel(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
+    """Replace every key of an F-curve by these (any order; none leaves it empty). Blender 4.2
+    has no ``keyframe_points.clear``: there the keys go one by one."""
+    points = fcurve.keyframe_points
+    if hasattr(points, "clear"):
+        points.clear()
+    else:
+        while len(points):
+            points.remove(points[-1], fast=True)
+    order = np.argsort(np.asarray(frames), kind="stable")
+    if len(order):
+        write_channel(fcurve, np.asarray(frames)[order], np.asarray(values)[order])
+
+
 def keyframe_person(obj: bpy.types.Object, quats: np.ndarray, root_loc: np.ndarray,
                     frames: np.ndarray, valid: np.ndarray, action_name: str,
                     confident: np.ndarray | None = None) -> dict[str, float]:

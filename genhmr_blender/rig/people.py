@@ -25,7 +25,7 @@ from mathutils import Matrix, Quaternion, Vector
 from .._core import scene_space
 from . import reimport, unsure
 from .fcurves import fcurves_of, new_fcurve
-from .keyframes import keyframe_visibility, write_channel
+from .keyframes import keyframe_visibility, replace_channel
 
 FRAME_RANGE = "genhmr_frame_range"  # on the import's collection: (first, last) scene frame
 
@@ -69,16 +69,8 @@ def _rewrite(rig: bpy.types.Object, path: str, index: int, frames: np.ndarray,
              values: np.ndarray) -> None:
     """Replace a channel's keys (created in the bone's group when new)."""
     group = path.split('"')[1] if path.startswith("pose.bones[") else "GenHMR"
-    fc = new_fcurve(rig.animation_data.action, rig, path, index, group)
-    points = fc.keyframe_points
-    if hasattr(points, "clear"):
-        points.clear()
-    else:  # 4.2
-        while len(points):
-            points.remove(points[-1], fast=True)
-    order = np.argsort(frames, kind="stable")
-    if len(order):
-        write_channel(fc, np.asarray(frames)[order], np.asarray(values)[order])
+    replace_channel(new_fcurve(rig.animation_data.action, rig, path, index, group), frames,
+                    values)
 
 
 def _remove_visibility(obj: bpy.types.Object) -> None:
