@@ -69,6 +69,8 @@ OPTIONAL_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "camera_rotation": (("F", 3, 3), "f"),
     "ground_plane": ((4,), "f"),
     "foot_contact": (("P", "F", 4), "f"),
+    "root_world": (("P", "F", 3), "f"),
+    "support_height": (("P", "F"), "f"),
 }
 METADATA = ("format", "format_version", "source_video", "fps", "body_model", "method",
             "joint_names", "joint_parents", "keypoint_names", "landmark_names", "backend_version")
@@ -112,6 +114,13 @@ class JobResult:
     # (P, F, 4) contact probability of left heel, left toe, right heel, right toe
     # (genhmr_core.contacts.CONTACT_POINTS); None: not estimated
     foot_contact: np.ndarray | None = None
+    # (P, F, 3) the pelvis in the scene's world frame (metres, Z up, the floor at z = 0, the
+    # first frame's camera looking along +Y), as the add-on places the rigs; 0 where the person
+    # was not seen; None: no floor was found
+    root_world: np.ndarray | None = None
+    # (P, F) height above the floor of the level the person stands on (0: the floor; e.g. a
+    # box top), per frame; 0 where not seen; None: no floor was found
+    support_height: np.ndarray | None = None
 
     @property
     def num_people(self) -> int:
@@ -158,6 +167,9 @@ class JobResult:
             contact = np.asarray(self.foot_contact, dtype=np.float64)
             if not (np.isfinite(contact).all() and (contact >= 0).all() and (contact <= 1).all()):
                 raise ResultFormatError("foot_contact: probabilities must lie in [0, 1]")
+        for name in ("root_world", "support_height"):
+            if getattr(self, name) is not None and not np.isfinite(getattr(self, name)).all():
+                raise ResultFormatError(f"{name}: every value must be a finite number")
         if self.camera_rotation is not None:
             rot = np.asarray(self.camera_rotation, dtype=np.float64)
             gram = np.einsum("fji,fjk->fik", rot, rot)

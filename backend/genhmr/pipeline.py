@@ -239,6 +239,8 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     result.ground_plane = None if ground is None else ground.as_array()
     if options.foot_locking and ground is not None:
         _lock_feet(result, ground, options.contact_threshold)
+    if ground is not None:
+        result.root_world, result.support_height = _world_fields(result, ground)
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
@@ -357,6 +359,27 @@ def _ground_and_contacts(result: JobResult) -> tuple[Ground | None, np.ndarray |
                                        camera_rotation=result.camera_rotation)
                          for p in range(result.num_people)])
     return ground, contacts
+
+
+def _world_fields(result: JobResult, ground: Ground) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's pelvis in the scene's world frame (as the add-on places the rigs:
+    ``genhmr_core.scene_space``) and the height of the level they stand on, per frame; for
+    readers other than Blender that want world-space trajectories."""
+    from genhmr_core import scene_space
+    from genhmr_core.contacts import support_heights
+    from genhmr_core.ground import FOOT_POINTS
+
+    turn = scene_space.scene_rotations(result.camera_rotation, ground.normal, result.num_frames)
+    roots = np.stack([scene_space.camera_to_world(result.transl[p] + result.rest_joints[p, 0],
+                                                  ground.camera_height, turn)
+                      for p in range(result.num_people)])
+    feet = [scene_space.to_world_axes(result.keypoints3d[p], result.camera_rotation)
+            [:, list(FOOT_POINTS)] for p in range(result.num_people)]
+    support = np.stack([support_heights(ground.height_above(f).min(axis=1), ground.levels)
+                        for f in feet])
+    seen = result.valid
+    return (np.where(seen[..., None], roots, 0.0).astype(np.float32),
+            np.where(seen, support, 0.0).astype(np.float32))
 
 
 @dataclasses.dataclass

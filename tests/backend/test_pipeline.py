@@ -227,6 +227,13 @@ def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Pa
     assert (contact >= 0).all() and (contact <= 1).all()
     assert (contact[~result.valid] == 0).all()
     assert (contact[result.valid] > 0.5).any()
+    # world trajectories for other readers: the pelvis a leg's length above the level each
+    # person stands on (the woman on the grass: the floor), 0 where not seen
+    assert result.root_world.shape == (summary.num_people, len(frames), 3)
+    assert (result.root_world[~result.valid] == 0).all()
+    assert (result.support_height[result.valid] >= 0).all()
+    above = (result.root_world[..., 2] - result.support_height)[result.valid]
+    assert 0.6 < np.median(above) < 1.3, np.median(above)
     off = run_job(JobOptions(video=str(video), out_dir=str(tmp_path / "off"), method="fit",
                              camera_motion=False))
     assert load_result(off.result_path).camera_rotation is None

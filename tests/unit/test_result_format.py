@@ -108,6 +108,26 @@ def test_optional_foot_contact_round_trips_and_holds_probabilities(tmp_path):
             save_result(res, tmp_path / "bad.npz")
 
 
+def test_optional_world_trajectories_round_trip_and_must_be_finite(tmp_path):
+    res = _filled()
+    back = load_result(save_result(res, tmp_path / "none.npz"))
+    assert back.root_world is None and back.support_height is None
+    rng = np.random.default_rng(5)
+    res.root_world = rng.normal(0.0, 2.0, (2, 5, 3))
+    res.support_height = np.where(rng.uniform(size=(2, 5)) > 0.5, 2.2, 0.0)
+    back = load_result(save_result(res, tmp_path / "world.npz"))
+    np.testing.assert_allclose(back.root_world, res.root_world, atol=1e-5)
+    np.testing.assert_allclose(back.support_height, res.support_height, atol=1e-6)
+    for name, bad, match in (("root_world", np.zeros((2, 5)), "dim"),
+                             ("root_world", np.full((2, 5, 3), np.nan), "finite"),
+                             ("support_height", np.full((2, 5), np.inf), "finite")):
+        good = getattr(res, name)
+        setattr(res, name, bad)
+        with pytest.raises(ResultFormatError, match=match):
+            save_result(res, tmp_path / "bad.npz")
+        setattr(res, name, good)
+
+
 def test_optional_ground_plane_round_trips_and_needs_a_unit_normal(tmp_path):
     res = _filled()
     assert load_result(save_result(res, tmp_path / "none.npz")).ground_plane is None
