@@ -42,6 +42,7 @@ from collections.abc import Iterator
 import bpy
 
 from . import bvh_space
+from .rig.keyframes import read_channel
 
 
 class ExportError(Exception):
@@ -153,9 +154,7 @@ def _translating_bones(obj: bpy.types.Object) -> bool:
         bone = bones.get(path[len('pose.bones["'):-len('"].location')])
         if bone is None or bone.parent is None or bone.use_connect:
             continue
-        values = [0.0] * (2 * len(fc.keyframe_points))
-        fc.keyframe_points.foreach_get("co", values)
-        if any(abs(v) > 1e-6 for v in values[1::2]):
+        if any(abs(v) > 1e-6 for v in read_channel(fc)[1]):
             return True
     return False
 

@@ -30,7 +30,7 @@ from mathutils import Euler, Matrix, Vector
 
 from .._core import retarget
 from ..rig.fcurves import new_action, new_fcurve
-from ..rig.keyframes import replace_channel
+from ..rig.keyframes import read_channel, replace_channel
 from . import armatures
 
 RootMode = retarget.motion.RootMode
@@ -103,13 +103,11 @@ def _write(action: bpy.types.Action, obj: bpy.types.Object, path: str, index: in
     """Key one channel; with ``keep_outside`` keys of an existing channel outside the baked
     frames stay (re-baking a range of a longer animation)."""
     fc = new_fcurve(action, obj, path, index, group)
-    points = fc.keyframe_points
-    if len(points) and keep_outside:
-        old = np.empty(2 * len(points))
-        points.foreach_get("co", old)
-        old = old.reshape(-1, 2)
-        old = old[(old[:, 0] < frames[0]) | (old[:, 0] > frames[-1])]
-        frames, values = np.concatenate([old[:, 0], frames]), np.concatenate([old[:, 1], values])
+    if len(fc.keyframe_points) and keep_outside:
+        at, old = read_channel(fc)
+        outside = (at < frames[0]) | (at > frames[-1])
+        frames = np.concatenate([at[outside], frames])
+        values = np.concatenate([old[outside], values])
     replace_channel(fc, frames, values)
 
 

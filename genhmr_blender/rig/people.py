@@ -25,7 +25,7 @@ from mathutils import Matrix, Quaternion, Vector
 from .._core import scene_space
 from . import reimport, unsure
 from .fcurves import fcurves_of, new_fcurve
-from .keyframes import keyframe_visibility, replace_channel
+from .keyframes import keyframe_visibility, read_channel, replace_channel
 
 FRAME_RANGE = "genhmr_frame_range"  # on the import's collection: (first, last) scene frame
 
@@ -47,9 +47,7 @@ def keyed_frames(rig: bpy.types.Object) -> np.ndarray:
     frames: set[int] = set()
     for fc in fcurves_of(rig):
         if fc.data_path.endswith(".rotation_quaternion"):
-            co = np.empty(2 * len(fc.keyframe_points))
-            fc.keyframe_points.foreach_get("co", co)
-            frames.update(co[0::2].round().astype(int).tolist())
+            frames.update(read_channel(fc)[0].round().astype(int).tolist())
     return np.array(sorted(frames), dtype=np.int64)
 
 
@@ -59,9 +57,7 @@ def _channels(rig: bpy.types.Object) -> dict[tuple[str, int], tuple[np.ndarray, 
     for fc in fcurves_of(rig):
         if fc.data_path in ("hide_viewport", "hide_render"):
             continue
-        co = np.empty(2 * len(fc.keyframe_points))
-        fc.keyframe_points.foreach_get("co", co)
-        out[(fc.data_path, fc.array_index)] = (co[0::2].copy(), co[1::2].copy())
+        out[(fc.data_path, fc.array_index)] = read_channel(fc)
     return out
 
 
@@ -76,8 +72,7 @@ def _rewrite(rig: bpy.types.Object, path: str, index: int, frames: np.ndarray,
 def _remove_visibility(obj: bpy.types.Object) -> None:
     for fc in fcurves_of(obj):
         if fc.data_path in ("hide_viewport", "hide_render"):
-            for kp in reversed(list(fc.keyframe_points)):
-                fc.keyframe_points.remove(kp, fast=True)
+            replace_channel(fc, np.zeros(0), np.zeros(0))
     obj.hide_viewport = obj.hide_render = False
 
 
@@ -203,6 +198,6 @@ def delete(scene: bpy.types.Scene, rig: bpy.types.Object) -> None:
         bpy.data.objects.remove(obj)
         if action is not None and action.users == 0:
             bpy.data.actions.remove(action)
-        pool = bpy.data.armatures if isinstance(data, bpy.types.Armature) else bpy.data.meshes
-        if data is not None and data.users == 0:
+        pool = reimport.data_pool(data)
+        if data is not None and pool is not None and data.users == 0:
             pool.remove(data)

@@ -82,7 +82,7 @@ def adopt(old: bpy.types.Object, new: bpy.types.Object) -> None:
             same = old.modifiers.get(mod.name)
             if same is not None and mod.type == "ARMATURE":
                 same.use_deform_preserve_volume = mod.use_deform_preserve_volume
-    for block, pool in ((previous_data, _pool(previous_data)),
+    for block, pool in ((previous_data, data_pool(previous_data)),
                         (previous_action, bpy.data.actions)):
         if block is not None and pool is not None and block.users == 0:
             pool.remove(block)
@@ -91,7 +91,8 @@ def adopt(old: bpy.types.Object, new: bpy.types.Object) -> None:
             block.name = old.name + block.name[len(new.name):]
 
 
-def _pool(data: bpy.types.ID | None) -> bpy.types.bpy_prop_collection | None:
+def data_pool(data: bpy.types.ID | None) -> bpy.types.bpy_prop_collection | None:
+    """The ``bpy.data`` collection an object's data (armature, mesh, camera) lives in."""
     if isinstance(data, bpy.types.Armature):
         return bpy.data.armatures
     if isinstance(data, bpy.types.Mesh):

@@ -17,7 +17,7 @@ from bpy.app.handlers import persistent
 
 from .._core import confidence, skeleton
 from .fcurves import fcurves_of
-from .keyframes import CONFIDENCE_PROPERTY
+from .keyframes import CONFIDENCE_PROPERTY, read_channel
 
 _POSED_NAMES = [skeleton.JOINT_NAMES[j] for j in confidence.POSED_JOINTS]
 
@@ -50,9 +50,8 @@ def keyed_confidence(rig: bpy.types.Object) -> tuple[np.ndarray, np.ndarray] | N
         return None
     for fc in fcurves_of(rig):
         if fc.data_path == f'["{CONFIDENCE_PROPERTY}"]':
-            co = np.empty(2 * len(fc.keyframe_points))
-            fc.keyframe_points.foreach_get("co", co)
-            return co[0::2].round().astype(np.int64), co[1::2]
+            frames, values = read_channel(fc)
+            return frames.round().astype(np.int64), values
     return None
 
 
@@ -63,7 +62,8 @@ def threshold_of(scene: bpy.types.Scene) -> float:
 
 
 def colour_bones(scene: bpy.types.Scene) -> int:
-    """Colour every GenHMR rig's animated bones by their confidence now; returns how many."""
+    """Colour every GenHMR rig's animated bones by their confidence now; returns how many
+    bones changed colour."""
     threshold = threshold_of(scene)
     done = 0
     for obj in scene.objects:
@@ -75,6 +75,10 @@ def colour_bones(scene: bpy.types.Scene) -> int:
                 continue
             rgb = confidence.bone_colour(float(pb[CONFIDENCE_PROPERTY]), threshold).tolist()
             colour = pb.color
+            # This runs on every frame change: write only what changed.
+            if colour.palette == "CUSTOM" and all(
+                    abs(a - b) < 1e-3 for a, b in zip(colour.custom.normal, rgb, strict=True)):
+                continue
             colour.palette = "CUSTOM"
             colour.custom.normal = rgb
             colour.custom.select = [min(1.0, c + 0.25) for c in rgb]
