@@ -5,10 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genhmr_core.ground import FOOT_POINTS, Ground, GroundConfig, estimate_ground
+from genhmr_core.ground import (
+    FOOT_POINTS,
+    LEVEL_MERGE_M,
+    Ground,
+    GroundConfig,
+    estimate_ground,
+    merge_levels,
+)
 from genhmr_core.keypoints import NUM_KEYPOINTS
 
 CAMERA_HEIGHT = 1.6  # metres above the grass
+MERGED = GroundConfig(merge_m=LEVEL_MERGE_M)  # support levels closer than 0.2 m merged
 
 
 def _people(feet_y: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +60,61 @@ def test_someone_on_a_box_does_not_lift_the_floor():
     plane = ground.as_array()
     assert plane.dtype == np.float32 and plane.shape == (4,)
     assert plane[3] == pytest.approx(-CAMERA_HEIGHT, abs=0.02)
+
+
+def test_one_box_top_whose_feet_spread_over_two_windows_is_one_level():
+    """demo.mp4's case: the man's solved feet on the box top spread wider than one level's
+    20 cm window (there: 2.10-2.50 m), in two clumps 16 cm apart. Unmerged, they make two
+    levels 14 cm apart (demo.mp4: 2.23 and 2.37 m); merged, one level at the box's height,
+    holding the person-frames of both, and the floor stays the grass, at 0."""
+    rng = np.random.default_rng(3)
+    box = np.concatenate([2.0 - 0.08 + rng.normal(0, 0.05, 100),
+                          2.0 + 0.08 + rng.normal(0, 0.05, 80)])
+    man = np.concatenate([CAMERA_HEIGHT - box, CAMERA_HEIGHT + rng.normal(0, 0.04, 40)])
+    woman = CAMERA_HEIGHT + rng.normal(0, 0.04, 170)
+    kp, valid = _people([man, woman])
+    split = estimate_ground(kp, valid, GroundConfig(merge_m=0.0))
+    assert len(split.levels) == 3  # the floor and two box tops ...
+    assert split.levels[2] - split.levels[1] == pytest.approx(0.14, abs=0.02)  # ... 14 cm apart
+    ground = estimate_ground(kp, valid, MERGED)
+    assert len(ground.levels) == 2
+    assert ground.levels[0] == 0.0
+    assert ground.camera_height == pytest.approx(split.camera_height)  # the floor untouched
+    assert ground.camera_height == pytest.approx(CAMERA_HEIGHT, abs=0.02)
+    assert ground.levels[1] == pytest.approx(2.0, abs=0.03)
+    assert ground.support[1] == split.support[1] + split.support[2]
+    assert ground.support[1] >= 160  # 90 % of the man's 180 frames on the box
+
+
+@pytest.mark.parametrize("step", [0.3, 0.5])
+def test_a_step_or_a_box_stays_its_own_level(step):
+    """Surfaces that really differ stay apart when merging: one person walks on the floor, one
+    stands on a 0.3 m step (a kerb, a stair) or a 0.5 m box, both with 6 cm of height noise
+    (demo.mp4's on the grass)."""
+    rng = np.random.default_rng(4)
+    walker = CAMERA_HEIGHT + rng.normal(0, 0.06, 170)
+    stander = CAMERA_HEIGHT - step + rng.normal(0, 0.06, 120)
+    ground = estimate_ground(*_people([walker, stander]), MERGED)
+    assert len(ground.levels) == 2 and ground.levels[0] == 0.0
+    assert ground.camera_height == pytest.approx(CAMERA_HEIGHT, abs=0.02)
+    assert ground.levels[1] == pytest.approx(step, abs=0.03)
+    assert ground.support[0] >= 140 and ground.support[1] >= 100  # over 80 % each
+
+
+def test_merging_takes_the_support_weighted_median_and_does_not_chain():
+    """Known answers on levels given directly (height, feet heights)."""
+    floor = (0.0, np.zeros(100))
+    tail = (0.15, np.full(30, 0.15))
+    (height, feet), = merge_levels([tail, floor], 0.2)
+    assert height == 0.0 and len(feet) == 130  # the weighted median stays with the floor
+    # 0, 0.15 and 0.3 m, equal support: the first pair merges (at 0.075 m), which is then
+    # 0.225 m from the third: two levels, not one slab 0.3 m thick
+    three = [(h, np.full(50, h)) for h in (0.0, 0.15, 0.3)]
+    assert [(round(h, 3), len(f)) for h, f in merge_levels(three, 0.2)] == [(0.075, 100),
+                                                                             (0.3, 50)]
+    # 0.2 m apart is not closer than 0.2 m; and 0 keeps every level
+    assert len(merge_levels([(0.0, np.zeros(5)), (0.2, np.full(5, 0.2))], 0.2)) == 2
+    assert len(merge_levels(three, 0.0)) == 3
 
 
 def test_jumps_and_stray_frames_are_not_a_floor():
