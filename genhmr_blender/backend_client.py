@@ -205,12 +205,29 @@ class BackendClient:
         if self.job_id is not None:
             raise RuntimeError(f"job {self.job_id} is still running")
         job_id = job_id or uuid.uuid4().hex[:12]
-        request = protocol.start_request(job_id, video, out_dir, **options)
-        self.job_id = job_id
-        if not self.process.send_line(protocol.encode(request)):
-            # The process is already gone; poll() will report why with the stderr tail.
-            pass
-        return job_id
+        return self._send_job(protocol.start_request(job_id, video, out_dir, **options))
+
+    def refine_job(self, job_dir: str, person: int, frame_start: int, frame_end: int,
+                   job_id: str | None = None, **options: Any) -> str:
+        """Send a ``refine`` request: re-run refinement on video frames ``frame_start`` ..
+        ``frame_end`` (inclusive) of one person of the finished job in ``job_dir``."""
+        if self.job_id is not None:
+            raise RuntimeError(f"job {self.job_id} is still running")
+        job_id = job_id or uuid.uuid4().hex[:12]
+        return self._send_job(protocol.refine_request(job_id, job_dir, person, frame_start,
+                                                      frame_end, **options))
+
+    def _send_job(self, request: dict[str, Any]) -> str:
+        self.job_id = request["job_id"]
+        # When the process is already gone, poll() reports why with the stderr tail.
+        self.process.send_line(protocol.encode(request))
+        return self.job_id
+
+    @property
+    def alive(self) -> bool:
+        """Started, not exited, and not being shut down: it can take another job."""
+        return (self.process.proc is not None and self.process.returncode is None
+                and not self.exited and not self._shutting_down)
 
     def cancel(self) -> None:
         """Ask the backend to stop the running job; it is killed if it does not comply in time."""

@@ -15,10 +15,12 @@ from .backend_client import BackendClient, Event
 # Share of the progress bar per backend stage; detection dominates the run time.
 STAGE_WEIGHTS: dict[str, float] = {"load": 0.05, "decode": 0.05, "detect": 0.65, "track": 0.02,
                                    "camera": 0.05, "fit": 0.15, "save": 0.03}
+# The same for a ``refine`` request (re-running refinement on a range).
+REFINE_STAGE_WEIGHTS: dict[str, float] = {"load": 0.15, "refine": 0.7, "save": 0.15}
 STAGE_LABELS: dict[str, str] = {"load": "Loading", "decode": "Reading video",
                                 "detect": "Detecting people", "track": "Tracking",
                                 "camera": "Camera motion", "fit": "Fitting bodies",
-                                "save": "Saving"}
+                                "refine": "Refining", "save": "Saving"}
 
 
 @dataclasses.dataclass
@@ -35,18 +37,21 @@ class JobState:
     stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
-def overall_fraction(stage: str, done: float, total: float) -> float:
+def overall_fraction(stage: str, done: float, total: float,
+                     weights: dict[str, float] = STAGE_WEIGHTS) -> float:
     """Map a stage's own done/total onto the whole job's 0..1 progress bar."""
-    order = list(STAGE_WEIGHTS)
-    if stage not in STAGE_WEIGHTS:
+    order = list(weights)
+    if stage not in weights:
         return -1.0
-    before = sum(STAGE_WEIGHTS[s] for s in order[:order.index(stage)])
+    before = sum(weights[s] for s in order[:order.index(stage)])
     local = min(max(done / total, 0.0), 1.0) if total else 0.0
-    return min(before + STAGE_WEIGHTS[stage] * local, 1.0)
+    return min(before + weights[stage] * local, 1.0)
 
 
 class AnalysisJob:
     """Runs one ``start`` request on a :class:`BackendClient` and tracks its state."""
+
+    weights = STAGE_WEIGHTS
 
     def __init__(self, client: BackendClient, video: str, out_dir: str,
                  options: dict[str, Any]) -> None:
@@ -86,7 +91,8 @@ class AnalysisJob:
         elif kind == "accepted":
             st.status = "Job accepted"
         elif kind == "progress":
-            frac = overall_fraction(event["stage"], float(event["done"]), float(event["total"]))
+            frac = overall_fraction(event["stage"], float(event["done"]), float(event["total"]),
+                                    self.weights)
             if frac >= 0:
                 st.fraction = max(st.fraction, frac)
             label = STAGE_LABELS.get(event["stage"], str(event["stage"]).capitalize())
@@ -114,3 +120,26 @@ class AnalysisJob:
     def close(self, timeout: float = 5.0) -> None:
         """Stop the backend process (it holds models in memory; one job per process here)."""
         self.client.shutdown(timeout=timeout)
+
+
+class RefineJob(AnalysisJob):
+    """Runs one ``refine`` request on a warm :class:`BackendClient` (started if it is not),
+    which stays up afterwards for the next re-run; same states as an analysis."""
+
+    weights = REFINE_STAGE_WEIGHTS
+
+    def __init__(self, client: BackendClient, job_dir: str, person: int, frame_start: int,
+                 frame_end: int, options: dict[str, Any]) -> None:
+        super().__init__(client, "", job_dir, options)
+        self.person, self.frame_start, self.frame_end = person, frame_start, frame_end
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        if self.client.process.proc is None:
+            self.client.start()
+        self.state.status = "Re-running refinement"
+        self.client.refine_job(self.out_dir, self.person, self.frame_start, self.frame_end,
+                               **self.options)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Nothing: the backend stays warm for the next re-run (``warm.shutdown`` stops it)."""

@@ -5,7 +5,8 @@ writes *events* to its stdout (and nothing else: logs go to stderr). Every messa
 ``type``; every event about a job carries its ``job_id``. The full description with examples is
 in ``docs/protocol.md``.
 
-Requests: ``start`` (a job), ``cancel`` (a job), ``shutdown``.
+Requests: ``start`` (a job), ``refine`` (re-run refinement on a frame range of one person of a
+finished job), ``cancel`` (a job or a refine), ``shutdown``.
 Events: ``hello`` (on start-up), ``accepted``, ``progress``, ``person``, ``done``, ``cancelled``,
 ``error``, ``bye``.
 """
@@ -15,15 +16,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: the ``refine`` request
 
-REQUEST_TYPES = frozenset({"start", "cancel", "shutdown"})
+REQUEST_TYPES = frozenset({"start", "refine", "cancel", "shutdown"})
 EVENT_TYPES = frozenset(
     {"hello", "accepted", "progress", "person", "done", "cancelled", "error", "bye"})
 
 # Required fields (besides "type") for each message type.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "start": ("job_id", "video", "out_dir"),
+    "refine": ("job_id", "job_dir", "person", "frame_start", "frame_end"),
     "cancel": ("job_id",),
     "shutdown": (),
     "hello": ("protocol", "backend_version"),
@@ -39,6 +41,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 # Refinement steps of the generative method, chosen on the held-out benchmark
 # (docs/generative.md); the backend's RefinementConfig and the add-on's panel default to it.
 DEFAULT_REFINE_STEPS = 50
+# Detector keypoints less confident than this are ignored by refinement.
+DEFAULT_KEYPOINT_CONFIDENCE = 0.05
 
 # Job options a ``start`` request may carry, with their defaults.
 START_DEFAULTS: dict[str, Any] = {
@@ -60,6 +64,16 @@ START_DEFAULTS: dict[str, Any] = {
     "depth_smoothing_s": 0.15,  # smooth each person's depth over time (Gaussian sigma); 0 = off
     "foot_locking": True,  # pin planted feet in the world (leg IK); False = as solved
     "contact_threshold": 0.5,  # a foot is planted where its contact probability reaches this
+}
+
+
+# Options a ``refine`` request may carry; None keeps the job's own setting.
+REFINE_DEFAULTS: dict[str, Any] = {
+    "steps": None,  # refinement steps
+    "smoothing": None,  # temporal smoothness relative to the job's (2 = twice as smooth)
+    "min_confidence": None,  # keypoints below this detector confidence are ignored
+    "keep_joints": [],  # body joint names whose rotations stay as they are (hand-edited bones)
+    "blend_frames": 3,  # frames at each end of the range that fade from the old motion
 }
 
 
@@ -108,3 +122,21 @@ def start_request(job_id: str, video: str, out_dir: str, **options: Any) -> dict
 def job_options(request: dict[str, Any]) -> dict[str, Any]:
     """The options of a ``start`` request, defaults applied."""
     return {key: request.get(key, default) for key, default in START_DEFAULTS.items()}
+
+
+def refine_request(job_id: str, job_dir: str, person: int, frame_start: int, frame_end: int,
+                   **options: Any) -> dict[str, Any]:
+    """A ``refine`` request (video frames, both ends inclusive) with defaults filled in."""
+    unknown = set(options) - set(REFINE_DEFAULTS)
+    if unknown:
+        raise ProtocolError(f"unknown refine options: {', '.join(sorted(unknown))}")
+    return {"type": "refine", "job_id": job_id, "job_dir": job_dir, "person": int(person),
+            "frame_start": int(frame_start), "frame_end": int(frame_end),
+            **REFINE_DEFAULTS, **options}
+
+
+def refine_options(request: dict[str, Any]) -> dict[str, Any]:
+    """The options of a ``refine`` request, defaults applied (``keep_joints`` as a tuple)."""
+    options = {key: request.get(key, default) for key, default in REFINE_DEFAULTS.items()}
+    options["keep_joints"] = tuple(str(j) for j in options["keep_joints"] or ())
+    return options

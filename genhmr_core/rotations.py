@@ -97,3 +97,16 @@ def make_quaternions_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
         flip = np.sum(q[t] * q[t - 1], axis=-1, keepdims=True) < 0
         q[t] = np.where(flip, -q[t], q[t])
     return np.moveaxis(q, 0, axis)
+
+
+def blend_axis_angle(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Rotation vectors (..., 3) blended from ``a`` (weight 0) to ``b`` (weight 1), the short
+    way round: normalised quaternion interpolation. ``weight`` broadcasts against a's leading
+    axes (e.g. (F, 1) for (F, J, 3)). Used where re-solved frames fade into the old ones."""
+    qa = matrix_to_quaternion(axis_angle_to_matrix(a))
+    qb = matrix_to_quaternion(axis_angle_to_matrix(b))
+    qb = np.where(np.sum(qa * qb, axis=-1, keepdims=True) < 0, -qb, qb)
+    w = np.asarray(weight, dtype=np.float64)[..., None]
+    q = (1.0 - w) * qa + w * qb
+    q /= np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
+    return matrix_to_axis_angle(quaternion_to_matrix(q))

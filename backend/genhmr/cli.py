@@ -1,8 +1,9 @@
-"""Command line: ``python -m genhmr {run, serve, contact-sheet, build-task, version}``.
+"""Command line: ``python -m genhmr {run, refine, serve, contact-sheet, build-task, version}``.
 
-``run`` analyses a video with a progress bar per stage and writes ``<out>/result.npz``; ``serve``
-is what the Blender add-on starts. Exit status: 0 ok, 2 bad input (clear message on stderr),
-3 internal error, 130 cancelled (Ctrl-C).
+``run`` analyses a video with a progress bar per stage and writes ``<out>/result.npz``;
+``refine`` re-runs refinement on a frame range of one person of such a job and rewrites that
+result; ``serve`` is what the Blender add-on starts. Exit status: 0 ok, 2 bad input (clear
+message on stderr), 3 internal error, 130 cancelled (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from genhmr import __version__
-from genhmr_core.protocol import START_DEFAULTS
+from genhmr_core.protocol import DEFAULT_KEYPOINT_CONFIDENCE, START_DEFAULTS
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
@@ -56,6 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--verbose", action="store_true",
                      help="let native libraries log to the terminal (default: <out>/native.log)")
+
+    again = sub.add_parser("refine", help="re-run refinement on a frame range of one person "
+                           "of a finished job (rewrites its result.npz)")
+    again.add_argument("job", type=Path, help="the job folder (run's --out)")
+    again.add_argument("--person", type=int, required=True, help="the person's track id")
+    again.add_argument("--frames", required=True, metavar="A:B",
+                       help="video frames A to B, both included")
+    again.add_argument("--steps", type=int, default=None, help="refinement steps")
+    again.add_argument("--smoothing", type=float, default=None,
+                       help="temporal smoothness relative to the analysis's (2 = twice)")
+    again.add_argument("--min-confidence", type=float, default=None,
+                       help="ignore keypoints below this detector confidence (default "
+                       f"{DEFAULT_KEYPOINT_CONFIDENCE})")
+    again.add_argument("--keep", nargs="+", default=[], metavar="JOINT",
+                       help="body joints kept as they are, e.g. left_elbow")
+    again.add_argument("--blend", type=int, default=3, metavar="N",
+                       help="frames at each end that fade from the old motion")
 
     sub.add_parser("serve", help="JSON-lines server for the Blender add-on (stdin/stdout)")
 
@@ -163,6 +181,36 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refine(args: argparse.Namespace) -> int:
+    from .pipeline import JobCancelled, JobError
+    from .rerun import RefineOptions, refine_range
+
+    try:
+        a, b = (int(x) for x in args.frames.split(":"))
+    except ValueError:
+        print(f"genhmr: error: --frames must be A:B (two frame numbers), got {args.frames!r}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    options = RefineOptions(job_dir=str(args.job), person=args.person, frame_start=a,
+                            frame_end=b, steps=args.steps, smoothing=args.smoothing,
+                            min_confidence=args.min_confidence, keep_joints=tuple(args.keep),
+                            blend_frames=args.blend)
+    try:
+        summary = refine_range(options)
+    except JobError as exc:
+        print(f"genhmr: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (KeyboardInterrupt, JobCancelled):
+        print("genhmr: cancelled; the job folder is unchanged", file=sys.stderr)
+        return EXIT_CANCELLED
+    stages = ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items())
+    print(f"genhmr: person {summary.person}, frames {summary.frame_start}-{summary.frame_end} "
+          f"re-refined in {summary.elapsed_s:.1f} s ({stages}); reprojection "
+          f"{summary.reprojection_px:.1f} px", file=sys.stderr)
+    print(summary.result_path)
+    return 0
+
+
 def _contact_sheet(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -202,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "refine":
+            return _refine(args)
         return _contact_sheet(args)
     except Exception:
         import traceback

@@ -112,32 +112,70 @@ def load_generative(path: str | Path = "") -> tuple[Any, Any]:
     return model.eval(), tokenizer.eval()
 
 
-def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray | None,
-                   keypoints2d: np.ndarray, world: np.ndarray, valid: np.ndarray,
-                   K: np.ndarray, config: GenerativeConfig | None = None,
-                   should_stop: Callable[[], bool] | None = None
-                   ) -> tuple[FitResult, np.ndarray]:
-    """One track: keypoints2d (F, 25, 3) pixels + confidence, world (F, 25, 3), valid (F,).
-    Returns the result (as the fitting baseline's) and the track's betas.
+@dataclass
+class Observations:
+    """One track's detector evidence over its F frames, as both stages read it."""
 
-    ``betas_fixed`` replaces the predicted shape (e.g. when shape estimation is off: zeros).
-    Frames where the person is not detected get the nearest detected frame's inputs in stage 1
-    and are filled in by refinement's smoothness (no data term); they are marked invalid in the
-    result anyway.
-    """
-    cfg = config or GenerativeConfig()
-    F = keypoints2d.shape[0]
+    uv: np.ndarray  # (F, 25, 2) pixels; NaN where the keypoint is missing
+    confidence: np.ndarray  # (F, 25) 0..1; 0 in frames where the person was not detected
+    landmarks: np.ndarray  # (F, 25, 3) metric 3D landmarks in camera axes; NaN = missing
+    world: np.ndarray  # (F, 25, 3) the detector's hip-centred metric keypoints
+    valid: np.ndarray  # (F,) bool: detected in that frame
+
+
+def observations(keypoints2d: np.ndarray, world: np.ndarray, valid: np.ndarray,
+                 K: np.ndarray) -> Observations:
+    """keypoints2d (F, 25, 3) pixels + confidence, world (F, 25, 3), valid (F,)."""
     valid = np.asarray(valid, bool)
-    if not valid.any():
-        raise ValueError("the track has no detected frame")
     conf = np.where(valid[:, None], np.clip(keypoints2d[..., 2], 0.0, 1.0), 0.0)
     uv = np.where(conf[..., None] > 0, keypoints2d[..., :2], np.nan)
-    # Stage 1 sees a missed frame as its nearest detected frame (a pose to start from);
-    # refinement then gives it no data term and fills it in from its neighbours.
-    seen = np.flatnonzero(valid)
+    landmarks = landmarks_in_camera_axes(np.where(conf[..., None] > 0, world, np.nan), uv, K)
+    return Observations(uv=uv, confidence=conf, landmarks=landmarks, world=world, valid=valid)
+
+
+@dataclass
+class Stage1:
+    """Stage 1's output for one track (its F frames): what refinement starts from, kept in the
+    job folder so refinement can be re-run on part of the track without sampling again."""
+
+    logits: np.ndarray  # (F, T, C) token logits
+    global_orient: np.ndarray  # (F, 3, 3) camera frame
+    transl: np.ndarray  # (F, 3) camera frame
+    betas: np.ndarray  # (B,) the track's shape (predicted and averaged, or given)
+    uncertainty: np.ndarray  # (F, 21) degrees per body joint
+
+
+@dataclass
+class Hold:
+    """What a re-run on part of a track keeps: ``anchor_joints`` (F, 22, 3) where
+    ``anchor_weight`` (F,) > 0 (the frames just outside the re-run), and the rotations
+    ``keep_pose`` (F, 21, 3, 3) of the body joints where ``keep_mask`` (21,) is True."""
+
+    anchor_joints: np.ndarray | None = None
+    anchor_weight: np.ndarray | None = None
+    keep_pose: np.ndarray | None = None
+    keep_mask: np.ndarray | None = None
+
+
+def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray | None,
+                 obs: Observations, K: np.ndarray, config: GenerativeConfig | None = None,
+                 should_stop: Callable[[], bool] | None = None,
+                 generator: torch.Generator | None = None) -> Stage1:
+    """Stage 1 over one track: tokens, orientation, shape and depth from the transformer.
+
+    ``betas_fixed`` replaces the predicted shape (e.g. when shape estimation is off: zeros).
+    Frames where the person is not detected get the nearest detected frame's inputs (a pose
+    to start from); refinement then gives them no data term and fills them in from their
+    neighbours.
+    """
+    cfg = config or GenerativeConfig()
+    F = obs.valid.shape[0]
+    if not obs.valid.any():
+        raise ValueError("the track has no detected frame")
+    seen = np.flatnonzero(obs.valid)
     nearest = seen[np.abs(np.arange(F)[:, None] - seen[None]).argmin(1)]
-    inputs = observation_inputs(uv[nearest], conf[nearest], world[nearest], valid[nearest], K,
-                                ConditioningConfig())
+    inputs = observation_inputs(obs.uv[nearest], obs.confidence[nearest], obs.world[nearest],
+                                obs.valid[nearest], K, ConditioningConfig())
     cond = PoseCondition(
         keypoints_2d=torch.as_tensor(inputs.keypoints_2d, dtype=torch.float32)[:, None],
         confidence=torch.as_tensor(inputs.confidence, dtype=torch.float32)[:, None],
@@ -157,7 +195,8 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
             score = reprojection_score(tokenizer, rig, part, cfg.hypotheses) \
                 if by_reprojection else None
             pred = predict_pose(model, part, cfg.iterations, cfg.hypotheses,
-                                generator=torch.Generator().manual_seed(0), score=score)
+                                generator=generator or torch.Generator().manual_seed(0),
+                                score=score)
             tokens.append(pred.decode.tokens)
             logits.append(pred.decode.logits.float())
             orient.append(pred.heads.global_orient)
@@ -165,7 +204,7 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
             betas_all.append(pred.heads.betas.float())
         tokens_t, logits_t = torch.cat(tokens), torch.cat(logits)
         uncertainty = joint_uncertainty(tokenizer, tokens_t, logits_t).numpy()  # (F, 21) deg
-        betas_pred = torch.cat(betas_all)[torch.as_tensor(valid)].mean(0)
+        betas_pred = torch.cat(betas_all)[torch.as_tensor(obs.valid)].mean(0)
         betas = (torch.as_tensor(betas_fixed, dtype=torch.float32) if betas_fixed is not None
                  else betas_pred)
         lo, hi = body.shape_limits[:, 0].float(), body.shape_limits[:, 1].float()
@@ -174,16 +213,40 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
         pelvis = crop_camera_to_translation(
             torch.cat(camera), torch.as_tensor(inputs.box_px, dtype=torch.float32), K_t)
         transl = pelvis - body.rest_joints(betas[None])[0, 0].float()
-    landmarks = landmarks_in_camera_axes(np.where(conf[..., None] > 0, world, np.nan), uv, K)
+    return Stage1(logits=logits_t.numpy(), global_orient=torch.cat(orient).numpy(),
+                  transl=transl.numpy(), betas=betas.numpy(), uncertainty=uncertainty)
+
+
+def refine_track(tokenizer: Any, body: Any, stage1: Stage1, obs: Observations, K: np.ndarray,
+                 config: RefinementConfig | None = None, frames: slice = slice(None),
+                 hold: Hold | None = None, should_stop: Callable[[], bool] | None = None
+                 ) -> tuple[FitResult, np.ndarray]:
+    """Stage 2 over ``frames`` of one track (all of it by default): the refined body as a
+    :class:`FitResult` over those frames, and the track's betas. ``hold`` anchors joints and
+    keeps bones for a re-run on part of the track."""
+    F = obs.valid.shape[0]
+    window = range(F)[frames]
+    sl = slice(window.start, window.stop)
+    n = len(window)
+    valid = obs.valid[sl]
+    conf = obs.confidence[sl]
+    K_t = torch.as_tensor(np.broadcast_to(K, (n, 3, 3)).copy(), dtype=torch.float32)
+
+    def tensor(a: np.ndarray | None, dtype: torch.dtype = torch.float32) -> torch.Tensor | None:
+        return None if a is None else torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)[None]
+
+    hold = hold or Hold()
     result = refine(tokenizer, body, RefinementInput(
-        logits=logits_t[None], global_orient=torch.cat(orient)[None], transl=transl[None],
-        betas=betas[None], keypoints_2d=torch.as_tensor(np.nan_to_num(uv),
-                                                        dtype=torch.float32)[None],
-        confidence=torch.as_tensor(conf, dtype=torch.float32)[None], K=K_t[None],
-        valid=torch.as_tensor(valid)[None],
-        landmarks_3d=torch.as_tensor(landmarks, dtype=torch.float32)[None],
-        tracked=torch.ones(1, F, dtype=torch.bool)),
-        cfg.refinement or RefinementConfig(), should_stop)
+        logits=tensor(stage1.logits[sl]), global_orient=tensor(stage1.global_orient[sl]),
+        transl=tensor(stage1.transl[sl]), betas=tensor(stage1.betas),
+        keypoints_2d=tensor(np.nan_to_num(obs.uv[sl])), confidence=tensor(conf),
+        K=K_t[None], valid=torch.as_tensor(valid)[None], landmarks_3d=tensor(obs.landmarks[sl]),
+        tracked=torch.ones(1, n, dtype=torch.bool),
+        anchor_joints=tensor(None if hold.anchor_joints is None else hold.anchor_joints[sl]),
+        anchor_weight=tensor(None if hold.anchor_weight is None else hold.anchor_weight[sl]),
+        keep_pose=tensor(None if hold.keep_pose is None else hold.keep_pose[sl]),
+        keep_mask=None if hold.keep_mask is None else torch.as_tensor(hold.keep_mask)),
+        config or RefinementConfig(), should_stop)
 
     skeleton = body.skeleton(result.betas[0].numpy())
     local = torch.cat([result.global_orient[0][:, None], result.body_pose[0]], 1)
@@ -191,6 +254,7 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
         joints, _, kp = skeleton(local, result.transl[0])
     aa = matrix_to_axis_angle(local.numpy().astype(np.float64))
     evidence = joint_confidence(conf, skeleton.kp_joint.cpu().numpy())
+    uncertainty = stage1.uncertainty[sl]
     certainty = np.ones_like(evidence)
     certainty[:, 1:1 + NUM_BODY_JOINTS] = np.exp(-uncertainty / UNCERTAINTY_SCALE_DEG)
     after = result.reprojection_px_after[0].numpy()
@@ -198,5 +262,20 @@ def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarra
         global_orient=aa[:, 0], body_pose=aa[:, 1:1 + NUM_BODY_JOINTS],
         transl=result.transl[0].numpy(), joints3d=joints.numpy(), keypoints3d=kp.numpy(),
         joint_confidence=evidence * certainty * valid[:, None],
-        reprojection_px=float(after[valid].mean()), joint_uncertainty=uncertainty
+        reprojection_px=float(after[valid].mean()) if valid.any() else 0.0,
+        joint_uncertainty=uncertainty
     ), result.betas[0].numpy()
+
+
+def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray | None,
+                   keypoints2d: np.ndarray, world: np.ndarray, valid: np.ndarray,
+                   K: np.ndarray, config: GenerativeConfig | None = None,
+                   should_stop: Callable[[], bool] | None = None
+                   ) -> tuple[FitResult, np.ndarray]:
+    """Both stages over one track: keypoints2d (F, 25, 3) pixels + confidence, world
+    (F, 25, 3), valid (F,). Returns the result (as the fitting baseline's) and the track's
+    betas; missed frames are filled in by refinement and marked invalid in the result."""
+    cfg = config or GenerativeConfig()
+    obs = observations(keypoints2d, world, valid, K)
+    stage1 = sample_track(model, tokenizer, body, betas_fixed, obs, K, cfg, should_stop)
+    return refine_track(tokenizer, body, stage1, obs, K, cfg.refinement, should_stop=should_stop)

@@ -24,6 +24,7 @@ Used by both the CLI (``genhmr run``) and the server behind the Blender add-on.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import time
@@ -39,6 +40,7 @@ from genhmr_core.protocol import DEFAULT_REFINE_STEPS
 from genhmr_core.result_format import JobResult, save_result
 from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 
+from . import job_store
 from .camera import focal_from_35mm, intrinsics
 from .errors import (
     BodyModelError,
@@ -54,7 +56,7 @@ log = logging.getLogger(__name__)
 
 METHODS = ("fit", "generative")
 MAX_REFINE_STEPS = 1000
-RESULT_NAME = "result.npz"
+RESULT_NAME = job_store.RESULT_FILE
 
 
 @dataclasses.dataclass
@@ -153,8 +155,9 @@ def load_body(smplx_dir: str, gender: str = "neutral") -> Any:
 
 def run_job(options: JobOptions, progress: ProgressFn | None = None,
             should_stop: StopFn | None = None, on_person: PersonFn | None = None,
-            detector: Any = None) -> JobSummary:
-    """Run one job; see the module docstring. ``detector`` reuses a loaded PoseDetector."""
+            detector: Any = None, models: Models | None = None) -> JobSummary:
+    """Run one job; see the module docstring. ``detector`` reuses a loaded PoseDetector,
+    ``models`` the body and generative models loaded by an earlier job (the server's)."""
     clock = _Clock()
     stop = should_stop or (lambda: False)
     report = progress or (lambda p: None)
@@ -191,9 +194,9 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     except OSError as exc:
         raise JobError(f"cannot create the output folder {out_dir}: {exc}") from exc
     device = resolve_device(options.device)
+    job_store.save_options(out_dir, options)
     t = time.perf_counter()
-    body = load_body(options.smplx_dir, options.smplx_gender)
-    generative = _load_generative(options)  # before detection: a bad checkpoint fails fast
+    body, generative = (models or Models()).get(options)  # a bad checkpoint fails fast
     perception = PerceptionConfig(tiling=options.tiling, max_people=options.max_people)
     owns_detector = detector is None
     if owns_detector:
@@ -215,6 +218,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     report(Progress("track", 0, 1, clock.elapsed(), "linking people across frames"))
     t = time.perf_counter()
     dets = track(per_frame, perception.tracking, info.fps)
+    job_store.save_tracks(out_dir, dets)
     clock.add("track", time.perf_counter() - t)
     num_people = dets.num_people
     report(Progress("track", 1, 1, clock.elapsed(), f"{num_people} people tracked"))
@@ -229,11 +233,28 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     camera_rotation = _camera_rotation(options, info, dets, K, clock, report, stop)
     fits = _fit_people(body, options, generative, dets, K, device, clock, report, stop,
                        on_person)
+    if generative is not None:
+        job_store.save_stage1(out_dir, [f.stage1 for f in fits])
 
     report(Progress("save", 0, 1, clock.elapsed(), "writing the result file"))
     t = time.perf_counter()
-    result = _assemble(options, info, K, body, dets, fits)
-    result.camera_rotation = camera_rotation
+    solve = _assemble(options, info, K, body, dets, fits)
+    solve.camera_rotation = camera_rotation
+    save_result(solve, out_dir / job_store.SOLVE_FILE)
+    result = finish(solve, options)
+    path = save_result(result, out_dir / RESULT_NAME)
+    clock.add("save", time.perf_counter() - t)
+    report(Progress("save", 1, 1, clock.elapsed(), str(path)))
+    return JobSummary(result_path=path, num_people=num_people, num_frames=len(per_frame),
+                      elapsed_s=clock.elapsed(), stage_seconds=dict(clock.stages),
+                      reprojection_px=[f.fit.reprojection_px for f in fits], result=result)
+
+
+def finish(solve: JobResult, options: JobOptions) -> JobResult:
+    """The world-space steps over a solve (the refined bodies in the camera frame): depth
+    smoothed over time, the floor, foot contacts, feet locked, world trajectories. Returns a
+    new result; ``solve`` is left as it was (a re-run on part of a track finishes it again)."""
+    result = copy.deepcopy(solve)
     _smooth_depth(result, options.depth_smoothing_s)
     ground, result.foot_contact = _ground_and_contacts(result)
     result.ground_plane = None if ground is None else ground.as_array()
@@ -241,12 +262,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
         _lock_feet(result, ground, options.contact_threshold)
     if ground is not None:
         result.root_world, result.support_height = _world_fields(result, ground)
-    path = save_result(result, out_dir / RESULT_NAME)
-    clock.add("save", time.perf_counter() - t)
-    report(Progress("save", 1, 1, clock.elapsed(), str(path)))
-    return JobSummary(result_path=path, num_people=num_people, num_frames=len(per_frame),
-                      elapsed_s=clock.elapsed(), stage_seconds=dict(clock.stages),
-                      reprojection_px=[f.fit.reprojection_px for f in fits], result=result)
+    return result
 
 
 def _focal_px(options: JobOptions, info: Any) -> float | None:
@@ -387,6 +403,28 @@ class _PersonFit:
     fit: Any  # fitting.FitResult over all job frames
     betas: np.ndarray  # (B,)
     rest_joints: np.ndarray  # (J, 3)
+    stage1: Any = None  # job_store.PersonStage1 (generative method)
+
+
+class Models:
+    """The body and generative models, loaded once and reused by later jobs and re-runs with
+    the same settings (the server keeps one, so a re-run on a range pays no start-up)."""
+
+    def __init__(self) -> None:
+        self._body: dict[tuple[str, str], Any] = {}
+        self._generative: dict[str, tuple[Any, Any]] = {}
+
+    def get(self, options: JobOptions) -> tuple[Any, tuple[Any, Any] | None]:
+        """(body, (transformer, tokenizer) or None for the fit method)."""
+        key = (options.smplx_dir, options.smplx_gender)
+        if key not in self._body:
+            self._body = {key: load_body(*key)}  # one body at a time: they are large
+        generative = None
+        if options.method == "generative":
+            if options.checkpoint not in self._generative:
+                self._generative = {options.checkpoint: _load_generative(options)}
+            generative = self._generative[options.checkpoint]
+        return self._body[key], generative
 
 
 def _load_generative(options: JobOptions) -> tuple[Any, Any] | None:
@@ -419,6 +457,7 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
         config = GenerativeConfig(refinement=RefinementConfig(steps=options.refine_steps))
     fits = []
     for p in range(num_people):
+        stage1 = None
         if stop():
             raise JobCancelled()
         report(Progress("fit", p, num_people, clock.elapsed(), f"person {p + 1}/{num_people}"))
@@ -428,14 +467,17 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
         kp2d, world, valid = (dets.keypoints2d[p, span], dets.world_keypoints[p, span],
                               dets.valid[p, span])
         if generative is not None:
-            from .generative import estimate_track
+            from .generative import observations, refine_track, sample_track
 
             fixed = _generative_betas(body, options, generative[0], kp2d, world, valid)
+            obs = observations(kp2d, world, valid, K)
             try:
-                fit, betas = estimate_track(*generative, body, fixed, kp2d, world, valid, K,
-                                            config, should_stop=stop)
+                first = sample_track(*generative, body, fixed, obs, K, config, stop)
+                fit, betas = refine_track(generative[1], body, first, obs, K,
+                                          config.refinement, should_stop=stop)
             except InterruptedError as exc:
                 raise JobCancelled() from exc
+            stage1 = job_store.PersonStage1(span=(span.start, span.stop), stage1=first)
             skeleton = body.skeleton(betas)
         else:
             betas = np.zeros(body.num_betas)
@@ -453,7 +495,7 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
                 raise JobCancelled() from exc
         fits.append(_PersonFit(fit=_extend_to_all_frames(fit, span, dets.valid.shape[1]),
                                betas=np.asarray(betas, dtype=np.float64),
-                               rest_joints=skeleton.rest_joints.cpu().numpy()))
+                               rest_joints=skeleton.rest_joints.cpu().numpy(), stage1=stage1))
         clock.add("fit", time.perf_counter() - t)
         if on_person is not None:
             on_person(p, dets.valid[p].sum().item())

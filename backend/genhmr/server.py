@@ -3,8 +3,11 @@
 ``python -m genhmr serve`` reads requests (``genhmr_core.protocol``) on stdin and writes events on
 stdout; stdout carries protocol lines only (logs and third-party chatter go to stderr, see
 :func:`_protect_stdout`). One job runs at a time in a worker thread so the reader stays free to
-take ``cancel`` and ``shutdown``. When stdin closes (Blender quit or crashed) the running job is
-cancelled and the process exits, so no orphan keeps burning CPU.
+take ``cancel`` and ``shutdown``. A job is a whole analysis (``start``) or a re-run of refinement
+on part of a finished job (``refine``); the body and generative models stay loaded between jobs
+(:class:`~genhmr.pipeline.Models`), so an artist's re-runs pay no start-up.
+When stdin closes (Blender quit or crashed) the running job is cancelled and the process exits,
+so no orphan keeps burning CPU.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import IO, Any
 from genhmr import __version__
 from genhmr_core import protocol
 
-from .pipeline import JobCancelled, JobError, JobOptions, Progress, run_job
+from .pipeline import JobCancelled, JobError, JobOptions, Models, Progress, run_job
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +45,12 @@ class EventWriter:
 
 
 class _Job(threading.Thread):
-    def __init__(self, request: dict[str, Any], events: EventWriter) -> None:
+    def __init__(self, request: dict[str, Any], events: EventWriter, models: Models) -> None:
         super().__init__(name=f"job-{request['job_id']}", daemon=True)
         self.job_id = str(request["job_id"])
         self.request = request
         self.events = events
+        self.models = models
         self.stop_event = threading.Event()
         # Set just before the job's last event goes out: a client that reacts to ``done`` by
         # starting the next job must not find this one "busy" while its thread winds down.
@@ -61,9 +65,12 @@ class _Job(threading.Thread):
         """Run the job; its terminal event (done, cancelled or error)."""
         job_id = self.job_id
         try:
+            if self.request["type"] == "refine":
+                return self._refine()
             options = JobOptions.from_request(self.request)
             summary = run_job(options, progress=self._progress,
-                              should_stop=self.stop_event.is_set, on_person=self._person)
+                              should_stop=self.stop_event.is_set, on_person=self._person,
+                              models=self.models)
         except JobCancelled:
             return {"type": "cancelled", "job_id": job_id}
         except JobError as exc:
@@ -79,6 +86,19 @@ class _Job(threading.Thread):
                 "elapsed_s": round(summary.elapsed_s, 3),
                 "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
                 "reprojection_px": [round(v, 2) for v in summary.reprojection_px]}
+
+    def _refine(self) -> dict[str, Any]:
+        """A ``refine`` request (errors are turned into events by :meth:`_outcome`)."""
+        from .rerun import RefineOptions, refine_range
+
+        summary = refine_range(RefineOptions.from_request(self.request), self.models,
+                               progress=self._progress, should_stop=self.stop_event.is_set)
+        return {"type": "done", "job_id": self.job_id, "result_path": str(summary.result_path),
+                "num_people": summary.result.num_people, "person": summary.person,
+                "frame_start": summary.frame_start, "frame_end": summary.frame_end,
+                "elapsed_s": round(summary.elapsed_s, 3),
+                "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
+                "reprojection_px": [round(summary.reprojection_px, 2)]}
 
     def _progress(self, p: Progress) -> None:
         self.events.send({"type": "progress", "job_id": self.job_id, "stage": p.stage,
@@ -96,6 +116,7 @@ def serve(stdin: IO[str], stdout: IO[str]) -> int:
     events.send({"type": "hello", "protocol": protocol.PROTOCOL_VERSION,
                  "backend_version": __version__, "pid": os.getpid()})
     job: _Job | None = None
+    models = Models()
     for line in stdin:
         if not line.strip():
             continue
@@ -107,12 +128,12 @@ def serve(stdin: IO[str], stdout: IO[str]) -> int:
             events.send({"type": "error", "kind": "protocol", "message": str(exc)})
             continue
         kind = request["type"]
-        if kind == "start":
+        if kind in ("start", "refine"):
             if job is not None and not job.finished.is_set():
                 events.send({"type": "error", "job_id": request["job_id"], "kind": "busy",
                              "message": f"job {job.job_id} is still running; cancel it first"})
                 continue
-            job = _Job(request, events)
+            job = _Job(request, events, models)
             events.send({"type": "accepted", "job_id": job.job_id})
             job.start()
         elif kind == "cancel":

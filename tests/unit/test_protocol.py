@@ -17,12 +17,16 @@ from genhmr_core.protocol import (
     decode,
     encode,
     job_options,
+    refine_options,
+    refine_request,
     start_request,
     validate,
 )
 
 EXAMPLES: dict[str, dict] = {
     "start": {"type": "start", "job_id": "j1", "video": "/v/clip.mp4", "out_dir": "/tmp/out"},
+    "refine": {"type": "refine", "job_id": "j2", "job_dir": "/tmp/out", "person": 1,
+               "frame_start": 40, "frame_end": 69},
     "cancel": {"type": "cancel", "job_id": "j1"},
     "shutdown": {"type": "shutdown"},
     "hello": {"type": "hello", "protocol": PROTOCOL_VERSION, "backend_version": "0.1.0"},
@@ -152,3 +156,16 @@ def test_protocol_doc_covers_every_message():
         assert f'"type":"{kind}"' in doc or f'"type": "{kind}"' in doc, kind
     for option in START_DEFAULTS:
         assert f"`{option}`" in doc, option
+
+
+def test_refine_request_defaults_and_options():
+    request = refine_request("j2", "/tmp/out", 1, 40, 69, smoothing=2.0,
+                             keep_joints=["left_elbow"])
+    assert decode(encode(request)) == request
+    options = refine_options(request)
+    assert options["smoothing"] == 2.0 and options["keep_joints"] == ("left_elbow",)
+    assert options["steps"] is None and options["blend_frames"] == 3
+    # a minimal request (another client) gets the defaults
+    assert refine_options(EXAMPLES["refine"])["keep_joints"] == ()
+    with pytest.raises(ProtocolError, match="unknown refine options: smooth"):
+        refine_request("j2", "/tmp/out", 1, 40, 69, smooth=2.0)

@@ -45,7 +45,7 @@ from genhmr.body.skeleton_model import (
 )
 from genhmr.models.tokenizer import PoseTokenizer
 from genhmr_core.keypoints import KEYPOINT_INDEX, keypoint_attachments
-from genhmr_core.protocol import DEFAULT_REFINE_STEPS
+from genhmr_core.protocol import DEFAULT_KEYPOINT_CONFIDENCE, DEFAULT_REFINE_STEPS
 from genhmr_core.skeleton import PARENTS
 
 _KP_JOINT = torch.as_tensor(keypoint_attachments()[0])
@@ -82,7 +82,11 @@ class RefinementConfig:
     landmarks_3d: float = 0.25  # weight of the detector's 3D landmarks (0 = 2D only)
     landmarks_sigma: float = 0.1  # their Geman-McClure scale, metres
     refine_shape: bool = False
-    min_confidence: float = 0.05  # keypoints below this are ignored
+    min_confidence: float = DEFAULT_KEYPOINT_CONFIDENCE  # keypoints below this are ignored
+    # Pull towards ``RefinementInput.anchor_joints`` (squared metres, per anchored frame). A
+    # re-run on part of a track anchors the frames just outside it to the solution they already
+    # have, so smoothness carries the new stretch into its neighbours without a step.
+    anchor: float = 1000.0
 
 
 @dataclass
@@ -110,6 +114,14 @@ class RefinementInput:
     # Only used with ``RefinementConfig.landmarks_3d`` > 0.
     landmarks_3d: Tensor | None = None
     tracked: Tensor | None = None  # (P, F) bool; None = ``valid``
+    # Joints to hold where they are (P, F, 22, 3) and how much each frame is held (P, F; 0 =
+    # free), used with ``RefinementConfig.anchor``.
+    anchor_joints: Tensor | None = None
+    anchor_weight: Tensor | None = None
+    # Body joints whose rotations are given, not refined: ``keep_pose`` (P, F, 21, 3, 3) where
+    # ``keep_mask`` (21,) is True (an artist's hand-edited bones).
+    keep_pose: Tensor | None = None
+    keep_mask: Tensor | None = None
 
 
 @dataclass
@@ -215,9 +227,23 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
         landmark_weight = weight * torch.isfinite(landmarks).all(-1)
         landmarks = torch.nan_to_num(landmarks)
 
+    keep = None
+    if inputs.keep_pose is not None and inputs.keep_mask is not None \
+            and bool(inputs.keep_mask.any()):
+        keep = (inputs.keep_mask.to(torch.bool).view(1, 1, 21, 1, 1),
+                inputs.keep_pose.detach().to(dtype))
+        pose0 = torch.where(keep[0], keep[1], pose0)
+    use_anchor = cfg.anchor > 0 and inputs.anchor_joints is not None \
+        and inputs.anchor_weight is not None and bool((inputs.anchor_weight > 0).any())
+    if use_anchor:
+        anchor_joints = inputs.anchor_joints.detach().to(dtype)
+        anchor_weight = inputs.anchor_weight.detach().to(dtype)
+
     def evaluate() -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         body_pose = tokenizer.decode_logits(logits.reshape(n, T, C), cfg.temperature).reshape(
             P, F, 21, 3, 3)
+        if keep is not None:
+            body_pose = torch.where(keep[0], keep[1], body_pose)
         orient = rotation_6d_to_matrix(orient6)
         local = torch.cat([orient.unsqueeze(2), body_pose], dim=2).reshape(n, 22, 3, 3)
         offsets, kp_off = rig if rig is not None else keypoint_rig(body, betas)
@@ -254,6 +280,9 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
             gm = d2 / (d2 + cfg.landmarks_sigma ** 2)
             loss = loss + cfg.landmarks_3d * (gm * landmark_weight).sum() \
                 / landmark_weight.sum().clamp(min=1e-8)
+        if use_anchor:
+            held = ((joints - anchor_joints) ** 2).sum(-1).mean(-1)
+            loss = loss + cfg.anchor * (held * anchor_weight).sum() / num_valid
         if F >= 3 and cfg.smooth > 0:
             # Articulation (pelvis-relative joints) and root path separately, so that neither
             # can hide the other's jitter.

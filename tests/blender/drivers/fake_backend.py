@@ -21,7 +21,7 @@ def send(**message):
 
 
 mode = os.environ.get("FAKE_BACKEND_MODE", "crash")
-send(type="hello", protocol=1, backend_version="fake")
+send(type="hello", protocol=2, backend_version="fake")
 for line in sys.stdin:
     request = json.loads(line)
     if request["type"] == "shutdown":

@@ -1,0 +1,214 @@
+"""The job folder: what each stage leaves behind so a later request can re-enter the job.
+
+A job is run once end to end (``pipeline.run_job``); an artist may then re-run refinement on
+part of one person's track (``genhmr.rerun``) many times. Everything a re-run needs is kept
+next to the result, in versioned files read without pickles (``allow_pickle=False``):
+
+- ``job.json``: the job's options (``pipeline.JobOptions``), so a re-run uses the same video,
+  body, lens and checkpoint;
+- ``tracks.npz``: the tracked detector output (``perception.Tracks``), the evidence refinement
+  fits to;
+- ``stage1.npz``: per person, the transformer's stage-1 output over their span of frames
+  (token logits, orientation, translation, shape, per-joint uncertainty): where refinement
+  starts from, so a re-run does not sample again (generative method only);
+- ``solve.npz``: the refined bodies before the world-space steps (depth smoothing, floor,
+  contacts, foot locking), in the result format; a re-run changes part of it and runs the
+  world-space steps again;
+- ``result.npz``: what the add-on imports.
+
+The layout is described for other readers in ``docs/result_format.md`` ("The job folder").
+Writes are atomic (temporary file, then rename), so a cancelled or crashed re-run leaves the
+previous files whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import JobError
+
+JOB_FILE = "job.json"
+TRACKS_FILE = "tracks.npz"
+STAGE1_FILE = "stage1.npz"
+SOLVE_FILE = "solve.npz"
+RESULT_FILE = "result.npz"
+
+JOB_FORMAT = "genhmr-job"
+ARTIFACT_VERSION = 1
+# Stage-1 logits are stored as log-probabilities in float16, floored here: softmax weights
+# below e^-20 (2e-9) change no soft token, and the floor lets the file compress well.
+LOGIT_FLOOR = -20.0
+
+
+class JobFolderError(JobError):
+    """A job folder that cannot be re-entered (missing, damaged, or from another version)."""
+
+    kind = "job_folder"
+
+
+def _atomic_write(path: Path, write: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _save_npz(path: Path, kind: str, arrays: dict[str, np.ndarray],
+              compressed: bool = False) -> Path:
+    arrays = {"format": np.array(f"{JOB_FORMAT}-{kind}"),
+              "version": np.array(ARTIFACT_VERSION, np.int64), **arrays}
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            (np.savez_compressed if compressed else np.savez)(f, **arrays)
+
+    return _atomic_write(path, write)
+
+
+def _load_npz(path: Path, kind: str) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise JobFolderError(f"{path.name} is missing from the job folder {path.parent}: "
+                             "analyse the video again to re-run parts of it")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise JobFolderError(f"{path} is damaged ({exc}); analyse the video again") from exc
+    if str(arrays.get("format", "")) != f"{JOB_FORMAT}-{kind}":
+        raise JobFolderError(f"{path} is not a GenHMR {kind} file")
+    version = int(arrays.get("version", -1))
+    if version != ARTIFACT_VERSION:
+        raise JobFolderError(f"{path} was written by another backend version (format "
+                             f"{version}, this backend reads {ARTIFACT_VERSION}); analyse "
+                             "the video again")
+    return arrays
+
+
+# -- options -------------------------------------------------------------------------------------
+def save_options(job_dir: Path, options: Any) -> Path:
+    """``options`` is a ``pipeline.JobOptions``; written as JSON with the artifact version."""
+    payload = {"format": JOB_FORMAT, "version": ARTIFACT_VERSION,
+               "options": dataclasses.asdict(options)}
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(json.dumps(payload, indent=1), encoding="utf-8")
+
+    return _atomic_write(Path(job_dir) / JOB_FILE, write)
+
+
+def load_options(job_dir: Path) -> dict[str, Any]:
+    """The job's options as saved (a dict of ``JobOptions`` fields)."""
+    path = Path(job_dir) / JOB_FILE
+    if not Path(job_dir).is_dir():
+        raise JobFolderError(f"the job folder {job_dir} does not exist (moved or deleted?)")
+    if not path.is_file():
+        raise JobFolderError(f"{job_dir} has no {JOB_FILE}: it was not written by a job this "
+                             "backend can re-enter; analyse the video again")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise JobFolderError(f"{path} is damaged ({exc}); analyse the video again") from exc
+    if not isinstance(payload, dict) or payload.get("format") != JOB_FORMAT \
+            or payload.get("version") != ARTIFACT_VERSION \
+            or not isinstance(payload.get("options"), dict):
+        raise JobFolderError(f"{path} is not a job file this backend reads (version "
+                             f"{ARTIFACT_VERSION}); analyse the video again")
+    return payload["options"]
+
+
+# -- tracks --------------------------------------------------------------------------------------
+def save_tracks(job_dir: Path, tracks: Any) -> Path:
+    """``tracks`` is a ``perception.Tracks``."""
+    arrays = {f.name: np.asarray(getattr(tracks, f.name))
+              for f in dataclasses.fields(tracks)}
+    return _save_npz(Path(job_dir) / TRACKS_FILE, "tracks", arrays, compressed=True)
+
+
+def load_tracks(job_dir: Path) -> Any:
+    from .perception import Tracks
+
+    arrays = _load_npz(Path(job_dir) / TRACKS_FILE, "tracks")
+    try:
+        return Tracks(**{f.name: arrays[f.name] for f in dataclasses.fields(Tracks)})
+    except KeyError as exc:
+        raise JobFolderError(f"the tracks file of {job_dir} lacks {exc}") from exc
+
+
+# -- stage 1 -------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class PersonStage1:
+    """One person's stage-1 output (``generative.Stage1``) and where it sits in the job."""
+
+    span: tuple[int, int]  # job frames [first, stop) the person's track covers
+    stage1: Any  # generative.Stage1 over those frames
+
+
+def _log_probabilities(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return np.maximum(log_p, LOGIT_FLOOR)
+
+
+def save_stage1(job_dir: Path, people: Sequence[PersonStage1]) -> Path:
+    """All people's stage-1 outputs in one file, frames concatenated person after person."""
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([np.asarray(getattr(p.stage1, name)) for p in people])
+
+    arrays = {
+        "spans": np.array([p.span for p in people], np.int64).reshape(len(people), 2),
+        "log_probs": _log_probabilities(cat("logits").astype(np.float32)).astype(np.float16),
+        "global_orient": cat("global_orient").astype(np.float32),
+        "transl": cat("transl").astype(np.float32),
+        "betas": np.stack([np.asarray(p.stage1.betas, np.float32) for p in people]),
+        "uncertainty": cat("uncertainty").astype(np.float32),
+    }
+    return _save_npz(Path(job_dir) / STAGE1_FILE, "stage1", arrays, compressed=True)
+
+
+def load_stage1(job_dir: Path) -> list[PersonStage1]:
+    from .generative import Stage1
+
+    path = Path(job_dir) / STAGE1_FILE
+    if not path.is_file() and (Path(job_dir) / JOB_FILE).is_file():
+        raise JobFolderError("re-running refinement needs the generative method's stage-1 "
+                             "output, and this job used the fitting baseline (method 'fit'); "
+                             "analyse again with method 'generative'")
+    arrays = _load_npz(path, "stage1")
+    out, at = [], 0
+    for first, stop in arrays["spans"].tolist():
+        n = stop - first
+        part = slice(at, at + n)
+        out.append(PersonStage1(span=(first, stop), stage1=Stage1(
+            logits=arrays["log_probs"][part].astype(np.float32),
+            global_orient=arrays["global_orient"][part], transl=arrays["transl"][part],
+            betas=arrays["betas"][len(out)], uncertainty=arrays["uncertainty"][part])))
+        at += n
+    if at != arrays["log_probs"].shape[0]:
+        raise JobFolderError(f"{path} is inconsistent (spans cover {at} frames of "
+                             f"{arrays['log_probs'].shape[0]})")
+    return out
+
+
+# -- solve and result ----------------------------------------------------------------------------
+def save_result_pair(job_dir: Path, solve: Any, result: Any) -> None:
+    """The solve, then the result (each atomic): a reader of ``result.npz`` never sees a half
+    file, and a crash between the two leaves a solve that is only ahead of the result."""
+    from genhmr_core.result_format import save_result
+
+    save_result(solve, Path(job_dir) / SOLVE_FILE)
+    save_result(result, Path(job_dir) / RESULT_FILE)

@@ -1,0 +1,298 @@
+"""Re-enter a finished job: refinement re-run on part of one person's track.
+
+The artist scrubs the timeline, finds a stretch that looks wrong and re-runs refinement on just
+that range, perhaps with more steps, more smoothing, a stricter keypoint confidence, or some
+bones they fixed by hand kept as they are. Nothing is detected, tracked or sampled again: the
+job folder (:mod:`genhmr.job_store`) has the tracks and stage 1's output, so a re-run costs
+the refinement of a few dozen frames plus the world-space steps.
+
+How the range joins the rest of the animation:
+
+* refinement runs on the range plus a margin of a quarter second on each side, where the body
+  is anchored to the solution it already has (``RefinementConfig.anchor``), so the smoothness
+  term carries the new stretch into its neighbours;
+* inside the range, the first and last ``blend_frames`` fade from the old solution to the new
+  one (rotations the short way round), so there is no step at either edge;
+* the solve (camera frame) is updated and the world-space steps (depth smoothing, floor,
+  contacts, foot locking) run again; then only this person's frames inside the range are
+  copied into the result file, faded the same way. Every other frame, and every other
+  person, stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genhmr_core.result_format import JobResult, ResultFormatError, load_result
+from genhmr_core.rotations import axis_angle_to_matrix, blend_axis_angle
+from genhmr_core.skeleton import JOINT_INDEX, NUM_BODY_JOINTS
+
+from . import job_store
+from .errors import JobCancelled, JobError
+from .pipeline import MAX_REFINE_STEPS, JobOptions, Models, Progress, finish
+
+MARGIN_S = 0.25  # anchored context on each side of the range
+MAX_BLEND_FRAMES = 30
+MAX_SMOOTHING = 100.0
+
+# Per-frame fields of one person that a re-run replaces in the result.
+_ROTATIONS = ("global_orient", "body_pose")
+_BLENDED = ("transl", "joint_confidence", "joint_uncertainty", "foot_contact", "root_world")
+
+
+@dataclasses.dataclass
+class RefineOptions:
+    """One re-run request; ``None`` overrides keep the job's own settings."""
+
+    job_dir: str
+    person: int  # the person's track id (the result's ``track_ids``)
+    frame_start: int  # first video frame of the range (inclusive)
+    frame_end: int  # last video frame of the range (inclusive)
+    steps: int | None = None  # refinement steps (default: the job's)
+    smoothing: float | None = None  # temporal smoothness relative to the job's (2 = double)
+    min_confidence: float | None = None  # keypoints below this confidence are ignored
+    keep_joints: tuple[str, ...] = ()  # body joints whose rotations are kept as they are
+    blend_frames: int = 3  # frames at each end of the range fading old -> new
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> RefineOptions:
+        from genhmr_core.protocol import refine_options
+
+        return cls(job_dir=str(request["job_dir"]), person=int(request["person"]),
+                   frame_start=int(request["frame_start"]), frame_end=int(request["frame_end"]),
+                   **refine_options(request))
+
+
+@dataclasses.dataclass
+class RefineSummary:
+    result_path: Path
+    person: int
+    frame_start: int  # video frames actually re-run (the request clipped to the person's track)
+    frame_end: int
+    elapsed_s: float
+    stage_seconds: dict[str, float]
+    reprojection_px: float  # mean 2D error over the range after refinement
+    result: JobResult
+
+
+def _check(options: RefineOptions) -> None:
+    if options.steps is not None and not (isinstance(options.steps, int)
+                                          and 1 <= options.steps <= MAX_REFINE_STEPS):
+        raise JobError(f"steps must be a whole number from 1 to {MAX_REFINE_STEPS}, got "
+                       f"{options.steps!r}")
+    if options.smoothing is not None and not (isinstance(options.smoothing, int | float)
+                                              and 0 <= options.smoothing <= MAX_SMOOTHING):
+        raise JobError(f"smoothing must be a factor from 0 to {MAX_SMOOTHING:g} (1 = the "
+                       f"analysis's), got {options.smoothing!r}")
+    if options.min_confidence is not None and not (
+            isinstance(options.min_confidence, int | float) and 0 <= options.min_confidence < 1):
+        raise JobError("min_confidence must be from 0 to below 1, got "
+                       f"{options.min_confidence!r}")
+    if not (isinstance(options.blend_frames, int)
+            and 0 <= options.blend_frames <= MAX_BLEND_FRAMES):
+        raise JobError(f"blend_frames must be a whole number from 0 to {MAX_BLEND_FRAMES}")
+    unknown = [j for j in options.keep_joints
+               if not 1 <= JOINT_INDEX.get(j, -1) <= NUM_BODY_JOINTS]
+    if unknown:
+        raise JobError(f"cannot keep {', '.join(map(repr, unknown))}: not a body joint (the "
+                       "pelvis and the hands are not refined)")
+    if options.frame_end < options.frame_start:
+        raise JobError(f"empty frame range {options.frame_start}-{options.frame_end}")
+
+
+def _load(path: Path) -> JobResult:
+    try:
+        return load_result(path)
+    except (OSError, ResultFormatError) as exc:
+        raise job_store.JobFolderError(f"cannot read {path.name} in {path.parent}: {exc}; "
+                                       "analyse the video again") from exc
+
+
+def edge_weights(first: int, last: int, span: tuple[int, int], blend: int) -> np.ndarray:
+    """Weight of the new solution over job frames ``first..last`` (inclusive): rising over
+    ``blend`` frames after the range's start and falling before its end, except where the
+    range starts or ends the person's track (nothing old to fade from there)."""
+    t = np.arange(first, last + 1, dtype=np.float64)
+    w = np.ones_like(t)
+    if blend > 0:
+        if first > span[0]:
+            w = np.minimum(w, (t - first + 1) / (blend + 1))
+        if last < span[1] - 1:
+            w = np.minimum(w, (last - t + 1) / (blend + 1))
+    return w
+
+
+def _blend_person(into: JobResult, new: dict[str, np.ndarray], p: int, frames: slice,
+                  weight: np.ndarray) -> None:
+    """``into``'s person ``p`` over ``frames`` faded towards ``new`` (arrays over the same
+    frames), in place; joints and keypoints are posed again from the blended rotations so the
+    result stays its own forward kinematics."""
+    w = weight
+    for name in _ROTATIONS:
+        old = getattr(into, name)[p, frames]
+        shape = (-1,) + (1,) * (old.ndim - 2)
+        old[...] = blend_axis_angle(old, new[name], w.reshape(shape)).astype(old.dtype)
+    for name in _BLENDED:
+        target = getattr(into, name)
+        if target is None or name not in new or new[name] is None:
+            continue
+        old = target[p, frames]
+        shape = (-1,) + (1,) * (old.ndim - 1)
+        ww = w.reshape(shape)
+        old[...] = ((1 - ww) * old + ww * new[name]).astype(old.dtype)
+    if into.support_height is not None and "support_height" in new:
+        into.support_height[p, frames] = np.where(w >= 0.5, new["support_height"],
+                                                  into.support_height[p, frames])
+
+
+def _pose_again(result: JobResult, p: int, frames: slice, skeleton: Any) -> None:
+    """joints3d and keypoints3d of person ``p`` over ``frames`` from their rotations."""
+    local = np.concatenate([result.global_orient[p, frames, None], result.body_pose[p, frames]],
+                           axis=1)
+    rot = torch.as_tensor(axis_angle_to_matrix(local), dtype=torch.float32)
+    transl = torch.as_tensor(result.transl[p, frames], dtype=torch.float32)
+    with torch.no_grad():
+        joints, _, kp = skeleton(rot, transl)
+    result.joints3d[p, frames] = joints.numpy()
+    result.keypoints3d[p, frames] = kp.numpy()
+
+
+def _person_frames(result: JobResult, p: int, frames: slice) -> dict[str, np.ndarray]:
+    names = (*_ROTATIONS, *_BLENDED, "support_height")
+    return {n: getattr(result, n)[p, frames].copy() for n in names
+            if getattr(result, n) is not None}
+
+
+class _StepProgress:
+    """``refine`` polls its stop callback once per step: counting the calls reports progress
+    without threading a callback through the optimiser."""
+
+    def __init__(self, total: int, report: Callable[[int], None], stop: Callable[[], bool]
+                 ) -> None:
+        self.total, self.report, self.stop, self.done = total, report, stop, 0
+
+    def __call__(self) -> bool:
+        if self.done % 5 == 0:
+            self.report(self.done)
+        self.done += 1
+        return self.stop()
+
+
+def refine_range(options: RefineOptions, models: Models | None = None,
+                 progress: Callable[[Progress], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> RefineSummary:
+    """Re-run refinement on ``options``' range of one person and rewrite the job's result;
+    see the module docstring. Raises :class:`JobError` (bad request, job folder that cannot be
+    re-entered) or :class:`JobCancelled`; the job folder is unchanged when it does."""
+    t_start = time.perf_counter()
+    seconds: dict[str, float] = {}
+    report = progress or (lambda p: None)
+    stop = should_stop or (lambda: False)
+
+    def elapsed() -> float:
+        return time.perf_counter() - t_start
+
+    _check(options)
+    job_dir = Path(options.job_dir)
+    report(Progress("load", 0, 1, elapsed(), "reading the job folder"))
+    saved = job_store.load_options(job_dir)
+    try:
+        job = JobOptions(**{**saved, "out_dir": str(job_dir)})
+    except TypeError as exc:
+        raise job_store.JobFolderError(f"{job_dir / job_store.JOB_FILE} does not match this "
+                                       f"backend ({exc}); analyse the video again") from exc
+    if job.method != "generative":
+        raise JobError("re-running refinement needs the generative method's stage-1 output, "
+                       f"and this job used {job.method!r}; analyse again with method "
+                       "'generative'")
+    people = job_store.load_stage1(job_dir)
+    tracks = job_store.load_tracks(job_dir)
+    solve = _load(job_dir / job_store.SOLVE_FILE)
+    current = _load(job_dir / job_store.RESULT_FILE)
+    body, generative = (models or Models()).get(job)
+    seconds["load"] = elapsed()
+
+    matches = np.flatnonzero(current.track_ids == options.person)
+    if len(matches) != 1 or len(people) != current.num_people:
+        raise JobError(f"this job has no person {options.person} (people: "
+                       f"{', '.join(map(str, current.track_ids.tolist()))})")
+    p = int(matches[0])
+    span = people[p].span
+    frames = current.frame_indices
+    inside = np.flatnonzero((frames >= options.frame_start) & (frames <= options.frame_end))
+    inside = inside[(inside >= span[0]) & (inside < span[1])]
+    if len(inside) == 0:
+        raise JobError(f"person {options.person} is not in video frames {options.frame_start}-"
+                       f"{options.frame_end}: their track covers frames {frames[span[0]]}-"
+                       f"{frames[span[1] - 1]}")
+    first, last = int(inside[0]), int(inside[-1])
+    margin = max(2, round(MARGIN_S * current.fps))
+    w0, w1 = max(span[0], first - margin), min(span[1], last + 1 + margin)
+
+    from .generative import Hold, observations, refine_track
+    from .models.refinement import RefinementConfig
+
+    track = slice(*span)
+    K = solve.camera_K.astype(np.float64)
+    obs = observations(tracks.keypoints2d[p, track], tracks.world_keypoints[p, track],
+                       tracks.valid[p, track], K)
+    local = np.arange(span[0], span[1])
+    anchored = ((local < first) | (local > last)).astype(np.float32)
+    keep_mask = np.zeros(NUM_BODY_JOINTS, bool)
+    keep_mask[[JOINT_INDEX[j] - 1 for j in options.keep_joints]] = True
+    hold = Hold(anchor_joints=solve.joints3d[p, track, :22], anchor_weight=anchored,
+                keep_pose=axis_angle_to_matrix(solve.body_pose[p, track])
+                if keep_mask.any() else None, keep_mask=keep_mask)
+    config = RefinementConfig(steps=job.refine_steps if options.steps is None
+                              else options.steps)
+    if options.smoothing is not None:
+        config.smooth *= float(options.smoothing)
+    if options.min_confidence is not None:
+        config.min_confidence = float(options.min_confidence)
+    report(Progress("refine", 0, config.steps, elapsed(),
+                    f"person {options.person}, frames {frames[first]}-{frames[last]}"))
+    ticker = _StepProgress(config.steps, lambda done: report(
+        Progress("refine", done, config.steps, elapsed(), "refining")), stop)
+    t = time.perf_counter()
+    try:
+        fit, _ = refine_track(generative[1], body, people[p].stage1, obs, K, config,
+                              frames=slice(w0 - span[0], w1 - span[0]), hold=hold,
+                              should_stop=ticker)
+    except InterruptedError as exc:
+        raise JobCancelled() from exc
+    seconds["refine"] = time.perf_counter() - t
+
+    report(Progress("save", 0, 1, elapsed(), "world space and the result file"))
+    t = time.perf_counter()
+    rows = slice(first - w0, last + 1 - w0)
+    in_range = slice(first, last + 1)
+    weight = edge_weights(first, last, span, options.blend_frames)
+    seen = tracks.valid[p, in_range, None]
+    refined = {"global_orient": fit.global_orient[rows], "body_pose": fit.body_pose[rows],
+               "transl": fit.transl[rows], "joint_confidence": fit.joint_confidence[rows] * seen,
+               "joint_uncertainty": fit.joint_uncertainty[rows]}
+    skeleton = body.skeleton(solve.betas[p].astype(np.float64))
+    _blend_person(solve, refined, p, in_range, weight)
+    _pose_again(solve, p, in_range, skeleton)
+    finished = finish(solve, job)
+    if stop():
+        raise JobCancelled()
+    _blend_person(current, _person_frames(finished, p, in_range), p, in_range, weight)
+    _pose_again(current, p, in_range, skeleton)
+    job_store.save_result_pair(job_dir, solve, current)
+    seconds["save"] = time.perf_counter() - t
+    path = job_dir / job_store.RESULT_FILE
+    report(Progress("save", 1, 1, elapsed(), str(path)))
+    valid = tracks.valid[p, in_range]
+    after = float(fit.reprojection_px)
+    return RefineSummary(result_path=path, person=options.person,
+                         frame_start=int(frames[first]), frame_end=int(frames[last]),
+                         elapsed_s=elapsed(), stage_seconds=seconds,
+                         reprojection_px=after if valid.any() else 0.0, result=current)

@@ -1,0 +1,192 @@
+"""Re-entering a finished job: the job folder's artifacts, and refinement re-run on a range of
+one person (``genhmr.rerun``), on a real job of the sample clip."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genhmr import job_store
+from genhmr.errors import JobCancelled, JobError
+from genhmr.pipeline import JobOptions, Models, run_job
+from genhmr.rerun import RefineOptions, edge_weights, refine_range
+from genhmr_core.result_format import load_result
+from genhmr_core.rotations import axis_angle_to_matrix
+from genhmr_core.skeleton import JOINT_INDEX
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return Models()
+
+
+@pytest.fixture(scope="module")
+def finished_job(media_dir: Path, tmp_path_factory: pytest.TempPathFactory,
+                 models: Models) -> Path:
+    """demo.mp4 frames 30-74: the man on the box and the woman stepping out from the tree."""
+    out = tmp_path_factory.mktemp("job")
+    run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(out), start=30, end=75),
+            models=models)
+    return out
+
+
+@pytest.fixture()
+def job(finished_job: Path, tmp_path: Path) -> Path:
+    """A private copy: every test may rewrite it."""
+    return Path(shutil.copytree(finished_job, tmp_path / "job"))
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _walker(result) -> tuple[int, int]:
+    """(index, track id) of the person seen in most frames."""
+    p = int(result.valid.sum(1).argmax())
+    return p, int(result.track_ids[p])
+
+
+def test_the_job_folder_keeps_what_a_rerun_needs(finished_job: Path) -> None:
+    result = load_result(finished_job / job_store.RESULT_FILE)
+    options = job_store.load_options(finished_job)
+    assert options["start"] == 30 and options["end"] == 75 and options["method"] == "generative"
+    tracks = job_store.load_tracks(finished_job)
+    assert np.array_equal(tracks.valid, result.valid)
+    assert np.array_equal(tracks.frame_indices, result.frame_indices)
+    people = job_store.load_stage1(finished_job)
+    assert len(people) == result.num_people
+    for p, person in enumerate(people):
+        first, stop = person.span
+        seen = np.flatnonzero(result.valid[p])
+        assert (first, stop) == (seen[0], seen[-1] + 1)
+        n = stop - first
+        s1 = person.stage1
+        assert s1.logits.shape == (n, 32, 512) and s1.global_orient.shape == (n, 3, 3)
+        assert s1.transl.shape == (n, 3) and s1.uncertainty.shape == (n, 21)
+        # log-probabilities: each token's distribution sums to one
+        assert np.allclose(np.exp(s1.logits.astype(np.float64)).sum(-1), 1.0, atol=2e-2)
+    solve = load_result(finished_job / job_store.SOLVE_FILE)
+    # the solve is the result before the world-space steps: same rotations of the arms, other
+    # depths (smoothed), no floor
+    assert solve.ground_plane is None and result.ground_plane is not None
+    assert not np.allclose(solve.transl, result.transl)
+
+
+def test_rerun_changes_only_this_persons_range_and_joins_it_smoothly(job: Path,
+                                                                     models: Models) -> None:
+    before = load_result(job / job_store.RESULT_FILE)
+    p, track = _walker(before)
+    seen = before.frame_indices[before.valid[p]]
+    a, b = int(seen[8]), int(seen[-8])
+    summary = refine_range(RefineOptions(job_dir=str(job), person=track, frame_start=a,
+                                         frame_end=b, smoothing=20.0, steps=150), models)
+    after = load_result(job / job_store.RESULT_FILE)
+    assert (summary.frame_start, summary.frame_end) == (a, b)
+    frames = before.frame_indices
+    inside = (frames >= a) & (frames <= b)
+    for q in range(before.num_people):
+        for name in ("global_orient", "body_pose", "transl", "joints3d", "keypoints3d",
+                     "joint_confidence", "foot_contact", "root_world"):
+            old, new = getattr(before, name)[q], getattr(after, name)[q]
+            if q != p:
+                assert np.array_equal(old, new), (q, name)
+            else:
+                assert np.array_equal(old[~inside], new[~inside]), name
+    moved = np.abs(after.joints3d[p, inside] - before.joints3d[p, inside]).max()
+    assert moved > 0.005  # twenty times the smoothing changes the motion
+
+    # Smoother inside (measured: 35 against 45 mm/frame^2 of joint acceleration; refinement
+    # moves slowly through its soft tokens, hence the extra steps), and no step at the edges: the joints' frame-to-frame moves at the
+    # range's ends are no larger than their neighbours'.
+    def accel(r, sl):
+        j = r.joints3d[p, sl]
+        return np.linalg.norm(j[2:] - 2 * j[1:-1] + j[:-2], axis=-1).mean()
+    core = slice(int(np.flatnonzero(inside)[0]) + 4, int(np.flatnonzero(inside)[-1]) - 3)
+    assert accel(after, core) < 0.9 * accel(before, core)
+    steps = np.linalg.norm(np.diff(after.joints3d[p], axis=0), axis=-1).mean(-1)
+    old_steps = np.linalg.norm(np.diff(before.joints3d[p], axis=0), axis=-1).mean(-1)
+    for edge in (int(np.flatnonzero(inside)[0]) - 1, int(np.flatnonzero(inside)[-1])):
+        near = old_steps[max(edge - 3, 0):edge + 4]
+        assert steps[edge] <= near.max() * 1.25 + 1e-3, (edge, steps[edge], near)
+
+    # the result is still its own forward kinematics over the range
+    body, _ = models.get(JobOptions(**job_store.load_options(job)))
+    skeleton = body.skeleton(after.betas[p].astype(np.float64))
+    local = np.concatenate([after.global_orient[p, inside, None], after.body_pose[p, inside]], 1)
+    with torch.no_grad():
+        joints, _, _ = skeleton(torch.as_tensor(axis_angle_to_matrix(local),
+                                                dtype=torch.float32),
+                                torch.as_tensor(after.transl[p, inside]))
+    assert np.abs(joints.numpy() - after.joints3d[p, inside]).max() < 1e-4
+
+
+def test_rerun_keeps_the_bones_the_artist_fixed(job: Path, models: Models) -> None:
+    before = load_result(job / job_store.RESULT_FILE)
+    p, track = _walker(before)
+    seen = before.frame_indices[before.valid[p]]
+    a, b = int(seen[5]), int(seen[25])
+    refine_range(RefineOptions(job_dir=str(job), person=track, frame_start=a, frame_end=b,
+                               smoothing=20.0, keep_joints=("left_elbow", "right_shoulder")),
+                 models)
+    after = load_result(job / job_store.RESULT_FILE)
+    inside = (before.frame_indices >= a) & (before.frame_indices <= b)
+    for name in ("left_elbow", "right_shoulder"):
+        j = JOINT_INDEX[name] - 1
+        assert np.abs(after.body_pose[p, inside, j] - before.body_pose[p, inside, j]).max() \
+            < 1e-5, name
+    spine = JOINT_INDEX["spine1"] - 1
+    assert np.abs(after.body_pose[p, inside, spine]
+                  - before.body_pose[p, inside, spine]).max() > 1e-3
+
+
+def test_edge_weights_fade_in_and_out_except_at_the_tracks_ends() -> None:
+    w = edge_weights(10, 20, (0, 100), 3)
+    assert w.tolist() == pytest.approx([0.25, 0.5, 0.75, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25])
+    assert edge_weights(0, 5, (0, 100), 3)[0] == 1.0  # the track starts there: nothing to fade
+    assert edge_weights(95, 99, (0, 100), 3)[-1] == 1.0
+    assert np.all(edge_weights(10, 20, (0, 100), 0) == 1.0)
+
+
+def test_bad_requests_are_clear_errors_and_change_nothing(job: Path, models: Models) -> None:
+    result = load_result(job / job_store.RESULT_FILE)
+    p, track = _walker(result)
+    state = _digest(job)
+
+    def refine(**kw):
+        args = {"job_dir": str(job), "person": track, "frame_start": 40, "frame_end": 50, **kw}
+        return refine_range(RefineOptions(**args), models)
+
+    with pytest.raises(JobError, match="no person 99"):
+        refine(person=99)
+    with pytest.raises(JobError, match="not in video frames 500-510"):
+        refine(frame_start=500, frame_end=510)
+    with pytest.raises(JobError, match="not a body joint"):
+        refine(keep_joints=("pelvis",))
+    with pytest.raises(JobError, match="steps must be"):
+        refine(steps=0)
+    with pytest.raises(JobError, match="empty frame range"):
+        refine(frame_start=50, frame_end=40)
+    with pytest.raises(JobCancelled):
+        refine_range(RefineOptions(job_dir=str(job), person=track, frame_start=40,
+                                   frame_end=50), models, should_stop=lambda: True)
+    assert _digest(job) == state  # nothing written by any of them
+
+    with pytest.raises(JobError, match="does not exist"):
+        refine(job_dir=str(job / "gone"))
+    (job / job_store.STAGE1_FILE).write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(job_store.JobFolderError, match="damaged"):
+        refine()
+    payload = json.loads((job / job_store.JOB_FILE).read_text())
+    payload["options"]["method"] = "fit"
+    (job / job_store.JOB_FILE).write_text(json.dumps(payload))
+    with pytest.raises(JobError, match="generative method"):
+        refine()
+    (job / job_store.JOB_FILE).unlink()
+    with pytest.raises(job_store.JobFolderError, match="analyse the video again"):
+        refine()
