@@ -7,7 +7,15 @@ the UI, talks to that process and turns its result files into Blender data.
 import bpy
 
 from . import preferences, properties
-from .ops import analyze, export_motion, import_result, mark_unsure, people, retarget
+from .ops import (
+    analyze,
+    export_motion,
+    import_result,
+    mark_unsure,
+    people,
+    refine_range,
+    retarget,
+)
 from .retarget import settings as retarget_settings
 from .rig import unsure
 from .ui import panel, retarget_panel
@@ -20,6 +28,7 @@ CLASSES: tuple[type, ...] = (
     *mark_unsure.CLASSES,
     *people.CLASSES,
     *analyze.CLASSES,
+    *refine_range.CLASSES,
     *export_motion.CLASSES,
     *retarget.CLASSES,
     *panel.CLASSES,
@@ -45,6 +54,7 @@ def register() -> None:
 
 def unregister() -> None:
     analyze.unregister()
+    refine_range.unregister()
     preferences.unregister()
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
     bpy.types.TOPBAR_MT_file_export.remove(export_motion.menu_export)

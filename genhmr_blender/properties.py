@@ -19,6 +19,12 @@ from bpy.props import (
 
 from ._core import confidence, protocol
 
+RERUN_RANGES = (
+    ("PREVIEW", "Preview Range", "The timeline's preview range (else the scene range)"),
+    ("SELECTED", "Selected Keys", "From the first to the last selected key of the rig"),
+    ("AROUND", "Around Current Frame", "The current frame plus and minus Around"),
+)
+
 
 class GENHMR_PG_settings(bpy.types.PropertyGroup):
     """Per-scene choices of the GenHMR panel."""
@@ -107,6 +113,25 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
                     "key the scene camera with it, so the rigs stay in one world while the "
                     "footage pans; off = a fixed camera",
         default=True)
+
+    # Re-running refinement on a range of the active rig (ops/refine_range.py)
+    rerun_range: EnumProperty(name="Range", items=RERUN_RANGES, default="PREVIEW",
+                              description="Which frames Re-run on Range refines again")
+    rerun_around: IntProperty(name="Around", default=10, min=1, max=500,
+                              description="Frames before and after the current one")
+    rerun_steps: IntProperty(name="Steps", default=0, min=0, max=1000,
+                             description="Refinement steps; 0 = as in the analysis")
+    rerun_smoothing: FloatProperty(
+        name="Smoothing", default=1.0, min=0.0, max=100.0, soft_max=10.0,
+        description="Temporal smoothing relative to the analysis's (2 = twice as smooth)")
+    rerun_min_confidence: FloatProperty(
+        name="Keypoint Confidence", default=protocol.DEFAULT_KEYPOINT_CONFIDENCE, min=0.0,
+        max=0.95, description="Ignore detector keypoints less sure than this (raise it where "
+                              "a hidden limb was guessed wrongly)")
+    rerun_keep_selected: BoolProperty(
+        name="Keep Selected Bones", default=False,
+        description="Bones selected in Pose Mode keep their keys (bones fixed by hand); the "
+                    "rest of the body is refined around them")
 
 
 class GENHMR_PG_runtime(bpy.types.PropertyGroup):

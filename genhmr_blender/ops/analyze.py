@@ -1,13 +1,7 @@
 """Analyse a video with the backend process, then import the result as rigs.
 
-From the UI the operator runs modally: a 0.1 s window-manager timer drains the backend client's
-queue (never a blocking read), so Blender stays responsive; ESC or the panel's Cancel button asks
-the backend to stop. From scripts (``bpy.ops.genhmr.analyze()`` = ``execute``) the same job
-object is polled in a blocking loop, which is what headless runs and tests use.
-
-Progress goes to the panel (window-manager properties) and to the status bar
-(``WorkSpace.status_text_set``); ``wm.progress_begin`` is not used because it replaces the mouse
-cursor with a counter for the whole, possibly long, analysis.
+Runs modally from the UI and blocking from scripts (:mod:`._backend_op`); the scene is only
+touched once the backend has finished, and not at all when it fails or is cancelled.
 """
 
 import os
@@ -17,19 +11,17 @@ import time
 import traceback
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, IntProperty, StringProperty
 
-from .. import backend_env, source
+from .. import backend_env, source, warm_backend
 from .._core import result_format
 from ..backend_client import BackendClient
 from ..job import AnalysisJob, JobState
 from ..preferences import backend_python, get_prefs, user_dir
 from ..rig.build import BuildOptions
 from ..rig.unsure import threshold_of
+from ._backend_op import ACTIVE, BackendOperator, stop_active
 from .import_result import import_result_file, report_summary
-
-# The one running modal analysis, so the Cancel button and file loads can reach it.
-_ACTIVE: dict[str, "GENHMR_OT_analyze | None"] = {"op": None}
 
 
 def jobs_dir() -> str:
@@ -39,15 +31,7 @@ def jobs_dir() -> str:
                                                                  "genhmr-jobs")
 
 
-def _redraw_panels(context: bpy.types.Context) -> None:
-    wm = context.window_manager
-    for window in wm.windows:
-        for area in window.screen.areas:
-            if area.type in ("VIEW_3D", "SEQUENCE_EDITOR"):
-                area.tag_redraw()
-
-
-class GENHMR_OT_analyze(bpy.types.Operator):
+class GENHMR_OT_analyze(BackendOperator, bpy.types.Operator):
     """Find the people in the video, recover their 3D motion, and build keyframed rigs"""
 
     bl_idname = "genhmr.analyze"
@@ -71,18 +55,7 @@ class GENHMR_OT_analyze(bpy.types.Operator):
     out_dir: StringProperty(
         name="Job Folder", subtype="DIR_PATH", options={"SKIP_SAVE"},
         description="Where the backend writes its result; empty = a new folder per job")
-    timeout: FloatProperty(
-        name="Timeout", default=0.0, min=0.0, options={"SKIP_SAVE"},
-        description="Blocking mode only: cancel after this many seconds (0 = no limit)")
-
-    # Plain attributes, not annotations: Blender reads class annotations as RNA properties.
-    _timer = None
-    _job = None  # AnalysisJob while running
     _source = None  # source.VideoSource of the running job
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _ACTIVE["op"] is None
 
     # -- shared -----------------------------------------------------------------------------
     def _start(self, context: bpy.types.Context) -> bool:
@@ -140,19 +113,6 @@ class GENHMR_OT_analyze(bpy.types.Operator):
             "end" if src.end >= source.UNBOUNDED else f"{src.scene_range[1]}")
         return True
 
-    def _fail(self, context: bpy.types.Context, message: str) -> bool:
-        runtime = context.window_manager.genhmr
-        runtime.running = False
-        runtime.error = message
-        runtime.status = "Failed"
-        self.report({"ERROR"}, message)
-        return False
-
-    def _update(self, context: bpy.types.Context, state: JobState) -> None:
-        runtime = context.window_manager.genhmr
-        runtime.progress = state.fraction
-        runtime.status = state.status
-
     def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
         """Import on success; report and leave the scene untouched otherwise."""
         runtime = context.window_manager.genhmr
@@ -189,95 +149,19 @@ class GENHMR_OT_analyze(bpy.types.Operator):
         self.report({"INFO"}, summary)
         return {"FINISHED"}
 
-    # -- blocking (scripts, tests) ------------------------------------------------------------
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if not self._start(context):
-            return {"CANCELLED"}
-        job = self._job
-        t0 = time.monotonic()
-        last_status = ""
-        while True:
-            state = job.poll()
-            if state.status != last_status:
-                last_status = state.status
-                print(f"[GenHMR] {state.fraction:4.0%} {state.status}", flush=True)
-            if state.finished:
-                break
-            timed_out = self.timeout and time.monotonic() - t0 > self.timeout
-            if timed_out and job.client.job_active:
-                job.cancel()
-            time.sleep(0.05)
-        self._update(context, state)
-        return self._finish(context, state)
-
-    # -- modal (UI) -----------------------------------------------------------------------------
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if not self._start(context):
-            return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
-        _ACTIVE["op"] = self
-        self._status_bar(context, context.window_manager.genhmr.status)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        job = self._job
-        if job is None:
-            return self._stop_modal(context, {"CANCELLED"})
-        if event.type == "ESC" and event.value == "PRESS":
-            job.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        state = job.poll()
-        self._update(context, state)
-        self._status_bar(context, f"{state.fraction:.0%} {state.status}  (Esc to cancel)")
-        _redraw_panels(context)
-        if not state.finished:
-            return {"PASS_THROUGH"}
-        return self._stop_modal(context, self._finish(context, state))
-
-    def cancel(self, context: bpy.types.Context) -> None:
-        """Blender is closing the operator (file load, quit): stop the backend too."""
-        if self._job is not None:
-            self._job.cancel()
-            self._job.close(timeout=2.0)
-            self._job = None
-        self._stop_modal(context, {"CANCELLED"})
-        context.window_manager.genhmr.running = False
-
-    def request_cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-
-    def _stop_modal(self, context: bpy.types.Context, result: set[str]) -> set[str]:
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
-        _ACTIVE["op"] = None
-        self._status_bar(context, None)
-        _redraw_panels(context)
-        return result
-
-    @staticmethod
-    def _status_bar(context: bpy.types.Context, text: str | None) -> None:
-        workspace = getattr(context, "workspace", None)
-        if workspace is not None:
-            workspace.status_text_set(None if text is None else f"GenHMR: {text}")
-
 
 class GENHMR_OT_cancel(bpy.types.Operator):
-    """Stop the running analysis (the scene is left as it was)"""
+    """Stop the running analysis or re-run (the scene is left as it was)"""
 
     bl_idname = "genhmr.cancel"
-    bl_label = "Cancel Analysis"
+    bl_label = "Cancel"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return _ACTIVE["op"] is not None
+        return ACTIVE["op"] is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        op = _ACTIVE["op"]
+        op = ACTIVE["op"]
         if op is not None:
             op.request_cancel()
             context.window_manager.genhmr.status = "Cancelling..."
@@ -287,20 +171,10 @@ class GENHMR_OT_cancel(bpy.types.Operator):
 CLASSES = (GENHMR_OT_analyze, GENHMR_OT_cancel)
 
 
-def stop_active() -> None:
-    """Cancel and stop a running analysis (add-on disabled, another file loaded)."""
-    op = _ACTIVE["op"]
-    job = getattr(op, "_job", None) if op is not None else None
-    if job is not None:
-        job.cancel()
-        job.close(timeout=2.0)
-        op._job = None
-    _ACTIVE["op"] = None
-
-
 @bpy.app.handlers.persistent
 def on_load_pre(*_args: object) -> None:
     stop_active()
+    warm_backend.shutdown()
 
 
 def register() -> None:

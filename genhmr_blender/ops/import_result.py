@@ -1,5 +1,7 @@
 """Import a result file (``.npz``) as keyframed rigs plus the matching camera."""
 
+import dataclasses
+import os
 import traceback
 
 import bpy
@@ -14,7 +16,8 @@ def import_result_file(context: bpy.types.Context, path: str,
                        options: BuildOptions) -> BuildReport:
     """Load and build; raises ResultFormatError for bad files before touching the scene."""
     result = result_format.load_result(path)
-    return build_result(context, result, options)
+    return build_result(context, result, dataclasses.replace(
+        options, result_path=os.path.abspath(path)))
 
 
 def report_summary(report: BuildReport) -> str:

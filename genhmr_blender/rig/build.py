@@ -39,6 +39,7 @@ class BuildOptions:
     update_existing: bool = True  # an earlier import of this video is updated, not duplicated
     min_confidence: float = 0.0  # > 0: key each bone only where its joint is at least this sure
     unsure_threshold: float = confidence.DEFAULT_THRESHOLD  # timeline markers below this
+    result_path: str = ""  # the imported file, kept on the collection for re-runs
 
 
 @dataclasses.dataclass
@@ -114,6 +115,8 @@ def build_result(context: bpy.types.Context, result: result_format.JobResult,
     else:
         report, unsure = _build(context, result, options, f"{name} (update)")
         renamed, kept = reimport.merge(scene, earlier, bpy.data.collections[report.collection])
+        tag_collection(earlier, np.asarray(result.frame_indices) + int(options.frame_offset),
+                       options)
         report = _renamed(report, renamed, earlier.name)
         unsure = {renamed[n]: v for n, v in unsure.items()}
         report.updated = True
@@ -156,18 +159,14 @@ def _build(context: bpy.types.Context, result: result_format.JobResult, options:
         scene.collection.children.link(coll)
 
         floor = _floor(result)
-        height = floor.camera_height
-        # None: a fixed camera level with the floor (the scene is the first frame's camera space)
-        turn = scene_space.scene_rotations(result.camera_rotation, floor.normal,
-                                           result.num_frames)
+        height, turn = scene_placement(result, floor)
         image_size = (int(result.image_size[0]), int(result.image_size[1]))
         cam = camera.build_camera(f"{coll.name} camera", result.camera_K, image_size, height, coll)
         reimport.tag(cam, "camera")
         created.add(bpy.data.cameras, cam.data)
         created.add(bpy.data.objects, cam)
         frames = np.asarray(result.frame_indices, dtype=np.int64) + int(options.frame_offset)
-        if len(frames):  # the analysed scene frames, for edits of people later (rig/people.py)
-            coll["genhmr_frame_range"] = (int(frames.min()), int(frames.max()))
+        tag_collection(coll, frames, options)
         if turn is not None:
             quats = scene_space.camera_quaternions(turn)
             if result.camera_rotation is None:  # fixed, but tilted against the floor
@@ -209,10 +208,7 @@ def _build(context: bpy.types.Context, result: result_format.JobResult, options:
             created.add(bpy.data.objects, obj)
             rest = armature.bone_rest_rotations(obj)
             t2 = time.perf_counter()
-            quats = scene_space.bone_quaternions(result.global_orient[p], result.body_pose[p],
-                                                 rest, camera_rotation=turn)
-            root = scene_space.root_locations(result.transl[p], result.rest_joints[p], rest[0],
-                                              height, camera_rotation=turn)
+            quats, root = person_motion(result, p, rest, (height, turn))
             confident = (result.joint_confidence[p] >= options.min_confidence
                          if options.min_confidence > 0 else None)
             stats = keyframes.keyframe_person(obj, quats, root, frames, result.valid[p],
@@ -272,6 +268,39 @@ def _build(context: bpy.types.Context, result: result_format.JobResult, options:
                        camera_height=height, background=clip_name, keyed_frames=keyed,
                        seconds=timings, warnings=warnings, meshes=meshes,
                        mesh_seconds=mesh_seconds, ground=ground_name), unsure
+
+
+def tag_collection(coll: bpy.types.Collection, frames: np.ndarray, options: BuildOptions
+                   ) -> None:
+    """What later edits need on the import's collection: the analysed scene frames
+    (``rig/people.py``), and the result file and frame offset (re-running refinement on a
+    range, ``ops/refine_range.py``: the job folder is the result's folder)."""
+    if len(frames):
+        coll[reimport.FRAME_RANGE] = (int(frames.min()), int(frames.max()))
+    if options.result_path:
+        coll[reimport.RESULT_PATH] = str(options.result_path)
+        coll[reimport.FRAME_OFFSET] = int(options.frame_offset)
+
+
+def scene_placement(result: result_format.JobResult, floor: ground_core.Ground | None = None
+                    ) -> tuple[float, np.ndarray | None]:
+    """The camera's height over the floor, and the per-frame turn from the level world into
+    each frame's camera (None: a fixed camera level with the floor)."""
+    floor = floor or _floor(result)
+    return floor.camera_height, scene_space.scene_rotations(result.camera_rotation,
+                                                            floor.normal, result.num_frames)
+
+
+def person_motion(result: result_format.JobResult, p: int, rest: np.ndarray,
+                  placement: tuple[float, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Person ``p``'s pose-bone quaternions (F, J, 4) and root location (F, 3) in the scene,
+    for a rig whose bones rest at ``rest``: what the import keys (and a re-run re-keys)."""
+    height, turn = placement
+    quats = scene_space.bone_quaternions(result.global_orient[p], result.body_pose[p], rest,
+                                         camera_rotation=turn)
+    root = scene_space.root_locations(result.transl[p], result.rest_joints[p], rest[0], height,
+                                      camera_rotation=turn)
+    return quats, root
 
 
 def _floor(result: result_format.JobResult) -> ground_core.Ground:

@@ -27,7 +27,7 @@ from . import reimport, unsure
 from .fcurves import fcurves_of, new_fcurve
 from .keyframes import keyframe_visibility, read_channel, replace_channel
 
-FRAME_RANGE = "genhmr_frame_range"  # on the import's collection: (first, last) scene frame
+FRAME_RANGE = reimport.FRAME_RANGE
 
 
 class PeopleError(ValueError):

@@ -24,6 +24,10 @@ import bpy
 ROLE = "genhmr_role"  # "rig", "body", "camera", "ground"
 TRACK = "genhmr_track"  # the person's track id (rigs and bodies)
 IMPORT_TAG = "genhmr_import"  # on collections an import made
+# Also on the import's collection, for later edits:
+FRAME_RANGE = "genhmr_frame_range"  # (first, last) analysed scene frame
+RESULT_PATH = "genhmr_result"  # the result file it was built from (in its job folder)
+FRAME_OFFSET = "genhmr_frame_offset"  # the scene frame showing video frame 0
 
 
 def tag(obj: bpy.types.Object, role: str, track: int | None = None) -> None:

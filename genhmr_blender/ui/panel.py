@@ -79,8 +79,9 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
         row.prop(settings, "unsure_threshold", slider=True)
         row.operator("genhmr.mark_unsure", text="", icon="MARKER_HLT")
         obj = context.active_object
-        if obj is not None and obj.get("genhmr_role") == "rig":  # fix people by hand
+        if obj is not None and obj.get("genhmr_role") == "rig":  # the artist in the loop
             layout.label(text=obj.name, icon="ARMATURE_DATA")
+            _draw_rerun(layout.box(), settings)
             row = layout.row(align=True)
             row.operator("genhmr.split_person", text="Split")
             row.operator("genhmr.merge_people", text="Merge")
@@ -91,6 +92,19 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
         box = layout.box()
         for i, line in enumerate(_wrapped_lines(runtime.error)):
             box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+
+
+def _draw_rerun(box: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    """Re-run refinement on a range of the active rig, with its options."""
+    box.prop(settings, "rerun_range")
+    if settings.rerun_range == "AROUND":
+        box.prop(settings, "rerun_around")
+    col = box.column(align=True)
+    col.prop(settings, "rerun_steps")
+    col.prop(settings, "rerun_smoothing")
+    col.prop(settings, "rerun_min_confidence")
+    box.prop(settings, "rerun_keep_selected")
+    box.operator("genhmr.refine_range", icon="FILE_REFRESH")
 
 
 class _GenhmrSidebar:

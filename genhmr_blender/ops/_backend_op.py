@@ -1,0 +1,156 @@
+"""What the analysis and the re-run operators share: a backend job driven without blocking.
+
+From the UI an operator runs modally: a 0.1 s window-manager timer drains the backend client's
+queue (never a blocking read), so Blender stays responsive; ESC or the panel's Cancel button asks
+the backend to stop. From scripts (``bpy.ops.genhmr.<op>()`` = ``execute``) the same job object
+is polled in a blocking loop, which is what headless runs and tests use.
+
+Progress goes to the panel (window-manager properties) and to the status bar
+(``WorkSpace.status_text_set``); ``wm.progress_begin`` is not used because it replaces the mouse
+cursor with a counter for the whole, possibly long, job.
+
+Subclasses say how to start their job (:meth:`BackendOperator._start`, which sets ``_job``) and
+what to do with its end (:meth:`BackendOperator._finish`).
+"""
+
+import time
+
+import bpy
+from bpy.props import FloatProperty
+
+from ..job import JobState
+
+# The one running backend operator, so the Cancel button and file loads can reach it.
+ACTIVE: dict[str, "BackendOperator | None"] = {"op": None}
+
+
+def redraw_panels(context: bpy.types.Context) -> None:
+    wm = context.window_manager
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type in ("VIEW_3D", "SEQUENCE_EDITOR", "DOPESHEET_EDITOR", "GRAPH_EDITOR"):
+                area.tag_redraw()
+
+
+class BackendOperator:
+    """Mixin for an operator that runs one backend job (modal in the UI, blocking in scripts)."""
+
+    timeout: FloatProperty(
+        name="Timeout", default=0.0, min=0.0, options={"SKIP_SAVE"},
+        description="Blocking mode only: cancel after this many seconds (0 = no limit)")
+
+    # Plain attributes, not annotations: Blender reads class annotations as RNA properties.
+    _timer = None
+    _job = None  # the job.AnalysisJob (or RefineJob) while running
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return ACTIVE["op"] is None
+
+    def _start(self, context: bpy.types.Context) -> bool:
+        """Resolve everything and start ``self._job``; on failure report and return False."""
+        raise NotImplementedError
+
+    def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
+        """The job ended (done, error or cancelled): apply or report; the operator's result."""
+        raise NotImplementedError
+
+    def _fail(self, context: bpy.types.Context, message: str) -> bool:
+        runtime = context.window_manager.genhmr
+        runtime.running = False
+        runtime.error = message
+        runtime.status = "Failed"
+        self.report({"ERROR"}, message)
+        return False
+
+    def _update(self, context: bpy.types.Context, state: JobState) -> None:
+        runtime = context.window_manager.genhmr
+        runtime.progress = state.fraction
+        runtime.status = state.status
+
+    # -- blocking (scripts, tests) ------------------------------------------------------------
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if not self._start(context):
+            return {"CANCELLED"}
+        job = self._job
+        t0 = time.monotonic()
+        last_status = ""
+        while True:
+            state = job.poll()
+            if state.status != last_status:
+                last_status = state.status
+                print(f"[GenHMR] {state.fraction:4.0%} {state.status}", flush=True)
+            if state.finished:
+                break
+            timed_out = self.timeout and time.monotonic() - t0 > self.timeout
+            if timed_out and job.client.job_active:
+                job.cancel()
+            time.sleep(0.05)
+        self._update(context, state)
+        return self._finish(context, state)
+
+    # -- modal (UI) -----------------------------------------------------------------------------
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if not self._start(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        ACTIVE["op"] = self
+        self._status_bar(context, context.window_manager.genhmr.status)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        job = self._job
+        if job is None:
+            return self._stop_modal(context, {"CANCELLED"})
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        state = job.poll()
+        self._update(context, state)
+        self._status_bar(context, f"{state.fraction:.0%} {state.status}  (Esc to cancel)")
+        redraw_panels(context)
+        if not state.finished:
+            return {"PASS_THROUGH"}
+        return self._stop_modal(context, self._finish(context, state))
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        """Blender is closing the operator (file load, quit): stop the backend too."""
+        if self._job is not None:
+            self._job.cancel()
+            self._job.close(timeout=2.0)
+            self._job = None
+        self._stop_modal(context, {"CANCELLED"})
+        context.window_manager.genhmr.running = False
+
+    def request_cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _stop_modal(self, context: bpy.types.Context, result: set[str]) -> set[str]:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        ACTIVE["op"] = None
+        self._status_bar(context, None)
+        redraw_panels(context)
+        return result
+
+    @staticmethod
+    def _status_bar(context: bpy.types.Context, text: str | None) -> None:
+        workspace = getattr(context, "workspace", None)
+        if workspace is not None:
+            workspace.status_text_set(None if text is None else f"GenHMR: {text}")
+
+
+def stop_active() -> None:
+    """Cancel and stop a running backend operator (add-on disabled, another file loaded)."""
+    op = ACTIVE["op"]
+    job = getattr(op, "_job", None) if op is not None else None
+    if job is not None:
+        job.cancel()
+        job.close(timeout=2.0)
+        op._job = None
+    ACTIVE["op"] = None

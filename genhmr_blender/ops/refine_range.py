@@ -1,0 +1,210 @@
+"""Re-run refinement on a frame range of the active GenHMR rig (the artist's inner loop).
+
+The artist scrubs, finds a stretch that looks wrong and re-runs refinement on just that range:
+from the preview range, the selected keyframes, the current frame +- N, or (scripts) explicit
+frames. The backend (kept warm between re-runs, :mod:`..warm_backend`) re-enters the analysis's
+job folder, refines that range of this person and rewrites the result; then only the rig's keys
+inside the range are replaced (:mod:`..rig.rerange`), in one undo step. Failure or Cancel
+leaves the rig exactly as it was.
+
+Headless (``bpy.app.background``) ``bpy.ops.genhmr.refine_range(frame_start=..., frame_end=...)``
+runs blocking, so scripts and tests can call it.
+"""
+
+import os
+import traceback
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
+
+from .. import backend_env, warm_backend
+from .._core import protocol, result_format, skeleton
+from ..job import JobState, RefineJob
+from ..preferences import backend_python
+from ..properties import RERUN_RANGES
+from ..rig import people, rerange
+from ..rig.fcurves import fcurves_of
+from ._backend_op import ACTIVE, BackendOperator
+
+# The options an artist sets in the panel (scene settings ``rerun_*``) and scripts pass.
+_SETTINGS = {"range_mode": "rerun_range", "around": "rerun_around", "steps": "rerun_steps",
+             "smoothing": "rerun_smoothing", "min_confidence": "rerun_min_confidence",
+             "keep_selected_bones": "rerun_keep_selected"}
+_BODY_JOINTS = frozenset(skeleton.JOINT_NAMES[1:1 + skeleton.NUM_BODY_JOINTS])
+
+
+def _active_rig(context: bpy.types.Context) -> bpy.types.Object | None:
+    obj = context.active_object
+    return obj if people.is_person(obj) else None
+
+
+def _selected_key_frames(rig: bpy.types.Object) -> tuple[int, int] | None:
+    frames = []
+    for fc in fcurves_of(rig):
+        for point in fc.keyframe_points:
+            if point.select_control_point:
+                frames.append(point.co[0])
+    return (round(min(frames)), round(max(frames))) if frames else None
+
+
+def _selected_bones(rig: bpy.types.Object) -> set[str]:
+    """Names of the rig's selected pose bones (``PoseBone.select`` from 5.0, ``Bone`` before)."""
+    out = set()
+    for pb in rig.pose.bones:
+        selected = getattr(pb, "select", None)
+        if selected is None:
+            selected = pb.bone.select
+        if selected:
+            out.add(pb.name)
+    return out
+
+
+class GENHMR_OT_refine_range(BackendOperator, bpy.types.Operator):
+    """Re-run refinement on a frame range of the active GenHMR rig: only keys inside the range
+    change, and its ends fade into the neighbouring frames"""
+
+    bl_idname = "genhmr.refine_range"
+    bl_label = "Re-run on Range"
+    bl_options = {"UNDO"}  # noqa: RUF012 - one undo step; no redo panel (redo would re-run)
+
+    # SKIP_SAVE throughout: invoke fills what the caller did not set from the scene settings.
+    range_mode: EnumProperty(name="Range", items=RERUN_RANGES, default="PREVIEW",
+                             options={"SKIP_SAVE"})
+    frame_start: IntProperty(name="Start", options={"SKIP_SAVE"},
+                             description="First scene frame (scripts; with Frame End)")
+    frame_end: IntProperty(name="End", options={"SKIP_SAVE"},
+                           description="Last scene frame (scripts; with Frame Start)")
+    around: IntProperty(name="Around", default=10, min=1, max=500, options={"SKIP_SAVE"},
+                        description="Frames before and after the current one")
+    steps: IntProperty(name="Steps", default=0, min=0, max=1000, options={"SKIP_SAVE"},
+                       description="Refinement steps; 0 = as in the analysis")
+    smoothing: FloatProperty(name="Smoothing", default=1.0, min=0.0, max=100.0,
+                             options={"SKIP_SAVE"},
+                             description="Temporal smoothing relative to the analysis's "
+                                         "(2 = twice as smooth, 0 = none)")
+    min_confidence: FloatProperty(
+        name="Keypoint Confidence", default=protocol.DEFAULT_KEYPOINT_CONFIDENCE, min=0.0,
+        max=0.95, options={"SKIP_SAVE"},
+        description="Ignore detector keypoints less sure than this (raise it where a hidden "
+                    "limb was guessed wrongly)")
+    keep_selected_bones: BoolProperty(
+        name="Keep Selected Bones", default=False, options={"SKIP_SAVE"},
+        description="Bones selected in Pose Mode keep their keys (bones you fixed by hand); "
+                    "the rest of the body is refined around them")
+
+    _range = None  # (first, last) scene frames of the running re-run
+    _rig_name = ""
+    _keep: set[str] = set()  # noqa: RUF012 - replaced per run
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if ACTIVE["op"] is not None:
+            cls.poll_message_set("GenHMR is busy with another job")
+            return False
+        if _active_rig(context) is None:
+            cls.poll_message_set("Make a GenHMR rig the active object")
+            return False
+        return True
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        """From the panel: the scene's re-run settings, unless the caller set them."""
+        settings = context.scene.genhmr
+        for prop, setting in _SETTINGS.items():
+            if not self.properties.is_property_set(prop):
+                setattr(self, prop, getattr(settings, setting))
+        return super().invoke(context, event)
+
+    def _frames(self, context: bpy.types.Context, rig: bpy.types.Object) -> tuple[int, int]:
+        scene = context.scene
+        props = self.properties
+        if props.is_property_set("frame_start") and props.is_property_set("frame_end"):
+            first, last = self.frame_start, self.frame_end
+        elif self.range_mode == "SELECTED":
+            picked = _selected_key_frames(rig)
+            if picked is None:
+                raise rerange.RangeError(f"no keys of {rig.name} are selected")
+            first, last = picked
+        elif self.range_mode == "AROUND":
+            first, last = scene.frame_current - self.around, scene.frame_current + self.around
+        elif scene.use_preview_range:
+            first, last = scene.frame_preview_start, scene.frame_preview_end
+        else:
+            first, last = scene.frame_start, scene.frame_end
+        if last < first:
+            raise rerange.RangeError(f"empty range {first}-{last}")
+        return int(first), int(last)
+
+    def _start(self, context: bpy.types.Context) -> bool:
+        runtime = context.window_manager.genhmr
+        runtime.error = ""
+        runtime.progress = 0.0
+        rig = _active_rig(context)
+        try:
+            path, offset = rerange.job_of(rig)
+            first, last = self._frames(context, rig)
+            python, _origin = backend_python(context)
+        except (rerange.RangeError, backend_env.BackendNotConfigured) as exc:
+            return self._fail(context, f"GenHMR: {exc}")
+        job_dir = os.path.dirname(path)
+        if not os.path.isdir(job_dir):
+            return self._fail(context, f"GenHMR: the analysis folder {job_dir} is gone (moved "
+                                       "or deleted); analyse the video again")
+        self._keep = _selected_bones(rig) if self.keep_selected_bones else set()
+        options = {
+            "steps": self.steps or None, "smoothing": float(self.smoothing),
+            "min_confidence": float(self.min_confidence),
+            "keep_joints": sorted(self._keep & _BODY_JOINTS),
+        }
+        client = warm_backend.client_for(python, os.path.join(job_dir, "backend-refine.log"))
+        job = RefineJob(client, job_dir, int(rig[rerange.reimport.TRACK]), first - offset,
+                        last - offset, options)
+        try:
+            job.start()
+        except OSError as exc:
+            return self._fail(context, f"Cannot start the backend ({python}): {exc}")
+        self._job, self._range, self._rig_name = job, (first, last), rig.name
+        self._offset, self._path = offset, path
+        runtime.running = True
+        runtime.status = f"Re-running {rig.name}, frames {first}-{last}"
+        return True
+
+    def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
+        runtime = context.window_manager.genhmr
+        self._job = None
+        runtime.running = False
+        if state.finished == "cancelled":
+            runtime.status = "Cancelled: the rig is unchanged"
+            self.report({"WARNING"}, "GenHMR re-run cancelled; the rig is unchanged")
+            return {"CANCELLED"}
+        if state.finished == "error":
+            self._fail(context, f"GenHMR re-run failed, the rig is unchanged: {state.error}")
+            return {"CANCELLED"}
+        rig = bpy.data.objects.get(self._rig_name)
+        if rig is None:
+            self._fail(context, f"GenHMR: {self._rig_name} was deleted during the re-run")
+            return {"CANCELLED"}
+        first, last = self._range
+        try:
+            result = result_format.load_result(state.result_path)
+            count = rerange.apply_range(context.scene, rig, result, first, last, self._offset,
+                                        self._keep)
+        except (result_format.ResultFormatError, rerange.RangeError) as exc:
+            self._fail(context, f"GenHMR: {exc}")
+            return {"CANCELLED"}
+        except Exception as exc:  # a bug: say so instead of a traceback in the artist's face
+            traceback.print_exc()
+            self._fail(context, f"GenHMR could not apply the re-run: {exc}")
+            return {"CANCELLED"}
+        context.scene.frame_set(context.scene.frame_current)
+        summary = (f"{rig.name}: frames {first}-{last} re-refined ({count} keyed) in "
+                   f"{state.elapsed_s:.1f} s")
+        runtime.status = summary
+        self.report({"INFO"}, f"GenHMR: {summary}")
+        return {"FINISHED"}
+
+
+CLASSES = (GENHMR_OT_refine_range,)
+
+
+def unregister() -> None:
+    warm_backend.shutdown()

@@ -1,0 +1,119 @@
+"""Re-key one rig over a frame range from a re-run's result, leaving every other key alone.
+
+After the backend re-runs refinement on a range (``genhmr refine``), the result file holds the
+new motion for that person inside the range and the old motion everywhere else. Rebuilding the
+rig would throw away what the artist did outside the range (hand-fixed keys, a merged person,
+edited curves), so only keys inside the range are replaced, channel by channel:
+
+* bone rotations and the root location, computed exactly as the import computes them
+  (``build.person_motion``), with each bone's quaternion sign chosen to continue the key just
+  before the range (q and -q are one rotation, but a curve between them swings the long way);
+* the foot-contact and confidence properties;
+* bones the artist asked to keep are not touched.
+
+Visibility keys and unsure markers are then redone for the rig (``people.refresh``).
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from .._core import confidence, contacts, result_format, skeleton
+from . import armature, people, reimport
+from .build import person_motion, scene_placement
+from .fcurves import fcurves_of
+from .keyframes import CONFIDENCE_PROPERTY, POSED_JOINTS, read_channel, replace_channel
+
+
+class RangeError(ValueError):
+    """The rig and the result do not belong together; the message says why."""
+
+
+def import_collection(rig: bpy.types.Object) -> bpy.types.Collection | None:
+    """The GenHMR import's collection the rig belongs to."""
+    return next((c for c in rig.users_collection if c.get(reimport.IMPORT_TAG)), None)
+
+
+def job_of(rig: bpy.types.Object) -> tuple[str, int]:
+    """(the result file the rig was built from, the scene frame of video frame 0); raises
+    :class:`RangeError` for rigs imported before this was recorded."""
+    coll = import_collection(rig)
+    path = coll.get(reimport.RESULT_PATH, "") if coll is not None else ""
+    if not path:
+        raise RangeError(f"{rig.name} does not know its analysis (imported by an older "
+                         "version): analyse the video again to re-run parts of it")
+    return str(path), int(coll.get(reimport.FRAME_OFFSET, 1))
+
+
+def _new_values(result: result_format.JobResult, p: int, rig: bpy.types.Object,
+                at: np.ndarray, keep: set[str]) -> dict[tuple[str, int], np.ndarray]:
+    """(data path, index) -> values at the frames ``at`` (a mask over the result's frames)."""
+    rest = armature.bone_rest_rotations(rig)
+    quats, root = person_motion(result, p, rest, scene_placement(result))
+    names = skeleton.JOINT_NAMES
+    out: dict[tuple[str, int], np.ndarray] = {}
+    for j in POSED_JOINTS:
+        if names[j] in keep:
+            continue
+        for axis in range(4):
+            out[(f'pose.bones["{names[j]}"].rotation_quaternion', axis)] = quats[at, j, axis]
+        out[(f'pose.bones["{names[j]}"]["{CONFIDENCE_PROPERTY}"]', 0)] = \
+            result.joint_confidence[p, at, j]
+    for axis in range(3):
+        out[(f'pose.bones["{names[0]}"].location', axis)] = root[at, axis]
+    if result.foot_contact is not None:
+        for k, name in enumerate(contacts.CONTACT_POINTS):
+            out[(f'["contact_{name}"]', 0)] = result.foot_contact[p, at, k]
+    out[(f'["{CONFIDENCE_PROPERTY}"]', 0)] = confidence.frame_confidence(
+        result.joint_confidence[p, at])
+    return out
+
+
+def _continue_signs(rig: bpy.types.Object, values: dict[tuple[str, int], np.ndarray],
+                    first: float) -> None:
+    """Flip each bone's new quaternions where they start opposite to the key before."""
+    curves = {(fc.data_path, fc.array_index): fc for fc in fcurves_of(rig)}
+    for j in POSED_JOINTS:
+        path = f'pose.bones["{skeleton.JOINT_NAMES[j]}"].rotation_quaternion'
+        if (path, 0) not in values or not len(values[(path, 0)]):
+            continue
+        before = []
+        for axis in range(4):
+            fc = curves.get((path, axis))
+            frames, keyed = read_channel(fc) if fc is not None else (np.zeros(0), np.zeros(0))
+            earlier = frames < first - 0.5
+            before.append(keyed[earlier][-1] if earlier.any() else np.nan)
+        new_first = np.array([values[(path, a)][0] for a in range(4)])
+        if np.all(np.isfinite(before)) and float(np.dot(before, new_first)) < 0:
+            for axis in range(4):
+                values[(path, axis)] = -values[(path, axis)]
+
+
+def apply_range(scene: bpy.types.Scene, rig: bpy.types.Object, result: result_format.JobResult,
+                first: int, last: int, frame_offset: int, keep: set[str] | None = None) -> int:
+    """Replace ``rig``'s keys on scene frames ``first..last`` by the result's; returns the
+    number of frames keyed. ``keep``: bone names whose keys stay as they are."""
+    track = int(rig.get(reimport.TRACK, -1))
+    matches = np.flatnonzero(np.asarray(result.track_ids) == track)
+    if len(matches) != 1:
+        raise RangeError(f"the result has no person {track} for {rig.name}")
+    p = int(matches[0])
+    frames = np.asarray(result.frame_indices, dtype=np.int64) + int(frame_offset)
+    at = result.valid[p] & (frames >= first) & (frames <= last)
+    values = _new_values(result, p, rig, at, keep or set())
+    _continue_signs(rig, values, float(first))
+    anim = rig.animation_data
+    if anim is None or anim.action is None:
+        raise RangeError(f"{rig.name} has no action to update")
+    keyed = frames[at].astype(np.float64)
+    for fc in fcurves_of(rig):
+        new = values.get((fc.data_path, fc.array_index))
+        if new is None:
+            continue
+        old_frames, old_values = read_channel(fc)
+        outside = (old_frames < first - 0.5) | (old_frames > last + 0.5)
+        replace_channel(fc, np.concatenate([old_frames[outside], keyed]),
+                        np.concatenate([old_values[outside], new]))
+    people.refresh(scene, rig)
+    return int(at.sum())

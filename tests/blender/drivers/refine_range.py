@@ -1,0 +1,160 @@
+"""Re-run refinement on a range of a rig, for real: a movie strip -> Analyze (real backend) ->
+``genhmr.refine_range`` on a range (the warm backend re-enters the job) -> only that range's
+keys change, the ends join the neighbours, undo restores the keys, Cancel and errors leave the
+rig as it was.
+
+Usage: python refine_range.py VIDEO JOBS_DIR
+"""
+
+import hashlib
+import os
+import sys
+import time
+
+import bpy
+import numpy as np
+from _driver import PACKAGE, emit, enable, fcurves_of, module, strips_of
+
+enable()
+video, jobs = sys.argv[1:3]
+prefs = bpy.context.preferences.addons[PACKAGE].preferences
+prefs.backend_python = os.environ.get("GENHMR_BACKEND_PYTHON", sys.executable)
+scene = bpy.context.scene
+editor = scene.sequence_editor_create()
+strip = strips_of(editor).new_movie("walk", video, channel=1, frame_start=1)
+strip.frame_offset_start = 40  # video frames 40..69 at scene frames 41..70
+strip.frame_final_duration = 30
+editor.active_strip = strip
+out = {"analyze": sorted(bpy.ops.genhmr.analyze(out_dir=os.path.join(jobs, "job"),
+                                                 timeout=600))}
+result_path = bpy.context.window_manager.genhmr.result_path
+
+
+def runtime():
+    return bpy.context.window_manager.genhmr
+
+
+def rerun(**kw) -> list[str]:
+    """The operator's result; ["ERROR"] when it reported an error (scripts see an exception)."""
+    try:
+        return sorted(bpy.ops.genhmr.refine_range(**kw))
+    except RuntimeError:
+        return ["ERROR"]
+
+
+def keys(rig: bpy.types.Object) -> dict[str, tuple[list[float], list[float]]]:
+    return {f"{fc.data_path}[{fc.array_index}]": ([k.co.x for k in fc.keyframe_points],
+                                                 [k.co.y for k in fc.keyframe_points])
+            for fc in fcurves_of(rig)}
+
+
+def changed(before: dict, after: dict, first: int, last: int) -> dict[str, list]:
+    """Per channel: frames whose key differs (or appeared / vanished)."""
+    out = {}
+    for name in sorted(set(before) | set(after)):
+        a = dict(zip(*before.get(name, ([], [])), strict=True))
+        b = dict(zip(*after.get(name, ([], [])), strict=True))
+        frames = sorted(f for f in set(a) | set(b) if a.get(f) != b.get(f))
+        if frames:
+            out[name] = frames
+    return out
+
+
+def heads(rig: bpy.types.Object, frames: range) -> np.ndarray:
+    """World positions of every bone's head per frame (F, B, 3)."""
+    pos = []
+    for f in frames:
+        scene.frame_set(f)
+        pos.append([tuple(rig.matrix_world @ pb.head) for pb in rig.pose.bones])
+    return np.array(pos)
+
+
+def digest(path: str) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+people = [o for o in bpy.data.objects if o.get("genhmr_role") == "rig"]
+rig = max(people, key=lambda o: len(module("genhmr_blender.rig.people").keyed_frames(o)))
+name = rig.name
+bpy.context.view_layer.objects.active = rig
+span = range(41, 71)
+first, last = 48, 62
+before = keys(rig)
+heads_before = heads(rig, span)
+bpy.ops.ed.undo_push(message="before the re-run")
+t0 = time.perf_counter()
+status = sorted(bpy.ops.genhmr.refine_range(frame_start=first, frame_end=last, smoothing=20.0,
+                                            steps=150))
+rig = bpy.data.objects[name]
+after = keys(rig)
+moved = changed(before, after, first, last)
+all_frames = sorted({f for frames in moved.values() for f in frames})
+heads_after = heads(rig, span)
+out["rerun"] = {
+    "status": status, "seconds": time.perf_counter() - t0, "error": runtime().error,
+    "message": runtime().status, "changed_frames": all_frames,
+    "rotation_channels_changed": sum(1 for n in moved if "rotation_quaternion" in n),
+    "step_before": np.linalg.norm(np.diff(heads_before, axis=0), axis=-1).mean(-1).tolist(),
+    "step_after": np.linalg.norm(np.diff(heads_after, axis=0), axis=-1).mean(-1).tolist(),
+    "moved_m": float(np.abs(heads_after - heads_before).max()),
+}
+
+# From the UI, Blender pushes the operator's one undo step when it finishes (bl_options UNDO);
+# an operator called from a background script does not, so the driver pushes it.
+bpy.ops.ed.undo_push(message="Re-run on Range")
+bpy.ops.ed.undo()
+rig = bpy.data.objects[name]
+scene = bpy.context.scene  # undo reloads the file's data: old references are gone
+out["undo"] = {"restored": keys(rig) == before}
+
+# The warm backend, the whole preview range (30 frames), the panel's defaults.
+bpy.context.view_layer.objects.active = rig
+scene.use_preview_range = True
+scene.frame_preview_start, scene.frame_preview_end = 41, 70
+warm = module("genhmr_blender.warm_backend").is_warm()
+t0 = time.perf_counter()
+status = sorted(bpy.ops.genhmr.refine_range())
+out["warm"] = {"status": status, "seconds": time.perf_counter() - t0, "was_warm": warm,
+               "message": runtime().status}
+
+# Bones fixed by hand stay as they are.
+rig = bpy.data.objects[name]
+for pb in rig.pose.bones:
+    selected = pb.name == "left_elbow"
+    if hasattr(pb, "select"):
+        pb.select = selected
+    else:
+        pb.bone.select = selected
+before = keys(rig)
+status = sorted(bpy.ops.genhmr.refine_range(frame_start=50, frame_end=60, smoothing=20.0,
+                                            keep_selected_bones=True))
+moved = changed(before, keys(rig), 50, 60)
+out["keep"] = {"status": status, "elbow_changed": [n for n in moved if "left_elbow" in n],
+               "others_changed": len(moved)}
+
+# Cancel at once: the rig and the job folder stay as they were.
+before, result_digest = keys(rig), digest(result_path)
+status = sorted(bpy.ops.genhmr.refine_range(frame_start=50, frame_end=60, timeout=0.001))
+out["cancel"] = {"status": status, "unchanged": keys(rig) == before,
+                 "result_unchanged": digest(result_path) == result_digest,
+                 "message": runtime().status}
+
+# A rig that does not know its analysis, and a job folder that is gone.
+coll = next(c for c in rig.users_collection if c.get("genhmr_import"))
+saved = coll["genhmr_result"]
+del coll["genhmr_result"]
+status = rerun(frame_start=50, frame_end=60)
+out["unknown"] = {"status": status, "error": runtime().error, "unchanged": keys(rig) == before}
+coll["genhmr_result"] = saved
+job_dir = os.path.dirname(saved)
+os.rename(job_dir, job_dir + "-moved")
+status = rerun(frame_start=50, frame_end=60)
+out["gone"] = {"status": status, "error": runtime().error, "unchanged": keys(rig) == before}
+os.rename(job_dir + "-moved", job_dir)
+# the person is not in those frames
+status = rerun(frame_start=500, frame_end=520)
+out["outside"] = {"status": status, "error": runtime().error, "unchanged": keys(rig) == before}
+
+module("genhmr_blender.warm_backend").shutdown()
+out["shut_down"] = not module("genhmr_blender.warm_backend").is_warm()
+emit(out)

@@ -1,0 +1,55 @@
+"""Re-run refinement on a range from Blender (the artist's loop, issue #14): the installed
+extension's ``genhmr.refine_range`` driving the real backend (warm between re-runs) on a real
+analysis of the sample clip."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
+
+
+def test_refine_a_range_of_a_rig_with_the_real_backend(driver, tmp_path: Path) -> None:
+    r = driver("refine_range", MEDIA / "demo.mp4", tmp_path / "jobs", timeout=900)
+    assert r["analyze"] == ["FINISHED"]
+
+    rerun = r["rerun"]
+    assert rerun["status"] == ["FINISHED"], rerun
+    assert "frames 48-62 re-refined" in rerun["message"]
+    # Only keys inside the range change, and the bones' rotations do change there.
+    assert rerun["changed_frames"] and min(rerun["changed_frames"]) >= 48
+    assert max(rerun["changed_frames"]) <= 62
+    assert rerun["rotation_channels_changed"] >= 40 and rerun["moved_m"] > 0.005
+    # The ends join their neighbours: the bones' frame-to-frame moves across the range's ends
+    # (scene 47->48 and 62->63; index 0 is 41->42) are no larger than nearby moves were.
+    before, after = np.array(rerun["step_before"]), np.array(rerun["step_after"])
+    for edge in (48 - 42, 62 - 41):
+        near = before[max(edge - 3, 0):edge + 4]
+        assert after[edge] <= near.max() * 1.25 + 1e-3, (edge, after[edge], near)
+
+    assert r["undo"]["restored"]  # one undo step brings every old key back
+
+    warm = r["warm"]
+    assert warm["status"] == ["FINISHED"] and warm["was_warm"], warm
+    assert "frames 41-70 re-refined" in warm["message"]
+    print(f"re-run, 30 frames, warm backend: {warm['seconds']:.2f} s "
+          f"(first re-run, 15 frames, 150 steps, starting the backend: {rerun['seconds']:.2f} s)")
+
+    keep = r["keep"]
+    assert keep["status"] == ["FINISHED"] and keep["elbow_changed"] == []
+    assert keep["others_changed"] > 0
+
+    cancel = r["cancel"]
+    assert cancel["status"] == ["CANCELLED"] and cancel["unchanged"]
+    assert cancel["result_unchanged"] and "unchanged" in cancel["message"]
+
+    for case, text in (("unknown", "does not know its analysis"), ("gone", "is gone"),
+                       ("outside", "is not in video frames")):
+        assert r[case]["status"] == ["ERROR"] and r[case]["unchanged"], r[case]
+        assert text in r[case]["error"], r[case]
+    assert r["shut_down"]
