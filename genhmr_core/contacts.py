@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from .ground import FOOT_POINT_NAMES, FOOT_POINTS, Ground
+from .ground import FOOT_POINT_NAMES, FOOT_POINTS, LEVEL_MERGE_M, Ground
 from .temporal import gaussian_smooth
 
 CONTACT_POINTS: tuple[str, ...] = FOOT_POINT_NAMES
@@ -47,9 +47,11 @@ def _logistic(x: np.ndarray) -> np.ndarray:
 
 
 def support_heights(foot_heights: np.ndarray, levels: tuple[float, ...],
-                    tolerance_m: float = 0.1) -> np.ndarray:
+                    tolerance_m: float = LEVEL_MERGE_M) -> np.ndarray:
     """(F,) height of the level each frame's lowest foot rests on or above (the highest support
-    level not more than ``tolerance_m`` above it; the floor, 0, when none)."""
+    level not more than ``tolerance_m`` above it; the floor, 0, when none). The tolerance is
+    the one levels are merged with (``ground.LEVEL_MERGE_M``): the solved feet on one surface
+    spread that far, and a level merged from them must still hold them all."""
     lows = np.asarray(foot_heights, dtype=np.float64)
     levels_arr = np.sort(np.asarray(levels, dtype=np.float64))
     out = np.zeros(lows.shape)

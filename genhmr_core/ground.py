@@ -43,12 +43,10 @@ LEVEL_MERGE_M = 0.2
 @dataclasses.dataclass(frozen=True)
 class GroundConfig:
     tolerance_m: float = 0.1  # feet within this of a level rest on it
-    # levels closer than this are one surface (:func:`merge_levels`). 0 (the default for now)
-    # keeps every level; LEVEL_MERGE_M merges them, once ``contacts.support_heights`` takes a
-    # foot up to as far below its level (0.1 m today: with one box-top level instead of two,
-    # demo.mp4's man is read as on the floor in 19 of his 167 frames on the box; see
-    # docs/world_space.md, section 2)
-    merge_m: float = 0.0
+    # levels closer than this are one surface (:func:`merge_levels`; 0 keeps every level).
+    # ``contacts.support_heights`` takes a foot as far below its level as this, so a merged
+    # level still holds the feet it was merged from (docs/world_space.md, section 2)
+    merge_m: float = LEVEL_MERGE_M
     min_share: float = 0.1  # a support level holds at least this share of person-frames ...
     min_frames: int = 5  # ... and at least this many
     fallback_height_m: float = 1.5  # camera height when nobody's feet are known

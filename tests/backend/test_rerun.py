@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from genhmr import job_store
 from genhmr.errors import JobCancelled, JobError
 from genhmr.pipeline import JobOptions, Models, run_job
 from genhmr.rerun import RefineOptions, edge_weights, refine_range
+
 from genhmr_core.result_format import load_result
 from genhmr_core.rotations import axis_angle_to_matrix
 from genhmr_core.skeleton import JOINT_INDEX
@@ -102,8 +102,9 @@ def test_rerun_changes_only_this_persons_range_and_joins_it_smoothly(job: Path,
     assert moved > 0.005  # twenty times the smoothing changes the motion
 
     # Smoother inside (measured: 35 against 45 mm/frame^2 of joint acceleration; refinement
-    # moves slowly through its soft tokens, hence the extra steps), and no step at the edges: the joints' frame-to-frame moves at the
-    # range's ends are no larger than their neighbours'.
+    # moves slowly through its soft tokens, hence the extra steps), and no step at the edges:
+    # the joints' frame-to-frame moves at the range's ends are no larger than their
+    # neighbours'.
     def accel(r, sl):
         j = r.joints3d[p, sl]
         return np.linalg.norm(j[2:] - 2 * j[1:-1] + j[:-2], axis=-1).mean()
@@ -154,8 +155,7 @@ def test_edge_weights_fade_in_and_out_except_at_the_tracks_ends() -> None:
 
 
 def test_bad_requests_are_clear_errors_and_change_nothing(job: Path, models: Models) -> None:
-    result = load_result(job / job_store.RESULT_FILE)
-    p, track = _walker(result)
+    _, track = _walker(load_result(job / job_store.RESULT_FILE))
     state = _digest(job)
 
     def refine(**kw):
