@@ -1,8 +1,10 @@
-"""Command line: ``python -m genhmr {run, refine, serve, contact-sheet, build-task, version}``.
+"""Command line: ``python -m genhmr {run, refine, merge, split, drop, serve, contact-sheet,
+build-task, version}``.
 
 ``run`` analyses a video with a progress bar per stage and writes ``<out>/result.npz``;
 ``refine`` re-runs refinement on a frame range of one person of such a job and rewrites that
-result; ``serve`` is what the Blender add-on starts. Exit status: 0 ok, 2 bad input (clear
+result; ``merge`` / ``split`` / ``drop`` fix people in such a job (a merged track is solved
+again); ``serve`` is what the Blender add-on starts. Exit status: 0 ok, 2 bad input (clear
 message on stderr), 3 internal error, 130 cancelled (Ctrl-C).
 """
 
@@ -74,6 +76,20 @@ def _parser() -> argparse.ArgumentParser:
                        help="body joints kept as they are, e.g. left_elbow")
     again.add_argument("--blend", type=int, default=3, metavar="N",
                        help="frames at each end that fade from the old motion")
+
+    merge = sub.add_parser("merge", help="merge two people of a finished job who are one "
+                           "person, and solve the joined track again")
+    merge.add_argument("job", type=Path)
+    merge.add_argument("--keep", type=int, required=True, help="track id that stays")
+    merge.add_argument("--other", type=int, required=True, help="track id merged into it")
+    split = sub.add_parser("split", help="split a person of a finished job at a video frame")
+    split.add_argument("job", type=Path)
+    split.add_argument("--person", type=int, required=True)
+    split.add_argument("--frame", type=int, required=True,
+                       help="first video frame of the new person")
+    drop = sub.add_parser("drop", help="remove a person (a ghost) from a finished job")
+    drop.add_argument("job", type=Path)
+    drop.add_argument("--person", type=int, required=True)
 
     sub.add_parser("serve", help="JSON-lines server for the Blender add-on (stdin/stdout)")
 
@@ -211,6 +227,29 @@ def _refine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _edit_people(args: argparse.Namespace) -> int:
+    from . import people_edits
+    from .pipeline import JobCancelled, JobError
+
+    try:
+        if args.command == "merge":
+            summary = people_edits.merge_people(args.job, args.keep, args.other)
+        elif args.command == "split":
+            summary = people_edits.split_person(args.job, args.person, args.frame)
+        else:
+            summary = people_edits.drop_person(args.job, args.person)
+    except JobError as exc:
+        print(f"genhmr: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (KeyboardInterrupt, JobCancelled):
+        print("genhmr: cancelled; the job folder is unchanged", file=sys.stderr)
+        return EXIT_CANCELLED
+    print(f"genhmr: {args.command} done in {summary.elapsed_s:.1f} s; people now "
+          f"{', '.join(map(str, summary.people))}", file=sys.stderr)
+    print(summary.result_path)
+    return 0
+
+
 def _contact_sheet(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -252,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "refine":
             return _refine(args)
+        if args.command in ("merge", "split", "drop"):
+            return _edit_people(args)
         return _contact_sheet(args)
     except Exception:
         import traceback

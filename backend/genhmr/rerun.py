@@ -107,7 +107,8 @@ def _check(options: RefineOptions) -> None:
         raise JobError(f"empty frame range {options.frame_start}-{options.frame_end}")
 
 
-def _load(path: Path) -> JobResult:
+def load_job_result(path: Path) -> JobResult:
+    """A result-format file of the job folder; a damaged one is a :class:`JobFolderError`."""
     try:
         return load_result(path)
     except (OSError, ResultFormatError) as exc:
@@ -214,8 +215,8 @@ def refine_range(options: RefineOptions, models: Models | None = None,
                        "'generative'")
     people = job_store.load_stage1(job_dir)
     tracks = job_store.load_tracks(job_dir)
-    solve = _load(job_dir / job_store.SOLVE_FILE)
-    current = _load(job_dir / job_store.RESULT_FILE)
+    solve = load_job_result(job_dir / job_store.SOLVE_FILE)
+    current = load_job_result(job_dir / job_store.RESULT_FILE)
     body, generative = (models or Models()).get(job)
     seconds["load"] = elapsed()
 

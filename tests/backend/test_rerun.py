@@ -190,3 +190,42 @@ def test_bad_requests_are_clear_errors_and_change_nothing(job: Path, models: Mod
     (job / job_store.JOB_FILE).unlink()
     with pytest.raises(job_store.JobFolderError, match="analyse the video again"):
         refine()
+
+
+def test_split_then_merge_gives_one_person_solved_again(job: Path, models: Models) -> None:
+    from genhmr.people_edits import drop_person, merge_people, split_person
+
+    before = load_result(job / job_store.RESULT_FILE)
+    p, track = _walker(before)
+    seen = before.frame_indices[before.valid[p]]
+    cut = int(seen[len(seen) // 2])
+    split = split_person(job, track, cut)
+    new_id = int(before.track_ids.max()) + 1
+    assert split.people == [*before.track_ids.tolist(), new_id]
+    halves = load_result(job / job_store.RESULT_FILE)
+    assert halves.frame_indices[halves.valid[p]].max() < cut
+    assert halves.frame_indices[halves.valid[-1]].min() >= cut
+    assert (halves.valid[p] | halves.valid[-1]).sum() == before.valid[p].sum()
+    # the folder stays consistent: its stage 1 follows the people
+    assert len(job_store.load_stage1(job)) == halves.num_people
+
+    merged = merge_people(job, track, new_id, models)
+    assert merged.people == before.track_ids.tolist()
+    after = load_result(job / job_store.RESULT_FILE)
+    assert np.array_equal(after.valid, before.valid)
+    spans = [s.span for s in job_store.load_stage1(job)]
+    assert spans[p] == (int(np.flatnonzero(before.valid[p])[0]),
+                        int(np.flatnonzero(before.valid[p])[-1]) + 1)
+    # solved again as one track: no step at the cut (it is the analysis's own kind of solve)
+    steps = np.linalg.norm(np.diff(after.joints3d[p], axis=0), axis=-1).mean(-1)
+    at = int(np.flatnonzero(after.frame_indices == cut)[0]) - 1
+    assert steps[at] <= np.median(steps[after.valid[p][1:] & after.valid[p][:-1]]) * 3
+    others = [q for q in range(before.num_people) if q != p]
+    for q in others:
+        assert np.array_equal(after.joints3d[q], before.joints3d[q])
+
+    dropped = drop_person(job, int(before.track_ids[others[0]]) if others else track)
+    assert len(dropped.people) == before.num_people - 1
+    assert load_result(job / job_store.RESULT_FILE).num_people == before.num_people - 1
+    with pytest.raises(JobError, match="no person 99"):
+        merge_people(job, track, 99, models)
