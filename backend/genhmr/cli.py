@@ -15,7 +15,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from genhmr import __version__
 from genhmr_core.protocol import DEFAULT_KEYPOINT_CONFIDENCE, START_DEFAULTS
@@ -198,7 +200,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _refine(args: argparse.Namespace) -> int:
-    from .pipeline import JobCancelled, JobError
     from .rerun import RefineOptions, refine_range
 
     try:
@@ -211,14 +212,9 @@ def _refine(args: argparse.Namespace) -> int:
                             frame_end=b, steps=args.steps, smoothing=args.smoothing,
                             min_confidence=args.min_confidence, keep_joints=tuple(args.keep),
                             blend_frames=args.blend)
-    try:
-        summary = refine_range(options)
-    except JobError as exc:
-        print(f"genhmr: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (KeyboardInterrupt, JobCancelled):
-        print("genhmr: cancelled; the job folder is unchanged", file=sys.stderr)
-        return EXIT_CANCELLED
+    summary, status = _edit_folder(lambda: refine_range(options))
+    if summary is None:
+        return status
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items())
     print(f"genhmr: person {summary.person}, frames {summary.frame_start}-{summary.frame_end} "
           f"re-refined in {summary.elapsed_s:.1f} s ({stages}); reprojection "
@@ -227,23 +223,30 @@ def _refine(args: argparse.Namespace) -> int:
     return 0
 
 
-def _edit_people(args: argparse.Namespace) -> int:
-    from . import people_edits
+def _edit_folder(edit: Callable[[], Any]) -> tuple[Any, int]:
+    """Run an edit of a finished job's folder: (its summary, 0), or (None, exit status) after
+    saying why on stderr (the folder is unchanged then)."""
     from .pipeline import JobCancelled, JobError
 
     try:
-        if args.command == "merge":
-            summary = people_edits.merge_people(args.job, args.keep, args.other)
-        elif args.command == "split":
-            summary = people_edits.split_person(args.job, args.person, args.frame)
-        else:
-            summary = people_edits.drop_person(args.job, args.person)
+        return edit(), 0
     except JobError as exc:
         print(f"genhmr: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return None, EXIT_BAD_INPUT
     except (KeyboardInterrupt, JobCancelled):
         print("genhmr: cancelled; the job folder is unchanged", file=sys.stderr)
-        return EXIT_CANCELLED
+        return None, EXIT_CANCELLED
+
+
+def _edit_people(args: argparse.Namespace) -> int:
+    from . import people_edits
+
+    edits = {"merge": lambda: people_edits.merge_people(args.job, args.keep, args.other),
+             "split": lambda: people_edits.split_person(args.job, args.person, args.frame),
+             "drop": lambda: people_edits.drop_person(args.job, args.person)}
+    summary, status = _edit_folder(edits[args.command])
+    if summary is None:
+        return status
     print(f"genhmr: {args.command} done in {summary.elapsed_s:.1f} s; people now "
           f"{', '.join(map(str, summary.people))}", file=sys.stderr)
     print(summary.result_path)

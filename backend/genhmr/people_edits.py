@@ -29,7 +29,7 @@ from genhmr_core.result_format import FIELDS, OPTIONAL_FIELDS, JobResult
 from . import job_store
 from .errors import JobCancelled, JobError
 from .pipeline import JobOptions, Models, Progress, finish
-from .rerun import load_job_result
+from .rerun import job_options, load_job_result
 
 _PERSON_FIELDS = tuple(name for name, (shape, _) in {**FIELDS, **OPTIONAL_FIELDS}.items()
                        if shape and shape[0] == "P")
@@ -71,12 +71,7 @@ class _Job:
 
 def _load(job_dir: str | Path) -> _Job:
     folder = Path(job_dir)
-    saved = job_store.load_options(folder)
-    try:
-        options = JobOptions(**{**saved, "out_dir": str(folder)})
-    except TypeError as exc:
-        raise job_store.JobFolderError(f"{folder / job_store.JOB_FILE} does not match this "
-                                       f"backend ({exc}); analyse the video again") from exc
+    options = job_options(folder)
     stage1 = job_store.load_stage1(folder) if options.method == "generative" else None
     return _Job(folder=folder, options=options, tracks=job_store.load_tracks(folder),
                 stage1=stage1, solve=load_job_result(folder / job_store.SOLVE_FILE),

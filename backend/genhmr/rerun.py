@@ -107,6 +107,16 @@ def _check(options: RefineOptions) -> None:
         raise JobError(f"empty frame range {options.frame_start}-{options.frame_end}")
 
 
+def job_options(job_dir: Path) -> JobOptions:
+    """The options a job folder was analysed with (its ``out_dir`` is where it is now)."""
+    saved = job_store.load_options(job_dir)
+    try:
+        return JobOptions(**{**saved, "out_dir": str(job_dir)})
+    except TypeError as exc:
+        raise job_store.JobFolderError(f"{job_dir / job_store.JOB_FILE} does not match this "
+                                       f"backend ({exc}); analyse the video again") from exc
+
+
 def load_job_result(path: Path) -> JobResult:
     """A result-format file of the job folder; a damaged one is a :class:`JobFolderError`."""
     try:
@@ -203,12 +213,7 @@ def refine_range(options: RefineOptions, models: Models | None = None,
     _check(options)
     job_dir = Path(options.job_dir)
     report(Progress("load", 0, 1, elapsed(), "reading the job folder"))
-    saved = job_store.load_options(job_dir)
-    try:
-        job = JobOptions(**{**saved, "out_dir": str(job_dir)})
-    except TypeError as exc:
-        raise job_store.JobFolderError(f"{job_dir / job_store.JOB_FILE} does not match this "
-                                       f"backend ({exc}); analyse the video again") from exc
+    job = job_options(job_dir)
     if job.method != "generative":
         raise JobError("re-running refinement needs the generative method's stage-1 output, "
                        f"and this job used {job.method!r}; analyse again with method "

@@ -229,3 +229,20 @@ def test_split_then_merge_gives_one_person_solved_again(job: Path, models: Model
     assert load_result(job / job_store.RESULT_FILE).num_people == before.num_people - 1
     with pytest.raises(JobError, match="no person 99"):
         merge_people(job, track, 99, models)
+
+
+def test_the_command_line_reruns_and_fixes_people(job: Path, capsys) -> None:
+    from genhmr.cli import EXIT_BAD_INPUT, main
+
+    result = load_result(job / job_store.RESULT_FILE)
+    p, track = _walker(result)
+    seen = result.frame_indices[result.valid[p]]
+    frames = f"{int(seen[3])}:{int(seen[12])}"
+    assert main(["refine", str(job), "--person", str(track), "--frames", frames,
+                 "--steps", "5"]) == 0
+    assert "re-refined" in capsys.readouterr().err
+    assert main(["refine", str(job), "--person", str(track), "--frames", "x"]) == EXIT_BAD_INPUT
+    assert main(["merge", str(job), "--keep", str(track), "--other", "99"]) == EXIT_BAD_INPUT
+    assert "no person 99" in capsys.readouterr().err
+    assert main(["drop", str(job), "--person", str(track)]) == 0
+    assert track not in load_result(job / job_store.RESULT_FILE).track_ids.tolist()
