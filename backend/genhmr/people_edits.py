@@ -28,7 +28,14 @@ from genhmr_core.result_format import FIELDS, OPTIONAL_FIELDS, JobResult
 
 from . import job_store
 from .errors import JobCancelled, JobError
-from .pipeline import JobOptions, Models, Progress, finish
+from .pipeline import (
+    JobOptions,
+    Models,
+    Progress,
+    _extend_to_all_frames,
+    finish,
+    solve_generative_track,
+)
 from .rerun import job_options, load_job_result
 
 _PERSON_FIELDS = tuple(name for name, (shape, _) in {**FIELDS, **OPTIONAL_FIELDS}.items()
@@ -188,22 +195,10 @@ def merge_people(job_dir: str | Path, keep: int, other: int, models: Models | No
                     f"solving person {keep} over frames {job.result.frame_indices[span.start]}-"
                     f"{job.result.frame_indices[span.stop - 1]}"))
     t = time.perf_counter()
-    from .generative import GenerativeConfig, observations, refine_track, sample_track
-    from .models.refinement import RefinementConfig
-    from .pipeline import _extend_to_all_frames, _generative_betas
-
     K = job.solve.camera_K.astype(np.float64)
-    kp2d, world, valid = (tracks.keypoints2d[a, span], tracks.world_keypoints[a, span],
-                          tracks.valid[a, span])
-    obs = observations(kp2d, world, valid, K)
-    fixed = _generative_betas(body, job.options, generative[0], kp2d, world, valid)
-    config = GenerativeConfig(refinement=RefinementConfig(steps=job.options.refine_steps))
-    try:
-        first = sample_track(*generative, body, fixed, obs, K, config, stop)
-        fit, betas = refine_track(generative[1], body, first, obs, K, config.refinement,
-                                  should_stop=stop)
-    except InterruptedError as exc:
-        raise JobCancelled() from exc
+    fit, betas, first = solve_generative_track(
+        body, job.options, generative, tracks.keypoints2d[a, span],
+        tracks.world_keypoints[a, span], tracks.valid[a, span], K, stop)
     seconds["refine"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -449,12 +449,6 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
     from .fitting import FitConfig, estimate_betas, fit_track
 
     num_people = dets.valid.shape[0]
-    config = None
-    if generative is not None:
-        from .generative import GenerativeConfig
-        from .models.refinement import RefinementConfig
-
-        config = GenerativeConfig(refinement=RefinementConfig(steps=options.refine_steps))
     fits = []
     for p in range(num_people):
         stage1 = None
@@ -467,16 +461,8 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
         kp2d, world, valid = (dets.keypoints2d[p, span], dets.world_keypoints[p, span],
                               dets.valid[p, span])
         if generative is not None:
-            from .generative import observations, refine_track, sample_track
-
-            fixed = _generative_betas(body, options, generative[0], kp2d, world, valid)
-            obs = observations(kp2d, world, valid, K)
-            try:
-                first = sample_track(*generative, body, fixed, obs, K, config, stop)
-                fit, betas = refine_track(generative[1], body, first, obs, K,
-                                          config.refinement, should_stop=stop)
-            except InterruptedError as exc:
-                raise JobCancelled() from exc
+            fit, betas, first = solve_generative_track(body, options, generative, kp2d, world,
+                                                       valid, K, stop)
             stage1 = job_store.PersonStage1(span=(span.start, span.stop), stage1=first)
             skeleton = body.skeleton(betas)
         else:
@@ -501,6 +487,27 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
             on_person(p, dets.valid[p].sum().item())
     report(Progress("fit", num_people, num_people, clock.elapsed(), "done"))
     return fits
+
+
+def solve_generative_track(body: Any, options: JobOptions, generative: tuple[Any, Any],
+                           kp2d: np.ndarray, world: np.ndarray, valid: np.ndarray,
+                           K: np.ndarray, stop: StopFn) -> tuple[Any, np.ndarray, Any]:
+    """One track's frames through the generative method as the job's options say: (the
+    ``FitResult`` over those frames, the betas, stage 1's output for the job folder). Used by
+    the job and by a merge that solves a joined track again (``people_edits``)."""
+    from .generative import GenerativeConfig, observations, refine_track, sample_track
+    from .models.refinement import RefinementConfig
+
+    config = GenerativeConfig(refinement=RefinementConfig(steps=options.refine_steps))
+    fixed = _generative_betas(body, options, generative[0], kp2d, world, valid)
+    obs = observations(kp2d, world, valid, K)
+    try:
+        first = sample_track(*generative, body, fixed, obs, K, config, stop)
+        fit, betas = refine_track(generative[1], body, first, obs, K, config.refinement,
+                                  should_stop=stop)
+    except InterruptedError as exc:
+        raise JobCancelled() from exc
+    return fit, betas, first
 
 
 def _generative_betas(body: Any, options: JobOptions, model: Any, kp2d: np.ndarray,
