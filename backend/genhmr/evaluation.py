@@ -43,6 +43,7 @@ class Sequence:
     world: np.ndarray  # (F, 25, 3)
     detected: np.ndarray  # (F,)
     K: np.ndarray  # (F, 3, 3)
+    keypoints_cam: np.ndarray | None = None  # (F, 25, 3) truth keypoints, camera space
 
     def detector_output(self) -> tuple[np.ndarray, np.ndarray]:
         """(keypoints2d (F, 25, 3) pixels + confidence, world (F, 25, 3)) as the pipeline's
@@ -84,7 +85,7 @@ def make_sequences(clips: list[MotionClip], body, count: int, length: int, seed:
             body_pose=clip.rotations[start:start + length, 1:],
             joints_cam=np.einsum("fij,fnj->fni", R, joints) + t[:, None],
             uv=obs.keypoints_2d[0], conf=obs.confidence[0], world=obs.world[0],
-            detected=obs.detected[0], K=K))
+            detected=obs.detected[0], K=K, keypoints_cam=kp_cam))
     return out
 
 

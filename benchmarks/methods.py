@@ -1,0 +1,147 @@
+"""The methods the benchmark compares, read out of the product's own job folders.
+
+One clip is analysed twice by the product's job (``pipeline.run_job``): once with the
+generative method (the default) and once with the fitting baseline. Everything the comparison
+needs is then in the two job folders (``genhmr.job_store``), so each method's bodies are what
+the product itself computed, not a re-implementation:
+
+- ``mediapipe``: the detector's metric 3D landmarks (``tracks.npz``), turned into camera axes
+  as the product reads them: what "MediaPipe straight onto a rig" add-ons animate. Hip-centred,
+  so it has no position in the scene;
+- ``fit``: the fitting baseline's refined bodies (the fit job's ``solve.npz``);
+- ``stage1``: the transformer's samples before refinement (``stage1.npz`` posed with zero
+  refinement steps, as the product's ``refine_steps = 0`` would give them);
+- ``refined``: stage 1 + refinement (``solve.npz``);
+- ``product``: what the add-on imports (``result.npz``: the refined bodies after depth
+  smoothing, the floor and foot locking).
+
+All are keypoints (P, F, 25, 3) in the camera frame of each frame, over the job's frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from genhmr import job_store
+from genhmr.camera import landmarks_in_camera_axes
+from genhmr.pipeline import JobOptions, run_job
+
+from genhmr_core.keypoints import KEYPOINT_INDEX
+from genhmr_core.result_format import JobResult, load_result
+
+METHODS = ("mediapipe", "fit", "stage1", "refined", "product")
+LABELS = {
+    "mediapipe": "MediaPipe world landmarks, direct",
+    "fit": "fit (the baseline)",
+    "stage1": "generative stage 1 (sampling)",
+    "refined": "stage 1 + refinement",
+    "product": "the product (+ depth smoothing, foot locking)",
+}
+TIMING_FILE = "bench_timing.json"
+
+
+@dataclasses.dataclass
+class Bodies:
+    """One method's keypoints for every tracked person of a job."""
+
+    keypoints: np.ndarray  # (P, F, 25, 3) camera frame, metres
+    valid: np.ndarray  # (P, F) bool
+    placed: bool  # False: hip-centred only (no position in the scene)
+    hips_px: np.ndarray  # (P, F, 2) the detected mid-hip in the picture (who is who)
+
+
+@dataclasses.dataclass
+class Job:
+    """A finished job folder and what running it cost."""
+
+    folder: Path
+    seconds: float  # the whole job, decoding to result file
+    stage_seconds: dict[str, float]
+
+    @property
+    def result(self) -> JobResult:
+        return load_result(self.folder / job_store.RESULT_FILE)
+
+
+def run_cached(video: Path, folder: Path, **options: Any) -> Job:
+    """The product's job on ``video`` into ``folder``, unless a finished one is there already
+    (with its timing). Delete the folder after changing the pipeline."""
+    timing = folder / TIMING_FILE
+    if not (timing.is_file() and (folder / job_store.RESULT_FILE).is_file()):
+        t = time.perf_counter()
+        summary = run_job(JobOptions(video=str(video), out_dir=str(folder), **options))
+        timing.write_text(json.dumps({"seconds": time.perf_counter() - t,
+                                      "stage_seconds": summary.stage_seconds}))
+    saved = json.loads(timing.read_text())
+    return Job(folder=folder, seconds=float(saved["seconds"]),
+               stage_seconds={k: float(v) for k, v in saved["stage_seconds"].items()})
+
+
+def detected_hips(folder: Path) -> np.ndarray:
+    """(P, F, 2) the detector's mid-hip pixel of every tracked person (NaN where unseen)."""
+    tracks = job_store.load_tracks(folder)
+    hips = tracks.keypoints2d[:, :, [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]]
+    return np.where(tracks.valid[..., None], hips[..., :2].mean(axis=2), np.nan)
+
+
+def mediapipe_bodies(folder: Path, K: np.ndarray) -> Bodies:
+    tracks = job_store.load_tracks(folder)
+    keypoints = np.stack([landmarks_in_camera_axes(tracks.world_keypoints[p],
+                                                   tracks.keypoints2d[p], K)
+                          for p in range(tracks.num_people)])
+    return Bodies(keypoints=keypoints, valid=tracks.valid.copy(), placed=False,
+                  hips_px=detected_hips(folder))
+
+
+def solved_bodies(result: JobResult, folder: Path) -> Bodies:
+    return Bodies(keypoints=np.asarray(result.keypoints3d, dtype=np.float64),
+                  valid=np.asarray(result.valid, dtype=bool).copy(), placed=True,
+                  hips_px=detected_hips(folder))
+
+
+def stage1_bodies(folder: Path, result: JobResult, generative: tuple[Any, Any],
+                  body: Any) -> Bodies:
+    """Stage 1's samples posed without refinement, person by person over their span."""
+    from genhmr.generative import observations, refine_track
+    from genhmr.models.refinement import RefinementConfig
+
+    tracks = job_store.load_tracks(folder)
+    K = np.asarray(result.camera_K, dtype=np.float64)
+    keypoints = np.zeros_like(np.asarray(result.keypoints3d, dtype=np.float64))
+    valid = np.zeros_like(np.asarray(result.valid, dtype=bool))
+    for p, person in enumerate(job_store.load_stage1(folder)):
+        span = slice(*person.span)
+        obs = observations(tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
+                           tracks.valid[p, span], K)
+        fit, _ = refine_track(generative[1], body, person.stage1, obs, K,
+                              RefinementConfig(steps=0))
+        keypoints[p, span] = fit.keypoints3d
+        valid[p, span] = tracks.valid[p, span]
+    return Bodies(keypoints=keypoints, valid=valid, placed=True, hips_px=detected_hips(folder))
+
+
+def all_bodies(generative_job: Job, fit_job: Job, models: tuple[Any, Any]) -> dict[str, Bodies]:
+    """Every method's bodies for one clip: ``models`` = (body, (transformer, tokenizer))."""
+    body, generative = models
+    solve = load_result(generative_job.folder / job_store.SOLVE_FILE)
+    K = np.asarray(solve.camera_K, dtype=np.float64)
+    return {
+        "mediapipe": mediapipe_bodies(generative_job.folder, K),
+        "fit": solved_bodies(load_result(fit_job.folder / job_store.SOLVE_FILE),
+                             fit_job.folder),
+        "stage1": stage1_bodies(generative_job.folder, solve, generative, body),
+        "refined": solved_bodies(solve, generative_job.folder),
+        "product": solved_bodies(generative_job.result, generative_job.folder),
+    }
+
+
+def load_models() -> tuple[Any, tuple[Any, Any]]:
+    """(default body, (transformer, tokenizer) of the shipped checkpoint)."""
+    from genhmr.pipeline import Models
+
+    return Models().get(JobOptions(video="", out_dir=""))

@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""The benchmark report: every method side by side on real footage, written to
+``docs/BENCHMARKS.md`` (tables, a plot, the command) and a JSON of every number.
+
+    . ~/.cache/genhmr/env.sh
+    $GENHMR_PYTHON benchmarks/report.py [--jobs out/bench_report] [--views cam01 ...]
+        [--no-demo] [--out docs/BENCHMARKS.md]
+
+* **Real, with truth**: Pose2Sim ``Demo_MultiPerson``, 4 calibrated views, every person,
+  against the triangulated pseudo-ground truth (``benchmarks/pose2sim_3d.py`` says what it is
+  and what it flatters).
+* **Real, no truth**: ``demo.mp4``: jitter, root speed, facing flips (``demo_motion.py``).
+* **Time**: each job's CPU time per tracked person-frame against MediaPipe alone (the legacy
+  single-person ``Pose``, complexity 1) on the same frames in the same run.
+
+Each clip is analysed by the product's own job twice (generative, the default; and the fit);
+the methods are read out of the job folders (``benchmarks/methods.py``). ``--jobs DIR`` keeps
+them and reuses finished ones: delete the folder after changing the pipeline. Not a test:
+run it by hand and commit what it writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "backend", ROOT / "tools"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import numpy as np  # noqa: E402
+
+from benchmarks import demo_motion, pose2sim_3d, synthetic_3d  # noqa: E402
+from benchmarks.methods import LABELS, METHODS, all_bodies, load_models, run_cached  # noqa: E402
+
+COMMAND = "$GENHMR_PYTHON benchmarks/report.py"
+
+
+def media_dir() -> Path:
+    return Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
+
+
+def mediapipe_ms(video: Path, frames: np.ndarray) -> float:
+    from bench_tracking import mediapipe_baseline
+
+    return float(mediapipe_baseline(video, frames)["ms_per_frame"])
+
+
+def analyse(video: Path, folder: Path, models: Any) -> dict[str, Any]:
+    """Both jobs on one clip, every method's bodies, the time per person-frame."""
+    generative = run_cached(video, folder / "generative")
+    fit = run_cached(video, folder / "fit", method="fit")
+    result = generative.result
+    frames = np.asarray(result.frame_indices)
+    person_frames = int(result.valid.sum())
+    return {"bodies": all_bodies(generative, fit, models), "result": result,
+            "person_frames": person_frames, "frames": frames,
+            "seconds": {"generative": generative.seconds, "fit": fit.seconds,
+                        "perception": sum(generative.stage_seconds.get(k, 0.0) for k in
+                                          ("decode", "detect", "backfill", "track"))}}
+
+
+def weighted(rows: list[dict[str, Any]], key: str) -> float:
+    values = [(r[key], r["frames"]) for r in rows if key in r and np.isfinite(r[key])]
+    if not values:
+        return float("nan")
+    v, w = np.array(values, dtype=np.float64).T
+    return float((v * w).sum() / w.sum())
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per method, frame-weighted means over every (view, person), plus the worst pelvis
+    step against the truth's fastest."""
+    out = {}
+    for method in METHODS:
+        mine = [r for r in rows if r["method"] == method]
+        if not mine:
+            continue
+        summary = {k: weighted(mine, k) for k in (
+            "mpjpe_mm", "pa_mpjpe_mm", "accel_error_mm", "jerk_mm", "truth_jerk_mm",
+            "pelvis_error_m", "pelvis_error_share", "depth_error_m", "depth_ratio",
+            "pelvis_accel_mm", "truth_pelvis_accel_mm")}
+        summary["frames"] = float(sum(r["frames"] for r in mine))
+        if "largest_step_cm" in mine[0]:
+            summary["largest_step_cm"] = max(r["largest_step_cm"] for r in mine)
+            summary["step_over_truth"] = max(r["largest_step_cm"] / r["truth_largest_step_cm"]
+                                             for r in mine)
+        out[method] = summary
+    return out
+
+
+def fmt(value: float, digits: int = 1, suffix: str = "") -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}{suffix}"
+
+
+def real_table(summary: dict[str, dict[str, float]]) -> list[str]:
+    base = summary["mediapipe"]
+    lines = ["| method | MPJPE mm (× MP) | PA-MPJPE mm (× MP) | accel error mm/f² (× MP) "
+             "| jerk mm/f³ (truth) | pelvis error, camera frame | depth error | our depth / "
+             "true | largest pelvis step cm (× truth's) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for method, s in summary.items():
+        def ratio(key: str, s: dict[str, float] = s) -> str:
+            return f"{fmt(s[key])} ({s[key] / base[key]:.2f})"
+        placed = np.isfinite(s["pelvis_error_m"])
+        lines.append(
+            f"| {LABELS[method]} | {ratio('mpjpe_mm')} | {ratio('pa_mpjpe_mm')} "
+            f"| {ratio('accel_error_mm')} | {fmt(s['jerk_mm'], 2)} ({fmt(s['truth_jerk_mm'], 2)}) "
+            + (f"| {fmt(s['pelvis_error_m'], 2)} m ({100 * s['pelvis_error_share']:.0f} %) "
+               f"| {fmt(s['depth_error_m'], 2)} m | {fmt(s['depth_ratio'], 2)} "
+               f"| {fmt(s['largest_step_cm'], 0)} ({s['step_over_truth']:.1f}x) |"
+               if placed else "| — (hip-centred) | — | — | — |"))
+    return lines
+
+
+def detail_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| view | person | method | frames | MPJPE | PA-MPJPE | accel error | pelvis error "
+             "| depth ratio | largest step cm (truth) |", "|---|---|---|---:|---:|---:|---:|---:|"
+             "---:|---:|"]
+    for r in sorted(rows, key=lambda r: (r["view"], r["person"], r["track"],
+                                         METHODS.index(r["method"]))):
+        placed = "pelvis_error_m" in r
+        lines.append(
+            f"| {r['view']} | {r['person']} (#{r['track']}) | {r['method']} | {r['frames']} "
+            f"| {fmt(r['mpjpe_mm'])} | {fmt(r['pa_mpjpe_mm'])} | {fmt(r['accel_error_mm'])} "
+            + (f"| {r['pelvis_error_m']:.2f} m ({100 * r['pelvis_error_share']:.0f} %) "
+               f"| {r['depth_ratio']:.2f} | {fmt(r['largest_step_cm'], 0)} "
+               f"({fmt(r['truth_largest_step_cm'], 0)}) |" if placed else "| — | — | — |"))
+    return lines
+
+
+def demo_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| track | method | frames | jerk mm/f³ | facing flips | largest root speed m/s "
+             "| root jerk mm/f³ |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: (r["track"], METHODS.index(r["method"]))):
+        lines.append(f"| #{r['track']} | {r['method']} | {r['frames']} | {fmt(r['jerk_mm'], 2)} "
+                     f"| {r['facing_flips']} | {fmt(r.get('max_root_speed_m_s', np.nan))} "
+                     f"| {fmt(r.get('root_jerk_mm', np.nan), 2)} |")
+    return lines
+
+
+def timing_table(timing: list[dict[str, Any]]) -> list[str]:
+    lines = ["| clip | frames | person-frames | MediaPipe alone ms/frame | perception "
+             "(× MP per person-frame) | fit job | generative job (the product) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for t in timing:
+        per = t["person_frames"]
+        mp = t["mediapipe_ms"]
+
+        def ratio(seconds: float, per: int = per, mp: float = mp) -> str:
+            ms = 1000 * seconds / per
+            return f"{ms:.0f} ms ({ms / mp:.1f}x)"
+        lines.append(f"| {t['clip']} | {t['frames']} | {per} | {mp:.1f} "
+                     f"| {ratio(t['perception'])} | {ratio(t['fit'])} "
+                     f"| {ratio(t['generative'])} |")
+    return lines
+
+
+def depth_plot(series: dict[str, dict[str, np.ndarray]], path: Path, fps: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.4), sharey=False)
+    axes = np.atleast_1d(axes)
+    styles = {"truth": ("k", 2.5), "fit": ("tab:orange", 1.2), "stage1": ("tab:gray", 1.0),
+              "refined": ("tab:blue", 1.2), "product": ("tab:green", 1.6)}
+    for ax, (view, lines) in zip(axes, series.items(), strict=True):
+        for name, values in lines.items():
+            color, width = styles[name]
+            ax.plot(np.arange(len(values)) / fps, values, color=color, lw=width,
+                    label=name if name == "truth" else LABELS[name].split(" (")[0])
+        ax.set_title(view)
+        ax.set_xlabel("s")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("the man's pelvis depth, m")
+    axes[-1].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=Path, default=ROOT / "out" / "bench_report")
+    parser.add_argument("--views", nargs="*", default=list(pose2sim_3d.VIEWS),
+                        choices=pose2sim_3d.VIEWS)
+    parser.add_argument("--no-demo", action="store_true")
+    parser.add_argument("--synthetic", type=int, default=8, metavar="N",
+                        help="synthetic sequences of 60 frames (0: skip)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="every number (default: next to --out, .json)")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    media = media_dir()
+    models = load_models()
+    rows, timing, depth = [], [], {}
+    for view in args.views:
+        video = media / "pose2sim" / "Demo_MultiPerson" / "videos" / f"{view}.mp4"
+        print(f"{view}: analysing", flush=True)
+        clip = analyse(video, args.jobs / f"pose2sim_{view}", models)
+        v = pose2sim_3d.VIEWS.index(view)
+        rows += pose2sim_3d.view_rows(v, clip["bodies"])
+        depth[view] = pose2sim_3d.pelvis_depth_series(v, clip["bodies"], "man")
+        timing.append({"clip": f"Pose2Sim {view}", "frames": len(clip["frames"]),
+                       "person_frames": clip["person_frames"],
+                       "mediapipe_ms": mediapipe_ms(video, clip["frames"]), **clip["seconds"]})
+        fps = clip["result"].fps
+    demo_rows: list[dict[str, Any]] = []
+    if not args.no_demo:
+        video = media / "demo.mp4"
+        print("demo.mp4: analysing", flush=True)
+        clip = analyse(video, args.jobs / "demo", models)
+        result = clip["result"]
+        up = None if result.ground_plane is None else np.asarray(result.ground_plane)[:3]
+        demo_rows = demo_motion.person_rows(clip["bodies"], result.camera_rotation, up,
+                                            result.fps)
+        timing.append({"clip": "demo.mp4", "frames": len(clip["frames"]),
+                       "person_frames": clip["person_frames"],
+                       "mediapipe_ms": mediapipe_ms(video, clip["frames"]), **clip["seconds"]})
+
+    synthetic_rows: list[dict[str, Any]] = []
+    if args.synthetic:
+        print(f"synthetic: {args.synthetic} sequences", flush=True)
+        body, generative = models
+        cache = Path(os.environ.get("GENHMR_CACHE", Path.home() / ".cache" / "genhmr"))
+        motion = Path(os.environ.get("GENHMR_MOTION_DIR", cache / "motion_sources"))
+        synthetic_rows = synthetic_3d.rows(
+            synthetic_3d.sequences(motion, body, count=args.synthetic), body, generative)
+
+    summary = summarise(rows)
+    image = args.out.parent / "images" / "bench_pelvis_depth.png"
+    if depth:
+        depth_plot(depth, image, fps)
+    report = {"date": datetime.date.today().isoformat(), "machine": machine(),
+              "pose2sim": {"summary": summary, "rows": rows}, "demo": demo_rows,
+              "synthetic": {"summary": summarise(synthetic_rows), "rows": synthetic_rows},
+              "timing": timing}
+    json_path = args.json or args.out.with_suffix(".json")
+    json_path.write_text(json.dumps(report, indent=1, default=float))
+    args.out.write_text(markdown(report, args, image) + "\n")
+    for name, table in (("Pose2Sim", summary), ("synthetic", report["synthetic"]["summary"])):
+        if table:
+            print(name)
+            print("\n".join(real_table(table)))
+    print("\n".join(timing_table(timing)))
+    print(f"wrote {args.out}, {json_path}, {image}")
+    return 0
+
+
+def machine() -> str:
+    import torch
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} thread)")
+
+
+def markdown(report: dict[str, Any], args: argparse.Namespace, image: Path) -> str:
+    summary = report["pose2sim"]["summary"]
+    json_name = Path(args.json or args.out.with_suffix(".json")).name
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `{COMMAND}` on {report['date']} ({report['machine']}); every number is "
+        f"also in `{json_name}`. Do not edit by hand: run the command again.",
+        "",
+    ]
+    if summary:
+        lines += [
+            "## Real footage with truth: Pose2Sim `Demo_MultiPerson`",
+            "",
+            _paragraph(pose2sim_3d.__doc__),
+            "",
+            f"Views: {', '.join(args.views)}; every tracked person matched to a truth person; "
+            "frame-weighted means over all (view, person). *× MP*: ratio to MediaPipe's own "
+            "landmarks in the same run. Accelerations and jerk are per frame at 60 fps.",
+            "",
+            *real_table(summary),
+            "",
+            f"![The man's pelvis depth over time in each view]"
+            f"({image.relative_to(args.out.parent)})",
+            "",
+            "<details><summary>Per view and person</summary>",
+            "",
+            *detail_table(report["pose2sim"]["rows"]),
+            "",
+            "</details>",
+            "",
+        ]
+    if report["synthetic"]["rows"]:
+        count = len({r["sequence"] for r in report["synthetic"]["rows"]})
+        lines += ["## Synthetic, exact truth", "", _paragraph(synthetic_3d.__doc__), "",
+                  f"{count} sequences of 60 frames; scored on the detected frames.", "",
+                  *real_table(report["synthetic"]["summary"]), ""]
+    if report["demo"]:
+        lines += ["## Real footage without truth: `demo.mp4`", "",
+                  _paragraph(demo_motion.__doc__), "", *demo_table(report["demo"]), ""]
+    if report["timing"]:
+        lines += ["## Time", "", "CPU time of each job per tracked person-frame (decoding to "
+                  "result file; perception = decoding, detection, backfill and tracking) "
+                  "against MediaPipe alone on the same frames in the same run.", "",
+                  *timing_table(report["timing"]), ""]
+    return "\n".join(lines)
+
+
+def _paragraph(docstring: str | None) -> str:
+    """A module docstring's text after its first paragraph, as one markdown paragraph."""
+    return " ".join((docstring or "").split("\n\n", 1)[-1].split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
