@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from genhmr.camera import landmarks_in_camera_axes
 from genhmr.evaluation import Sequence, make_sequences, run_fit_baseline
+from genhmr.fitting import estimate_betas
 from genhmr.generative import GenerativeConfig, estimate_track
 from genhmr.models.refinement import RefinementConfig
 from genhmr.motion.build import VAL_CLIPS
@@ -36,13 +37,15 @@ def method_keypoints(seq: Sequence, body: Any, generative: tuple[Any, Any]
     """Every method's keypoints (F, 25, 3) in camera space on one sequence."""
     kp2d, world = seq.detector_output()
     _, fit_kps = run_fit_baseline(body, seq)
+    # the product's shape for the generative method (pipeline._generative_betas)
+    betas = estimate_betas(body, world, kp2d[..., 2] * seq.detected[:, None]).betas
     out = {"mediapipe": landmarks_in_camera_axes(world, kp2d, seq.K),
            "fit": fit_kps.numpy()}
     for name, steps in (("stage1", 0), ("refined", RefinementConfig.steps)):
         config = GenerativeConfig(refinement=dataclasses.replace(RefinementConfig(),
                                                                  steps=steps))
-        fit, _ = estimate_track(*generative, body, None, kp2d, world, seq.detected, seq.K[0],
-                                config)
+        fit, _ = estimate_track(*generative, body, betas, kp2d, world, seq.detected,
+                                seq.K[0], config)
         out[name] = fit.keypoints3d
     return out
 

@@ -97,3 +97,61 @@ def landmarks_in_camera_axes(world: np.ndarray, keypoints2d: np.ndarray, K: np.n
     ray = np.where(np.isfinite(ray).all(-1, keepdims=True), ray, [0.0, 0.0, 1.0])
     # world = centred @ R.T  =>  centred = world @ R
     return world @ ray_rotation(ray)
+
+
+def translation_from_keypoints(points: np.ndarray, uv: np.ndarray, weight: np.ndarray,
+                               K: np.ndarray, iterations: int = 3,
+                               robust_scale: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the translation that puts a posed body's points on their pixels.
+
+    ``points`` (F, N, 3) are the body's points in camera axes before translation, ``uv``
+    (F, N, 2) the detected pixels and ``weight`` (F, N) their confidence (0: not seen). Each
+    seen point gives two equations linear in the translation t (its ray through the pixel must
+    pass through ``point + t``), solved by weighted least squares; ``iterations`` rounds of
+    reweighting (Geman-McClure on the pixel error, scale ``robust_scale`` times the person's
+    extent in the picture) keep one wrong keypoint from moving the body. Returns t (F, 3) and
+    ``ok`` (F,): False where fewer than 4 points are seen or the body would land behind the
+    camera (t is then 0).
+
+    Why: given the body's size and pose, its extent in the picture fixes its distance; this is
+    how far the person must be to look their size, where a regressed camera (the transformer's
+    crop camera) only gives a distance learnt for an average body.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    w = np.where(np.isfinite(uv).all(-1), np.asarray(weight, dtype=np.float64), 0.0)
+    uv = np.nan_to_num(np.asarray(uv, dtype=np.float64))
+    K = np.asarray(K, dtype=np.float64)
+    a = (uv[..., 0] - K[0, 2]) / K[0, 0]
+    b = (uv[..., 1] - K[1, 2]) / K[1, 1]
+    X, Y, Z = points[..., 0], points[..., 1], points[..., 2]
+    seen = w > 0
+    high = np.where(seen[..., None], uv, -np.inf).max(axis=1)
+    low = np.where(seen[..., None], uv, np.inf).min(axis=1)
+    size = np.where(seen.any(axis=1), (high - low).max(axis=-1), 0.0)
+    scale = np.maximum(robust_scale * size, 1.0)  # pixels
+    ok = seen.sum(axis=1) >= 4
+    t = np.zeros((len(points), 3))
+    robust = np.ones_like(w)
+    for _ in range(max(1, iterations)):
+        ww = w * robust
+        # rows [1, 0, -a] t = a Z - X and [0, 1, -b] t = b Z - Y, summed as normal equations
+        ata = np.zeros((len(points), 3, 3))
+        ata[:, 0, 0] = ww.sum(1)
+        ata[:, 1, 1] = ww.sum(1)
+        ata[:, 0, 2] = ata[:, 2, 0] = -(ww * a).sum(1)
+        ata[:, 1, 2] = ata[:, 2, 1] = -(ww * b).sum(1)
+        ata[:, 2, 2] = (ww * (a * a + b * b)).sum(1)
+        rx, ry = a * Z - X, b * Z - Y
+        atb = np.stack([(ww * rx).sum(1), (ww * ry).sum(1),
+                        -(ww * (a * rx + b * ry)).sum(1)], axis=1)
+        solvable = ok & (np.abs(np.linalg.det(ata)) > 1e-12)
+        t[solvable] = np.linalg.solve(ata[solvable], atb[solvable][..., None])[..., 0]
+        moved = points + t[:, None]
+        depth = np.maximum(moved[..., 2], 1e-6)
+        pixel = np.stack([moved[..., 0] / depth * K[0, 0] + K[0, 2],
+                          moved[..., 1] / depth * K[1, 1] + K[1, 2]], axis=-1)
+        residual = np.linalg.norm(pixel - uv, axis=-1) / scale[:, None]
+        robust = 1.0 / (1.0 + residual ** 2) ** 2
+    ok = solvable & (points[..., 2] + t[:, 2:3] > 0.1).all(axis=1)
+    return np.where(ok[:, None], t, 0.0), ok
+

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genhmr.camera import landmarks_in_camera_axes
+from genhmr.camera import landmarks_in_camera_axes, translation_from_keypoints
 from genhmr.fitting.ik_fit import FitResult, joint_confidence
 from genhmr.models.masked_transformer import PoseCondition, load_masked_transformer
 from genhmr.models.refinement import (
@@ -39,11 +39,15 @@ from genhmr.synthetic.conditioning import (
     crop_camera_to_translation,
     observation_inputs,
 )
+from genhmr_core.protocol import DEFAULT_KEYPOINT_CONFIDENCE
 from genhmr_core.rotations import matrix_to_axis_angle
 from genhmr_core.skeleton import NUM_BODY_JOINTS
+from genhmr_core.temporal import rolling_median
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "models" / "assets" / "genhmr_default.pt"
 UNCERTAINTY_SCALE_DEG = 20.0  # a joint this uncertain gets confidence 1/e
+DEPTH_MEDIAN_RADIUS = 7  # frames each side of the rolling median stage 1's depth is checked by
+DEPTH_OUTLIER = 0.15  # a frame's depth this far (relative) from it is an outlier
 
 
 class CheckpointError(RuntimeError):
@@ -59,6 +63,12 @@ class GenerativeConfig:
     select: str = "likelihood"
     refinement: RefinementConfig | None = None
     batch: int = 256  # frames per transformer call
+    # Where stage 1 puts the body: "keypoints" (as far as it must be to look its size: the
+    # translation that best reprojects the sampled pose's keypoints onto the detected ones,
+    # ``camera.translation_from_keypoints``; the crop camera where too few are seen) or
+    # "crop_camera" (the transformer's weak-perspective head alone, which gives the distance of
+    # an average body: on Pose2Sim it put people 17 % too far; docs/BENCHMARKS.md).
+    depth: str = "keypoints"
 
 
 def reprojection_score(tokenizer: Any, rig: tuple[torch.Tensor, torch.Tensor],
@@ -169,6 +179,8 @@ def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray 
     neighbours.
     """
     cfg = config or GenerativeConfig()
+    if cfg.depth not in ("keypoints", "crop_camera"):
+        raise ValueError(f"unknown stage-1 depth source {cfg.depth!r}")
     F = obs.valid.shape[0]
     if not obs.valid.any():
         raise ValueError("the track has no detected frame")
@@ -213,8 +225,39 @@ def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray 
         pelvis = crop_camera_to_translation(
             torch.cat(camera), torch.as_tensor(inputs.box_px, dtype=torch.float32), K_t)
         transl = pelvis - body.rest_joints(betas[None])[0, 0].float()
+        if cfg.depth == "keypoints":
+            transl = _place_by_keypoints(tokenizer, body, betas, tokens_t, torch.cat(orient),
+                                         obs, nearest, K, transl)
     return Stage1(logits=logits_t.numpy(), global_orient=torch.cat(orient).numpy(),
                   transl=transl.numpy(), betas=betas.numpy(), uncertainty=uncertainty)
+
+
+def _place_by_keypoints(tokenizer: Any, body: Any, betas: torch.Tensor, tokens: torch.Tensor,
+                        orient: torch.Tensor, obs: Observations, nearest: np.ndarray,
+                        K: np.ndarray, fallback: torch.Tensor) -> torch.Tensor:
+    """Stage 1's translation (F, 3) from the sampled poses' keypoints and the detected ones
+    (each frame from its nearest detection, as its pose was), ``fallback`` where too few
+    keypoints are seen."""
+    offsets, kp_offsets = keypoint_rig(body, betas[None].float())
+    n = tokens.shape[0]
+    local = torch.cat([orient[:, None].float(), tokenizer.decode_indices(tokens).float()], 1)
+    _, kp = pose_keypoints(offsets.expand(n, -1, -1), kp_offsets.expand(n, -1, -1), local,
+                           torch.zeros(n, 3))
+    seen = obs.confidence[nearest] > DEFAULT_KEYPOINT_CONFIDENCE
+    transl, ok = translation_from_keypoints(kp.numpy(), obs.uv[nearest],
+                                            obs.confidence[nearest] * seen, K)
+    transl = np.where(ok[:, None], transl, fallback.numpy())
+    # A frame whose keypoints mislead (a limb on someone else, half the body hidden) can put
+    # the body metres away; people do not jump in depth, so a frame more than DEPTH_OUTLIER
+    # off its neighbours' median depth is moved along its ray to that median.
+    pelvis = transl + offsets[0, 0].numpy()  # the rest pelvis, placed
+    depth = pelvis[:, 2]
+    median = rolling_median(depth, ok, DEPTH_MEDIAN_RADIUS)
+    off = ok & np.isfinite(median) & (np.abs(depth / np.where(np.isfinite(median), median, 1.0)
+                                             - 1.0) > DEPTH_OUTLIER)
+    pelvis[off] *= (median[off] / depth[off])[:, None]
+    transl = pelvis - offsets[0, 0].numpy()
+    return torch.as_tensor(transl, dtype=fallback.dtype)
 
 
 def refine_track(tokenizer: Any, body: Any, stage1: Stage1, obs: Observations, K: np.ndarray,
