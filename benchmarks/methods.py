@@ -82,35 +82,32 @@ def run_cached(video: Path, folder: Path, **options: Any) -> Job:
                stage_seconds={k: float(v) for k, v in saved["stage_seconds"].items()})
 
 
-def detected_hips(folder: Path) -> np.ndarray:
+def detected_hips(tracks: Any) -> np.ndarray:
     """(P, F, 2) the detector's mid-hip pixel of every tracked person (NaN where unseen)."""
-    tracks = job_store.load_tracks(folder)
     hips = tracks.keypoints2d[:, :, [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]]
     return np.where(tracks.valid[..., None], hips[..., :2].mean(axis=2), np.nan)
 
 
-def mediapipe_bodies(folder: Path, K: np.ndarray) -> Bodies:
-    tracks = job_store.load_tracks(folder)
+def mediapipe_bodies(tracks: Any, K: np.ndarray) -> Bodies:
     keypoints = np.stack([landmarks_in_camera_axes(tracks.world_keypoints[p],
                                                    tracks.keypoints2d[p], K)
                           for p in range(tracks.num_people)])
     return Bodies(keypoints=keypoints, valid=tracks.valid.copy(), placed=False,
-                  hips_px=detected_hips(folder))
+                  hips_px=detected_hips(tracks))
 
 
-def solved_bodies(result: JobResult, folder: Path) -> Bodies:
+def solved_bodies(result: JobResult, tracks: Any) -> Bodies:
     return Bodies(keypoints=np.asarray(result.keypoints3d, dtype=np.float64),
                   valid=np.asarray(result.valid, dtype=bool).copy(), placed=True,
-                  hips_px=detected_hips(folder))
+                  hips_px=detected_hips(tracks))
 
 
-def stage1_bodies(folder: Path, result: JobResult, generative: tuple[Any, Any],
+def stage1_bodies(folder: Path, tracks: Any, result: JobResult, generative: tuple[Any, Any],
                   body: Any) -> Bodies:
     """Stage 1's samples posed without refinement, person by person over their span."""
     from genhmr.generative import observations, refine_track
     from genhmr.models.refinement import RefinementConfig
 
-    tracks = job_store.load_tracks(folder)
     K = np.asarray(result.camera_K, dtype=np.float64)
     keypoints = np.zeros_like(np.asarray(result.keypoints3d, dtype=np.float64))
     valid = np.zeros_like(np.asarray(result.valid, dtype=bool))
@@ -122,21 +119,22 @@ def stage1_bodies(folder: Path, result: JobResult, generative: tuple[Any, Any],
                               RefinementConfig(steps=0))
         keypoints[p, span] = fit.keypoints3d
         valid[p, span] = tracks.valid[p, span]
-    return Bodies(keypoints=keypoints, valid=valid, placed=True, hips_px=detected_hips(folder))
+    return Bodies(keypoints=keypoints, valid=valid, placed=True, hips_px=detected_hips(tracks))
 
 
 def all_bodies(generative_job: Job, fit_job: Job, models: tuple[Any, Any]) -> dict[str, Bodies]:
     """Every method's bodies for one clip: ``models`` = (body, (transformer, tokenizer))."""
     body, generative = models
+    tracks = job_store.load_tracks(generative_job.folder)
+    fit_tracks = job_store.load_tracks(fit_job.folder)
     solve = load_result(generative_job.folder / job_store.SOLVE_FILE)
     K = np.asarray(solve.camera_K, dtype=np.float64)
     return {
-        "mediapipe": mediapipe_bodies(generative_job.folder, K),
-        "fit": solved_bodies(load_result(fit_job.folder / job_store.SOLVE_FILE),
-                             fit_job.folder),
-        "stage1": stage1_bodies(generative_job.folder, solve, generative, body),
-        "refined": solved_bodies(solve, generative_job.folder),
-        "product": solved_bodies(generative_job.result, generative_job.folder),
+        "mediapipe": mediapipe_bodies(tracks, K),
+        "fit": solved_bodies(load_result(fit_job.folder / job_store.SOLVE_FILE), fit_tracks),
+        "stage1": stage1_bodies(generative_job.folder, tracks, solve, generative, body),
+        "refined": solved_bodies(solve, tracks),
+        "product": solved_bodies(generative_job.result, tracks),
     }
 
 

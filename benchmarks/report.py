@@ -43,10 +43,6 @@ from benchmarks.methods import LABELS, METHODS, all_bodies, load_models, run_cac
 COMMAND = "$GENHMR_PYTHON benchmarks/report.py"
 
 
-def media_dir() -> Path:
-    return Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
-
-
 def mediapipe_ms(video: Path, frames: np.ndarray) -> float:
     from bench_tracking import mediapipe_baseline
 
@@ -248,6 +244,8 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
+    from bench_tracking import media_dir
+
     media = media_dir()
     models = load_models()
     rows, timing, depth = [], [], {}

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 from genhmr.camera import landmarks_in_camera_axes
 from genhmr.evaluation import Sequence, make_sequences, run_fit_baseline
-from genhmr.fitting import estimate_betas
 from genhmr.generative import GenerativeConfig, estimate_track
 from genhmr.models.refinement import RefinementConfig
 from genhmr.motion.build import VAL_CLIPS
 from genhmr.motion.sources.deepmimic import load_deepmimic
+from genhmr.pipeline import JobOptions, generative_betas
 
 from . import scoring
 
@@ -37,8 +37,7 @@ def method_keypoints(seq: Sequence, body: Any, generative: tuple[Any, Any]
     """Every method's keypoints (F, 25, 3) in camera space on one sequence."""
     kp2d, world = seq.detector_output()
     _, fit_kps = run_fit_baseline(body, seq)
-    # the product's shape for the generative method (pipeline._generative_betas)
-    betas = estimate_betas(body, world, kp2d[..., 2] * seq.detected[:, None]).betas
+    betas = generative_betas(body, JobOptions(video="", out_dir=""), kp2d, world, seq.detected)
     out = {"mediapipe": landmarks_in_camera_axes(world, kp2d, seq.K),
            "fit": fit_kps.numpy()}
     for name, steps in (("stage1", 0), ("refined", RefinementConfig.steps)):

@@ -499,7 +499,7 @@ def solve_generative_track(body: Any, options: JobOptions, generative: tuple[Any
     from .models.refinement import RefinementConfig
 
     config = GenerativeConfig(refinement=RefinementConfig(steps=options.refine_steps))
-    fixed = _generative_betas(body, options, kp2d, world, valid)
+    fixed = generative_betas(body, options, kp2d, world, valid)
     obs = observations(kp2d, world, valid, K)
     try:
         first = sample_track(*generative, body, fixed, obs, K, config, stop)
@@ -510,7 +510,7 @@ def solve_generative_track(body: Any, options: JobOptions, generative: tuple[Any
     return fit, betas, first
 
 
-def _generative_betas(body: Any, options: JobOptions, kp2d: np.ndarray, world: np.ndarray,
+def generative_betas(body: Any, options: JobOptions, kp2d: np.ndarray, world: np.ndarray,
                       valid: np.ndarray) -> np.ndarray:
     """The shape the generative method uses: from the bone lengths of the detector's metric
     landmarks, as in the fit (zeros with shape estimation off).

@@ -55,6 +55,20 @@ class BackendOperator:
         """The job ended (done, error or cancelled): apply or report; the operator's result."""
         raise NotImplementedError
 
+    def _unsuccessful(self, context: bpy.types.Context, state: JobState,
+                      cancelled_status: str, cancelled: str, failed: str) -> set[str] | None:
+        """A cancelled or failed job reported (``cancelled_status`` in the panel, ``cancelled``
+        as a warning, ``failed`` before the error): the operator's result; None when it
+        finished with a result to apply."""
+        if state.finished == "cancelled":
+            context.window_manager.genhmr.status = cancelled_status
+            self.report({"WARNING"}, cancelled)
+            return {"CANCELLED"}
+        if state.finished == "error":
+            self._fail(context, f"{failed}{state.error}")
+            return {"CANCELLED"}
+        return None
+
     def _fail(self, context: bpy.types.Context, message: str) -> bool:
         runtime = context.window_manager.genhmr
         runtime.running = False

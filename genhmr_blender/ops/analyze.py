@@ -121,13 +121,10 @@ class GENHMR_OT_analyze(BackendOperator, bpy.types.Operator):
         runtime.running = False
         if job is not None:  # the backend is idle or gone; stopping it must not block the UI
             threading.Thread(target=job.close, daemon=True, name="genhmr-close").start()
-        if state.finished == "cancelled":
-            runtime.status = "Cancelled"
-            self.report({"WARNING"}, "GenHMR analysis cancelled")
-            return {"CANCELLED"}
-        if state.finished == "error":
-            self._fail(context, f"GenHMR analysis failed: {state.error}")
-            return {"CANCELLED"}
+        ended = self._unsuccessful(context, state, "Cancelled", "GenHMR analysis cancelled",
+                                   "GenHMR analysis failed: ")
+        if ended is not None:
+            return ended
         runtime.result_path = state.result_path
         settings = context.scene.genhmr
         options = BuildOptions(frame_offset=src.offset if src else 1,

@@ -172,13 +172,11 @@ class GENHMR_OT_refine_range(BackendOperator, bpy.types.Operator):
         runtime = context.window_manager.genhmr
         self._job = None
         runtime.running = False
-        if state.finished == "cancelled":
-            runtime.status = "Cancelled: the rig is unchanged"
-            self.report({"WARNING"}, "GenHMR re-run cancelled; the rig is unchanged")
-            return {"CANCELLED"}
-        if state.finished == "error":
-            self._fail(context, f"GenHMR re-run failed, the rig is unchanged: {state.error}")
-            return {"CANCELLED"}
+        ended = self._unsuccessful(context, state, "Cancelled: the rig is unchanged",
+                                   "GenHMR re-run cancelled; the rig is unchanged",
+                                   "GenHMR re-run failed, the rig is unchanged: ")
+        if ended is not None:
+            return ended
         rig = bpy.data.objects.get(self._rig_name)
         if rig is None:
             self._fail(context, f"GenHMR: {self._rig_name} was deleted during the re-run")
