@@ -5,9 +5,9 @@ generative method (the default) and once with the fitting baseline. Everything t
 needs is then in the two job folders (``genhmr.job_store``), so each method's bodies are what
 the product itself computed, not a re-implementation:
 
-- ``mediapipe``: the detector's metric 3D landmarks (``tracks.npz``), turned into camera axes
-  as the product reads them: what "MediaPipe straight onto a rig" add-ons animate. Hip-centred,
-  so it has no position in the scene;
+- ``mediapipe``: the detector's metric 3D landmarks as it gave them (``tracks.npz``), turned
+  into camera axes as the product reads them: what "MediaPipe straight onto a rig" add-ons
+  animate. Hip-centred, so it has no position in the scene;
 - ``fit``: the fitting baseline's refined bodies (the fit job's ``solve.npz``);
 - ``stage1``: the transformer's samples before refinement (``stage1.npz`` posed with zero
   refinement steps, as the product's ``refine_steps = 0`` would give them);
@@ -31,7 +31,7 @@ from genhmr import job_store
 from genhmr.camera import landmarks_in_camera_axes
 from genhmr.pipeline import JobOptions, run_job
 
-from genhmr_core.keypoints import KEYPOINT_INDEX
+from genhmr_core.keypoints import KEYPOINT_INDEX, mediapipe_to_keypoints_index
 from genhmr_core.result_format import JobResult, load_result
 
 METHODS = ("mediapipe", "fit", "stage1", "refined", "product")
@@ -89,8 +89,11 @@ def detected_hips(tracks: Any) -> np.ndarray:
 
 
 def mediapipe_bodies(tracks: Any, K: np.ndarray) -> Bodies:
-    keypoints = np.stack([landmarks_in_camera_axes(tracks.world_keypoints[p],
-                                                   tracks.keypoints2d[p], K)
+    """The detector's own landmarks (``world_landmarks``, as it gave them: not the keypoints
+    the product reads, whose left and right are made consistent over the track)."""
+    index = mediapipe_to_keypoints_index()
+    keypoints = np.stack([landmarks_in_camera_axes(tracks.world_landmarks[p][:, index],
+                                                   tracks.landmarks2d[p][:, index], K)
                           for p in range(tracks.num_people)])
     return Bodies(keypoints=keypoints, valid=tracks.valid.copy(), placed=False,
                   hips_px=detected_hips(tracks))

@@ -17,7 +17,9 @@ What the truth flatters: it is triangulated from the same landmark network the p
 systematic errors shared by all views are in the truth; a method that reproduces MediaPipe's
 landmarks exactly scores better than it would against motion capture. The truth is lightly
 smoothed over time, which flatters no method's acceleration but sets a floor of a few
-mm/frame² on it. Its reprojection error is 8-12 px (median per view).
+mm/frame² on it. Its reprojection error is 7-12 px (median per view). Its left and right are
+made consistent over time and with the triangulated nose (before 2026-12-03 the man was turned
+round, a mirror image, for 14 of the frames of his kick; benchmarks/truth/README.md).
 """
 
 from __future__ import annotations

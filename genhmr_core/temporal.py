@@ -48,3 +48,29 @@ def rolling_median(values: np.ndarray, valid: np.ndarray, radius: int) -> np.nda
         if len(window):
             out[f] = np.median(window)
     return out
+
+
+def min_cost_path(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
+    """The state sequence (F,) that minimises ``sum_t unary[t, s_t] + sum_t pairwise[t, s_t,
+    s_t+1]`` (Viterbi): unary (F, S) is what each state costs in each frame, pairwise
+    (F-1, S, S) what going from one state to the next costs. Ties go to the lower state, so
+    state 0 should be "as observed"."""
+    unary = np.asarray(unary, dtype=np.float64)
+    pairwise = np.asarray(pairwise, dtype=np.float64)
+    num_frames, num_states = unary.shape
+    if pairwise.shape != (max(num_frames - 1, 0), num_states, num_states):
+        raise ValueError(f"pairwise must be ({num_frames - 1}, {num_states}, {num_states}), "
+                         f"got {pairwise.shape}")
+    if num_frames == 0:
+        return np.zeros(0, dtype=np.int64)
+    cost = unary[0].copy()
+    back = np.zeros((num_frames, num_states), dtype=np.int64)
+    for t in range(1, num_frames):
+        total = cost[:, None] + pairwise[t - 1]  # (previous state, state)
+        back[t] = total.argmin(axis=0)
+        cost = total.min(axis=0) + unary[t]
+    path = np.empty(num_frames, dtype=np.int64)
+    path[-1] = int(cost.argmin())
+    for t in range(num_frames - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path

@@ -51,8 +51,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
+sys.path.insert(0, str(ROOT))
 
 from genhmr.boxes import landmark_box  # noqa: E402
+
+from genhmr_core.keypoints import mediapipe_to_keypoints_index  # noqa: E402
+from genhmr_core.side_consistency import side_swaps_3d  # noqa: E402
 
 VIEWS = ("cam01", "cam02", "cam03", "cam04")
 CLIP_DIR = "pose2sim/Demo_MultiPerson"
@@ -844,6 +848,34 @@ def triangulate_people(Ps: np.ndarray, aligned: list[np.ndarray], drop_m: float 
     return {"X": X, "err": err, "err_px": err_px, "nviews": nviews, "used": used}
 
 
+LAB_UP = np.array([0.0, 0.0, 1.0])  # the Qualisys lab frame: z up
+JOINT_ERR_M = 0.05  # a joint triangulated worse than this is not trusted
+
+
+def consistent_sides(fit: dict[str, np.ndarray]) -> np.ndarray:
+    """Give every person the same left and right over time, in place; returns (T, P) the time
+    steps whose labels were exchanged.
+
+    :func:`fit_person` takes its left/right labels from the view with the most confident torso
+    at each time step, and MediaPipe, in that view, now and then labels a person seen from the
+    front as seen from the back. Triangulated, such a step is the right body under the wrong
+    names: a mirror-image person whose nose points behind them. The first truth had the man
+    turned round at steps 44-45 and 52-63, which scored every method wrong there. The
+    triangulated nose (not a left/right label) says which way the body faces, and the labels
+    must also be continuous over time (``genhmr_core.side_consistency.side_swaps_3d``).
+    """
+    index = mediapipe_to_keypoints_index()
+    X = fit["X"]
+    swaps = np.zeros(X.shape[:2], dtype=bool)
+    for p in range(X.shape[1]):
+        known = ~np.isnan(X[:, p, 0, 0])
+        trusted = (fit["err"][:, p][:, index] <= JOINT_ERR_M).astype(np.float64)
+        swaps[:, p] = side_swaps_3d(X[:, p][:, index], known, LAB_UP, trusted)
+    for key in ("X", "err", "err_px", "nviews"):
+        fit[key][swaps] = fit[key][swaps][:, FLIP]
+    return swaps
+
+
 def smooth_tracks(X: np.ndarray, err: np.ndarray, max_gap: int = 15, joint_err_m: float = 0.05,
                   sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Clean (T, P, 33, 3) joints over time: drop badly fitted joints, interpolate gaps of up to
@@ -1092,6 +1124,9 @@ def main(argv: list[str] | None = None) -> int:
         Ps = np.stack([c.P for c in cams])
         aligned, t0 = align(obs, offsets)
         fit = triangulate_people(Ps, aligned)
+        swapped = consistent_sides(fit)
+        print(f"[truth] pass {it + 2}: left/right exchanged at {swapped.sum(0).tolist()} time "
+              "steps per person", flush=True)
         X, filled = smooth_tracks(fit["X"], fit["err"])
         X_guide, t0_guide = hold_ends(X), t0
     # the first and last steps may be seen by one view only (offsets): hold the nearest pose
@@ -1101,7 +1136,7 @@ def main(argv: list[str] | None = None) -> int:
     names = describe(X, fit["used"])
     rank = {"man": 0, "woman": 1, "bystander": 2}
     order = sorted(range(len(names)), key=lambda p: rank.get(names[p].split()[0], 3))
-    X, filled = X[:, order], filled[:, order]
+    X, filled, swapped = X[:, order], filled[:, order], swapped[:, order]
     for key in fit:
         fit[key] = fit[key][:, order]
     names = [names[p] for p in order]
@@ -1178,7 +1213,8 @@ def main(argv: list[str] | None = None) -> int:
             f"all 4 calibrated views, identities and 3D joints by multi-view association and "
             f"robust confidence-weighted DLT triangulation (Calib.qca.txt, camera orientations "
             f"touched up by {q['rotation_correction_deg']} deg for this view from the people "
-            f"themselves), gaps up to 15 frames interpolated, Gaussian smoothing (sigma 1 "
+            f"themselves), left and right made consistent over time (the nose says which way "
+            f"the body faces), gaps up to 15 frames interpolated, Gaussian smoothing (sigma 1 "
             f"frame), then projected into this view. Frame offsets found (view frame = cam01 "
             f"frame + offset): {dict(zip(cams_names(cams), offsets, strict=True))}. Reprojection "
             f"error in this view (confident joints, final 3D vs this view's detections): mean "
@@ -1214,6 +1250,7 @@ def main(argv: list[str] | None = None) -> int:
         joint_error_m=fit["err"].astype(np.float32),
         triangulated=~np.isnan(fit["X"][:, :, 0, 0]),
         interpolated=filled,
+        sides_exchanged=swapped,
         views_used=fit["used"],
         first_time=np.int32(t0),
         view_names=np.array(cams_names(cams)),

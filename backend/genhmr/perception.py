@@ -14,7 +14,10 @@ benchmark (``tools/bench_tracking.py``) measures on its own:
    behind something or lands from a jump;
 2. **track**: link detections into tracklets online, then join tracklets that belong to one
    person and drop implausible ones using the whole clip (:mod:`genhmr.tracking`);
-3. pack the tracks into ``(P, F, ...)`` arrays (:class:`Tracks`).
+3. pack the tracks into ``(P, F, ...)`` arrays (:class:`Tracks`), and give each person the
+   same left and right in every frame (:func:`consistent_sides`): the detector now and then
+   takes a person seen from the front for one seen from the back for a few frames, and every
+   3D method would turn them round and back.
 
 Pure of torch: it runs in the backend process but needs only numpy, OpenCV and the detectors.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,12 +35,15 @@ from typing import Any
 import numpy as np
 
 from genhmr_core.keypoints import NUM_KEYPOINTS, NUM_MEDIAPIPE, mediapipe_to_keypoints_index
+from genhmr_core.side_consistency import side_swaps, swap_sides
 
 from .boxes import box_iou
 from .detection.tiling import keypoint_overlap
 from .errors import DetectorModelError, InputVideoError, JobCancelled
 from .tracking import FrameDetections, TrackingConfig, describe_appearance, track_people
 from .video import VideoError, VideoInfo, probe, read_frames, resolve_range
+
+log = logging.getLogger(__name__)
 
 DETECTORS = ("boxes", "blazepose")
 
@@ -61,10 +68,13 @@ class Tracks:
 
     frame_indices: np.ndarray  # (F,) video frame index of each job frame
     valid: np.ndarray  # (P, F) bool: the person was detected in that frame
+    # What the 3D stage reads: the detector's keypoints with left and right kept consistent
+    # over each track (genhmr_core.side_consistency; the frames where the detector took a
+    # person seen from the front for one seen from the back get their sides swapped)
     keypoints2d: np.ndarray  # (P, F, K, 3) COCO-style keypoints, pixels + confidence
     world_keypoints: np.ndarray  # (P, F, K, 3) the detector's metric 3D keypoints
     boxes: np.ndarray  # (P, F, 4) x0, y0, x1, y1 pixels
-    landmarks2d: np.ndarray  # (P, F, 33, 3) the detector's own landmarks
+    landmarks2d: np.ndarray  # (P, F, 33, 3) the detector's own landmarks, as it gave them
     world_landmarks: np.ndarray  # (P, F, 33, 3)
 
     @property
@@ -313,9 +323,23 @@ def pack_tracks(per_frame: list[FrameDetections], assignment: list[list[int]],
 
 def track(per_frame: list[FrameDetections], config: TrackingConfig,
           fps: float) -> Tracks:
-    """:func:`genhmr.tracking.track_people`, packed into person-major arrays."""
+    """:func:`genhmr.tracking.track_people`, packed into person-major arrays, each track's
+    left and right made consistent over time."""
     assignment, num_people = track_people(per_frame, config, fps=fps)
-    return pack_tracks(per_frame, assignment, num_people)
+    return consistent_sides(pack_tracks(per_frame, assignment, num_people))
+
+
+def consistent_sides(tracks: Tracks) -> Tracks:
+    """``tracks`` with each person's keypoints given the same left and right in every frame
+    (:func:`genhmr_core.side_consistency.side_swaps`), in place; the detector's own landmarks
+    are left as it gave them."""
+    for p in range(tracks.num_people):
+        swapped = side_swaps(tracks.keypoints2d[p], tracks.world_keypoints[p], tracks.valid[p])
+        if swapped.any():
+            log.info("person %d: left and right swapped back in %d frames", p, swapped.sum())
+            tracks.keypoints2d[p], tracks.world_keypoints[p] = swap_sides(
+                tracks.keypoints2d[p], tracks.world_keypoints[p], swapped)
+    return tracks
 
 
 def perceive(video: str | Path, start: int = 0, end: int | None = None,

@@ -12,6 +12,8 @@ import pytest
 from genhmr.perception import PerceptionConfig, perceive
 from genhmr.tracking_metrics import load_truth, predictions_from_tracks, score_tracking
 
+from genhmr_core.keypoints import KEYPOINT_INDEX, MEDIAPIPE_NAMES
+
 pytestmark = pytest.mark.slow
 TRUTH = Path(__file__).resolve().parents[2] / "benchmarks" / "truth"
 
@@ -59,3 +61,19 @@ def test_pedestrians_keep_their_ids(media_dir: Path):
                                                           tracks.boxes), frames=range(0, 60, 10))
     assert score.precision >= 0.9 and score.recall >= 0.75, score
     assert score.ghost_tracks == 0
+
+
+def test_a_person_facing_the_camera_is_not_turned_round(media_dir: Path):
+    """demo.mp4 frames 0-29: the man on the box faces the camera throughout, but the landmark
+    model reports him as seen from the back (left and right exchanged) in frames 12-13 and
+    16-17; the tracks the 3D stage reads have his left shoulder on the picture's right in
+    every frame, and his raw landmarks are kept as the detector gave them."""
+    result = perceive(_clip(media_dir, "demo.mp4"), 0, 30, config=PerceptionConfig())
+    tracks = result.tracks
+    assert tracks.num_people == 1 and tracks.valid[0].all()
+    left = KEYPOINT_INDEX["left_shoulder"], MEDIAPIPE_NAMES.index("left_shoulder")
+    right = KEYPOINT_INDEX["right_shoulder"], MEDIAPIPE_NAMES.index("right_shoulder")
+    facing = tracks.keypoints2d[0, :, left[0], 0] > tracks.keypoints2d[0, :, right[0], 0]
+    assert facing.all(), np.flatnonzero(~facing)
+    raw = tracks.landmarks2d[0, :, left[1], 0] > tracks.landmarks2d[0, :, right[1], 0]
+    assert (~raw).sum() >= 2, "the detector no longer turns him round: pick another range"
