@@ -43,10 +43,13 @@ from benchmarks.methods import LABELS, METHODS, all_bodies, load_models, run_cac
 COMMAND = "$GENHMR_PYTHON benchmarks/report.py"
 
 
-def mediapipe_ms(video: Path, frames: np.ndarray) -> float:
+def mediapipe_ms(video: Path, frames: np.ndarray) -> dict[str, float]:
+    """MediaPipe alone on the same frames: wall and CPU ms per frame (it runs on one core)."""
     from bench_tracking import mediapipe_baseline
 
-    return float(mediapipe_baseline(video, frames)["ms_per_frame"])
+    baseline = mediapipe_baseline(video, frames)
+    return {"mediapipe_ms": float(baseline["ms_per_frame"]),
+            "mediapipe_cpu_ms": float(baseline["cpu_ms_per_frame"])}
 
 
 def analyse(video: Path, folder: Path, models: Any) -> dict[str, Any]:
@@ -59,6 +62,7 @@ def analyse(video: Path, folder: Path, models: Any) -> dict[str, Any]:
     return {"bodies": all_bodies(generative, fit, models), "result": result,
             "person_frames": person_frames, "frames": frames,
             "seconds": {"generative": generative.seconds, "fit": fit.seconds,
+                        "generative_cpu": generative.cpu_seconds, "fit_cpu": fit.cpu_seconds,
                         "perception": sum(generative.stage_seconds.get(k, 0.0) for k in
                                           ("decode", "detect", "backfill", "track"))}}
 
@@ -150,8 +154,8 @@ def targets_table(report: dict[str, Any]) -> list[str]:
     ours, base = summary["product"], summary["mediapipe"]
     flips = sum(r["facing_flips"] for r in report["demo"] if r["method"] == "product")
     flips_mp = sum(r["facing_flips"] for r in report["demo"] if r["method"] == "mediapipe")
-    ratios = [1000 * t["generative"] / t["person_frames"] / t["mediapipe_ms"]
-              for t in report["timing"]]
+    ratios = [1000 * t["generative_cpu"] / t["person_frames"] / t["mediapipe_cpu_ms"]
+              for t in report["timing"] if "generative_cpu" in t]
 
     def row(name: str, target: str, value: str, met: bool) -> str:
         return f"| {name} | {target} | {value} | {'met' if met else '**missed**'} |"
@@ -173,24 +177,30 @@ def targets_table(report: dict[str, Any]) -> list[str]:
                          f"landmarks: {flips_mp})", flips == 0))
     if ratios:
         lines.append(row("CPU time per person-frame", "≤ 3x MediaPipe alone",
-                         f"{min(ratios):.1f}-{max(ratios):.1f}x", max(ratios) <= 3.0))
+                         f"{min(ratios):.1f}-{max(ratios):.1f}x (CPU time of every thread; "
+                         "MediaPipe uses one core)", max(ratios) <= 3.0))
     return lines
 
 
 def timing_table(timing: list[dict[str, Any]]) -> list[str]:
-    lines = ["| clip | frames | person-frames | MediaPipe alone ms/frame | perception "
-             "(× MP per person-frame) | fit job | generative job (the product) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    """Wall clock (what the artist waits) and CPU time (the target: every thread counted),
+    each per tracked person-frame against MediaPipe alone on the same frames."""
+    lines = ["| clip | frames | person-frames | MediaPipe alone ms/frame, wall / CPU "
+             "| perception, wall (× MP per person-frame) | fit job, wall "
+             "| generative job (the product), wall | fit job, CPU | generative job, CPU |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for t in timing:
         per = t["person_frames"]
-        mp = t["mediapipe_ms"]
+        mp, mp_cpu = t["mediapipe_ms"], t.get("mediapipe_cpu_ms", float("nan"))
 
-        def ratio(seconds: float, per: int = per, mp: float = mp) -> str:
+        def ratio(seconds: float, base: float, per: int = per) -> str:
             ms = 1000 * seconds / per
-            return f"{ms:.0f} ms ({ms / mp:.1f}x)"
-        lines.append(f"| {t['clip']} | {t['frames']} | {per} | {mp:.1f} "
-                     f"| {ratio(t['perception'])} | {ratio(t['fit'])} "
-                     f"| {ratio(t['generative'])} |")
+            return f"{ms:.0f} ms ({ms / base:.1f}x)" if np.isfinite(ms) else "—"
+        lines.append(f"| {t['clip']} | {t['frames']} | {per} | {mp:.1f} / {mp_cpu:.1f} "
+                     f"| {ratio(t['perception'], mp)} | {ratio(t['fit'], mp)} "
+                     f"| {ratio(t['generative'], mp)} "
+                     f"| {ratio(t.get('fit_cpu', float('nan')), mp_cpu)} "
+                     f"| {ratio(t.get('generative_cpu', float('nan')), mp_cpu)} |")
     return lines
 
 
@@ -241,9 +251,6 @@ def main() -> int:
         args.out.write_text(markdown(report, args, image) + "\n")
         print(f"wrote {args.out}")
         return 0
-    import torch
-
-    torch.set_num_threads(1)
     from bench_tracking import media_dir
 
     media = media_dir()
@@ -258,7 +265,7 @@ def main() -> int:
         depth[view] = pose2sim_3d.pelvis_depth_series(v, clip["bodies"], "man")
         timing.append({"clip": f"Pose2Sim {view}", "frames": len(clip["frames"]),
                        "person_frames": clip["person_frames"],
-                       "mediapipe_ms": mediapipe_ms(video, clip["frames"]), **clip["seconds"]})
+                       **mediapipe_ms(video, clip["frames"]), **clip["seconds"]})
         fps = clip["result"].fps
     demo_rows: list[dict[str, Any]] = []
     if not args.no_demo:
@@ -271,7 +278,7 @@ def main() -> int:
                                             result.fps)
         timing.append({"clip": "demo.mp4", "frames": len(clip["frames"]),
                        "person_frames": clip["person_frames"],
-                       "mediapipe_ms": mediapipe_ms(video, clip["frames"]), **clip["seconds"]})
+                       **mediapipe_ms(video, clip["frames"]), **clip["seconds"]})
 
     synthetic_rows: list[dict[str, Any]] = []
     if args.synthetic:
@@ -306,7 +313,8 @@ def machine() -> str:
     import torch
 
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} thread)")
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads, the product's "
+            "default; the detectors' onnxruntime 2 threads)")
 
 
 def markdown(report: dict[str, Any], args: argparse.Namespace, image: Path) -> str:
@@ -353,9 +361,14 @@ def markdown(report: dict[str, Any], args: argparse.Namespace, image: Path) -> s
         lines += ["## Real footage without truth: `demo.mp4`", "",
                   _paragraph(demo_motion.__doc__), "", *demo_table(report["demo"]), ""]
     if report["timing"]:
-        lines += ["## Time", "", "CPU time of each job per tracked person-frame (decoding to "
-                  "result file; perception = decoding, detection, backfill and tracking) "
-                  "against MediaPipe alone on the same frames in the same run.", "",
+        lines += ["## Time", "", "Each job per tracked person-frame (decoding to result file; "
+                  "perception = decoding, detection, backfill and tracking) against MediaPipe "
+                  "alone on the same frames in the same run, as the product runs (its default "
+                  "threads): wall clock, which is what the artist waits, and CPU time summed "
+                  "over every thread, which is what the target counts. MediaPipe's legacy Pose "
+                  "runs on one core (its CPU time equals its wall time); the product uses both "
+                  "cores, so its wall clock is shorter than its CPU time. Runs before "
+                  "2026-12-03 pinned torch to one thread and timed the wall clock only.", "",
                   *timing_table(report["timing"]), ""]
     return "\n".join(lines)
 
