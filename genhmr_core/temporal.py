@@ -74,3 +74,32 @@ def min_cost_path(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
     for t in range(num_frames - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
     return path
+
+
+def consistent_choice(points: np.ndarray, score: np.ndarray, valid: np.ndarray,
+                      motion_scale: float = 0.05, score_weight: float = 1.0,
+                      max_gap: int = 15) -> np.ndarray:
+    """(F,) which of H candidates to keep in each frame so that the sequence moves little:
+    ``points`` (F, H, K, 3) each candidate's points (e.g. pelvis-relative keypoints, metres),
+    ``score`` (F, H) how good each is on its own (higher is better, e.g. a log-likelihood per
+    token), ``valid`` (F,) frames that take part (others get candidate 0).
+
+    A frame's cost is ``score_weight * (best score - its score)``; going from one frame's
+    candidate to the next costs their mean point distance over ``motion_scale``, so a
+    candidate that is slightly less likely but continuous with its neighbours beats a likelier
+    one that jumps (a single turned-round or mirrored frame). Frames more than ``max_gap``
+    apart are not linked.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    valid = np.asarray(valid, dtype=bool)
+    choice = np.zeros(len(valid), dtype=np.int64)
+    frames = np.flatnonzero(valid)
+    if len(frames) == 0:
+        return choice
+    unary = score_weight * (score[frames].max(axis=1, keepdims=True) - score[frames])
+    a, b = points[frames[:-1]], points[frames[1:]]  # (n - 1, H, K, 3)
+    moved = np.linalg.norm(a[:, :, None] - b[:, None], axis=-1).mean(-1)  # (n - 1, H, H)
+    linked = (np.diff(frames) <= max_gap)[:, None, None]
+    choice[frames] = min_cost_path(unary, np.where(linked, moved / motion_scale, 0.0))
+    return choice

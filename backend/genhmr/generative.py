@@ -42,7 +42,7 @@ from genhmr.synthetic.conditioning import (
 from genhmr_core.protocol import DEFAULT_KEYPOINT_CONFIDENCE
 from genhmr_core.rotations import matrix_to_axis_angle
 from genhmr_core.skeleton import NUM_BODY_JOINTS
-from genhmr_core.temporal import rolling_median
+from genhmr_core.temporal import consistent_choice, rolling_median
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "models" / "assets" / "genhmr_default.pt"
 UNCERTAINTY_SCALE_DEG = 20.0  # a joint this uncertain gets confidence 1/e
@@ -58,8 +58,10 @@ class CheckpointError(RuntimeError):
 class GenerativeConfig:
     iterations: int = 8
     hypotheses: int = 1
-    # Which hypothesis to keep: "likelihood" of its tokens, or "reprojection" (the smallest
-    # 2D error of its keypoints through its own crop camera; the heads then run per hypothesis)
+    # Which hypothesis to keep: "likelihood" of its tokens, "reprojection" (the smallest 2D
+    # error of its keypoints through its own crop camera; the heads then run per hypothesis),
+    # or "temporal" (over the whole track at once: likely, and continuous with the frames
+    # around it, ``genhmr_core.temporal.consistent_choice``; no single-frame flip)
     select: str = "likelihood"
     refinement: RefinementConfig | None = None
     batch: int = 256  # frames per transformer call
@@ -194,27 +196,44 @@ def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray 
         world=torch.as_tensor(inputs.world, dtype=torch.float32)[:, None],
         detected=torch.as_tensor(inputs.detected)[:, None],
         box=torch.as_tensor(inputs.box, dtype=torch.float32)[:, None])
-    if cfg.select not in ("likelihood", "reprojection"):
+    if cfg.select not in ("likelihood", "reprojection", "temporal"):
         raise ValueError(f"unknown hypothesis selection {cfg.select!r}")
-    tokens, logits, orient, camera, betas_all = [], [], [], [], []
+    H = cfg.hypotheses
+    tokens, logits, orient, camera, betas_all, likelihood = [], [], [], [], [], []
     with torch.no_grad():
-        by_reprojection = cfg.select == "reprojection" and cfg.hypotheses > 1
-        rig = keypoint_rig(body, torch.zeros(1, body.num_betas)) if by_reprojection else None
+        by_reprojection = cfg.select == "reprojection" and H > 1
+        over_time = cfg.select == "temporal" and H > 1
+        rig = keypoint_rig(body, torch.zeros(1, body.num_betas)) \
+            if by_reprojection or over_time else None
         for a in range(0, F, cfg.batch):
             if should_stop is not None and should_stop():
                 raise InterruptedError("sampling cancelled")
             part = PoseCondition(**{k: v[a:a + cfg.batch] for k, v in vars(cond).items()})
-            score = reprojection_score(tokenizer, rig, part, cfg.hypotheses) \
-                if by_reprojection else None
-            pred = predict_pose(model, part, cfg.iterations, cfg.hypotheses,
+            score = reprojection_score(tokenizer, rig, part, H) if by_reprojection else None
+            every: dict[str, Any] = {}
+            if over_time:  # keep every hypothesis and its heads; the track chooses below
+                def score(result: Any, heads: Any, every: dict[str, Any] = every
+                          ) -> torch.Tensor:
+                    every["heads"] = heads
+                    return result.log_likelihood
+            pred = predict_pose(model, part, cfg.iterations, H,
                                 generator=generator or torch.Generator().manual_seed(0),
                                 score=score)
-            tokens.append(pred.decode.tokens)
-            logits.append(pred.decode.logits.float())
-            orient.append(pred.heads.global_orient)
-            camera.append(pred.heads.camera.float())
-            betas_all.append(pred.heads.betas.float())
+            chosen, heads = (pred.all_hypotheses, every["heads"]) if over_time \
+                else (pred.decode, pred.heads)
+            tokens.append(chosen.tokens)
+            logits.append(chosen.logits.float())
+            likelihood.append(chosen.log_likelihood.float())
+            orient.append(heads.global_orient)
+            camera.append(heads.camera.float())
+            betas_all.append(heads.betas.float())
         tokens_t, logits_t = torch.cat(tokens), torch.cat(logits)
+        if over_time:
+            rows = _consistent_hypotheses(tokenizer, rig, tokens_t, torch.cat(orient),
+                                          torch.cat(likelihood), obs.valid, H)
+            tokens_t, logits_t = tokens_t[rows], logits_t[rows]
+            orient, camera, betas_all = ([torch.cat(x)[rows]] for x in
+                                         (orient, camera, betas_all))
         uncertainty = joint_uncertainty(tokenizer, tokens_t, logits_t).numpy()  # (F, 21) deg
         betas_pred = torch.cat(betas_all)[torch.as_tensor(obs.valid)].mean(0)
         betas = (torch.as_tensor(betas_fixed, dtype=torch.float32) if betas_fixed is not None
@@ -230,6 +249,25 @@ def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray 
                                          obs, nearest, K, transl)
     return Stage1(logits=logits_t.numpy(), global_orient=torch.cat(orient).numpy(),
                   transl=transl.numpy(), betas=betas.numpy(), uncertainty=uncertainty)
+
+
+def _consistent_hypotheses(tokenizer: Any, rig: tuple[torch.Tensor, torch.Tensor],
+                           tokens: torch.Tensor, orient: torch.Tensor,
+                           likelihood: torch.Tensor, valid: np.ndarray, hypotheses: int
+                           ) -> torch.Tensor:
+    """Rows (F,) into the F * H hypotheses: per frame the one that is likely (log-likelihood
+    per token) and continuous with its neighbours (pelvis-relative keypoints, posed on the
+    average body with each hypothesis's own orientation), chosen over the whole track."""
+    n = tokens.shape[0]
+    offsets, kp_offsets = rig
+    local = torch.cat([orient[:, None].float(), tokenizer.decode_indices(tokens).float()], 1)
+    _, kp = pose_keypoints(offsets.expand(n, -1, -1), kp_offsets.expand(n, -1, -1), local,
+                           torch.zeros(n, 3))
+    frames = n // hypotheses
+    points = kp.reshape(frames, hypotheses, -1, 3).numpy()
+    per_token = (likelihood / tokens.shape[1]).reshape(frames, hypotheses).numpy()
+    choice = consistent_choice(points, per_token, valid)
+    return torch.as_tensor(np.arange(frames) * hypotheses + choice)
 
 
 def _place_by_keypoints(tokenizer: Any, body: Any, betas: torch.Tensor, tokens: torch.Tensor,

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 import torch
 from genhmr.body.default_body import load_default_body
-from genhmr.generative import GenerativeConfig, estimate_track, load_generative
+from genhmr.generative import (
+    GenerativeConfig,
+    estimate_track,
+    load_generative,
+    observations,
+    refine_track,
+    sample_track,
+)
 from genhmr.models.refinement import RefinementConfig
 from genhmr.pipeline import JobError, JobOptions, run_job
 from genhmr.synthetic.conditioning import ConditioningSampler
@@ -98,6 +105,26 @@ def test_refinement_lowers_the_tracks_reprojection(checkpoint: Path):
                                     steps=steps, landmarks_3d=0.0, smooth=5.0)))
         runs[steps] = fit.reprojection_px
     assert runs[100] < 0.7 * runs[0], runs
+
+
+def test_temporal_selection_keeps_hypotheses_and_moves_less(checkpoint: Path):
+    """``select="temporal"`` picks, per frame, one of the hypotheses the likelihood selection
+    chooses from (same seed, same samples), and the sequence it picks moves no more from frame
+    to frame than the likeliest-per-frame one."""
+    model, tokenizer = load_generative(checkpoint)
+    body = load_default_body()
+    kp2d, world, valid, K = _walker_track()
+    obs = observations(kp2d, world, valid, K)
+    motion, tokens = {}, {}
+    for select in ("likelihood", "temporal"):
+        stage1 = sample_track(model, tokenizer, body, np.zeros(body.num_betas), obs, K,
+                              GenerativeConfig(hypotheses=3, select=select))
+        fit, _ = refine_track(tokenizer, body, stage1, obs, K, RefinementConfig(steps=0))
+        relative = fit.keypoints3d - fit.joints3d[:, :1]
+        motion[select] = float(np.linalg.norm(np.diff(relative, axis=0), axis=-1).mean())
+        tokens[select] = stage1.logits.argmax(-1)
+    assert motion["temporal"] <= motion["likelihood"] + 1e-6, motion
+    assert tokens["temporal"].shape == tokens["likelihood"].shape
 
 
 def test_a_cancelled_track_stops_within_a_refinement_step(checkpoint: Path):

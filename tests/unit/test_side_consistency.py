@@ -9,7 +9,7 @@ import pytest
 
 from genhmr_core.keypoints import KEYPOINT_INDEX, KEYPOINT_NAMES
 from genhmr_core.side_consistency import SIDE_SWAP, side_swaps, side_swaps_3d, swap_sides
-from genhmr_core.temporal import min_cost_path
+from genhmr_core.temporal import consistent_choice, min_cost_path
 
 # A body in its own frame (SMPL's axes: x the subject's left, y up, z forward), metres.
 _LEFT = {
@@ -138,3 +138,24 @@ def test_triangulated_labels_follow_the_face():
     trust = np.ones((frames, 25))
     trust[:, KEYPOINT_INDEX["nose"]] = 0.0
     assert not side_swaps_3d(points[:, SIDE_SWAP], valid, up, trust).any()
+
+
+def test_hypotheses_chosen_for_a_consistent_sequence():
+    """Two hypotheses per frame of a body swinging its arm: in frame 7 the likelier one is the
+    body turned round (mirrored in depth, names exchanged); the choice keeps the continuous one
+    there and the likelier one everywhere else."""
+    frames = 20
+    right = np.stack([body(f) for f in range(frames)])
+    turned = right[:, SIDE_SWAP] * np.array([1.0, 1.0, -1.0])
+    rng = np.random.default_rng(0)
+    near = right + rng.normal(0.0, 0.01, right.shape)  # a second, slightly different sample
+    points = np.stack([right, near], 1)
+    score = np.tile([0.0, -0.2], (frames, 1))
+    points[7] = np.stack([turned[7], near[7]])
+    score[7] = [0.0, -0.5]
+    choice = consistent_choice(points, score, np.ones(frames, bool))
+    assert choice.tolist() == [0] * 7 + [1] + [0] * 12
+    # alone (no neighbours to agree with) the likelier candidate wins
+    only = np.zeros(frames, bool)
+    only[7] = True
+    assert consistent_choice(points, score, only)[7] == 0
