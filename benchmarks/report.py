@@ -43,7 +43,7 @@ from benchmarks.methods import LABELS, METHODS, all_bodies, load_models, run_cac
 COMMAND = "$GENHMR_PYTHON benchmarks/report.py"
 
 
-def mediapipe_ms(video: Path, frames: np.ndarray) -> dict[str, float]:
+def mediapipe_baseline_ms(video: Path, frames: np.ndarray) -> dict[str, float]:
     """MediaPipe alone on the same frames: wall and CPU ms per frame (it runs on one core)."""
     from bench_tracking import mediapipe_baseline
 
@@ -265,7 +265,7 @@ def main() -> int:
         depth[view] = pose2sim_3d.pelvis_depth_series(v, clip["bodies"], "man")
         timing.append({"clip": f"Pose2Sim {view}", "frames": len(clip["frames"]),
                        "person_frames": clip["person_frames"],
-                       **mediapipe_ms(video, clip["frames"]), **clip["seconds"]})
+                       **mediapipe_baseline_ms(video, clip["frames"]), **clip["seconds"]})
         fps = clip["result"].fps
     demo_rows: list[dict[str, Any]] = []
     if not args.no_demo:
@@ -278,7 +278,7 @@ def main() -> int:
                                             result.fps)
         timing.append({"clip": "demo.mp4", "frames": len(clip["frames"]),
                        "person_frames": clip["person_frames"],
-                       **mediapipe_ms(video, clip["frames"]), **clip["seconds"]})
+                       **mediapipe_baseline_ms(video, clip["frames"]), **clip["seconds"]})
 
     synthetic_rows: list[dict[str, Any]] = []
     if args.synthetic:

@@ -73,10 +73,16 @@ def swap_sides(keypoints2d: np.ndarray, world: np.ndarray, swapped: np.ndarray
     kp = np.array(keypoints2d, copy=True)
     out = np.array(world, copy=True)
     kp[swapped] = kp[swapped][:, SIDE_SWAP]
-    mirrored = out[swapped][:, SIDE_SWAP]
-    mirrored[..., _DEPTH] *= -1.0
-    out[swapped] = mirrored
+    out[swapped] = _turned_round(out[swapped])
     return kp, out
+
+
+def _turned_round(world: np.ndarray) -> np.ndarray:
+    """MediaPipe-frame landmarks (F, 25, 3) with their sides' names exchanged and mirrored
+    in depth: the same picture, the body seen from the other side."""
+    out = world[:, SIDE_SWAP]
+    out[..., _DEPTH] *= -1.0
+    return out
 
 
 def _torso(points: np.ndarray, valid: np.ndarray) -> float:
@@ -148,11 +154,9 @@ def side_swaps(keypoints2d: np.ndarray, world: np.ndarray, valid: np.ndarray,
     if len(frames) < 2:
         return swapped
     xy, conf = keypoints2d[..., :2], keypoints2d[..., 2]
-    _, world_swapped = swap_sides(keypoints2d[frames], world[frames],
-                                  np.ones(len(frames), bool))
     pairwise = (cfg.picture_weight * _continuity(xy, conf, frames, _torso(xy, valid), cfg)
                 + cfg.facing_weight * _turning(_facing(world[frames]),
-                                               _facing(world_swapped)))
+                                               _facing(_turned_round(world[frames]))))
     pairwise *= _links(frames, cfg.max_gap)[:, None, None]
     unary = np.zeros((len(frames), 2))
     unary[:, 1] = cfg.swap_cost

@@ -251,6 +251,19 @@ def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray 
                   transl=transl.numpy(), betas=betas.numpy(), uncertainty=uncertainty)
 
 
+def _token_keypoints(tokenizer: Any, rig: tuple[torch.Tensor, torch.Tensor],
+                     tokens: torch.Tensor, orient: torch.Tensor) -> torch.Tensor:
+    """(n, 25, 3) keypoints of n token sequences decoded and posed on ``rig`` (one shape's FK
+    and keypoint offsets, ``keypoint_rig``) with their orientations (n, 3, 3), the root at the
+    rig's rest pelvis (no translation)."""
+    n = tokens.shape[0]
+    offsets, kp_offsets = rig
+    local = torch.cat([orient[:, None].float(), tokenizer.decode_indices(tokens).float()], 1)
+    _, kp = pose_keypoints(offsets.expand(n, -1, -1), kp_offsets.expand(n, -1, -1), local,
+                           torch.zeros(n, 3))
+    return kp
+
+
 def _consistent_hypotheses(tokenizer: Any, rig: tuple[torch.Tensor, torch.Tensor],
                            tokens: torch.Tensor, orient: torch.Tensor,
                            likelihood: torch.Tensor, valid: np.ndarray, hypotheses: int
@@ -259,10 +272,7 @@ def _consistent_hypotheses(tokenizer: Any, rig: tuple[torch.Tensor, torch.Tensor
     per token) and continuous with its neighbours (pelvis-relative keypoints, posed on the
     average body with each hypothesis's own orientation), chosen over the whole track."""
     n = tokens.shape[0]
-    offsets, kp_offsets = rig
-    local = torch.cat([orient[:, None].float(), tokenizer.decode_indices(tokens).float()], 1)
-    _, kp = pose_keypoints(offsets.expand(n, -1, -1), kp_offsets.expand(n, -1, -1), local,
-                           torch.zeros(n, 3))
+    kp = _token_keypoints(tokenizer, rig, tokens, orient)
     frames = n // hypotheses
     points = kp.reshape(frames, hypotheses, -1, 3).numpy()
     per_token = (likelihood / tokens.shape[1]).reshape(frames, hypotheses).numpy()
@@ -277,10 +287,7 @@ def _place_by_keypoints(tokenizer: Any, body: Any, betas: torch.Tensor, tokens: 
     (each frame from its nearest detection, as its pose was), ``fallback`` where too few
     keypoints are seen."""
     offsets, kp_offsets = keypoint_rig(body, betas[None].float())
-    n = tokens.shape[0]
-    local = torch.cat([orient[:, None].float(), tokenizer.decode_indices(tokens).float()], 1)
-    _, kp = pose_keypoints(offsets.expand(n, -1, -1), kp_offsets.expand(n, -1, -1), local,
-                           torch.zeros(n, 3))
+    kp = _token_keypoints(tokenizer, (offsets, kp_offsets), tokens, orient)
     seen = obs.confidence[nearest] > DEFAULT_KEYPOINT_CONFIDENCE
     transl, ok = translation_from_keypoints(kp.numpy(), obs.uv[nearest],
                                             obs.confidence[nearest] * seen, K)
