@@ -217,6 +217,14 @@ class BackendClient:
         return self._send_job(protocol.refine_request(job_id, job_dir, person, frame_start,
                                                       frame_end, **options))
 
+    def merge_job(self, job_dir: str, keep: int, other: int, job_id: str | None = None) -> str:
+        """Send a ``merge`` request: person ``other`` of the finished job in ``job_dir`` joins
+        person ``keep`` (track ids), and the joined track is solved again."""
+        if self.job_id is not None:
+            raise RuntimeError(f"job {self.job_id} is still running")
+        job_id = job_id or uuid.uuid4().hex[:12]
+        return self._send_job(protocol.merge_request(job_id, job_dir, keep, other))
+
     def _send_job(self, request: dict[str, Any]) -> str:
         self.job_id = request["job_id"]
         # When the process is already gone, poll() reports why with the stderr tail.

@@ -15,7 +15,8 @@ from .backend_client import BackendClient, Event
 # Share of the progress bar per backend stage; detection dominates the run time.
 STAGE_WEIGHTS: dict[str, float] = {"load": 0.05, "decode": 0.05, "detect": 0.65, "track": 0.02,
                                    "camera": 0.05, "fit": 0.15, "save": 0.03}
-# The same for a ``refine`` request (re-running refinement on a range).
+# The same for a ``refine`` request (re-running refinement on a range) and a ``merge`` (its
+# joined track solved again: the same stages).
 REFINE_STAGE_WEIGHTS: dict[str, float] = {"load": 0.15, "refine": 0.7, "save": 0.15}
 STAGE_LABELS: dict[str, str] = {"load": "Loading", "decode": "Reading video",
                                 "detect": "Detecting people", "track": "Tracking",
@@ -143,3 +144,19 @@ class RefineJob(AnalysisJob):
 
     def close(self, timeout: float = 5.0) -> None:
         """Nothing: the backend stays warm for the next re-run (``warm.shutdown`` stops it)."""
+
+
+class MergeJob(RefineJob):
+    """Runs one ``merge`` request (two people of a finished job who are one, solved again) on
+    the warm :class:`BackendClient`, like a re-run."""
+
+    def __init__(self, client: BackendClient, job_dir: str, keep: int, other: int) -> None:
+        AnalysisJob.__init__(self, client, "", job_dir, {})  # no person, range or options
+        self.keep, self.other = keep, other
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        if self.client.process.proc is None:
+            self.client.start()
+        self.state.status = "Merging and solving again"
+        self.client.merge_job(self.out_dir, self.keep, self.other)

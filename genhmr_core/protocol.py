@@ -6,7 +6,8 @@ writes *events* to its stdout (and nothing else: logs go to stderr). Every messa
 in ``docs/protocol.md``.
 
 Requests: ``start`` (a job), ``refine`` (re-run refinement on a frame range of one person of a
-finished job), ``cancel`` (a job or a refine), ``shutdown``.
+finished job), ``merge`` (two people of a finished job who are one: their tracks joined and
+solved again), ``cancel`` (a job, a refine or a merge), ``shutdown``.
 Events: ``hello`` (on start-up), ``accepted``, ``progress``, ``person``, ``done``, ``cancelled``,
 ``error``, ``bye``.
 """
@@ -16,9 +17,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-PROTOCOL_VERSION = 2  # 2: the ``refine`` request
+# 2: the ``refine`` request; 3: the ``merge`` request (an add-on that sends it must not meet a
+# backend that would call it an unknown type).
+PROTOCOL_VERSION = 3
 
-REQUEST_TYPES = frozenset({"start", "refine", "cancel", "shutdown"})
+REQUEST_TYPES = frozenset({"start", "refine", "merge", "cancel", "shutdown"})
+# Requests that run a job (answered by ``accepted``, then ``done``, ``error`` or ``cancelled``).
+JOB_REQUESTS = frozenset({"start", "refine", "merge"})
 EVENT_TYPES = frozenset(
     {"hello", "accepted", "progress", "person", "done", "cancelled", "error", "bye"})
 
@@ -26,6 +31,7 @@ EVENT_TYPES = frozenset(
 REQUIRED: dict[str, tuple[str, ...]] = {
     "start": ("job_id", "video", "out_dir"),
     "refine": ("job_id", "job_dir", "person", "frame_start", "frame_end"),
+    "merge": ("job_id", "job_dir", "keep", "other"),
     "cancel": ("job_id",),
     "shutdown": (),
     "hello": ("protocol", "backend_version"),
@@ -140,3 +146,12 @@ def refine_options(request: dict[str, Any]) -> dict[str, Any]:
     options = {key: request.get(key, default) for key, default in REFINE_DEFAULTS.items()}
     options["keep_joints"] = tuple(str(j) for j in options["keep_joints"] or ())
     return options
+
+
+def merge_request(job_id: str, job_dir: str, keep: int, other: int) -> dict[str, Any]:
+    """A ``merge`` request: person ``other`` (a track id) joins person ``keep``, whose joined
+    track the backend solves again."""
+    if int(keep) == int(other):
+        raise ProtocolError(f"a person cannot be merged into themselves (track {int(keep)})")
+    return {"type": "merge", "job_id": job_id, "job_dir": job_dir, "keep": int(keep),
+            "other": int(other)}

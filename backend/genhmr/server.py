@@ -3,9 +3,11 @@
 ``python -m genhmr serve`` reads requests (``genhmr_core.protocol``) on stdin and writes events on
 stdout; stdout carries protocol lines only (logs and third-party chatter go to stderr, see
 :func:`_protect_stdout`). One job runs at a time in a worker thread so the reader stays free to
-take ``cancel`` and ``shutdown``. A job is a whole analysis (``start``) or a re-run of refinement
-on part of a finished job (``refine``); the body and generative models stay loaded between jobs
-(:class:`~genhmr.pipeline.Models`), so an artist's re-runs pay no start-up.
+take ``cancel`` and ``shutdown``. A job is a whole analysis (``start``), a re-run of refinement
+on part of a finished job (``refine``), or two people of a finished job merged into one and
+solved again (``merge``, :func:`genhmr.people_edits.merge_people`); the body and generative
+models stay loaded between jobs (:class:`~genhmr.pipeline.Models`), so an artist's re-runs and
+merges pay no start-up.
 When stdin closes (Blender quit or crashed) the running job is cancelled and the process exits,
 so no orphan keeps burning CPU.
 """
@@ -67,6 +69,8 @@ class _Job(threading.Thread):
         try:
             if self.request["type"] == "refine":
                 return self._refine()
+            if self.request["type"] == "merge":
+                return self._merge()
             options = JobOptions.from_request(self.request)
             summary = run_job(options, progress=self._progress,
                               should_stop=self.stop_event.is_set, on_person=self._person,
@@ -100,6 +104,22 @@ class _Job(threading.Thread):
                 "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
                 "reprojection_px": [round(summary.reprojection_px, 2)]}
 
+    def _merge(self) -> dict[str, Any]:
+        """A ``merge`` request (errors are turned into events by :meth:`_outcome`)."""
+        from .people_edits import merge_people
+
+        keep, other = (_track_id(self.request, name) for name in ("keep", "other"))
+        summary = merge_people(str(self.request["job_dir"]), keep, other, self.models,
+                               progress=self._progress, should_stop=self.stop_event.is_set)
+        result = summary.result
+        p = summary.people.index(keep)
+        seen = result.frame_indices[result.valid[p]]
+        return {"type": "done", "job_id": self.job_id, "result_path": str(summary.result_path),
+                "num_people": result.num_people, "keep": keep, "other": other,
+                "people": summary.people, "frame_start": int(seen[0]),
+                "frame_end": int(seen[-1]), "elapsed_s": round(summary.elapsed_s, 3),
+                "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()}}
+
     def _progress(self, p: Progress) -> None:
         self.events.send({"type": "progress", "job_id": self.job_id, "stage": p.stage,
                           "done": p.done, "total": p.total, "elapsed_s": round(p.elapsed_s, 3),
@@ -108,6 +128,14 @@ class _Job(threading.Thread):
     def _person(self, track_id: int, frames: int) -> None:
         self.events.send({"type": "person", "job_id": self.job_id, "track_id": track_id,
                           "frames": frames})
+
+
+def _track_id(request: dict[str, Any], name: str) -> int:
+    """A request's track id field; anything but a whole number is the client's mistake."""
+    value = request[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobError(f"{name} must be a track id (a whole number), got {value!r}")
+    return value
 
 
 def serve(stdin: IO[str], stdout: IO[str]) -> int:
@@ -128,7 +156,7 @@ def serve(stdin: IO[str], stdout: IO[str]) -> int:
             events.send({"type": "error", "kind": "protocol", "message": str(exc)})
             continue
         kind = request["type"]
-        if kind in ("start", "refine"):
+        if kind in protocol.JOB_REQUESTS:
             if job is not None and not job.finished.is_set():
                 events.send({"type": "error", "job_id": request["job_id"], "kind": "busy",
                              "message": f"job {job.job_id} is still running; cancel it first"})

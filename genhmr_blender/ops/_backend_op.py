@@ -1,4 +1,4 @@
-"""What the analysis and the re-run operators share: a backend job driven without blocking.
+"""What the analysis, re-run and merge operators share: a backend job driven without blocking.
 
 From the UI an operator runs modally: a 0.1 s window-manager timer drains the backend client's
 queue (never a blocking read), so Blender stays responsive; ESC or the panel's Cancel button asks
@@ -41,7 +41,7 @@ class BackendOperator:
 
     # Plain attributes, not annotations: Blender reads class annotations as RNA properties.
     _timer = None
-    _job = None  # the job.AnalysisJob (or RefineJob) while running
+    _job = None  # the job.AnalysisJob (RefineJob, MergeJob) while running
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -105,6 +105,11 @@ class BackendOperator:
 
     # -- modal (UI) -----------------------------------------------------------------------------
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        return self._run_modal(context)
+
+    def _run_modal(self, context: bpy.types.Context) -> set[str]:
+        """Start the job and follow it from a timer (also after an operator's dialog, whose OK
+        calls ``execute``: an artist's click must not block Blender either)."""
         if not self._start(context):
             return {"CANCELLED"}
         wm = context.window_manager

@@ -12,8 +12,12 @@ ghost; the artist sees it at once and fixes it here instead of re-running the an
 * **Delete**: the rig, its body, its markers, and its actions and data when nothing else uses
   them.
 
-Visibility keys and unsure markers are redone for the people changed. (The backend does not
-re-solve the merged track yet: the keys are merged as they are.)
+Visibility keys and unsure markers are redone for the people changed.
+
+These edits move keys only. When the rigs' analysis can be re-entered, ``genhmr.merge_people``
+has the backend merge the two tracks and solve the joined one again instead, bridging the frames
+between the pieces (``rerange.apply_merge``); :func:`merge` is its fallback, for rigs whose
+analysis is gone or no backend.
 """
 
 from __future__ import annotations

@@ -9,7 +9,14 @@ edited curves), so only keys inside the range are replaced, channel by channel:
   (``build.person_motion``), with each bone's quaternion sign chosen to continue the key just
   before the range (q and -q are one rotation, but a curve between them swings the long way);
 * the foot-contact and confidence properties;
-* bones the artist asked to keep are not touched.
+* bones the artist asked to keep are not touched;
+* the root is placed so the rig's own pelvis lands where the result's is: a merge solves the
+  body's shape again, and the rig keeps its skeleton (and the body skinned to it).
+
+After the backend merges two people and solves the joined track again (``genhmr merge``), the
+kept rig is re-keyed the same way over the merged person's whole span (:func:`apply_merge`),
+including the frames between the two pieces that neither was seen in: the re-solve fills them
+(with joint confidence 0, so they are marked unsure), where merging the keys alone leaves a gap.
 
 Visibility keys and unsure markers are then redone for the rig (``people.refresh``).
 """
@@ -19,7 +26,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .._core import confidence, contacts, result_format, skeleton
+from .._core import confidence, contacts, result_format, scene_space, skeleton
 from . import armature, people, reimport
 from .build import person_motion, scene_placement
 from .fcurves import fcurves_of
@@ -51,6 +58,11 @@ def _new_values(result: result_format.JobResult, p: int, rig: bpy.types.Object,
     """(data path, index) -> values at the frames ``at`` (a mask over the result's frames)."""
     rest = armature.bone_rest_rotations(rig)
     quats, root = person_motion(result, p, rest, scene_placement(result))
+    # person_motion measures the root from the result's rest pelvis; measure it from the rig's
+    # (the same unless the body's shape was solved again since the rig was built)
+    result_head = scene_space.rest_joints_in_armature(result.rest_joints[p][:1])[0]
+    rig_head = np.array(rig.data.bones[skeleton.JOINT_NAMES[0]].head_local)
+    root = root + (result_head - rig_head) @ rest[0]
     names = skeleton.JOINT_NAMES
     out: dict[tuple[str, int], np.ndarray] = {}
     for j in POSED_JOINTS:
@@ -90,17 +102,35 @@ def _continue_signs(rig: bpy.types.Object, values: dict[tuple[str, int], np.ndar
                 values[(path, axis)] = -values[(path, axis)]
 
 
-def apply_range(scene: bpy.types.Scene, rig: bpy.types.Object, result: result_format.JobResult,
-                first: int, last: int, frame_offset: int, keep: set[str] | None = None) -> int:
-    """Replace ``rig``'s keys on scene frames ``first..last`` by the result's; returns the
-    number of frames keyed. ``keep``: bone names whose keys stay as they are."""
+def _person(result: result_format.JobResult, rig: bpy.types.Object) -> int:
+    """The result's index of the rig's person."""
     track = int(rig.get(reimport.TRACK, -1))
     matches = np.flatnonzero(np.asarray(result.track_ids) == track)
     if len(matches) != 1:
         raise RangeError(f"the result has no person {track} for {rig.name}")
-    p = int(matches[0])
+    return int(matches[0])
+
+
+def _span(valid: np.ndarray) -> np.ndarray:
+    """The frames from the first to the last one seen (a mask)."""
+    seen = np.flatnonzero(valid)
+    span = np.zeros(len(valid), dtype=bool)
+    if len(seen):
+        span[seen[0]:seen[-1] + 1] = True
+    return span
+
+
+def apply_range(scene: bpy.types.Scene, rig: bpy.types.Object, result: result_format.JobResult,
+                first: int, last: int, frame_offset: int, keep: set[str] | None = None,
+                fill_gaps: bool = False) -> int:
+    """Replace ``rig``'s keys on scene frames ``first..last`` by the result's; returns the
+    number of frames keyed. ``keep``: bone names whose keys stay as they are. ``fill_gaps``:
+    also key the frames between the person's first and last seen frame that they were not
+    seen in (the solve's motion there), not only the seen ones."""
+    p = _person(result, rig)
     frames = np.asarray(result.frame_indices, dtype=np.int64) + int(frame_offset)
-    at = result.valid[p] & (frames >= first) & (frames <= last)
+    solved = _span(result.valid[p]) if fill_gaps else np.asarray(result.valid[p], dtype=bool)
+    at = solved & (frames >= first) & (frames <= last)
     values = _new_values(result, p, rig, at, keep or set())
     _continue_signs(rig, values, float(first))
     anim = rig.animation_data
@@ -117,3 +147,24 @@ def apply_range(scene: bpy.types.Scene, rig: bpy.types.Object, result: result_fo
                         np.concatenate([old_values[outside], new]))
     people.refresh(scene, rig)
     return int(at.sum())
+
+
+def apply_merge(scene: bpy.types.Scene, keep: bpy.types.Object, other: bpy.types.Object | None,
+                result: result_format.JobResult, frame_offset: int) -> tuple[int, int, int]:
+    """After the backend merged ``other``'s person into ``keep``'s and solved the joined track
+    again: ``keep`` re-keyed from the result over the person's whole span (the frames between
+    the pieces too), then ``other`` deleted (when given). Returns (first, last scene frame,
+    frames keyed). Raises :class:`RangeError` before changing anything when the result does not
+    fit the rig."""
+    p = _person(result, keep)
+    if keep.animation_data is None or keep.animation_data.action is None:
+        raise RangeError(f"{keep.name} has no action to update")
+    seen = np.flatnonzero(result.valid[p])
+    if not len(seen):
+        raise RangeError(f"person {int(keep[reimport.TRACK])} is not seen in the result")
+    frames = np.asarray(result.frame_indices, dtype=np.int64) + int(frame_offset)
+    first, last = int(frames[seen[0]]), int(frames[seen[-1]])
+    if other is not None:
+        people.delete(scene, other)
+    count = apply_range(scene, keep, result, first, last, frame_offset, fill_gaps=True)
+    return first, last, count

@@ -126,3 +126,82 @@ def test_cli_run_reports_bad_input_with_exit_status_2(tmp_path: Path):
     assert proc.returncode == 2
     assert "cannot open video" in proc.stderr
     assert not (tmp_path / "out" / "result.npz").exists()
+
+
+def test_merge_solves_two_pieces_of_one_person_again(backend: Backend, media_dir: Path,
+                                                       tmp_path: Path):
+    """A finished job's person cut into two pieces with frames between them that nobody is seen
+    in (``people_edits``, as ``genhmr split``/``drop`` would), then ``merge``: one person again,
+    solved over the whole span, the gap bridged; cancel and bad requests change nothing."""
+    import hashlib
+
+    import numpy as np
+    from genhmr import job_store
+    from genhmr.people_edits import drop_person, split_person
+
+    from genhmr_core.result_format import load_result
+
+    def digest() -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(job.iterdir())}
+
+    backend.until("hello", timeout=60)
+    job = tmp_path / "job"
+    backend.send(protocol.start_request("analysis", str(media_dir / "demo.mp4"), str(job),
+                                        start=30, end=42))
+    done, _ = backend.until("done", "error")
+    assert done["type"] == "done", done
+    whole = load_result(done["result_path"])
+    p = int(whole.valid.sum(1).argmax())
+    track = int(whole.track_ids[p])
+    seen = whole.frame_indices[whole.valid[p]]
+    cut, resume = int(seen[3]), int(seen[3]) + 4  # video frames cut..resume-1: nobody
+    middle = int(whole.track_ids.max()) + 1
+    split_person(job, track, cut)
+    split_person(job, middle, resume)
+    drop_person(job, middle)
+    later = middle + 1
+    pieces = load_result(job / job_store.RESULT_FILE)
+    a, b = (int(np.flatnonzero(pieces.track_ids == t)[0]) for t in (track, later))
+    gap = (pieces.frame_indices >= cut) & (pieces.frame_indices < resume)
+    assert not (pieces.valid[a] | pieces.valid[b])[gap].any()
+
+    # Cancelled at once, or refused: the job folder stays as it was.
+    state = digest()
+    backend.send(protocol.merge_request("m0", str(job), track, later))
+    backend.send({"type": "cancel", "job_id": "m0"})
+    cancelled, _ = backend.until("cancelled", "done", "error")
+    assert cancelled == {"type": "cancelled", "job_id": "m0"}
+    for request, kind, text in (
+            (protocol.merge_request("m1", str(job), track, 99), "job", "no person 99"),
+            ({"type": "merge", "job_id": "m2", "job_dir": str(job), "keep": "zero",
+              "other": later}, "job", "keep must be a track id"),
+            (protocol.merge_request("m3", str(tmp_path / "gone"), track, later), "job_folder",
+             "does not exist")):
+        backend.send(request)
+        error, _ = backend.until("error", "done")
+        assert error["type"] == "error" and error["kind"] == kind, error
+        assert text in error["message"] and error["job_id"] == request["job_id"]
+    assert digest() == state
+
+    backend.send(protocol.merge_request("m4", str(job), track, later))
+    done, events = backend.until("done", "error")
+    assert done["type"] == "done", done
+    assert events[0] == {"type": "accepted", "job_id": "m4"}
+    assert [e["stage"] for e in events if e["type"] == "progress"][-1] == "save"
+    assert done["keep"] == track and done["other"] == later
+    assert done["people"] == [t for t in pieces.track_ids.tolist() if t != later]
+    assert (done["frame_start"], done["frame_end"]) == (int(seen[0]), int(seen[-1]))
+    assert set(done["stage_seconds"]) == {"load", "refine", "save"}
+    merged = load_result(done["result_path"])
+    q = done["people"].index(track)
+    assert merged.num_people == done["num_people"] == pieces.num_people - 1
+    # seen where either piece was seen; the gap solved over (one span of stage 1), not seen
+    assert np.array_equal(merged.valid[q], pieces.valid[a] | pieces.valid[b])
+    span = np.flatnonzero(merged.valid[q])
+    assert job_store.load_stage1(job)[q].span == (int(span[0]), int(span[-1]) + 1)
+    # the gap holds motion joining the pieces: no jump of the pelvis into or out of it
+    pelvis = merged.joints3d[q, span[0]:span[-1] + 1, 0]
+    assert np.isfinite(pelvis).all()
+    steps = np.linalg.norm(np.diff(pelvis, axis=0), axis=-1)
+    assert steps.max() <= 3 * np.median(steps) + 0.01, steps

@@ -163,6 +163,9 @@ def test_fix_people_by_hand(driver, tmp_path: Path) -> None:
     assert r["visible_at_15"] == {"GenHMR_person_3": False, "GenHMR_person_8": True}
     assert r["split_outside"][0] == "CANCELLED" and "one side" in r["split_outside"][1]
     assert r["merge_back"] == ["FINISHED"] and r["merge_back_keys"] == before["3"]
+    # a result file imported on its own: no analysis for the backend to solve again
+    assert "merged the keys as they are: " in r["merge_back_message"]
+    assert "not an analysis" in r["merge_back_message"]
     assert r["merge_back_error_m"] < 1e-5
     assert r["merge"] == ["FINISHED"]
     assert r["merged_keys"] == sorted(set(before["3"]) | set(before["7"]))

@@ -20,8 +20,9 @@ from genhmr_blender.backend_client import BackendClient
 from genhmr_blender.job import AnalysisJob, overall_fraction
 from genhmr_core import protocol
 
-HEADER = textwrap.dedent("""
+HEADER = textwrap.dedent(f"""
     import json, sys, time
+    PROTOCOL = {protocol.PROTOCOL_VERSION}
     def send(**m):
         sys.stdout.write(json.dumps(m) + "\\n"); sys.stdout.flush()
     def requests():
@@ -31,7 +32,7 @@ HEADER = textwrap.dedent("""
 """)
 
 GOOD = HEADER + textwrap.dedent("""
-    send(type="hello", protocol=2, backend_version="test")
+    send(type="hello", protocol=PROTOCOL, backend_version="test")
     for req in requests():
         if req["type"] == "start":
             jid = req["job_id"]
@@ -49,7 +50,7 @@ GOOD = HEADER + textwrap.dedent("""
 
 # Starts a job, then dies with a message on stderr, as an out-of-memory or native crash would.
 CRASH = HEADER + textwrap.dedent("""
-    send(type="hello", protocol=2, backend_version="test")
+    send(type="hello", protocol=PROTOCOL, backend_version="test")
     for req in requests():
         if req["type"] == "start":
             send(type="accepted", job_id=req["job_id"])
@@ -63,7 +64,7 @@ CRASH = HEADER + textwrap.dedent("""
 # Honours cancel between frames.
 SLOW = HEADER + textwrap.dedent("""
     import threading
-    send(type="hello", protocol=2, backend_version="test")
+    send(type="hello", protocol=PROTOCOL, backend_version="test")
     stop = threading.Event()
     def job(jid):
         for i in range(1000):
@@ -84,7 +85,7 @@ SLOW = HEADER + textwrap.dedent("""
 STUBBORN = HEADER + textwrap.dedent("""
     import signal
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    send(type="hello", protocol=2, backend_version="test")
+    send(type="hello", protocol=PROTOCOL, backend_version="test")
     for req in requests():
         pass
     while True:
@@ -94,7 +95,7 @@ STUBBORN = HEADER + textwrap.dedent("""
 NOISY = HEADER + textwrap.dedent("""
     print("INFO: some native library chatter on stdout")
     print('{"no_type": 1}')
-    send(type="hello", protocol=2, backend_version="test")
+    send(type="hello", protocol=PROTOCOL, backend_version="test")
     for req in requests():
         if req["type"] == "start":
             send(type="done", job_id=req["job_id"], result_path="r.npz", num_people=0,

@@ -17,6 +17,7 @@ from genhmr_core.protocol import (
     decode,
     encode,
     job_options,
+    merge_request,
     refine_options,
     refine_request,
     start_request,
@@ -27,6 +28,7 @@ EXAMPLES: dict[str, dict] = {
     "start": {"type": "start", "job_id": "j1", "video": "/v/clip.mp4", "out_dir": "/tmp/out"},
     "refine": {"type": "refine", "job_id": "j2", "job_dir": "/tmp/out", "person": 1,
                "frame_start": 40, "frame_end": 69},
+    "merge": {"type": "merge", "job_id": "j3", "job_dir": "/tmp/out", "keep": 0, "other": 2},
     "cancel": {"type": "cancel", "job_id": "j1"},
     "shutdown": {"type": "shutdown"},
     "hello": {"type": "hello", "protocol": PROTOCOL_VERSION, "backend_version": "0.1.0"},
@@ -169,3 +171,16 @@ def test_refine_request_defaults_and_options():
     assert refine_options(EXAMPLES["refine"])["keep_joints"] == ()
     with pytest.raises(ProtocolError, match="unknown refine options: smooth"):
         refine_request("j2", "/tmp/out", 1, 40, 69, smooth=2.0)
+
+
+def test_merge_request():
+    request = merge_request("j3", "/tmp/out", 0, 2)
+    assert request == EXAMPLES["merge"]
+    assert decode(encode(request)) == request
+    assert "merge" in REQUEST_TYPES and PROTOCOL_VERSION >= 3
+    # track ids travel as JSON integers, whatever number type the caller holds
+    assert encode(merge_request("j3", "/tmp/out", 4, 7.0)).endswith('"keep":4,"other":7}\n')
+    with pytest.raises(ProtocolError, match="merged into themselves"):
+        merge_request("j3", "/tmp/out", 2, 2)
+    with pytest.raises(ProtocolError, match="merge message lacks keep, other"):
+        validate({"type": "merge", "job_id": "j3", "job_dir": "/tmp/out"})

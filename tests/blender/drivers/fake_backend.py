@@ -14,6 +14,8 @@ import os
 import shutil
 import sys
 
+from genhmr_core.protocol import PROTOCOL_VERSION  # on the backend's path, as for the real one
+
 
 def send(**message):
     sys.stdout.write(json.dumps(message) + "\n")
@@ -21,7 +23,7 @@ def send(**message):
 
 
 mode = os.environ.get("FAKE_BACKEND_MODE", "crash")
-send(type="hello", protocol=2, backend_version="fake")
+send(type="hello", protocol=PROTOCOL_VERSION, backend_version="fake")
 for line in sys.stdin:
     request = json.loads(line)
     if request["type"] == "shutdown":

@@ -69,6 +69,7 @@ out["split_outside"] = call(bpy.ops.genhmr.split_person) if scene.frame_set(30) 
 # Merge 8 back into 3: the original again.
 select("GenHMR_person_3")  # the other piece is never in view with it: named instead
 out["merge_back"] = call(bpy.ops.genhmr.merge_people, other="GenHMR_person_8")
+out["merge_back_message"] = bpy.context.window_manager.genhmr.status
 back = pose("GenHMR_person_3")
 out["merge_back_keys"] = keyed("GenHMR_person_3")
 out["merge_back_error_m"] = max(float(np.abs(back[f][0] - three[f][0]).max())

@@ -1,0 +1,42 @@
+"""What the add-on checks in an analysis's job folder before asking the backend to merge two of
+its people (genhmr_blender.job_folder, no bpy)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from genhmr_blender.job_folder import merge_obstacle
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+import synthetic_result
+
+
+def _job(folder: Path, method: str = "generative") -> None:
+    (folder / "job.json").write_text(json.dumps(
+        {"format": "genhmr-job", "version": 1, "options": {"method": method}}))
+
+
+def test_merge_obstacle(tmp_path: Path) -> None:
+    # synthetic_result: person 3 seen in video frames 5-16 but 8-9, person 7 in 7-14
+    path = str(synthetic_result.write_result(tmp_path / "result.npz"))
+    three = ("GenHMR_person_3", 3, np.array([5, 6, 7, 10, 11]))
+    seven = ("GenHMR_person_7", 7, np.arange(7, 15))
+    assert "not an analysis the backend can re-enter" in merge_obstacle(path, [three, seven])
+    _job(tmp_path)
+    assert merge_obstacle(path, [three, seven]) is None
+    assert merge_obstacle(path, [three, ("GenHMR_person_7", 7, np.zeros(0))]) is None
+    assert "is gone" in merge_obstacle(str(tmp_path / "moved" / "result.npz"), [three, seven])
+    # a person split off in Blender, and a track id the analysis gave someone else
+    assert "GenHMR_person_8 is not a person of the analysis" in merge_obstacle(
+        path, [three, ("GenHMR_person_8", 8, np.arange(12, 15))])
+    assert "keys are not where person 7" in merge_obstacle(
+        path, [three, ("GenHMR_person_9", 7, np.arange(15, 30))])
+    _job(tmp_path, "fit")
+    assert "'fit' method" in merge_obstacle(path, [three, seven])
+    _job(tmp_path)
+    Path(path).write_bytes(b"PK\x03\x04 not a zip")
+    assert "cannot be read" in merge_obstacle(path, [three, seven])
