@@ -15,11 +15,14 @@ Conventions: points are in the **world frame** of the result (the camera at the 
 frame, OpenCV axes: x right, y down, z forward; ``genhmr_core.scene_space.to_world_axes`` turns
 later frames into it). The floor is a plane ``n . X = d`` with ``n`` the unit normal pointing up
 (towards the camera's side), so a camera above the floor has ``d < 0`` and stands ``-d`` above
-it. The floor's tilt against the camera (the camera's pitch and roll) comes from the people
-themselves: they stand upright, so the median of their body axes is the world's up
-(:func:`up_from_bodies`). Fitting a plane to the feet does not work on real footage: the feet
-of people walking along a path lie close to a line, which leaves the tilt about that line free
-(Pose2Sim cam01: the feet spread 2.0 m one way and 0.2 m the other).
+it. The floor's tilt against the camera (the camera's pitch and roll) comes from the
+background when its vertical edges tell it (``background_up``: their vanishing point,
+``genhmr_core.vertical``, found by the backend; within a degree or so of the calibration on
+Pose2Sim), else from the people themselves: they stand upright, so the median of their body
+axes is the world's up (:func:`up_from_bodies`; 4-11 degrees off on Pose2Sim, where the detector
+reads people's pitch short). Fitting a plane to the feet does not work on real footage: the
+feet of people walking along a path lie close to a line, which leaves the tilt about that line
+free (Pose2Sim cam01: the feet spread 2.0 m one way and 0.2 m the other).
 """
 
 from __future__ import annotations
@@ -204,18 +207,37 @@ def support_levels(feet_y: np.ndarray, config: GroundConfig) -> list[tuple[float
     return levels
 
 
+def _checked_up(up: np.ndarray | None, config: GroundConfig) -> np.ndarray | None:
+    """``up`` as a unit vector, or None when it is missing, not finite, or tilted more than
+    ``max_tilt_deg`` from the camera's own up (the same bound as the people's up)."""
+    if up is None:
+        return None
+    up = np.asarray(up, dtype=np.float64).reshape(3)
+    norm = np.linalg.norm(up)
+    if not (np.isfinite(up).all() and norm > 1e-12):
+        return None
+    up = up / norm
+    return up if up @ UP >= np.cos(np.radians(config.max_tilt_deg)) else None
+
+
 def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
                     config: GroundConfig | None = None,
-                    body_up: np.ndarray | None = None) -> Ground:
+                    body_up: np.ndarray | None = None,
+                    background_up: np.ndarray | None = None) -> Ground:
     """The floor from everybody's feet (keypoints (P, F, K, 3) in the world frame, valid
-    (P, F)): the lowest well-supported level (see the module docstring). Its tilt: with the
+    (P, F)): the lowest well-supported level (see the module docstring). Its tilt: the
+    background's up ``background_up`` (3,; world frame; ``genhmr_core.vertical``) when given,
+    as it is (it is accurate to a degree or so; the feet would only blur it); else, with the
     people's body axes ``body_up`` (N, 3; world frame; :func:`body_up_vectors`), between level
     and their up (:func:`up_from_bodies`), as far as the feet agree
-    (:func:`_tilt_feet_agree_with`); without, level with the first frame's camera."""
+    (:func:`_tilt_feet_agree_with`); else level with the first frame's camera. The feet give
+    the floor's height in every case."""
     config = config or GroundConfig()
     feet = lowest_feet(keypoints3d_world, valid)
-    normal = None if body_up is None else up_from_bodies(body_up, config)
-    normal = UP.copy() if normal is None else _tilt_feet_agree_with(feet, normal, config)
+    normal = _checked_up(background_up, config)
+    if normal is None:
+        normal = None if body_up is None else up_from_bodies(body_up, config)
+        normal = UP.copy() if normal is None else _tilt_feet_agree_with(feet, normal, config)
     feet_y = -(feet @ normal)  # how far below the camera along the floor's normal
     levels = support_levels(feet_y, config)
     if not levels:
@@ -237,15 +259,29 @@ def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
                   estimated=True)
 
 
+def up_of_bodies(global_orient: np.ndarray, valid: np.ndarray,
+                 camera_rotation: np.ndarray | None = None,
+                 config: GroundConfig | None = None) -> np.ndarray | None:
+    """The people's up (:func:`up_from_bodies`) from a result's root rotations (P, F, 3),
+    valid (P, F) and ``camera_rotation``: the prior the background's vertical lines are
+    checked against (``genhmr_core.vertical``)."""
+    return up_from_bodies(body_up_vectors(global_orient, valid, camera_rotation),
+                          config or GroundConfig())
+
+
 def ground_of_solve(keypoints3d: np.ndarray, global_orient: np.ndarray, valid: np.ndarray,
                     camera_rotation: np.ndarray | None = None,
-                    config: GroundConfig | None = None, tilt: bool = True) -> Ground:
+                    config: GroundConfig | None = None, tilt: bool = True,
+                    background_up: np.ndarray | None = None) -> Ground:
     """The floor of a solved clip, from a result's own arrays (keypoints (P, F, K, 3) and root
     rotations (P, F, 3) in each frame's camera axes, valid (P, F), ``camera_rotation`` when the
     camera turned): what the job writes as ``ground_plane`` and what the add-on estimates for
-    older results. ``tilt=False``: level with the first frame's camera (the rule before the
-    tilt was estimated, for comparisons)."""
+    older results. ``background_up``: the tilt from the background's vertical lines when the
+    job found one (the add-on has no frames to look at, so for older results the tilt is the
+    people's). ``tilt=False``: level with the first frame's camera (the rule before the tilt
+    was estimated, for comparisons)."""
     world = np.stack([to_world_axes(person, camera_rotation) for person in keypoints3d]) \
         if len(keypoints3d) else np.asarray(keypoints3d, dtype=np.float64)
     body_up = body_up_vectors(global_orient, valid, camera_rotation) if tilt else None
-    return estimate_ground(world, valid, config, body_up=body_up)
+    return estimate_ground(world, valid, config, body_up=body_up,
+                           background_up=background_up if tilt else None)

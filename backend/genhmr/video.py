@@ -8,7 +8,7 @@ results further down the pipeline.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -87,5 +87,39 @@ def read_frames(path: str | Path, start: int = 0, end: int | None = None,
             index += 1
         if produced == 0:
             raise VideoError(f"no frames could be decoded in [{start}, {end}) of {path}")
+    finally:
+        cap.release()
+
+
+def read_frames_at(path: str | Path, indices: Iterable[int],
+                   seek_gap: int = 120) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame_index, bgr_image)`` for a few chosen frames, in ascending order, skipping
+    any that cannot be decoded (never raises for a bad frame or a missing file: callers use
+    this for optional steps that fall back without the frames).
+
+    Why not seek to each: a seek decodes from the previous key frame, 0.3-0.6 s on the
+    Pose2Sim and demo.mp4 clips, while skipping a frame (``grab``, decoded but not converted)
+    costs about 5 ms. So frames up to ``seek_gap`` apart are reached by grabbing through, and
+    only longer gaps seek."""
+    wanted = sorted({int(i) for i in indices if int(i) >= 0})
+    if not wanted:
+        return
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return
+        position = 0
+        for index in wanted:
+            if index - position > seek_gap:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+                position = index
+            while position < index and cap.grab():
+                position += 1
+            if position != index:
+                return  # the video ended before this frame
+            ok, frame = cap.read()
+            position += 1
+            if ok and frame is not None:
+                yield index, frame
     finally:
         cap.release()

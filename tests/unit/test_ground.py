@@ -182,3 +182,36 @@ def test_the_camera_pitch_comes_from_upright_people():
     assert np.degrees(np.arccos(ground.normal @ up_true)) < 1.0
     level = estimate_ground(kp, valid)  # without the bodies: level, and the height is off
     np.testing.assert_allclose(level.normal, [0.0, -1.0, 0.0])
+
+
+def test_the_backgrounds_up_replaces_the_bodies_and_the_feet_give_the_height():
+    """A camera pitched 25 degrees down; the bodies read it 10 degrees short (as MediaPipe's
+    did on Pose2Sim). With the background's up (``genhmr_core.vertical``) the floor takes it
+    as it is and the feet, on the true floor 1.8 m below, give the height; a background up
+    that is missing, not finite or tilted past ``max_tilt_deg`` leaves the bodies' rule."""
+    from genhmr_core.rotations import axis_angle_to_matrix
+
+    rng = np.random.default_rng(4)
+    tilt = axis_angle_to_matrix(np.radians([25.0, 0.0, 0.0]))  # world (level) -> camera
+    up_true = tilt @ np.array([0.0, -1.0, 0.0])
+    short = axis_angle_to_matrix(np.radians([15.0, 0.0, 0.0])) @ np.array([0.0, -1.0, 0.0])
+    frames = 120
+    floor_points = np.stack([rng.uniform(-2, 2, frames), np.full(frames, 1.8),
+                             rng.uniform(3, 7, frames)], 1) @ tilt.T
+    kp, valid = _people([np.zeros(frames)])
+    for k in FOOT_POINTS:
+        kp[0, :, k] = floor_points + (0.0 if k == FOOT_POINTS[0] else 0.03) * up_true  # lifted
+    bodies = np.repeat(short[None], frames, axis=0)
+
+    def error_deg(ground: Ground) -> float:
+        return float(np.degrees(np.arccos(np.clip(ground.normal @ up_true, -1.0, 1.0))))
+
+    people = estimate_ground(kp, valid, body_up=bodies)
+    assert error_deg(people) > 5.0  # the bodies' tilt, as far as the feet agree
+    ground = estimate_ground(kp, valid, body_up=bodies, background_up=2.0 * up_true)
+    assert error_deg(ground) < 1e-6  # normalised, taken as it is
+    assert ground.camera_height == pytest.approx(1.8, abs=0.02)
+    for bad in (np.full(3, np.nan), np.zeros(3),
+                axis_angle_to_matrix(np.radians([50.0, 0.0, 0.0])) @ np.array([0, -1.0, 0])):
+        fallback = estimate_ground(kp, valid, body_up=bodies, background_up=bad)
+        np.testing.assert_allclose(fallback.normal, people.normal)
