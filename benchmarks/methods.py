@@ -13,7 +13,11 @@ the product itself computed, not a re-implementation:
   refinement steps, as the product's ``refine_steps = 0`` would give them);
 - ``refined``: stage 1 + refinement (``solve.npz``);
 - ``product``: what the add-on imports (``result.npz``: the refined bodies after depth
-  smoothing, the floor and foot locking).
+  smoothing, the floor and foot locking);
+- ``stage1_single`` / ``refined_single``: the same two stages with the single-frame model
+  (when the report is given one, ``--single-frame``), solved on the generative job's own
+  tracks through the product's per-track path (``pipeline.solve_generative_track``), so the
+  temporal model's gain is measured on the very same detections.
 
 All are keypoints (P, F, 25, 3) in the camera frame of each frame, over the job's frames.
 """
@@ -34,10 +38,12 @@ from genhmr.pipeline import JobOptions, run_job
 from genhmr_core.keypoints import KEYPOINT_INDEX, mediapipe_to_keypoints_index
 from genhmr_core.result_format import JobResult, load_result
 
-METHODS = ("mediapipe", "fit", "stage1", "refined", "product")
+METHODS = ("mediapipe", "fit", "stage1_single", "refined_single", "stage1", "refined", "product")
 LABELS = {
     "mediapipe": "MediaPipe world landmarks, direct",
     "fit": "fit (the baseline)",
+    "stage1_single": "single-frame model: stage 1",
+    "refined_single": "single-frame model: stage 1 + refinement",
     "stage1": "generative stage 1 (sampling)",
     "refined": "stage 1 + refinement",
     "product": "the product (+ depth smoothing, foot locking)",
@@ -128,24 +134,65 @@ def stage1_bodies(folder: Path, tracks: Any, result: JobResult, generative: tupl
     return Bodies(keypoints=keypoints, valid=valid, placed=True, hips_px=detected_hips(tracks))
 
 
-def all_bodies(generative_job: Job, fit_job: Job, models: tuple[Any, Any]) -> dict[str, Bodies]:
-    """Every method's bodies for one clip: ``models`` = (body, (transformer, tokenizer))."""
+def other_model_bodies(folder: Path, tracks: Any, result: JobResult,
+                       generative: tuple[Any, Any], body: Any) -> tuple[Bodies, Bodies]:
+    """Stage 1 and stage 1 + refinement of another generative model on a job's own tracks,
+    through the product's per-track path with the job's own options."""
+    from genhmr.generative import observations, refine_track
+    from genhmr.models.refinement import RefinementConfig
+    from genhmr.pipeline import solve_generative_track
+    from genhmr.rerun import job_options
+
+    options = job_options(folder)
+    K = np.asarray(result.camera_K, dtype=np.float64)
+    shape = np.asarray(result.keypoints3d, dtype=np.float64).shape
+    stage1, refined = np.zeros(shape), np.zeros(shape)
+    valid = np.zeros(shape[:2], bool)
+    for p in range(tracks.num_people):
+        seen = np.flatnonzero(tracks.valid[p])
+        if not len(seen):
+            continue
+        span = slice(int(seen[0]), int(seen[-1]) + 1)
+        kp2d, world, ok = (tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
+                           tracks.valid[p, span])
+        fit, _, first = solve_generative_track(body, options, generative, kp2d, world, ok, K,
+                                               lambda: False, float(result.fps))
+        refined[p, span] = fit.keypoints3d
+        posed, _ = refine_track(generative[1], body, first, observations(kp2d, world, ok, K),
+                                K, RefinementConfig(steps=0))
+        stage1[p, span] = posed.keypoints3d
+        valid[p, span] = ok
+    hips = detected_hips(tracks)
+    return (Bodies(keypoints=stage1, valid=valid.copy(), placed=True, hips_px=hips),
+            Bodies(keypoints=refined, valid=valid, placed=True, hips_px=hips))
+
+
+def all_bodies(generative_job: Job, fit_job: Job, models: tuple[Any, Any],
+               single_frame: tuple[Any, Any] | None = None) -> dict[str, Bodies]:
+    """Every method's bodies for one clip: ``models`` = (body, (transformer, tokenizer));
+    ``single_frame`` another (transformer, tokenizer) to compare on the same tracks."""
     body, generative = models
     tracks = job_store.load_tracks(generative_job.folder)
     fit_tracks = job_store.load_tracks(fit_job.folder)
     solve = load_result(generative_job.folder / job_store.SOLVE_FILE)
     K = np.asarray(solve.camera_K, dtype=np.float64)
-    return {
+    out = {
         "mediapipe": mediapipe_bodies(tracks, K),
         "fit": solved_bodies(load_result(fit_job.folder / job_store.SOLVE_FILE), fit_tracks),
+    }
+    if single_frame is not None:
+        out["stage1_single"], out["refined_single"] = other_model_bodies(
+            generative_job.folder, tracks, solve, single_frame, body)
+    out.update({
         "stage1": stage1_bodies(generative_job.folder, tracks, solve, generative, body),
         "refined": solved_bodies(solve, tracks),
         "product": solved_bodies(generative_job.result, tracks),
-    }
+    })
+    return out
 
 
-def load_models() -> tuple[Any, tuple[Any, Any]]:
-    """(default body, (transformer, tokenizer) of the shipped checkpoint)."""
+def load_models(checkpoint: str = "") -> tuple[Any, tuple[Any, Any]]:
+    """(default body, (transformer, tokenizer) of ``checkpoint``; empty: the shipped one)."""
     from genhmr.pipeline import Models
 
-    return Models().get(JobOptions(video="", out_dir=""))
+    return Models().get(JobOptions(video="", out_dir="", checkpoint=checkpoint))

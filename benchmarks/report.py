@@ -41,6 +41,7 @@ from benchmarks import demo_motion, pose2sim_3d, synthetic_3d  # noqa: E402
 from benchmarks.methods import LABELS, METHODS, all_bodies, load_models, run_cached  # noqa: E402
 
 COMMAND = "$GENHMR_PYTHON benchmarks/report.py"
+SINGLE_FRAME_CHECKPOINT = ROOT / "backend/genhmr/models/assets/genhmr_single_frame.pt"
 
 
 def mediapipe_baseline_ms(video: Path, frames: np.ndarray) -> dict[str, float]:
@@ -52,14 +53,15 @@ def mediapipe_baseline_ms(video: Path, frames: np.ndarray) -> dict[str, float]:
             "mediapipe_cpu_ms": float(baseline["cpu_ms_per_frame"])}
 
 
-def analyse(video: Path, folder: Path, models: Any) -> dict[str, Any]:
+def analyse(video: Path, folder: Path, models: Any, checkpoint: str = "",
+            single_frame: Any = None) -> dict[str, Any]:
     """Both jobs on one clip, every method's bodies, the time per person-frame."""
-    generative = run_cached(video, folder / "generative")
+    generative = run_cached(video, folder / "generative", checkpoint=checkpoint)
     fit = run_cached(video, folder / "fit", method="fit")
     result = generative.result
     frames = np.asarray(result.frame_indices)
     person_frames = int(result.valid.sum())
-    return {"bodies": all_bodies(generative, fit, models), "result": result,
+    return {"bodies": all_bodies(generative, fit, models, single_frame), "result": result,
             "person_frames": person_frames, "frames": frames,
             "seconds": {"generative": generative.seconds, "fit": fit.seconds,
                         "generative_cpu": generative.cpu_seconds, "fit_cpu": fit.cpu_seconds,
@@ -213,6 +215,7 @@ def depth_plot(series: dict[str, dict[str, np.ndarray]], path: Path, fps: float)
     fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.4), sharey=False)
     axes = np.atleast_1d(axes)
     styles = {"truth": ("k", 2.5), "fit": ("tab:orange", 1.2), "stage1": ("tab:gray", 1.0),
+              "stage1_single": ("tab:gray", 0.6), "refined_single": ("tab:purple", 0.8),
               "refined": ("tab:blue", 1.2), "product": ("tab:green", 1.6)}
     for ax, (view, lines) in zip(axes, series.items(), strict=True):
         for name, values in lines.items():
@@ -241,6 +244,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--json", type=Path, default=None,
                         help="every number (default: next to --out, .json)")
+    parser.add_argument("--checkpoint", default="",
+                        help="the generative model to score (default: the shipped one); use "
+                             "its own --jobs folder, as finished jobs are reused")
+    parser.add_argument("--single-frame", default=str(SINGLE_FRAME_CHECKPOINT)
+                        if SINGLE_FRAME_CHECKPOINT.is_file() else "",
+                        help="a single-frame model compared on the same tracks (its stage 1 and "
+                             "refinement rows); empty: none")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="write the markdown from an earlier run's JSON, running nothing")
     args = parser.parse_args()
@@ -254,12 +264,14 @@ def main() -> int:
     from bench_tracking import media_dir
 
     media = media_dir()
-    models = load_models()
+    models = load_models(args.checkpoint)
+    single_frame = load_models(args.single_frame)[1] if args.single_frame else None
     rows, timing, depth = [], [], {}
     for view in args.views:
         video = media / "pose2sim" / "Demo_MultiPerson" / "videos" / f"{view}.mp4"
         print(f"{view}: analysing", flush=True)
-        clip = analyse(video, args.jobs / f"pose2sim_{view}", models)
+        clip = analyse(video, args.jobs / f"pose2sim_{view}", models, args.checkpoint,
+                       single_frame)
         v = pose2sim_3d.VIEWS.index(view)
         rows += pose2sim_3d.view_rows(v, clip["bodies"])
         depth[view] = pose2sim_3d.pelvis_depth_series(v, clip["bodies"], "man")
@@ -271,7 +283,7 @@ def main() -> int:
     if not args.no_demo:
         video = media / "demo.mp4"
         print("demo.mp4: analysing", flush=True)
-        clip = analyse(video, args.jobs / "demo", models)
+        clip = analyse(video, args.jobs / "demo", models, args.checkpoint, single_frame)
         result = clip["result"]
         up = None if result.ground_plane is None else np.asarray(result.ground_plane)[:3]
         demo_rows = demo_motion.person_rows(clip["bodies"], result.camera_rotation, up,

@@ -48,6 +48,7 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "models" / "assets" / "ge
 UNCERTAINTY_SCALE_DEG = 20.0  # a joint this uncertain gets confidence 1/e
 DEPTH_MEDIAN_RADIUS = 7  # frames each side of the rolling median stage 1's depth is checked by
 DEPTH_OUTLIER = 0.15  # a frame's depth this far (relative) from it is an outlier
+TRAINING_FPS = 30.0  # the motion dataset's frame rate (docs/motion_data.md)
 
 
 class CheckpointError(RuntimeError):
@@ -172,8 +173,11 @@ class Hold:
 def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray | None,
                  obs: Observations, K: np.ndarray, config: GenerativeConfig | None = None,
                  should_stop: Callable[[], bool] | None = None,
-                 generator: torch.Generator | None = None) -> Stage1:
+                 generator: torch.Generator | None = None, fps: float | None = None) -> Stage1:
     """Stage 1 over one track: tokens, orientation, shape and depth from the transformer.
+
+    ``fps`` is the track's frame rate; a temporal model reads its window at the rate it was
+    trained on (:func:`window_stride`).
 
     ``betas_fixed`` replaces the predicted shape (e.g. when shape estimation is off: zeros).
     Frames where the person is not detected get the nearest detected frame's inputs (a pose
@@ -188,14 +192,7 @@ def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray 
         raise ValueError("the track has no detected frame")
     seen = np.flatnonzero(obs.valid)
     nearest = seen[np.abs(np.arange(F)[:, None] - seen[None]).argmin(1)]
-    inputs = observation_inputs(obs.uv[nearest], obs.confidence[nearest], obs.world[nearest],
-                                obs.valid[nearest], K, ConditioningConfig())
-    cond = PoseCondition(
-        keypoints_2d=torch.as_tensor(inputs.keypoints_2d, dtype=torch.float32)[:, None],
-        confidence=torch.as_tensor(inputs.confidence, dtype=torch.float32)[:, None],
-        world=torch.as_tensor(inputs.world, dtype=torch.float32)[:, None],
-        detected=torch.as_tensor(inputs.detected)[:, None],
-        box=torch.as_tensor(inputs.box, dtype=torch.float32)[:, None])
+    inputs, cond = _conditions(obs, K, nearest, model.config.window, window_stride(fps))
     if cfg.select not in ("likelihood", "reprojection", "temporal"):
         raise ValueError(f"unknown hypothesis selection {cfg.select!r}")
     H = cfg.hypotheses
@@ -249,6 +246,71 @@ def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray 
                                          obs, nearest, K, transl)
     return Stage1(logits=logits_t.numpy(), global_orient=torch.cat(orient).numpy(),
                   transl=transl.numpy(), betas=betas.numpy(), uncertainty=uncertainty)
+
+
+def window_rows(valid: np.ndarray, nearest: np.ndarray, window: int, stride: int = 1
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Which frames each frame's conditioning window reads: rows (F, W) into the track, every
+    ``stride``-th frame, and ``inside`` (F, W), False where the window runs past the track's
+    ends (those slots are fed as missed frames, as training shows the model missed frames).
+
+    A frame's window is centred on it when it holds at least one detection; otherwise (deep in
+    a gap) on the nearest detected frame, whose pose is then where refinement starts, as for
+    the single-frame model.
+    """
+    F = valid.shape[0]
+    offsets = (np.arange(window) - window // 2) * stride
+
+    def around(centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = centre[:, None] + offsets
+        inside = (rows >= 0) & (rows < F)
+        return np.clip(rows, 0, F - 1), inside
+
+    rows, inside = around(np.arange(F))
+    any_seen = (inside & np.asarray(valid, bool)[rows]).any(1)
+    return around(np.where(any_seen, np.arange(F), nearest))
+
+
+def window_stride(fps: float | None) -> int:
+    """Frames of the footage between two frames of a temporal model's window: the model saw
+    motion at ``TRAINING_FPS``, so 60 fps footage is read every other frame."""
+    return 1 if not fps else max(1, round(fps / TRAINING_FPS))
+
+
+def _conditions(obs: Observations, K: np.ndarray, nearest: np.ndarray, window: int,
+                stride: int = 1) -> tuple[Any, PoseCondition]:
+    """The transformer's inputs for every frame of a track: the per-frame inputs (crop boxes
+    in pixels are what stage 1's camera is read against) and the (F, W) conditioning.
+
+    The single-frame model reads each frame's nearest detection. A temporal model reads the
+    frames as they were, a missed one as zeros with ``detected`` False, exactly as in training
+    (:mod:`genhmr.synthetic.conditioning`); its crop box is the nearest detected one's.
+    """
+    cfg = ConditioningConfig()
+    if window == 1:
+        inputs = observation_inputs(obs.uv[nearest], obs.confidence[nearest],
+                                    obs.world[nearest], obs.valid[nearest], K, cfg)
+        rows, inside = np.arange(obs.valid.shape[0])[:, None], np.ones((len(nearest), 1), bool)
+    else:
+        world = np.where(obs.valid[:, None, None], obs.world, np.nan)
+        inputs = observation_inputs(obs.uv, obs.confidence, world, obs.valid, K, cfg)
+        rows, inside = window_rows(obs.valid, nearest, window, stride)
+    keep = inside & inputs.detected[rows]
+
+    def gather(a: np.ndarray) -> torch.Tensor:
+        out = a[rows]
+        out = np.where(keep.reshape(keep.shape + (1,) * (out.ndim - 2)), out, 0)
+        return torch.as_tensor(out, dtype=torch.float32)
+
+    cond = PoseCondition(keypoints_2d=gather(inputs.keypoints_2d),
+                         confidence=gather(inputs.confidence), world=gather(inputs.world),
+                         detected=torch.as_tensor(keep),
+                         box=torch.as_tensor(inputs.box[rows], dtype=torch.float32))
+    if window > 1:  # stage 1's camera is read in the centre frame's box (and the one that
+        #           frame's keypoints placed), so the per-frame inputs stay indexed by frame
+        centre = rows[:, window // 2]
+        inputs.box_px = inputs.box_px[centre]
+    return inputs, cond
 
 
 def _token_keypoints(tokenizer: Any, rig: tuple[torch.Tensor, torch.Tensor],
@@ -358,12 +420,13 @@ def refine_track(tokenizer: Any, body: Any, stage1: Stage1, obs: Observations, K
 def estimate_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray | None,
                    keypoints2d: np.ndarray, world: np.ndarray, valid: np.ndarray,
                    K: np.ndarray, config: GenerativeConfig | None = None,
-                   should_stop: Callable[[], bool] | None = None
+                   should_stop: Callable[[], bool] | None = None, fps: float | None = None
                    ) -> tuple[FitResult, np.ndarray]:
     """Both stages over one track: keypoints2d (F, 25, 3) pixels + confidence, world
     (F, 25, 3), valid (F,). Returns the result (as the fitting baseline's) and the track's
     betas; missed frames are filled in by refinement and marked invalid in the result."""
     cfg = config or GenerativeConfig()
     obs = observations(keypoints2d, world, valid, K)
-    stage1 = sample_track(model, tokenizer, body, betas_fixed, obs, K, cfg, should_stop)
+    stage1 = sample_track(model, tokenizer, body, betas_fixed, obs, K, cfg, should_stop,
+                          fps=fps)
     return refine_track(tokenizer, body, stage1, obs, K, cfg.refinement, should_stop=should_stop)

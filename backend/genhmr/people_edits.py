@@ -198,7 +198,7 @@ def merge_people(job_dir: str | Path, keep: int, other: int, models: Models | No
     K = job.solve.camera_K.astype(np.float64)
     fit, betas, first = solve_generative_track(
         body, job.options, generative, tracks.keypoints2d[a, span],
-        tracks.world_keypoints[a, span], tracks.valid[a, span], K, stop)
+        tracks.world_keypoints[a, span], tracks.valid[a, span], K, stop, job.result.fps)
     seconds["refine"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -13,9 +13,10 @@ Stages, in order, each reported through the ``progress`` callback and timed:
   pose, orientation and translation;
 - ``save``: each person's depth smoothed over time along their viewing rays
   (``genhmr_core.root_depth``, option ``depth_smoothing_s``), the floor under the people
-  (``genhmr_core.ground``), when each foot is planted (``genhmr_core.contacts``) and those feet
-  pinned in the world (``genhmr_core.foot_lock``, option ``foot_locking``), then write the
-  versioned result file atomically.
+  (``genhmr_core.ground``; tilted as the background's vertical edges say,
+  :mod:`genhmr.vertical_lines`, else as the people do), when each foot is planted
+  (``genhmr_core.contacts``) and those feet pinned in the world (``genhmr_core.foot_lock``,
+  option ``foot_locking``), then write the versioned result file atomically.
 
 The job is cancellable between frames and between optimisation steps (``should_stop``), and
 raises :class:`JobError` subclasses with messages meant for the artist when the input is bad.
@@ -39,6 +40,7 @@ from genhmr_core.ground import Ground, ground_of_solve
 from genhmr_core.protocol import DEFAULT_REFINE_STEPS
 from genhmr_core.result_format import JobResult, save_result
 from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
+from genhmr_core.vertical import Vertical
 
 from . import job_store
 from .camera import focal_from_35mm, intrinsics
@@ -231,8 +233,8 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
 
     K = intrinsics(info.width, info.height, _focal_px(options, info))
     camera_rotation = _camera_rotation(options, info, dets, K, clock, report, stop)
-    fits = _fit_people(body, options, generative, dets, K, device, clock, report, stop,
-                       on_person)
+    fits = _fit_people(body, options, generative, dets, K, float(info.fps), device, clock,
+                       report, stop, on_person)
     if generative is not None:
         job_store.save_stage1(out_dir, [f.stage1 for f in fits])
 
@@ -360,11 +362,15 @@ def _ground_and_contacts(result: JobResult) -> tuple[Ground | None, np.ndarray |
 
     if not result.valid.any():
         return None, None
+    vertical = _background_up(result)
     ground = ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
-                             result.camera_rotation)
-    log.info("ground: camera %.2f m above the floor, tilted %.1f deg; support levels %s m "
-             "(%s person-frames)", ground.camera_height,
+                             result.camera_rotation,
+                             background_up=None if vertical is None else vertical.up)
+    log.info("ground: camera %.2f m above the floor, tilted %.1f deg (from %s); support "
+             "levels %s m (%s person-frames)", ground.camera_height,
              np.degrees(np.arccos(np.clip(-ground.normal[1], -1.0, 1.0))),
+             "the people" if vertical is None else
+             f"{vertical.inliers} vertical lines, {vertical.prior_deg:.1f} deg from the prior",
              [round(h, 2) for h in ground.levels], ground.support)
     if not ground.estimated:
         return None, None
@@ -375,6 +381,19 @@ def _ground_and_contacts(result: JobResult) -> tuple[Ground | None, np.ndarray |
                                        camera_rotation=result.camera_rotation)
                          for p in range(result.num_people)])
     return ground, contacts
+
+
+def _background_up(result: JobResult) -> Vertical | None:
+    """The world's up from the vertical edges behind the people (``genhmr.vertical_lines``),
+    checked against the prior: the people's up, or the camera's own up when the people give
+    none. None when the background does not tell it (the floor then takes the people's tilt).
+    Read from the video again, so a re-run finds the same."""
+    from genhmr_core.ground import UP, up_of_bodies
+
+    from .vertical_lines import background_up
+
+    prior = up_of_bodies(result.global_orient, result.valid, result.camera_rotation)
+    return background_up(result, UP if prior is None else prior)
 
 
 def _world_fields(result: JobResult, ground: Ground) -> tuple[np.ndarray, np.ndarray]:
@@ -440,7 +459,7 @@ def _load_generative(options: JobOptions) -> tuple[Any, Any] | None:
 
 
 def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | None,
-                dets: Tracks, K: np.ndarray, device: str, clock: _Clock,
+                dets: Tracks, K: np.ndarray, fps: float, device: str, clock: _Clock,
                 report: ProgressFn, stop: StopFn, on_person: PersonFn | None
                 ) -> list[_PersonFit]:
     """Shape, then pose, of every track over the span of frames where it appears, by the
@@ -462,7 +481,7 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
                               dets.valid[p, span])
         if generative is not None:
             fit, betas, first = solve_generative_track(body, options, generative, kp2d, world,
-                                                       valid, K, stop)
+                                                       valid, K, stop, fps)
             stage1 = job_store.PersonStage1(span=(span.start, span.stop), stage1=first)
             skeleton = body.skeleton(betas)
         else:
@@ -491,7 +510,8 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
 
 def solve_generative_track(body: Any, options: JobOptions, generative: tuple[Any, Any],
                            kp2d: np.ndarray, world: np.ndarray, valid: np.ndarray,
-                           K: np.ndarray, stop: StopFn) -> tuple[Any, np.ndarray, Any]:
+                           K: np.ndarray, stop: StopFn, fps: float | None = None
+                           ) -> tuple[Any, np.ndarray, Any]:
     """One track's frames through the generative method as the job's options say: (the
     ``FitResult`` over those frames, the betas, stage 1's output for the job folder). Used by
     the job and by a merge that solves a joined track again (``people_edits``)."""
@@ -502,7 +522,7 @@ def solve_generative_track(body: Any, options: JobOptions, generative: tuple[Any
     fixed = generative_betas(body, options, kp2d, world, valid)
     obs = observations(kp2d, world, valid, K)
     try:
-        first = sample_track(*generative, body, fixed, obs, K, config, stop)
+        first = sample_track(*generative, body, fixed, obs, K, config, stop, fps=fps)
         fit, betas = refine_track(generative[1], body, first, obs, K, config.refinement,
                                   should_stop=stop)
     except InterruptedError as exc:

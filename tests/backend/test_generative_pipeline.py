@@ -18,6 +18,8 @@ from genhmr.generative import (
     observations,
     refine_track,
     sample_track,
+    window_rows,
+    window_stride,
 )
 from genhmr.models.refinement import RefinementConfig
 from genhmr.pipeline import JobError, JobOptions, run_job
@@ -47,6 +49,58 @@ def checkpoint(tmp_path_factory) -> Path:
     finally:
         torch.set_num_threads(before)
     return out / "model.pt"
+
+
+@pytest.fixture(scope="module")
+def temporal_checkpoint(tmp_path_factory) -> Path:
+    """A tiny model conditioned on 3 frames (not useful; it reads its window)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path_factory.mktemp("temporal_ckpt")
+        clips = [make_clip(f"c{i}", 60, i) for i in range(4)]
+        config = load_config(TransformerTrainingConfig,
+                             DEFAULT_CONFIG.with_name("masked_transformer_test.toml"),
+                             {"data.window": 3, "train.max_steps": 10, "train.val_every": 10})
+        train_masked_transformer(config, tiny_tokenizer(), clips[:3], clips[3:], out,
+                                 sampler=ConditioningSampler(load_default_body(),
+                                                             config=config.data.conditioning()))
+    finally:
+        torch.set_num_threads(before)
+    return out / "model.pt"
+
+
+def test_window_rows_centre_on_the_frame_or_its_nearest_detection():
+    valid = np.array([0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1], bool)
+    seen = np.flatnonzero(valid)
+    nearest = seen[np.abs(np.arange(11)[:, None] - seen[None]).argmin(1)]
+    rows, inside = window_rows(valid, nearest, 3)
+    assert rows[0].tolist() == [1, 2, 3]  # nothing seen in 0's window: centred on frame 2
+    assert rows[1].tolist() == [0, 1, 2]  # frame 2 is in 1's window: its own
+    assert rows[7].tolist() == [3, 4, 5]  # deep in the gap: the nearest detection, frame 4
+    assert rows[10].tolist() == [9, 10, 10] and inside[10].tolist() == [True, True, False]
+    rows, inside = window_rows(valid, nearest, 3, stride=2)
+    assert rows[1].tolist() == [0, 1, 3] and inside[1].tolist() == [False, True, True]
+    assert window_stride(None) == 1 and window_stride(30) == 1 and window_stride(60) == 2
+
+
+def test_a_temporal_model_reads_the_frames_around_each_frame(temporal_checkpoint: Path,
+                                                             checkpoint: Path):
+    """Changing one frame's keypoints changes stage 1 in that frame and its window neighbours
+    for a 3-frame model, only in that frame for the single-frame model, and nowhere else."""
+    body = load_default_body()
+    kp2d, world, valid, K = _walker_track()
+    moved = kp2d.copy()
+    moved[5, :, :2] += np.random.default_rng(1).normal(0, 40, (25, 2))
+    for path, touched in ((temporal_checkpoint, {4, 5, 6}), (checkpoint, {5})):
+        model, tokenizer = load_generative(path)
+        logits = [sample_track(model, tokenizer, body, np.zeros(body.num_betas),
+                               observations(kp, world, valid, K), K).logits
+                  for kp in (kp2d, moved)]
+        changed = {f for f in range(len(valid))
+                   if not np.allclose(logits[0][f], logits[1][f], atol=1e-5)}
+        assert changed == touched, (path.parent.name, changed)
+        assert np.isfinite(logits[1]).all()
 
 
 @pytest.mark.slow

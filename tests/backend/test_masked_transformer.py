@@ -8,6 +8,7 @@ needs no dataset and no trained weights and runs in well under a minute on one c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from genhmr.models.masked_transformer import (
     MaskedPoseTransformerConfig,
     PoseCondition,
     load_masked_transformer,
+    widened_state_dict,
 )
 from genhmr.models.sampling import (
     decode_schedule,
@@ -36,11 +38,12 @@ from genhmr.synthetic.conditioning import (
     ConditioningSampler,
     crop_camera_to_translation,
 )
-from genhmr.train.common import DistContext, load_config, read_metrics
+from genhmr.train.common import ConfigError, DistContext, load_config, read_metrics
 from genhmr.train.masked_transformer import (
     DEFAULT_CONFIG,
     TransformerTask,
     TransformerTrainingConfig,
+    initialise_from,
     procrustes_align,
     train_masked_transformer,
 )
@@ -308,6 +311,52 @@ def test_model_shapes_and_default_size(sampler, clips):
                                  batch.detected.repeat(1, 3), batch.box.repeat(1, 3, 1))
     with pytest.raises(ValueError, match="window"):
         model(three_frames, tokens)
+
+
+def _window(cond: PoseCondition, frames: slice) -> PoseCondition:
+    return PoseCondition(cond.keypoints_2d[:, frames], cond.confidence[:, frames],
+                         cond.world[:, frames], cond.detected[:, frames], cond.box[:, frames])
+
+
+def test_a_widened_model_starts_as_the_single_frame_one_and_then_reads_its_window(body, clips):
+    """The temporal model is fine-tuned from the single-frame one: widened, it gives exactly the
+    narrow model's output on the centre frame whatever the other frames hold; one training
+    step later the other frames matter."""
+    cfg = MaskedPoseTransformerConfig(num_tokens=8, codebook_size=64, dim=32, layers=1,
+                                      heads=2, ffn_dim=64, dropout=0.0)  # the test config's
+    narrow = MaskedPoseTransformer(cfg).eval()
+    config = load_config(TransformerTrainingConfig, TEST_CONFIG,
+                         {"data.window": 5, "data.val_samples": 0, "model.dropout": 0.0})
+    wide_sampler = ConditioningSampler(body, config=config.data.conditioning())
+    task = TransformerTask(config, tiny_tokenizer(), wide_sampler, clips[:3], clips[3:4],
+                           DistContext())
+    wide = task.model
+    initialise_from(wide, narrow.checkpoint_payload())
+    wide.eval()
+    batch = wide_sampler.sample(clips, [(0, 0), (1, 3)], [1, 2])
+    cond = PoseCondition.from_batch(batch)
+    tokens = torch.full((2, 8), wide.mask_id)
+    shuffled = PoseCondition(cond.keypoints_2d.flip(1), cond.confidence.flip(1),
+                             cond.world.flip(1), cond.detected, cond.box.flip(1))
+    expected = narrow(_window(cond, slice(2, 3)), tokens)
+    for c in (cond, shuffled):  # the centre frame is the same in both
+        out = wide(c, tokens)
+        torch.testing.assert_close(out.logits, expected.logits, atol=1e-5, rtol=0)
+        torch.testing.assert_close(out.camera, expected.camera, atol=1e-5, rtol=0)
+
+    wide.train()
+    optimiser = torch.optim.SGD(wide.parameters(), lr=0.1)
+    loss = task.train_step(wide, 0)["loss"]
+    loss.backward()
+    optimiser.step()
+    wide.eval()
+    assert not torch.allclose(wide(cond, tokens).logits, wide(shuffled, tokens).logits)
+
+    with pytest.raises(ValueError, match="even number"):
+        widened_state_dict(narrow.state_dict(), 1, 4)
+    other = MaskedPoseTransformer(dataclasses.replace(cfg, dim=64, heads=2))
+    with pytest.raises(ConfigError, match="beyond its window"):
+        initialise_from(wide, other.checkpoint_payload())
 
 
 def test_procrustes_alignment_removes_a_similarity():

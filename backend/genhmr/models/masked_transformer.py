@@ -193,6 +193,34 @@ def transformer_from_payload(payload: dict[str, Any], map_location: str | torch.
     return model.to(map_location).eval()
 
 
+def widened_state_dict(state: dict[str, Tensor], old_window: int, new_window: int
+                       ) -> dict[str, Tensor]:
+    """A transformer's weights for a wider conditioning window that behave exactly like the
+    narrower model on the centre frames.
+
+    Why: the temporal model is fine-tuned from the single-frame default instead of trained
+    from scratch (two CPU hours). Only the two input projections depend on the window: their
+    columns are frame-major (``embed_condition``), so the old columns move to the centre frames
+    and the new frames' columns start at zero. At step 0 the wider model ignores the extra
+    frames; training then teaches it what they add.
+    """
+    if new_window < old_window or (new_window - old_window) % 2:
+        raise ValueError(f"cannot widen a window of {old_window} frame(s) to {new_window}: "
+                         "the new window must be larger by an even number of frames")
+    lead = (new_window - old_window) // 2
+    out = dict(state)
+    for name, per_frame in (("keypoint_in.weight", KEYPOINT_FEATURES),
+                            ("global_in.weight", BOX_FEATURES)):
+        old = state[name]
+        if old.shape[1] != per_frame * old_window:
+            raise ValueError(f"{name} has {old.shape[1]} inputs, not {per_frame} x "
+                             f"{old_window} frames")
+        new = old.new_zeros(old.shape[0], per_frame * new_window)
+        new[:, lead * per_frame:(lead + old_window) * per_frame] = old
+        out[name] = new
+    return out
+
+
 def load_masked_transformer(checkpoint_path: str | Path,
                             map_location: str | torch.device = "cpu") -> tuple[Any, Any]:
     """(transformer, tokenizer) from a trainer checkpoint, which embeds its tokenizer so that

@@ -38,6 +38,7 @@ from genhmr.models.masked_transformer import (
     MaskedPoseTransformer,
     MaskedPoseTransformerConfig,
     PoseCondition,
+    widened_state_dict,
 )
 from genhmr.models.sampling import mask_tokens, predict_pose
 from genhmr.models.tokenizer import (
@@ -320,6 +321,19 @@ class TransformerTask:
         return payload
 
 
+def initialise_from(model: MaskedPoseTransformer, payload: dict[str, Any]) -> None:
+    """Load a trained transformer's weights into ``model``, widening its conditioning window
+    (:func:`~genhmr.models.masked_transformer.widened_state_dict`). Every other size must
+    match: a different width or depth is a new model, not a fine-tune."""
+    start_cfg = MaskedPoseTransformerConfig(**payload["model_config"])
+    mine = dataclasses.replace(model.config, window=start_cfg.window)
+    if mine != start_cfg:
+        raise ConfigError(f"the model config differs from the --init-from model's "
+                          f"({dataclasses.asdict(start_cfg)}) beyond its window")
+    model.load_state_dict(widened_state_dict(payload["model"], start_cfg.window,
+                                             model.config.window))
+
+
 def train_masked_transformer(config: TransformerTrainingConfig, tokenizer: PoseTokenizer,
                              train_clips: list[MotionClip], val_clips: list[MotionClip],
                              out_dir: str | Path, ctx: DistContext | None = None,
@@ -344,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokenizer", type=Path, default=None,
                         help="trained tokenizer (model.pt); on --resume the one stored in "
                              "last.pt is used")
+    parser.add_argument("--init-from", type=Path, default=None, metavar="MODEL.pt",
+                        help="start a new run from a trained transformer (and its tokenizer), "
+                             "widened to data.window (a temporal model fine-tuned from the "
+                             "single-frame one); ignored on --resume")
     args = parser.parse_args(argv)
 
     from genhmr.body.default_body import load_default_body
@@ -352,8 +370,15 @@ def main(argv: list[str] | None = None) -> int:
 
     def build(config: TransformerTrainingConfig, checkpoint: dict | None, ctx: DistContext
               ) -> tuple[TransformerTask, str]:
+        start = None
+        if checkpoint is None and args.init_from is not None:
+            start = torch.load(args.init_from, map_location="cpu", weights_only=True)
         if checkpoint is not None and "tokenizer" in checkpoint:
             tokenizer = tokenizer_from_payload(checkpoint["tokenizer"])
+        elif start is not None:
+            if "tokenizer" not in start:
+                raise ConfigError(f"--init-from {args.init_from} holds no tokenizer")
+            tokenizer = tokenizer_from_payload(start["tokenizer"])
         elif args.tokenizer is not None:
             tokenizer = load_tokenizer(args.tokenizer)
         else:
@@ -364,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         info = {"path": str(args.data), "train_clips": len(train), "val_clips": len(val),
                 "tokenizer": str(args.tokenizer)}
         task = TransformerTask(config, tokenizer, sampler, train, val, ctx, dataset_info=info)
+        if start is not None:
+            initialise_from(task.model, start)
+            info["init_from"] = str(args.init_from)
         banner = (f"masked transformer: {len(task.windows)} training windows of "
                   f"{config.data.window} frame(s), {ctx.world_size} process(es) on {ctx.device}")
         return task, banner
