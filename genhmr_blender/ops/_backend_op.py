@@ -14,11 +14,17 @@ what to do with its end (:meth:`BackendOperator._finish`).
 """
 
 import time
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import bpy
 from bpy.props import FloatProperty
 
+from .._core import result_format
 from ..job import JobState
+
+_T = TypeVar("_T")
 
 # The one running backend operator, so the Cancel button and file loads can reach it.
 ACTIVE: dict[str, "BackendOperator | None"] = {"op": None}
@@ -67,6 +73,20 @@ class BackendOperator:
         if state.finished == "error":
             self._fail(context, f"{failed}{state.error}")
             return {"CANCELLED"}
+        return None
+
+    def _apply_result(self, context: bpy.types.Context, state: JobState, what: str,
+                      apply: Callable[[Any], _T], *errors: type[Exception]) -> _T | None:
+        """Load the finished job's result file and ``apply`` it to the scene; None (reported)
+        when the file is bad, ``apply`` raises one of ``errors`` (the message is the artist's),
+        or anything else (a bug: its traceback goes to the console, not the artist)."""
+        try:
+            return apply(result_format.load_result(state.result_path))
+        except (result_format.ResultFormatError, *errors) as exc:
+            self._fail(context, f"GenHMR: {exc}")
+        except Exception as exc:  # a bug: say so instead of a traceback in the artist's face
+            traceback.print_exc()
+            self._fail(context, f"GenHMR could not apply the {what}: {exc}")
         return None
 
     def _fail(self, context: bpy.types.Context, message: str) -> bool:

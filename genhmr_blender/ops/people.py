@@ -9,13 +9,11 @@ otherwise it merges the keys as they are and says why.
 """
 
 import os
-import traceback
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from .. import backend_env, warm_backend
-from .._core import result_format
 from ..job import JobState, MergeJob
 from ..job_folder import merge_obstacle
 from ..preferences import backend_python
@@ -185,18 +183,14 @@ class GENHMR_OT_merge_people(BackendOperator, bpy.types.Operator):
         if not people.is_person(keep):
             self._fail(context, f"GenHMR: {keep_name} was deleted during the merge")
             return {"CANCELLED"}
-        try:
-            result = result_format.load_result(state.result_path)
-            first, last, count = rerange.apply_merge(
+        applied = self._apply_result(
+            context, state, "merge", lambda result: rerange.apply_merge(
                 context.scene, keep, other if people.is_person(other) else None, result,
-                self._plan[4])
-        except (result_format.ResultFormatError, rerange.RangeError) as exc:
-            self._fail(context, f"GenHMR: {exc}")
+                self._plan[4]),
+            rerange.RangeError)
+        if applied is None:
             return {"CANCELLED"}
-        except Exception as exc:  # a bug: say so instead of a traceback in the artist's face
-            traceback.print_exc()
-            self._fail(context, f"GenHMR could not apply the merge: {exc}")
-            return {"CANCELLED"}
+        first, last, count = applied
         context.scene.frame_set(context.scene.frame_current)
         summary = (f"{other_name} merged into {keep_name} and solved again: frames {first}-"
                    f"{last} ({count} keyed) in {state.elapsed_s:.1f} s")

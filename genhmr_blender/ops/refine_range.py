@@ -12,13 +12,12 @@ runs blocking, so scripts and tests can call it.
 """
 
 import os
-import traceback
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 
 from .. import backend_env, warm_backend
-from .._core import protocol, result_format, skeleton
+from .._core import protocol, skeleton
 from ..job import JobState, RefineJob
 from ..preferences import backend_python
 from ..properties import RERUN_RANGES
@@ -182,16 +181,11 @@ class GENHMR_OT_refine_range(BackendOperator, bpy.types.Operator):
             self._fail(context, f"GenHMR: {self._rig_name} was deleted during the re-run")
             return {"CANCELLED"}
         first, last = self._range
-        try:
-            result = result_format.load_result(state.result_path)
-            count = rerange.apply_range(context.scene, rig, result, first, last, self._offset,
-                                        self._keep)
-        except (result_format.ResultFormatError, rerange.RangeError) as exc:
-            self._fail(context, f"GenHMR: {exc}")
-            return {"CANCELLED"}
-        except Exception as exc:  # a bug: say so instead of a traceback in the artist's face
-            traceback.print_exc()
-            self._fail(context, f"GenHMR could not apply the re-run: {exc}")
+        count = self._apply_result(
+            context, state, "re-run", lambda result: rerange.apply_range(
+                context.scene, rig, result, first, last, self._offset, self._keep),
+            rerange.RangeError)
+        if count is None:
             return {"CANCELLED"}
         context.scene.frame_set(context.scene.frame_current)
         summary = (f"{rig.name}: frames {first}-{last} re-refined ({count} keyed) in "

@@ -75,12 +75,14 @@ def test_window_rows_centre_on_the_frame_or_its_nearest_detection():
     seen = np.flatnonzero(valid)
     nearest = seen[np.abs(np.arange(11)[:, None] - seen[None]).argmin(1)]
     rows, inside = window_rows(valid, nearest, 3)
-    assert rows[0].tolist() == [1, 2, 3]  # nothing seen in 0's window: centred on frame 2
-    assert rows[1].tolist() == [0, 1, 2]  # frame 2 is in 1's window: its own
-    assert rows[7].tolist() == [3, 4, 5]  # deep in the gap: the nearest detection, frame 4
+    assert rows[0].tolist() == [1, 2, 3] and rows[1].tolist() == [1, 2, 3]  # unseen: frame 2's
+    assert rows[3].tolist() == [2, 3, 4]  # seen: its own
+    assert rows[7].tolist() == [3, 4, 5]  # in the gap: the nearest detection, frame 4
     assert rows[10].tolist() == [9, 10, 10] and inside[10].tolist() == [True, True, False]
     rows, inside = window_rows(valid, nearest, 3, stride=2)
-    assert rows[1].tolist() == [0, 1, 3] and inside[1].tolist() == [False, True, True]
+    assert rows[2].tolist() == [0, 2, 4] and inside[2].tolist() == [True, True, True]
+    assert rows[3].tolist() == [1, 3, 5]
+    assert inside[10].tolist() == [True, True, False] and rows[10].tolist() == [8, 10, 10]
     assert window_stride(None) == 1 and window_stride(30) == 1 and window_stride(60) == 2
 
 
