@@ -61,6 +61,29 @@ class BackendOperator:
         """The job ended (done, error or cancelled): apply or report; the operator's result."""
         raise NotImplementedError
 
+    def _launch(self, context: bpy.types.Context, job: Any, python: str, status: str) -> bool:
+        """Start ``job`` on the backend ``python``; on success it is the running job and
+        ``status`` shows in the panel, else the reason is reported (False)."""
+        try:
+            job.start()
+        except OSError as exc:
+            return self._fail(context, f"Cannot start the backend ({python}): {exc}")
+        self._job = job
+        runtime = context.window_manager.genhmr
+        runtime.running = True
+        runtime.status = status
+        return True
+
+    def _ended(self, context: bpy.types.Context, state: JobState, what: str,
+               unchanged: str) -> set[str] | None:
+        """The job is over: reset the panel; the operator's result when ``what`` (a re-run, a
+        merge) was cancelled or failed, which left ``unchanged`` as it was; None on success."""
+        self._job = None
+        context.window_manager.genhmr.running = False
+        return self._unsuccessful(context, state, f"Cancelled: {unchanged}",
+                                  f"GenHMR {what} cancelled; {unchanged}",
+                                  f"GenHMR {what} failed, {unchanged}: ")
+
     def _unsuccessful(self, context: bpy.types.Context, state: JobState,
                       cancelled_status: str, cancelled: str, failed: str) -> set[str] | None:
         """A cancelled or failed job reported (``cancelled_status`` in the panel, ``cancelled``

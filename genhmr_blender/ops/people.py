@@ -159,23 +159,12 @@ class GENHMR_OT_merge_people(BackendOperator, bpy.types.Operator):
         runtime.progress = 0.0
         python, job_dir, keep, other, _offset = self._plan
         client = warm_backend.client_for(python, os.path.join(job_dir, "backend-refine.log"))
-        job = MergeJob(client, job_dir, keep, other)
-        try:
-            job.start()
-        except OSError as exc:
-            return self._fail(context, f"Cannot start the backend ({python}): {exc}")
-        self._job = job
-        runtime.running = True
-        runtime.status = f"Merging {self._names[1]} into {self._names[0]}, solving again"
-        return True
+        return self._launch(context, MergeJob(client, job_dir, keep, other), python,
+                            f"Merging {self._names[1]} into {self._names[0]}, solving again")
 
     def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
         runtime = context.window_manager.genhmr
-        self._job = None
-        runtime.running = False
-        ended = self._unsuccessful(context, state, "Cancelled: the rigs are unchanged",
-                                   "GenHMR merge cancelled; the rigs are unchanged",
-                                   "GenHMR merge failed, the rigs are unchanged: ")
+        ended = self._ended(context, state, "merge", "the rigs are unchanged")
         if ended is not None:
             return ended
         keep_name, other_name = self._names

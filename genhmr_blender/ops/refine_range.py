@@ -157,23 +157,13 @@ class GENHMR_OT_refine_range(BackendOperator, bpy.types.Operator):
         client = warm_backend.client_for(python, os.path.join(job_dir, "backend-refine.log"))
         job = RefineJob(client, job_dir, int(rig[rerange.reimport.TRACK]), first - offset,
                         last - offset, options)
-        try:
-            job.start()
-        except OSError as exc:
-            return self._fail(context, f"Cannot start the backend ({python}): {exc}")
-        self._job, self._range, self._rig_name = job, (first, last), rig.name
+        self._range, self._rig_name = (first, last), rig.name
         self._offset, self._path = offset, path
-        runtime.running = True
-        runtime.status = f"Re-running {rig.name}, frames {first}-{last}"
-        return True
+        return self._launch(context, job, python, f"Re-running {rig.name}, frames {first}-{last}")
 
     def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
         runtime = context.window_manager.genhmr
-        self._job = None
-        runtime.running = False
-        ended = self._unsuccessful(context, state, "Cancelled: the rig is unchanged",
-                                   "GenHMR re-run cancelled; the rig is unchanged",
-                                   "GenHMR re-run failed, the rig is unchanged: ")
+        ended = self._ended(context, state, "re-run", "the rig is unchanged")
         if ended is not None:
             return ended
         rig = bpy.data.objects.get(self._rig_name)

@@ -35,39 +35,33 @@ from test_masked_transformer import make_clip, tiny_tokenizer  # same folder (ro
 from genhmr_core.result_format import load_result
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
+def _tiny_checkpoint(tmp_path_factory, name: str, **overrides) -> Path:
+    """A tiny transformer trained here in seconds (not a useful model) on synthetic clips."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        out = tmp_path_factory.mktemp("generative_ckpt")
+        out = tmp_path_factory.mktemp(name)
         clips = [make_clip(f"c{i}", 60, i) for i in range(4)]
         config = load_config(TransformerTrainingConfig,
-                             DEFAULT_CONFIG.with_name("masked_transformer_test.toml"))
-        train_masked_transformer(config, tiny_tokenizer(), clips[:3], clips[3:], out,
-                                 sampler=ConditioningSampler(load_default_body()))
-    finally:
-        torch.set_num_threads(before)
-    return out / "model.pt"
-
-
-@pytest.fixture(scope="module")
-def temporal_checkpoint(tmp_path_factory) -> Path:
-    """A tiny model conditioned on 3 frames (not useful; it reads its window)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        out = tmp_path_factory.mktemp("temporal_ckpt")
-        clips = [make_clip(f"c{i}", 60, i) for i in range(4)]
-        config = load_config(TransformerTrainingConfig,
-                             DEFAULT_CONFIG.with_name("masked_transformer_test.toml"),
-                             {"data.window": 3, "train.max_steps": 10, "train.val_every": 10})
+                             DEFAULT_CONFIG.with_name("masked_transformer_test.toml"), overrides)
         train_masked_transformer(config, tiny_tokenizer(), clips[:3], clips[3:], out,
                                  sampler=ConditioningSampler(load_default_body(),
                                                              config=config.data.conditioning()))
     finally:
         torch.set_num_threads(before)
     return out / "model.pt"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return _tiny_checkpoint(tmp_path_factory, "generative_ckpt")
+
+
+@pytest.fixture(scope="module")
+def temporal_checkpoint(tmp_path_factory) -> Path:
+    """Conditioned on 3 frames: it reads its window."""
+    return _tiny_checkpoint(tmp_path_factory, "temporal_ckpt", **{
+        "data.window": 3, "train.max_steps": 10, "train.val_every": 10})
 
 
 def test_window_rows_centre_on_the_frame_or_its_nearest_detection():
