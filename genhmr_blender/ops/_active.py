@@ -4,6 +4,14 @@ from collections.abc import Callable
 
 import bpy
 
+from ..rig import people
+
+
+def active_person(context: bpy.types.Context) -> bpy.types.Object | None:
+    """The active object when it is a GenHMR rig (a person), else None."""
+    obj = context.active_object
+    return obj if people.is_person(obj) else None
+
 
 class OnActive:
     """Enabled only while ``active(context)`` finds the object to act on; otherwise Blender

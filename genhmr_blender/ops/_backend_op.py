@@ -23,6 +23,7 @@ from bpy.props import FloatProperty
 
 from .._core import result_format
 from ..job import JobState
+from ._active import active_person
 
 _T = TypeVar("_T")
 
@@ -216,3 +217,18 @@ def stop_active() -> None:
         job.close(timeout=2.0)
         op._job = None
     ACTIVE["op"] = None
+
+
+class OnPersonJob(BackendOperator):
+    """A backend operator on the active GenHMR rig (re-run, merge): enabled while no other job
+    runs and a rig is active."""
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if ACTIVE["op"] is not None:
+            cls.poll_message_set("GenHMR is busy with another job")
+            return False
+        if active_person(context) is None:
+            cls.poll_message_set("Make a GenHMR rig the active object")
+            return False
+        return True

@@ -18,17 +18,12 @@ from ..job import JobState, MergeJob
 from ..job_folder import merge_obstacle
 from ..preferences import backend_python
 from ..rig import people, rerange
-from ._active import OnActive
-from ._backend_op import ACTIVE, BackendOperator
-
-
-def _active_person(context: bpy.types.Context) -> bpy.types.Object | None:
-    obj = context.active_object
-    return obj if people.is_person(obj) else None
+from ._active import OnActive, active_person
+from ._backend_op import OnPersonJob
 
 
 class _OnPerson(OnActive):
-    active = staticmethod(_active_person)
+    active = staticmethod(active_person)
     poll_hint = "Make a GenHMR rig the active object"
 
     def run(self, context: bpy.types.Context, edit) -> set[str]:
@@ -49,7 +44,7 @@ class GENHMR_OT_split_person(_OnPerson, bpy.types.Operator):
     bl_label = "Split at Current Frame"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        rig, frame = _active_person(context), context.scene.frame_current
+        rig, frame = active_person(context), context.scene.frame_current
 
         def edit() -> str:
             twin = people.split(context.scene, rig, frame)
@@ -57,7 +52,7 @@ class GENHMR_OT_split_person(_OnPerson, bpy.types.Operator):
         return self.run(context, edit)
 
 
-class GENHMR_OT_merge_people(BackendOperator, bpy.types.Operator):
+class GENHMR_OT_merge_people(OnPersonJob, bpy.types.Operator):
     """Merge another GenHMR rig into the active one (one person cut into two tracks): the
     backend solves the joined track again, bridging the frames between the pieces, and the
     active rig takes the new motion; the other is deleted. Without the analysis or a backend,
@@ -77,18 +72,8 @@ class GENHMR_OT_merge_people(BackendOperator, bpy.types.Operator):
     _names = ("", "")  # (kept rig, merged-in rig)
     _plan = None  # (backend python, job folder, keep's track, other's track, frame offset)
 
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if ACTIVE["op"] is not None:
-            cls.poll_message_set("GenHMR is busy with another job")
-            return False
-        if _active_person(context) is None:
-            cls.poll_message_set("Make a GenHMR rig the active object")
-            return False
-        return True
-
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        keep = _active_person(context)
+        keep = active_person(context)
         chosen = [o for o in context.selected_objects if people.is_person(o) and o != keep]
         if chosen and not self.other:
             self.other = chosen[0].name
@@ -101,7 +86,7 @@ class GENHMR_OT_merge_people(BackendOperator, bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         runtime = context.window_manager.genhmr
         runtime.error = ""
-        keep = _active_person(context)
+        keep = active_person(context)
         other = bpy.data.objects.get(self.other)
         if not people.is_person(other) or other == keep:
             self.report({"ERROR"}, f"GenHMR: choose another GenHMR rig to merge into {keep.name}")
@@ -195,7 +180,7 @@ class GENHMR_OT_delete_person(_OnPerson, bpy.types.Operator):
     bl_label = "Delete Person"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        rig = _active_person(context)
+        rig = active_person(context)
 
         def edit() -> str:
             name = rig.name

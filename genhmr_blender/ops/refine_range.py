@@ -21,20 +21,16 @@ from .._core import protocol, skeleton
 from ..job import JobState, RefineJob
 from ..preferences import backend_python
 from ..properties import RERUN_RANGES
-from ..rig import people, rerange
+from ..rig import rerange
 from ..rig.fcurves import fcurves_of
-from ._backend_op import ACTIVE, BackendOperator
+from ._active import active_person
+from ._backend_op import OnPersonJob
 
 # The options an artist sets in the panel (scene settings ``rerun_*``) and scripts pass.
 _SETTINGS = {"range_mode": "rerun_range", "around": "rerun_around", "steps": "rerun_steps",
              "smoothing": "rerun_smoothing", "min_confidence": "rerun_min_confidence",
              "keep_selected_bones": "rerun_keep_selected"}
 _BODY_JOINTS = frozenset(skeleton.JOINT_NAMES[1:1 + skeleton.NUM_BODY_JOINTS])
-
-
-def _active_rig(context: bpy.types.Context) -> bpy.types.Object | None:
-    obj = context.active_object
-    return obj if people.is_person(obj) else None
 
 
 def _selected_key_frames(rig: bpy.types.Object) -> tuple[int, int] | None:
@@ -58,7 +54,7 @@ def _selected_bones(rig: bpy.types.Object) -> set[str]:
     return out
 
 
-class GENHMR_OT_refine_range(BackendOperator, bpy.types.Operator):
+class GENHMR_OT_refine_range(OnPersonJob, bpy.types.Operator):
     """Re-run refinement on a frame range of the active GenHMR rig: only keys inside the range
     change, and its ends fade into the neighbouring frames"""
 
@@ -95,16 +91,6 @@ class GENHMR_OT_refine_range(BackendOperator, bpy.types.Operator):
     _rig_name = ""
     _keep: set[str] = set()  # noqa: RUF012 - replaced per run
 
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if ACTIVE["op"] is not None:
-            cls.poll_message_set("GenHMR is busy with another job")
-            return False
-        if _active_rig(context) is None:
-            cls.poll_message_set("Make a GenHMR rig the active object")
-            return False
-        return True
-
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         """From the panel: the scene's re-run settings, unless the caller set them."""
         settings = context.scene.genhmr
@@ -137,7 +123,7 @@ class GENHMR_OT_refine_range(BackendOperator, bpy.types.Operator):
         runtime = context.window_manager.genhmr
         runtime.error = ""
         runtime.progress = 0.0
-        rig = _active_rig(context)
+        rig = active_person(context)
         try:
             path, offset = rerange.job_of(rig)
             first, last = self._frames(context, rig)

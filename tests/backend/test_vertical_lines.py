@@ -18,6 +18,7 @@ from genhmr.vertical_lines import (
 )
 from genhmr.video import read_frames_at
 from scipy.spatial.transform import Rotation
+from test_pipeline import write_video  # same folder (rootdir-relative)
 
 from genhmr_core.ground import UP
 from genhmr_core.result_format import JobResult, empty_result
@@ -35,15 +36,6 @@ def _camera(pitch_deg: float, roll_deg: float) -> np.ndarray:
     """World (z up, looking along +y) to OpenCV camera axes, pitched down and rolled."""
     level = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     return Rotation.from_euler("zx", [roll_deg, pitch_deg], degrees=True).as_matrix() @ level
-
-
-def _write(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
-                             (frames[0].shape[1], frames[0].shape[0]))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 def _poles(R: np.ndarray, K: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -84,7 +76,7 @@ def test_read_frames_at_gives_exactly_the_chosen_frames(tmp_path: Path):
     """Frames numbered by their grey level: the chosen ones come back, by grabbing through
     short gaps and by seeking over long ones; past the end and a missing file give nothing."""
     frames = [np.full((48, 64, 3), 4 * i, np.uint8) for i in range(60)]
-    video = _write(tmp_path / "numbered.avi", frames)
+    video = write_video(tmp_path / "numbered.avi", frames)
     for gap in (120, 3):
         got = dict(read_frames_at(video, [50, 0, 7, 7, 33], seek_gap=gap))
         assert sorted(got) == [0, 7, 33, 50]
@@ -120,7 +112,7 @@ def test_rendered_posts_give_the_known_up_through_a_person(tmp_path: Path, pitch
             cv2.line(frame, tuple(map(int, a)), tuple(map(int, b)), (20, 20, 20), 3)
         frames.append(frame)
         boxes.append(box)
-    video = _write(tmp_path / "posts.avi", frames)
+    video = write_video(tmp_path / "posts.avi", frames)
     prior = Rotation.from_euler("x", 8.0, degrees=True).as_matrix() @ truth
     found = background_up(_result(video, 12, K, np.array(boxes)), prior)
     assert found is not None
@@ -176,8 +168,8 @@ def test_turning_camera_real_footage_matches_the_fixed_one(media_dir: Path, tmp_
     turned = [cv2.warpPerspective(frame, K @ rotation @ np.linalg.inv(K), (width, height),
                                   borderMode=cv2.BORDER_REFLECT)
               for frame, rotation in zip(frames, truth, strict=True)]
-    still = _write(tmp_path / "still.avi", frames, fps=30.0)
-    panned = _write(tmp_path / "panned.avi", turned, fps=30.0)
+    still = write_video(tmp_path / "still.avi", frames, fps=30.0)
+    panned = write_video(tmp_path / "panned.avi", turned, fps=30.0)
 
     def up(video: Path, rotations: np.ndarray | None) -> np.ndarray | None:
         result = empty_result(str(video), 30.0, (width, height), K, np.arange(len(frames)), 0)
@@ -198,12 +190,12 @@ def test_bad_input_gives_none_quietly(tmp_path: Path):
     K = intrinsics(WIDTH, HEIGHT)
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"\x00\x01 not a video " * 100)
-    blank = _write(tmp_path / "blank.avi", [np.full((HEIGHT, WIDTH, 3), 128, np.uint8)] * 5)
+    blank = write_video(tmp_path / "blank.avi", [np.full((HEIGHT, WIDTH, 3), 128, np.uint8)] * 5)
     assert background_up(_result(tmp_path / "missing.mp4", 5, K), UP) is None
     assert background_up(_result(garbage, 5, K), UP) is None
     assert background_up(_result(blank, 5, K), UP) is None
     assert background_up(_result(blank, 0, K), UP) is None
-    posts = _write(tmp_path / "posts.avi", [_poles(_camera(10.0, 0.0), K)] * 5)
+    posts = write_video(tmp_path / "posts.avi", [_poles(_camera(10.0, 0.0), K)] * 5)
     nan_boxes = np.full((5, 4), np.nan)
     found = background_up(_result(posts, 5, K, nan_boxes), UP)  # broken boxes mask nothing
     assert found is not None
