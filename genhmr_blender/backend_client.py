@@ -225,6 +225,22 @@ class BackendClient:
         job_id = job_id or uuid.uuid4().hex[:12]
         return self._send_job(protocol.merge_request(job_id, job_dir, keep, other))
 
+    def split_job(self, job_dir: str, person: int, frame: int, new_person: int | None = None,
+                  job_id: str | None = None) -> str:
+        """Send a ``split`` request: person ``person`` of the finished job in ``job_dir`` keeps
+        its frames before video frame ``frame``; person ``new_person`` takes the rest."""
+        if self.job_id is not None:
+            raise RuntimeError(f"job {self.job_id} is still running")
+        job_id = job_id or uuid.uuid4().hex[:12]
+        return self._send_job(protocol.split_request(job_id, job_dir, person, frame, new_person))
+
+    def drop_job(self, job_dir: str, person: int, job_id: str | None = None) -> str:
+        """Send a ``drop`` request: person ``person`` leaves the finished job in ``job_dir``."""
+        if self.job_id is not None:
+            raise RuntimeError(f"job {self.job_id} is still running")
+        job_id = job_id or uuid.uuid4().hex[:12]
+        return self._send_job(protocol.drop_request(job_id, job_dir, person))
+
     def _send_job(self, request: dict[str, Any]) -> str:
         self.job_id = request["job_id"]
         # When the process is already gone, poll() reports why with the stderr tail.

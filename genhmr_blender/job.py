@@ -15,8 +15,8 @@ from .backend_client import BackendClient, Event
 # Share of the progress bar per backend stage; detection dominates the run time.
 STAGE_WEIGHTS: dict[str, float] = {"load": 0.05, "decode": 0.05, "detect": 0.65, "track": 0.02,
                                    "camera": 0.05, "fit": 0.15, "save": 0.03}
-# The same for a ``refine`` request (re-running refinement on a range) and a ``merge`` (its
-# joined track solved again: the same stages).
+# The same for a ``refine`` request (re-running refinement on a range), a ``merge`` (its
+# joined track solved again: the same stages), a ``split`` and a ``drop`` (load and save).
 REFINE_STAGE_WEIGHTS: dict[str, float] = {"load": 0.15, "refine": 0.7, "save": 0.15}
 STAGE_LABELS: dict[str, str] = {"load": "Loading", "decode": "Reading video",
                                 "detect": "Detecting people", "track": "Tracking",
@@ -138,6 +138,10 @@ class RefineJob(AnalysisJob):
         self._t0 = time.monotonic()
         if self.client.process.proc is None:
             self.client.start()
+        self._send()
+
+    def _send(self) -> None:
+        """Send this job's request on the started client."""
         self.state.status = "Re-running refinement"
         self.client.refine_job(self.out_dir, self.person, self.frame_start, self.frame_end,
                                **self.options)
@@ -154,9 +158,33 @@ class MergeJob(RefineJob):
         AnalysisJob.__init__(self, client, "", job_dir, {})  # no person, range or options
         self.keep, self.other = keep, other
 
-    def start(self) -> None:
-        self._t0 = time.monotonic()
-        if self.client.process.proc is None:
-            self.client.start()
+    def _send(self) -> None:
         self.state.status = "Merging and solving again"
         self.client.merge_job(self.out_dir, self.keep, self.other)
+
+
+class SplitJob(RefineJob):
+    """Runs one ``split`` request (a person of a finished job cut in two at a video frame) on
+    the warm :class:`BackendClient`."""
+
+    def __init__(self, client: BackendClient, job_dir: str, person: int, frame: int,
+                 new_person: int | None) -> None:
+        AnalysisJob.__init__(self, client, "", job_dir, {})
+        self.person, self.frame, self.new_person = person, frame, new_person
+
+    def _send(self) -> None:
+        self.state.status = "Splitting the person in the analysis"
+        self.client.split_job(self.out_dir, self.person, self.frame, self.new_person)
+
+
+class DropJob(RefineJob):
+    """Runs one ``drop`` request (a person, a ghost, removed from a finished job) on the warm
+    :class:`BackendClient`."""
+
+    def __init__(self, client: BackendClient, job_dir: str, person: int) -> None:
+        AnalysisJob.__init__(self, client, "", job_dir, {})
+        self.person = person
+
+    def _send(self) -> None:
+        self.state.status = "Removing the person from the analysis"
+        self.client.drop_job(self.out_dir, self.person)

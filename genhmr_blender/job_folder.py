@@ -2,14 +2,15 @@
 ``bpy``).
 
 The backend owns the job folder (``backend/genhmr/job_store.py``, described in
-``docs/result_format.md``, "The job folder"). Before the add-on sends a ``merge`` it checks the
-few things that decide whether the backend can merge the two rigs' people at all, so that an
-artist whose analysis is gone, or whose rigs no longer match it, gets the keys merged in
-Blender with the reason, instead of an error after the backend has started.
+``docs/result_format.md``, "The job folder"). Before the add-on sends a ``merge``, ``split`` or
+``drop`` it checks the few things that decide whether the backend can edit the rigs' people at
+all, so that an artist whose analysis is gone, or whose rigs no longer match it, gets the edit
+made in Blender alone with the reason, instead of an error after the backend has started.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zipfile
@@ -29,6 +30,28 @@ def merge_obstacle(result_path: str, people: Sequence[tuple[str, int, np.ndarray
     """Why the backend cannot merge these people of the analysis whose result file is
     ``result_path`` (a sentence for the artist), or None when it can. ``people``: per rig, its
     name, its track id and the video frames it has keys on."""
+    return edit_obstacle(result_path, people, solve=True)
+
+
+def split_obstacle(result_path: str, name: str, track: int, keyed: np.ndarray,
+                   frame: int) -> str | None:
+    """Why the backend cannot split this rig's person at video ``frame`` in the analysis (it
+    must be seen there on both sides of the frame), or None when it can."""
+    reason = edit_obstacle(result_path, [(name, track, keyed)])
+    if reason is not None:
+        return reason
+    seen = _read(result_path).seen(track)
+    if not (seen < frame).any() or not (seen >= frame).any():
+        return (f"person {int(track)} of the analysis is not seen on both sides of video frame "
+                f"{int(frame)} (edited since?)")
+    return None
+
+
+def edit_obstacle(result_path: str, people: Sequence[tuple[str, int, np.ndarray]],
+                  solve: bool = False) -> str | None:
+    """Why the backend cannot edit (split, drop; with ``solve``, merge and solve again) these
+    people of the analysis whose result file is ``result_path``, or None when it can.
+    ``people``: per rig, its name, its track id and the video frames it has keys on."""
     job_dir = os.path.dirname(result_path)
     if not os.path.isdir(job_dir):
         return f"the analysis folder {job_dir} is gone (moved or deleted)"
@@ -38,21 +61,17 @@ def merge_obstacle(result_path: str, people: Sequence[tuple[str, int, np.ndarray
     except (OSError, ValueError, KeyError, TypeError):
         return (f"{job_dir} is not an analysis the backend can re-enter (a result file "
                 "imported on its own)")
-    if method != "generative":
+    if solve and method != "generative":
         return f"the analysis used the {method!r} method, which cannot solve a person again"
     try:
-        with np.load(result_path, allow_pickle=False) as data:
-            track_ids = np.asarray(data["track_ids"])
-            valid = np.asarray(data["valid"], dtype=bool)
-            frames = np.asarray(data["frame_indices"])
+        job = _read(result_path)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         return f"the analysis's result file cannot be read ({exc})"
     for name, track, keyed in people:
-        rows = np.flatnonzero(track_ids == int(track))
-        if len(rows) != 1:
+        if int(track) not in job.track_ids:
             return (f"{name} is not a person of the analysis (split off in Blender, or its "
                     "analysis was edited since)")
-        seen = frames[valid[rows[0]]]
+        seen = job.seen(track)
         keyed = np.asarray(keyed)
         if not len(seen):
             return f"person {int(track)} is not seen in the analysis any more"
@@ -61,3 +80,28 @@ def merge_obstacle(result_path: str, people: Sequence[tuple[str, int, np.ndarray
             return (f"{name}'s keys are not where person {int(track)} of the analysis is "
                     "(edited since?)")
     return None
+
+
+def track_ids(result_path: str) -> list[int]:
+    """The analysis's people (track ids), for choosing a split-off person's id no one has."""
+    return _read(result_path).track_ids.tolist()
+
+
+@dataclasses.dataclass
+class _People:
+    """Who the analysis has, and where each is seen."""
+
+    track_ids: np.ndarray  # (P,)
+    valid: np.ndarray  # (P, F)
+    frames: np.ndarray  # (F,) video frames
+
+    def seen(self, track: int) -> np.ndarray:
+        """The video frames person ``track`` is seen in (empty when there is no such person)."""
+        rows = np.flatnonzero(self.track_ids == int(track))
+        return self.frames[self.valid[rows[0]]] if len(rows) == 1 else self.frames[:0]
+
+
+def _read(result_path: str) -> _People:
+    with np.load(result_path, allow_pickle=False) as data:
+        return _People(np.asarray(data["track_ids"]), np.asarray(data["valid"], dtype=bool),
+                       np.asarray(data["frame_indices"]))

@@ -7,7 +7,8 @@ in ``docs/protocol.md``.
 
 Requests: ``start`` (a job), ``refine`` (re-run refinement on a frame range of one person of a
 finished job), ``merge`` (two people of a finished job who are one: their tracks joined and
-solved again), ``cancel`` (a job, a refine or a merge), ``shutdown``.
+solved again), ``split`` (a person of a finished job cut in two at a frame), ``drop`` (a person
+removed from a finished job), ``cancel`` (a job or any of these edits), ``shutdown``.
 Events: ``hello`` (on start-up), ``accepted``, ``progress``, ``person``, ``done``, ``cancelled``,
 ``error``, ``bye``.
 """
@@ -17,13 +18,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# 2: the ``refine`` request; 3: the ``merge`` request (an add-on that sends it must not meet a
-# backend that would call it an unknown type).
-PROTOCOL_VERSION = 3
+# 2: the ``refine`` request; 3: the ``merge`` request; 4: the ``split`` and ``drop`` requests
+# (an add-on that sends one must not meet a backend that would call it an unknown type).
+PROTOCOL_VERSION = 4
 
-REQUEST_TYPES = frozenset({"start", "refine", "merge", "cancel", "shutdown"})
 # Requests that run a job (answered by ``accepted``, then ``done``, ``error`` or ``cancelled``).
-JOB_REQUESTS = frozenset({"start", "refine", "merge"})
+JOB_REQUESTS = frozenset({"start", "refine", "merge", "split", "drop"})
+REQUEST_TYPES = JOB_REQUESTS | {"cancel", "shutdown"}
 EVENT_TYPES = frozenset(
     {"hello", "accepted", "progress", "person", "done", "cancelled", "error", "bye"})
 
@@ -32,6 +33,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "start": ("job_id", "video", "out_dir"),
     "refine": ("job_id", "job_dir", "person", "frame_start", "frame_end"),
     "merge": ("job_id", "job_dir", "keep", "other"),
+    "split": ("job_id", "job_dir", "person", "frame"),
+    "drop": ("job_id", "job_dir", "person"),
     "cancel": ("job_id",),
     "shutdown": (),
     "hello": ("protocol", "backend_version"),
@@ -155,3 +158,18 @@ def merge_request(job_id: str, job_dir: str, keep: int, other: int) -> dict[str,
         raise ProtocolError(f"a person cannot be merged into themselves (track {int(keep)})")
     return {"type": "merge", "job_id": job_id, "job_dir": job_dir, "keep": int(keep),
             "other": int(other)}
+
+
+def split_request(job_id: str, job_dir: str, person: int, frame: int,
+                  new_person: int | None = None) -> dict[str, Any]:
+    """A ``split`` request: person ``person`` (a track id) of the finished job in ``job_dir``
+    keeps its frames before video frame ``frame``; a new person takes the rest, with track id
+    ``new_person`` (None: the job's next free id)."""
+    return {"type": "split", "job_id": job_id, "job_dir": job_dir, "person": int(person),
+            "frame": int(frame), "new_person": None if new_person is None else int(new_person)}
+
+
+def drop_request(job_id: str, job_dir: str, person: int) -> dict[str, Any]:
+    """A ``drop`` request: person ``person`` (a track id, a ghost) leaves the finished job in
+    ``job_dir``."""
+    return {"type": "drop", "job_id": job_id, "job_dir": job_dir, "person": int(person)}

@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     split.add_argument("--person", type=int, required=True)
     split.add_argument("--frame", type=int, required=True,
                        help="first video frame of the new person")
+    split.add_argument("--new-person", type=int, default=None,
+                       help="the new person's track id (default: the job's next free one)")
     drop = sub.add_parser("drop", help="remove a person (a ghost) from a finished job")
     drop.add_argument("job", type=Path)
     drop.add_argument("--person", type=int, required=True)
@@ -242,7 +244,8 @@ def _edit_people(args: argparse.Namespace) -> int:
     from . import people_edits
 
     edits = {"merge": lambda: people_edits.merge_people(args.job, args.keep, args.other),
-             "split": lambda: people_edits.split_person(args.job, args.person, args.frame),
+             "split": lambda: people_edits.split_person(args.job, args.person, args.frame,
+                                                             args.new_person),
              "drop": lambda: people_edits.drop_person(args.job, args.person)}
     summary, status = _edit_folder(edits[args.command])
     if summary is None:

@@ -11,6 +11,10 @@ next to the result, in versioned files read without pickles (``allow_pickle=Fals
 - ``stage1.npz``: per person, the transformer's stage-1 output over their span of frames
   (token logits, orientation, translation, shape, per-joint uncertainty): where refinement
   starts from, so a re-run does not sample again (generative method only);
+- ``background_lines.npz``: the background's candidate vertical segments
+  (``genhmr.vertical_lines.BackgroundLines``), from which every finish finds the floor's tilt
+  again: reading and scanning the video for them takes 1-3 s, finding the up from them
+  milliseconds (optional: a job folder without it finds them again, and keeps them);
 - ``solve.npz``: the refined bodies before the world-space steps (depth smoothing, floor,
   contacts, foot locking), in the result format; a re-run changes part of it and runs the
   world-space steps again;
@@ -39,6 +43,7 @@ from .errors import JobError
 JOB_FILE = "job.json"
 TRACKS_FILE = "tracks.npz"
 STAGE1_FILE = "stage1.npz"
+BACKGROUND_FILE = "background_lines.npz"
 SOLVE_FILE = "solve.npz"
 RESULT_FILE = "result.npz"
 
@@ -202,6 +207,34 @@ def load_stage1(job_dir: Path) -> list[PersonStage1]:
         raise JobFolderError(f"{path} is inconsistent (spans cover {at} frames of "
                              f"{arrays['log_probs'].shape[0]})")
     return out
+
+
+# -- the background's vertical lines --------------------------------------------------------------
+def save_background_lines(job_dir: Path, lines: Any) -> Path:
+    """``lines`` is a ``vertical_lines.BackgroundLines``."""
+    arrays = {"segments": np.asarray(lines.segments, np.float64).reshape(-1, 4)}
+    if lines.rotations is not None:
+        arrays["rotations"] = np.asarray(lines.rotations, np.float64).reshape(-1, 3, 3)
+    return _save_npz(Path(job_dir) / BACKGROUND_FILE, "background-lines", arrays,
+                     compressed=True)
+
+
+def load_background_lines(job_dir: Path) -> Any | None:
+    """The lines kept in the job folder, or None when it has none (a folder from before they
+    were kept): the caller finds them again. A damaged file is an error, as for every file."""
+    from .vertical_lines import BackgroundLines
+
+    path = Path(job_dir) / BACKGROUND_FILE
+    if not path.is_file():
+        return None
+    arrays = _load_npz(path, "background-lines")
+    segments = arrays.get("segments")
+    rotations = arrays.get("rotations")
+    if (segments is None or segments.ndim != 2 or segments.shape[1] != 4
+            or (rotations is not None and rotations.shape != (len(segments), 3, 3))):
+        raise JobFolderError(f"{path} is inconsistent; analyse the video again")
+    return BackgroundLines(segments=segments.astype(np.float64),
+                           rotations=None if rotations is None else rotations)
 
 
 # -- solve and result ----------------------------------------------------------------------------

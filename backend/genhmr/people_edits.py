@@ -34,6 +34,7 @@ from .pipeline import (
     Progress,
     _extend_to_all_frames,
     finish,
+    job_background_lines,
     solve_generative_track,
 )
 from .rerun import job_options, load_job_result
@@ -99,8 +100,10 @@ def _select_tracks(tracks: Any, people: np.ndarray) -> Any:
         for f in dataclasses.fields(tracks) if f.name != "frame_indices"})
 
 
-def drop_person(job_dir: str | Path, person: int) -> EditSummary:
-    """Remove a person (a ghost) from the job."""
+def drop_person(job_dir: str | Path, person: int,
+                should_stop: Callable[[], bool] | None = None) -> EditSummary:
+    """Remove a person (a ghost) from the job. ``should_stop`` is asked once, before anything
+    is written (the edit is quick: a cancel either comes first or too late)."""
     t0 = time.perf_counter()
     job = _load(job_dir)
     p = job.index(person)
@@ -110,13 +113,16 @@ def drop_person(job_dir: str | Path, person: int) -> EditSummary:
         job.stage1 = [job.stage1[q] for q in keep]
     _select(job.solve, keep)
     _select(job.result, keep)
-    job.save()
+    _save_unless_stopped(job, should_stop)
     return _summary(job, t0, {})
 
 
-def split_person(job_dir: str | Path, person: int, frame: int) -> EditSummary:
-    """Split a person at video frame ``frame``: a new person (the next free track id) takes the
-    frames from there on, for a track that followed two people."""
+def split_person(job_dir: str | Path, person: int, frame: int, new_person: int | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> EditSummary:
+    """Split a person at video frame ``frame``: a new person takes the frames from there on,
+    for a track that followed two people. Its track id is ``new_person`` (the add-on picks one
+    no rig in its scene has) or, when None, the job's next free id. ``should_stop``: as for
+    :func:`drop_person`."""
     t0 = time.perf_counter()
     job = _load(job_dir)
     p = job.index(person)
@@ -126,7 +132,12 @@ def split_person(job_dir: str | Path, person: int, frame: int) -> EditSummary:
     if not (seen & later).any() or not (seen & ~later).any():
         raise JobError(f"person {person} is not seen both before and from video frame {frame}: "
                        "nothing to split")
-    new_id = int(job.result.track_ids.max()) + 1
+    new_id = int(job.result.track_ids.max()) + 1 if new_person is None else int(new_person)
+    if new_id < 0:
+        raise JobError(f"a track id is a whole number from 0, not {new_id}")
+    if new_id in job.result.track_ids:
+        raise JobError(f"the job already has a person {new_id}; the split-off one needs "
+                       "another track id")
     order = np.append(np.arange(job.result.num_people), p)
     job.tracks = _select_tracks(job.tracks, order)
     for tracked in (job.tracks.valid,):
@@ -148,8 +159,15 @@ def split_person(job_dir: str | Path, person: int, frame: int) -> EditSummary:
         for q in (p, len(job.stage1) - 1):
             seen_q = np.flatnonzero(job.result.valid[q])
             job.stage1[q] = _stage1_part(job.stage1[q], int(seen_q[0]), int(seen_q[-1]) + 1)
-    job.save()
+    _save_unless_stopped(job, should_stop)
     return _summary(job, t0, {})
+
+
+def _save_unless_stopped(job: _Job, should_stop: Callable[[], bool] | None) -> None:
+    """Write the edited job, unless it was cancelled (then the folder stays as it was)."""
+    if should_stop is not None and should_stop():
+        raise JobCancelled()
+    job.save()
 
 
 def _stage1_part(person: job_store.PersonStage1, first: int, stop: int
@@ -219,7 +237,7 @@ def merge_people(job_dir: str | Path, keep: int, other: int, models: Models | No
     solve.boxes[a] = tracks.boxes[a]
     solve.detector_landmarks2d[a] = tracks.landmarks2d[a]
     solve.detector_world_landmarks[a] = tracks.world_landmarks[a]
-    finished = finish(solve, job.options)
+    finished = finish(solve, job.options, job_background_lines(job.folder, solve))
     if stop():
         raise JobCancelled()
     result = copy.deepcopy(job.result)

@@ -52,6 +52,7 @@ from .errors import (
     NoPersonFoundError,
 )
 from .perception import PerceptionConfig, Tracks, detect_people, make_detector, track
+from .vertical_lines import BackgroundLines
 from .video import VideoError, probe, read_frames, resolve_range
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,9 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     solve = _assemble(options, info, K, body, dets, fits)
     solve.camera_rotation = camera_rotation
     save_result(solve, out_dir / job_store.SOLVE_FILE)
-    result = finish(solve, options)
+    # a folder analysed before keeps the lines of its earlier range: found again here
+    (out_dir / job_store.BACKGROUND_FILE).unlink(missing_ok=True)
+    result = finish(solve, options, job_background_lines(out_dir, solve))
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
@@ -252,13 +255,16 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
                       reprojection_px=[f.fit.reprojection_px for f in fits], result=result)
 
 
-def finish(solve: JobResult, options: JobOptions) -> JobResult:
+def finish(solve: JobResult, options: JobOptions,
+           lines: BackgroundLines | None = None) -> JobResult:
     """The world-space steps over a solve (the refined bodies in the camera frame): depth
     smoothed over time, the floor, foot contacts, feet locked, world trajectories. Returns a
-    new result; ``solve`` is left as it was (a re-run on part of a track finishes it again)."""
+    new result; ``solve`` is left as it was (a re-run on part of a track finishes it again).
+    ``lines``: the background's vertical segments (:func:`job_background_lines`); None reads
+    them from the video again."""
     result = copy.deepcopy(solve)
     _smooth_depth(result, options.depth_smoothing_s)
-    ground, result.foot_contact = _ground_and_contacts(result)
+    ground, result.foot_contact = _ground_and_contacts(result, lines)
     result.ground_plane = None if ground is None else ground.as_array()
     if options.foot_locking and ground is not None:
         _lock_feet(result, ground, options.contact_threshold)
@@ -353,7 +359,8 @@ def _lock_feet(result: JobResult, ground: Ground, threshold: float) -> None:
         result.keypoints3d[p] = keypoints
 
 
-def _ground_and_contacts(result: JobResult) -> tuple[Ground | None, np.ndarray | None]:
+def _ground_and_contacts(result: JobResult, lines: BackgroundLines | None
+                         ) -> tuple[Ground | None, np.ndarray | None]:
     """The floor under the people (a ``genhmr_core.ground.Ground``, world frame), and each
     foot's contact probability (``genhmr_core.contacts``); (None, None) when nobody's feet were
     solved or no floor below the camera was seen."""
@@ -362,7 +369,7 @@ def _ground_and_contacts(result: JobResult) -> tuple[Ground | None, np.ndarray |
 
     if not result.valid.any():
         return None, None
-    vertical = _background_up(result)
+    vertical = _background_up(result, lines)
     ground = ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
                              result.camera_rotation,
                              background_up=None if vertical is None else vertical.up)
@@ -383,17 +390,35 @@ def _ground_and_contacts(result: JobResult) -> tuple[Ground | None, np.ndarray |
     return ground, contacts
 
 
-def _background_up(result: JobResult) -> Vertical | None:
+def _background_up(result: JobResult, lines: BackgroundLines | None) -> Vertical | None:
     """The world's up from the vertical edges behind the people (``genhmr.vertical_lines``),
     checked against the prior: the people's up, or the camera's own up when the people give
     none. None when the background does not tell it (the floor then takes the people's tilt).
-    Read from the video again, so a re-run finds the same."""
+    ``lines`` None: read from the video again."""
     from genhmr_core.ground import UP, up_of_bodies
 
-    from .vertical_lines import background_up
+    from .vertical_lines import background_lines, up_from_lines
 
+    if lines is None:
+        lines = background_lines(result)
+    if lines is None:
+        return None
     prior = up_of_bodies(result.global_orient, result.valid, result.camera_rotation)
-    return background_up(result, UP if prior is None else prior)
+    return up_from_lines(lines, result.camera_K, UP if prior is None else prior)
+
+
+def job_background_lines(job_dir: Path, solve: JobResult) -> BackgroundLines | None:
+    """The background's vertical segments of a job: kept in its folder, else read from the
+    video (``solve``'s frames and people's boxes) and kept there for the next finish. None
+    when the video cannot be read (nothing is kept: the next finish tries again)."""
+    from .vertical_lines import background_lines
+
+    lines = job_store.load_background_lines(job_dir)
+    if lines is None:
+        lines = background_lines(solve)
+        if lines is not None:
+            job_store.save_background_lines(job_dir, lines)
+    return lines
 
 
 def _world_fields(result: JobResult, ground: Ground) -> tuple[np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ from genhmr_core.skeleton import JOINT_INDEX, NUM_BODY_JOINTS
 
 from . import job_store
 from .errors import JobCancelled, JobError
-from .pipeline import MAX_REFINE_STEPS, JobOptions, Models, Progress, finish
+from .pipeline import MAX_REFINE_STEPS, JobOptions, Models, Progress, finish, job_background_lines
 
 MARGIN_S = 0.25  # anchored context on each side of the range
 MAX_BLEND_FRAMES = 30
@@ -287,7 +287,7 @@ def refine_range(options: RefineOptions, models: Models | None = None,
     skeleton = body.skeleton(solve.betas[p].astype(np.float64))
     _blend_person(solve, refined, p, in_range, weight)
     _pose_again(solve, p, in_range, skeleton)
-    finished = finish(solve, job)
+    finished = finish(solve, job, job_background_lines(job_dir, solve))
     if stop():
         raise JobCancelled()
     _blend_person(current, _person_frames(finished, p, in_range), p, in_range, weight)

@@ -4,8 +4,10 @@
 stdout; stdout carries protocol lines only (logs and third-party chatter go to stderr, see
 :func:`_protect_stdout`). One job runs at a time in a worker thread so the reader stays free to
 take ``cancel`` and ``shutdown``. A job is a whole analysis (``start``), a re-run of refinement
-on part of a finished job (``refine``), or two people of a finished job merged into one and
-solved again (``merge``, :func:`genhmr.people_edits.merge_people`); the body and generative
+on part of a finished job (``refine``), two people of a finished job merged into one and
+solved again (``merge``, :func:`genhmr.people_edits.merge_people`), or a person of a finished job
+split in two or dropped (``split``, ``drop``: quick rewrites of the job folder, jobs all the same
+so the add-on handles every edit alike and the folder has one writer); the body and generative
 models stay loaded between jobs (:class:`~genhmr.pipeline.Models`), so an artist's re-runs and
 merges pay no start-up.
 When stdin closes (Blender quit or crashed) the running job is cancelled and the process exits,
@@ -71,6 +73,8 @@ class _Job(threading.Thread):
                 return self._refine()
             if self.request["type"] == "merge":
                 return self._merge()
+            if self.request["type"] in ("split", "drop"):
+                return self._split_or_drop()
             options = JobOptions.from_request(self.request)
             summary = run_job(options, progress=self._progress,
                               should_stop=self.stop_event.is_set, on_person=self._person,
@@ -120,6 +124,29 @@ class _Job(threading.Thread):
                 "frame_end": int(seen[-1]), "elapsed_s": round(summary.elapsed_s, 3),
                 "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()}}
 
+    def _split_or_drop(self) -> dict[str, Any]:
+        """A ``split`` or ``drop`` request: the job folder's people divided or one removed, no
+        solve (errors are turned into events by :meth:`_outcome`)."""
+        from .people_edits import drop_person, split_person
+
+        person = _track_id(self.request, "person")
+        job_dir = str(self.request["job_dir"])
+        self._progress(Progress("load", 0, 1, 0.0, "reading the job folder"))
+        extra: dict[str, Any] = {"person": person}
+        if self.request["type"] == "split":
+            frame = _track_id(self.request, "frame", "a video frame")
+            new = self.request.get("new_person")
+            new = None if new is None else _track_id(self.request, "new_person")
+            summary = split_person(job_dir, person, frame, new,
+                                   should_stop=self.stop_event.is_set)
+            extra.update(frame=frame, new_person=summary.people[-1])
+        else:
+            summary = drop_person(job_dir, person, should_stop=self.stop_event.is_set)
+        self._progress(Progress("save", 1, 1, summary.elapsed_s, str(summary.result_path)))
+        return {"type": "done", "job_id": self.job_id, "result_path": str(summary.result_path),
+                "num_people": summary.result.num_people, "people": summary.people, **extra,
+                "elapsed_s": round(summary.elapsed_s, 3), "stage_seconds": {}}
+
     def _progress(self, p: Progress) -> None:
         self.events.send({"type": "progress", "job_id": self.job_id, "stage": p.stage,
                           "done": p.done, "total": p.total, "elapsed_s": round(p.elapsed_s, 3),
@@ -130,11 +157,12 @@ class _Job(threading.Thread):
                           "frames": frames})
 
 
-def _track_id(request: dict[str, Any], name: str) -> int:
-    """A request's track id field; anything but a whole number is the client's mistake."""
+def _track_id(request: dict[str, Any], name: str, what: str = "a track id") -> int:
+    """A request's track id (or frame) field; anything but a whole number is the client's
+    mistake."""
     value = request[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise JobError(f"{name} must be a track id (a whole number), got {value!r}")
+        raise JobError(f"{name} must be {what} (a whole number), got {value!r}")
     return value
 
 

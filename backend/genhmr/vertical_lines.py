@@ -134,14 +134,24 @@ def vertical_segments(frame: np.ndarray, boxes: np.ndarray,
     return segments
 
 
-def background_up(result: JobResult, prior: np.ndarray,
-                  config: VerticalLinesConfig | None = None,
-                  vertical: VerticalConfig | None = None) -> Vertical | None:
-    """The world's up (the job's first frame's camera axes) from the vertical edges behind the
-    people of a result (its ``source_video``, ``frame_indices``, ``boxes``, ``valid``,
-    ``camera_K``, ``camera_rotation``), or None when the background does not tell it or
-    anything goes wrong (module docstring). ``prior``: the people's up
-    (``genhmr_core.ground.up_from_bodies``), or the camera's own up."""
+@dataclasses.dataclass(frozen=True)
+class BackgroundLines:
+    """The background's candidate vertical segments of one job (what :func:`background_up`
+    reads from the video): ``segments`` (N, 4) px, ``rotations`` (N, 3, 3) world-to-camera of
+    each segment's frame, or None for a fixed camera. Kept in the job folder
+    (``job_store.save_background_lines``): finding them reads and scans the video (1-3 s), the
+    up they give depends on the people's poses (the prior) and is found again in milliseconds
+    whenever a re-run changes a body. N = 0 is a valid answer (the video was read, no line)."""
+
+    segments: np.ndarray
+    rotations: np.ndarray | None
+
+
+def background_lines(result: JobResult,
+                     config: VerticalLinesConfig | None = None) -> BackgroundLines | None:
+    """The candidate vertical segments behind the people of a result (its ``source_video``,
+    ``frame_indices``, ``boxes``, ``valid``, ``camera_rotation``), or None when the video could
+    not be read or OpenCV failed (module docstring)."""
     config = config or VerticalLinesConfig()
     try:
         rows = job_frames(len(result.frame_indices), config.frames)
@@ -157,16 +167,39 @@ def background_up(result: JobResult, prior: np.ndarray,
             if rotation is not None:
                 rotations.append(np.repeat(np.asarray(rotation[row], dtype=np.float64)[None],
                                            len(found), axis=0))
-        if not segments:
-            log.info("vertical lines: no frame of %s could be read", result.source_video)
-            return None
-        found = estimate_vertical(np.concatenate(segments), result.camera_K, prior,
-                                  np.concatenate(rotations) if rotation is not None else None,
-                                  vertical)
-    except (cv2.error, OSError, ValueError, IndexError, np.linalg.LinAlgError) as exc:
+    except (cv2.error, OSError, ValueError, IndexError) as exc:
+        log.warning("vertical lines: skipped (%s)", exc)
+        return None
+    if not segments:
+        log.info("vertical lines: no frame of %s could be read", result.source_video)
+        return None
+    return BackgroundLines(
+        segments=np.concatenate(segments).astype(np.float64).reshape(-1, 4),
+        rotations=(np.concatenate(rotations).reshape(-1, 3, 3) if rotation is not None
+                   else None))
+
+
+def up_from_lines(lines: BackgroundLines, K: np.ndarray, prior: np.ndarray,
+                  vertical: VerticalConfig | None = None) -> Vertical | None:
+    """The world's up the segments agree on (``genhmr_core.vertical.estimate_vertical``), or
+    None when too few agree. ``prior``: the people's up (``genhmr_core.ground.up_from_bodies``),
+    or the camera's own up."""
+    try:
+        found = estimate_vertical(lines.segments, K, prior, lines.rotations, vertical)
+    except (ValueError, IndexError, np.linalg.LinAlgError) as exc:
         log.warning("vertical lines: skipped (%s)", exc)
         return None
     if found is None:
-        log.info("vertical lines: %d segments in %d frames give no up (too few agree)",
-                 sum(len(s) for s in segments), len(segments))
+        log.info("vertical lines: %d segments give no up (too few agree)",
+                 len(lines.segments))
     return found
+
+
+def background_up(result: JobResult, prior: np.ndarray,
+                  config: VerticalLinesConfig | None = None,
+                  vertical: VerticalConfig | None = None) -> Vertical | None:
+    """The world's up (the job's first frame's camera axes) from the vertical edges behind the
+    people of a result (:func:`background_lines`, then :func:`up_from_lines`), or None when the
+    background does not tell it or anything goes wrong (module docstring)."""
+    lines = background_lines(result, config)
+    return None if lines is None else up_from_lines(lines, result.camera_K, prior, vertical)

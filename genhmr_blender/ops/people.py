@@ -1,58 +1,208 @@
 """Fix people by hand: split the active rig at the current frame, merge another rig into the
 active one, delete the active rig (each one undo step; see ``rig/people.py``).
 
-A merge is the one edit that can do more than move keys: two pieces of one person, solved again
-as one track by the backend, are bridged over the frames between them (``genhmr merge``,
-``rig/rerange.py``). So ``genhmr.merge_people`` is a backend operator (modal from the panel,
-blocking from scripts, like ``genhmr.refine_range``) when the rigs' analysis can be re-entered;
-otherwise it merges the keys as they are and says why.
+Each edit is also made in the analysis's job folder by the backend (protocol ``split``,
+``merge``, ``drop``), so a later re-run of refinement, merge or re-import sees the people as the
+artist fixed them: a split-off person is a person of the analysis (its own track id, re-runs
+work on it), a deleted ghost does not come back when the result is imported again. A merge also
+solves the joined track again, bridging the frames between the pieces (``rig/rerange.py``).
+So these are backend operators (modal from the panel, blocking from scripts, like
+``genhmr.refine_range``), using the warm backend, when the rigs' analysis can be re-entered;
+otherwise (the folder gone, a result imported on its own, no backend set up) the edit is made
+on the rigs alone and the message says why. A failed or cancelled backend edit changes nothing.
 """
 
 import os
+from collections.abc import Callable
 
 import bpy
+import numpy as np
 from bpy.props import BoolProperty, StringProperty
 
-from .. import backend_env, warm_backend
-from ..job import JobState, MergeJob
-from ..job_folder import merge_obstacle
+from .. import backend_env, job_folder, warm_backend
+from .._core import result_format
+from ..backend_client import BackendClient
+from ..job import DropJob, JobState, MergeJob, RefineJob, SplitJob
 from ..preferences import backend_python
 from ..rig import people, rerange
-from ._active import OnActive, active_person
+from ._active import active_person
 from ._backend_op import OnPersonJob
 
 
-class _OnPerson(OnActive):
-    active = staticmethod(active_person)
-    poll_hint = "Make a GenHMR rig the active object"
+def _video_frames(rig: bpy.types.Object, offset: int) -> np.ndarray:
+    """The video frames ``rig`` has keys on (scene frames less the import's offset)."""
+    return people.keyed_frames(rig) - offset
 
-    def run(self, context: bpy.types.Context, edit) -> set[str]:
+
+class _PersonEdit(OnPersonJob):
+    """What split, merge and delete share: plan the edit in the job folder (or say why it
+    cannot be), run it on the warm backend, then apply it to the rigs; or make it locally."""
+
+    bl_options = {"UNDO"}  # noqa: RUF012 - one undo step; no redo panel (redo would re-run)
+
+    what = ""  # "split", "merge", "delete": for messages
+    # Plain attributes (see BackendOperator): the running edit.
+    _plan = None  # (backend python, job folder, frame offset)
+    _names: tuple[str, ...] = ()  # the rigs edited, active first
+    _elapsed = 0.0  # seconds the backend job took
+
+    def _prepare(self, context: bpy.types.Context) -> str | None:
+        """Check the request (raise ``PeopleError`` for bad input) and plan the backend edit
+        (:meth:`_plan_job`); the reason it cannot go through the backend, or None."""
+        raise NotImplementedError
+
+    def _local(self, context: bpy.types.Context, reason: str) -> str:
+        """Make the edit on the rigs alone (``reason``: why not in the job folder); the message
+        (raise ``PeopleError`` when it cannot be made)."""
+        raise NotImplementedError
+
+    def _job(self, client: BackendClient, job_dir: str, offset: int) -> RefineJob:
+        """The backend job (``job.SplitJob``...) for the planned edit."""
+        raise NotImplementedError
+
+    def _apply(self, context: bpy.types.Context, result: result_format.JobResult) -> str:
+        """The backend made the edit (``result``: the job's new result): make it on the rigs;
+        the message. Raise ``rerange.RangeError`` before changing anything when the result does
+        not fit."""
+        raise NotImplementedError
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        return self._begin(context, modal=True)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        return self._begin(context, modal=False)
+
+    def _begin(self, context: bpy.types.Context, modal: bool) -> set[str]:
+        """Local edit, or the backend job: modal when asked from the UI, else blocking."""
+        runtime = context.window_manager.genhmr
+        runtime.error = ""
         try:
-            message = edit()
+            reason = self._prepare(context)
+            if reason is not None:
+                message = self._local(context, reason)
         except people.PeopleError as exc:
             self.report({"ERROR"}, f"GenHMR: {exc}")
             return {"CANCELLED"}
+        if reason is not None:
+            runtime.status = message
+            self.report({"INFO"}, f"GenHMR: {message}")
+            return {"FINISHED"}
+        if modal and not bpy.app.background and context.window is not None:
+            return self._run_modal(context)
+        return super().execute(context)
+
+    def _plan_job(self, context: bpy.types.Context, rigs: list[bpy.types.Object],
+                  obstacle: Callable[[str, int], str | None]) -> str | None:
+        """Make ready for the backend to edit the rigs' people (``_plan``), or say why it
+        cannot: ``obstacle(result path, frame offset)`` checks the job folder."""
+        self._plan = None
+        self._names = tuple(rig.name for rig in rigs)
+        try:
+            places = [rerange.job_of(rig) for rig in rigs]
+        except rerange.RangeError:
+            return "the rigs do not know their analysis (imported by an older version)"
+        path, offset = places[0]
+        if any((os.path.abspath(p), o) != (os.path.abspath(path), offset) for p, o in places):
+            return f"{' and '.join(self._names)} come from different analyses"
+        reason = obstacle(path, offset)
+        if reason is not None:
+            return reason
+        try:
+            python, _origin = backend_python(context)
+        except backend_env.BackendNotConfigured as exc:
+            return str(exc)
+        self._plan = (python, os.path.dirname(path), offset)
+        return None
+
+    def _start(self, context: bpy.types.Context) -> bool:
+        runtime = context.window_manager.genhmr
+        runtime.error = ""
+        runtime.progress = 0.0
+        python, job_dir, offset = self._plan
+        client = warm_backend.client_for(python, os.path.join(job_dir, "backend-refine.log"))
+        job = self._job(client, job_dir, offset)
+        return self._launch(context, job, python, job.state.status)
+
+    def _rig(self, index: int = 0) -> bpy.types.Object:
+        """A rig of the running edit; ``rerange.RangeError`` when it went meanwhile."""
+        rig = bpy.data.objects.get(self._names[index])
+        if not people.is_person(rig):
+            raise rerange.RangeError(f"{self._names[index]} was deleted during the {self.what}")
+        return rig
+
+    def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
+        unchanged = "the rigs are unchanged" if len(self._names) > 1 else "the rig is unchanged"
+        ended = self._ended(context, state, self.what, unchanged)
+        if ended is not None:
+            return ended
+        self._elapsed = state.elapsed_s
+        message = self._apply_result(context, state, self.what,
+                                     lambda result: self._apply(context, result),
+                                     rerange.RangeError, people.PeopleError)
+        if message is None:
+            return {"CANCELLED"}
+        context.scene.frame_set(context.scene.frame_current)
+        context.window_manager.genhmr.status = message
         self.report({"INFO"}, f"GenHMR: {message}")
         return {"FINISHED"}
 
 
-class GENHMR_OT_split_person(_OnPerson, bpy.types.Operator):
+def _track(rig: bpy.types.Object) -> int:
+    return int(rig[rerange.reimport.TRACK])
+
+
+def _has(result: result_format.JobResult, track: int) -> bool:
+    return track in result.track_ids.tolist()
+
+
+class GENHMR_OT_split_person(_PersonEdit, bpy.types.Operator):
     """Split the active GenHMR rig at the current frame: a new person takes the keys from
-    this frame on (for a track that followed two people)"""
+    this frame on (for a track that followed two people); the analysis is split too, so the
+    new person can be re-run"""
 
     bl_idname = "genhmr.split_person"
     bl_label = "Split at Current Frame"
+    what = "split"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    _frame = 0  # the scene frame split at
+    _new_track = -1  # the split-off person's track id in the analysis
+
+    def _prepare(self, context: bpy.types.Context) -> str | None:
         rig, frame = active_person(context), context.scene.frame_current
+        people.check_split(rig, frame)
+        self._frame = frame
 
-        def edit() -> str:
-            twin = people.split(context.scene, rig, frame)
-            return f"{rig.name} split at frame {frame}: from there on it is {twin.name}"
-        return self.run(context, edit)
+        def obstacle(path: str, offset: int) -> str | None:
+            reason = job_folder.split_obstacle(path, rig.name, _track(rig),
+                                               _video_frames(rig, offset), frame - offset)
+            if reason is None:  # an id neither the analysis nor the file has
+                self._new_track = max(people.next_track(context.scene),
+                                      max(job_folder.track_ids(path), default=-1) + 1)
+            return reason
+        return self._plan_job(context, [rig], obstacle)
+
+    def _local(self, context: bpy.types.Context, reason: str) -> str:
+        rig = active_person(context)
+        twin = people.split(context.scene, rig, self._frame)
+        return (f"{rig.name} split at frame {self._frame}: from there on it is {twin.name} "
+                f"(in Blender only: {reason})")
+
+    def _job(self, client: BackendClient, job_dir: str, offset: int) -> SplitJob:
+        rig = self._rig()
+        job = SplitJob(client, job_dir, _track(rig), self._frame - offset, self._new_track)
+        job.state.status = f"Splitting {rig.name} at frame {self._frame}"
+        return job
+
+    def _apply(self, context: bpy.types.Context, result: result_format.JobResult) -> str:
+        rig = self._rig()
+        if not (_has(result, _track(rig)) and _has(result, self._new_track)):
+            raise rerange.RangeError(f"the analysis has no persons {_track(rig)} and "
+                                     f"{self._new_track} after the split")
+        twin = people.split(context.scene, rig, self._frame, self._new_track)
+        return f"{rig.name} split at frame {self._frame}: from there on it is {twin.name}"
 
 
-class GENHMR_OT_merge_people(OnPersonJob, bpy.types.Operator):
+class GENHMR_OT_merge_people(_PersonEdit, bpy.types.Operator):
     """Merge another GenHMR rig into the active one (one person cut into two tracks): the
     backend solves the joined track again, bridging the frames between the pieces, and the
     active rig takes the new motion; the other is deleted. Without the analysis or a backend,
@@ -60,17 +210,13 @@ class GENHMR_OT_merge_people(OnPersonJob, bpy.types.Operator):
 
     bl_idname = "genhmr.merge_people"
     bl_label = "Merge Person into Active"
-    bl_options = {"UNDO"}  # noqa: RUF012 - one undo step; no redo panel (redo would re-solve)
+    what = "merge"
 
     other: StringProperty(
         name="Merge In", description="The GenHMR rig to merge into the active one (two pieces "
                                      "of one track are never in view together, so it is "
                                      "picked here rather than by selection)")
     from_dialog: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})  # set by invoke: OK runs modal
-
-    # Plain attributes (see BackendOperator): the running merge.
-    _names = ("", "")  # (kept rig, merged-in rig)
-    _plan = None  # (backend python, job folder, keep's track, other's track, frame offset)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         keep = active_person(context)
@@ -84,109 +230,72 @@ class GENHMR_OT_merge_people(OnPersonJob, bpy.types.Operator):
         self.layout.prop_search(self, "other", context.scene, "objects", icon="ARMATURE_DATA")
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        runtime = context.window_manager.genhmr
-        runtime.error = ""
+        return self._begin(context, modal=self.from_dialog)
+
+    def _prepare(self, context: bpy.types.Context) -> str | None:
         keep = active_person(context)
         other = bpy.data.objects.get(self.other)
         if not people.is_person(other) or other == keep:
-            self.report({"ERROR"}, f"GenHMR: choose another GenHMR rig to merge into {keep.name}")
-            return {"CANCELLED"}
-        reason = self._plan_solve(context, keep, other)
-        if reason is not None:
-            return self._merge_keys(context, keep, other, reason)
-        if self.from_dialog and not bpy.app.background and context.window is not None:
-            return self._run_modal(context)
-        return super().execute(context)
+            raise people.PeopleError(f"choose another GenHMR rig to merge into {keep.name}")
+        return self._plan_job(context, [keep, other], lambda path, offset: (
+            job_folder.merge_obstacle(path, [(rig.name, _track(rig), _video_frames(rig, offset))
+                                             for rig in (keep, other)])))
 
-    def _plan_solve(self, context: bpy.types.Context, keep: bpy.types.Object,
-                    other: bpy.types.Object) -> str | None:
-        """Make ready for the backend to merge and solve again (``_plan``); or why it cannot."""
-        self._plan = None
-        try:
-            path, offset = rerange.job_of(keep)
-            other_path, other_offset = rerange.job_of(other)
-        except rerange.RangeError:
-            return "the rigs do not know their analysis (imported by an older version)"
-        if (os.path.abspath(other_path), other_offset) != (os.path.abspath(path), offset):
-            return f"{keep.name} and {other.name} come from different analyses"
-        reason = merge_obstacle(path, [
-            (rig.name, int(rig[rerange.reimport.TRACK]), people.keyed_frames(rig) - offset)
-            for rig in (keep, other)])
-        if reason is not None:
-            return reason
-        try:
-            python, _origin = backend_python(context)
-        except backend_env.BackendNotConfigured as exc:
-            return str(exc)
-        self._plan = (python, os.path.dirname(path), int(keep[rerange.reimport.TRACK]),
-                      int(other[rerange.reimport.TRACK]), offset)
-        self._names = (keep.name, other.name)
-        return None
-
-    def _merge_keys(self, context: bpy.types.Context, keep: bpy.types.Object,
-                    other: bpy.types.Object, reason: str) -> set[str]:
-        """The merge in Blender alone (``rig/people.py``), saying why."""
+    def _local(self, context: bpy.types.Context, reason: str) -> str:
+        keep, other = active_person(context), bpy.data.objects[self.other]
         name = other.name
-        try:
-            gained = people.merge(context.scene, keep, other)
-        except people.PeopleError as exc:
-            self.report({"ERROR"}, f"GenHMR: {exc}")
-            return {"CANCELLED"}
-        message = (f"{name} merged into {keep.name} ({gained} frames gained); merged the keys "
-                   f"as they are: {reason}")
-        context.window_manager.genhmr.status = message
-        self.report({"INFO"}, f"GenHMR: {message}")
-        return {"FINISHED"}
+        gained = people.merge(context.scene, keep, other)
+        return (f"{name} merged into {keep.name} ({gained} frames gained); merged the keys "
+                f"as they are: {reason}")
 
-    def _start(self, context: bpy.types.Context) -> bool:
-        runtime = context.window_manager.genhmr
-        runtime.error = ""
-        runtime.progress = 0.0
-        python, job_dir, keep, other, _offset = self._plan
-        client = warm_backend.client_for(python, os.path.join(job_dir, "backend-refine.log"))
-        return self._launch(context, MergeJob(client, job_dir, keep, other), python,
-                            f"Merging {self._names[1]} into {self._names[0]}, solving again")
+    def _job(self, client: BackendClient, job_dir: str, offset: int) -> MergeJob:
+        keep, other = (bpy.data.objects[n] for n in self._names)
+        job = MergeJob(client, job_dir, _track(keep), _track(other))
+        job.state.status = f"Merging {other.name} into {keep.name}, solving again"
+        return job
 
-    def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
-        runtime = context.window_manager.genhmr
-        ended = self._ended(context, state, "merge", "the rigs are unchanged")
-        if ended is not None:
-            return ended
+    def _apply(self, context: bpy.types.Context, result: result_format.JobResult) -> str:
         keep_name, other_name = self._names
-        keep, other = bpy.data.objects.get(keep_name), bpy.data.objects.get(other_name)
-        if not people.is_person(keep):
-            self._fail(context, f"GenHMR: {keep_name} was deleted during the merge")
-            return {"CANCELLED"}
-        applied = self._apply_result(
-            context, state, "merge", lambda result: rerange.apply_merge(
-                context.scene, keep, other if people.is_person(other) else None, result,
-                self._plan[4]),
-            rerange.RangeError)
-        if applied is None:
-            return {"CANCELLED"}
-        first, last, count = applied
-        context.scene.frame_set(context.scene.frame_current)
-        summary = (f"{other_name} merged into {keep_name} and solved again: frames {first}-"
-                   f"{last} ({count} keyed) in {state.elapsed_s:.1f} s")
-        runtime.status = summary
-        self.report({"INFO"}, f"GenHMR: {summary}")
-        return {"FINISHED"}
+        keep, other = self._rig(), bpy.data.objects.get(other_name)
+        first, last, count = rerange.apply_merge(
+            context.scene, keep, other if people.is_person(other) else None, result,
+            self._plan[2])
+        return (f"{other_name} merged into {keep_name} and solved again: frames {first}-"
+                f"{last} ({count} keyed) in {self._elapsed:.1f} s")
 
 
-class GENHMR_OT_delete_person(_OnPerson, bpy.types.Operator):
-    """Delete the active GenHMR rig with its body, markers and unused animation (a ghost)"""
+class GENHMR_OT_delete_person(_PersonEdit, bpy.types.Operator):
+    """Delete the active GenHMR rig with its body, markers and unused animation (a ghost); the
+    analysis drops the person too, so importing it again does not bring the ghost back"""
 
     bl_idname = "genhmr.delete_person"
     bl_label = "Delete Person"
+    what = "delete"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def _prepare(self, context: bpy.types.Context) -> str | None:
         rig = active_person(context)
+        return self._plan_job(context, [rig], lambda path, offset: job_folder.edit_obstacle(
+            path, [(rig.name, _track(rig), _video_frames(rig, offset))]))
 
-        def edit() -> str:
-            name = rig.name
-            people.delete(context.scene, rig)
-            return f"deleted {name}"
-        return self.run(context, edit)
+    def _local(self, context: bpy.types.Context, reason: str) -> str:
+        rig = active_person(context)
+        name = rig.name
+        people.delete(context.scene, rig)
+        return f"deleted {name} in Blender only: {reason}"
+
+    def _job(self, client: BackendClient, job_dir: str, offset: int) -> DropJob:
+        rig = self._rig()
+        job = DropJob(client, job_dir, _track(rig))
+        job.state.status = f"Removing {rig.name} from the analysis"
+        return job
+
+    def _apply(self, context: bpy.types.Context, result: result_format.JobResult) -> str:
+        rig = self._rig()
+        track, name = _track(rig), rig.name
+        if _has(result, track):
+            raise rerange.RangeError(f"the analysis still has person {track}")
+        people.delete(context.scene, rig)
+        return f"deleted {name}, and person {track} from the analysis"
 
 
 CLASSES = (GENHMR_OT_split_person, GENHMR_OT_merge_people, GENHMR_OT_delete_person)

@@ -137,6 +137,19 @@ def _fill_shape_keys(obj: bpy.types.Object, body: body_mesh.BodyMesh,
     for i, name in enumerate(body.shape_names):
         key = obj.shape_key_add(name=name, from_mix=False)
         key.data.foreach_set("co", (basis + dirs[i]).astype(np.float32).ravel())
+    return set_shape(obj, body, betas)
+
+
+def set_shape(obj: bpy.types.Object, body: body_mesh.BodyMesh, betas: np.ndarray) -> list[str]:
+    """Value the body's shape keys at ``betas`` (on a new body, or after the backend solved
+    the person's shape again); returns warnings (a coefficient beyond Blender's slider range
+    cannot be shown exactly)."""
+    warnings: list[str] = []
+    keys = obj.data.shape_keys.key_blocks if obj.data.shape_keys else {}
+    for i, name in enumerate(body.shape_names):
+        key = keys.get(name)
+        if key is None:
+            continue
         value = float(betas[i]) if i < len(betas) else 0.0
         lo, hi = _slider_range(body.shape_limits[i], value)
         # Each bound is clamped against the other: open the range fully, then narrow it.

@@ -14,10 +14,12 @@ ghost; the artist sees it at once and fixes it here instead of re-running the an
 
 Visibility keys and unsure markers are redone for the people changed.
 
-These edits move keys only. When the rigs' analysis can be re-entered, ``genhmr.merge_people``
-has the backend merge the two tracks and solve the joined one again instead, bridging the frames
-between the pieces (``rerange.apply_merge``); :func:`merge` is its fallback, for rigs whose
-analysis is gone or no backend.
+These edits move keys only. When the rigs' analysis can be re-entered, the operators
+(``ops/people.py``) first have the backend make the same edit in its job folder, so later
+re-runs and re-imports see the people as the artist fixed them: a split or delete then runs
+here as below (with the split-off person's track id from the backend), while a merge solves the
+joined track again, bridging the frames between the pieces (``rerange.apply_merge``), and
+:func:`merge` is its fallback, for rigs whose analysis is gone or no backend.
 """
 
 from __future__ import annotations
@@ -99,18 +101,27 @@ def refresh(scene: bpy.types.Scene, rig: bpy.types.Object) -> None:
         unsure.mark_unsure(scene, rig.name, *keyed, unsure.threshold_of(scene))
 
 
-def _next_track(scene: bpy.types.Scene) -> int:
+def next_track(scene: bpy.types.Scene) -> int:
+    """A track id no object in the file has (for a person split off)."""
     tracks = [int(o[reimport.TRACK]) for o in bpy.data.objects if reimport.TRACK in o]
     return max(tracks, default=-1) + 1
 
 
-def split(scene: bpy.types.Scene, rig: bpy.types.Object, frame: int) -> bpy.types.Object:
-    """Cut ``rig`` at ``frame``: returns the new person holding the keys from ``frame`` on."""
+def check_split(rig: bpy.types.Object, frame: int) -> None:
+    """Raise :class:`PeopleError` unless ``rig`` has keys on both sides of ``frame``."""
     frames = keyed_frames(rig)
     if not (frames < frame).any() or not (frames >= frame).any():
         raise PeopleError(f"{rig.name} has keys on one side of frame {frame} only; move to a "
                           "frame inside the motion to split it")
-    track = _next_track(scene)
+
+
+def split(scene: bpy.types.Scene, rig: bpy.types.Object, frame: int,
+          track: int | None = None) -> bpy.types.Object:
+    """Cut ``rig`` at ``frame``: returns the new person holding the keys from ``frame`` on,
+    with track id ``track`` (the one the backend gave it in the analysis) or, when None, the
+    next one the file does not use."""
+    check_split(rig, frame)
+    track = next_track(scene) if track is None else int(track)
     name = f"GenHMR_person_{track}"
     twin = rig.copy()
     twin.data = rig.data.copy()

@@ -10,13 +10,15 @@ edited curves), so only keys inside the range are replaced, channel by channel:
   before the range (q and -q are one rotation, but a curve between them swings the long way);
 * the foot-contact and confidence properties;
 * bones the artist asked to keep are not touched;
-* the root is placed so the rig's own pelvis lands where the result's is: a merge solves the
-  body's shape again, and the rig keeps its skeleton (and the body skinned to it).
+* the root is placed so the rig's own pelvis lands where the result's is (the same place
+  unless the rig's skeleton differs from the result's).
 
 After the backend merges two people and solves the joined track again (``genhmr merge``), the
 kept rig is re-keyed the same way over the merged person's whole span (:func:`apply_merge`),
 including the frames between the two pieces that neither was seen in: the re-solve fills them
 (with joint confidence 0, so they are marked unsure), where merging the keys alone leaves a gap.
+The merge also solves the person's body shape again, so the kept rig first takes the new
+skeleton and its body the new shape (:mod:`.reshape`), and the motion is keyed on them.
 
 Visibility keys and unsure markers are then redone for the rig (``people.refresh``).
 """
@@ -27,7 +29,7 @@ import bpy
 import numpy as np
 
 from .._core import confidence, contacts, result_format, scene_space, skeleton
-from . import armature, people, reimport
+from . import armature, people, reimport, reshape
 from .build import person_motion, scene_placement
 from .fcurves import fcurves_of
 from .keyframes import CONFIDENCE_PROPERTY, POSED_JOINTS, read_channel, replace_channel
@@ -152,8 +154,9 @@ def apply_range(scene: bpy.types.Scene, rig: bpy.types.Object, result: result_fo
 def apply_merge(scene: bpy.types.Scene, keep: bpy.types.Object, other: bpy.types.Object | None,
                 result: result_format.JobResult, frame_offset: int) -> tuple[int, int, int]:
     """After the backend merged ``other``'s person into ``keep``'s and solved the joined track
-    again: ``keep`` re-keyed from the result over the person's whole span (the frames between
-    the pieces too), then ``other`` deleted (when given). Returns (first, last scene frame,
+    again: ``other`` deleted (when given), ``keep`` given the person's new shape (skeleton and
+    body) and re-keyed from the result over the person's whole span (the frames between the
+    pieces too). Returns (first, last scene frame,
     frames keyed). Raises :class:`RangeError` before changing anything when the result does not
     fit the rig."""
     p = _person(result, keep)
@@ -164,7 +167,11 @@ def apply_merge(scene: bpy.types.Scene, keep: bpy.types.Object, other: bpy.types
         raise RangeError(f"person {int(keep[reimport.TRACK])} is not seen in the result")
     frames = np.asarray(result.frame_indices, dtype=np.int64) + int(frame_offset)
     first, last = int(frames[seen[0]]), int(frames[seen[-1]])
+    cannot = reshape.obstacle(keep)
+    if cannot is not None:
+        raise RangeError(cannot)
     if other is not None:
         people.delete(scene, other)
+    reshape.reshape(keep, result.rest_joints[p], result.betas[p], result.body)
     count = apply_range(scene, keep, result, first, last, frame_offset, fill_gaps=True)
     return first, last, count

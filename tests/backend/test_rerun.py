@@ -146,6 +146,39 @@ def test_rerun_keeps_the_bones_the_artist_fixed(job: Path, models: Models) -> No
                   - before.body_pose[p, inside, spine]).max() > 1e-3
 
 
+def test_a_rerun_finds_the_floor_from_the_kept_background_lines(job: Path, models: Models,
+                                                                monkeypatch) -> None:
+    """The job keeps the background's vertical segments; a re-run finds the floor's tilt from
+    them without reading the video again (1-3 s of a re-run's 3 s budget), and a folder from
+    before they were kept gets them on its first re-run."""
+    from genhmr import vertical_lines
+
+    kept = job_store.load_background_lines(job)
+    assert kept is not None and len(kept.segments) >= 10  # trees and posts behind the people
+    assert kept.rotations is None  # a fixed camera
+    before = load_result(job / job_store.RESULT_FILE)
+    p, track = _walker(before)
+    seen = before.frame_indices[before.valid[p]]
+    reads = []
+    real_read = vertical_lines.read_frames_at
+    monkeypatch.setattr(vertical_lines, "read_frames_at",
+                        lambda *a, **k: reads.append(a) or real_read(*a, **k))
+    refine_range(RefineOptions(job_dir=str(job), person=track, frame_start=int(seen[5]),
+                               frame_end=int(seen[15])), models)
+    assert reads == []
+    after = load_result(job / job_store.RESULT_FILE)
+    # the re-run moved one person's legs a little: the same tilt, to a fraction of a degree
+    tilt = np.degrees(np.arccos(np.clip(after.ground_plane[:3] @ before.ground_plane[:3], -1, 1)))
+    assert tilt < 0.5
+
+    (job / job_store.BACKGROUND_FILE).unlink()
+    refine_range(RefineOptions(job_dir=str(job), person=track, frame_start=int(seen[5]),
+                               frame_end=int(seen[15])), models)
+    assert len(reads) == 1
+    again = job_store.load_background_lines(job)
+    assert np.array_equal(again.segments, kept.segments)
+
+
 def test_edge_weights_fade_in_and_out_except_at_the_tracks_ends() -> None:
     w = edge_weights(10, 20, (0, 100), 3)
     assert w.tolist() == pytest.approx([0.25, 0.5, 0.75, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25])

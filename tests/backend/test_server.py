@@ -131,13 +131,13 @@ def test_cli_run_reports_bad_input_with_exit_status_2(tmp_path: Path):
 def test_merge_solves_two_pieces_of_one_person_again(backend: Backend, media_dir: Path,
                                                        tmp_path: Path):
     """A finished job's person cut into two pieces with frames between them that nobody is seen
-    in (``people_edits``, as ``genhmr split``/``drop`` would), then ``merge``: one person again,
-    solved over the whole span, the gap bridged; cancel and bad requests change nothing."""
+    in (``split`` twice and ``drop``: bad ones refused, the folder unchanged), then ``merge``:
+    one person again, solved over the whole span, the gap bridged; cancel and bad requests
+    change nothing."""
     import hashlib
 
     import numpy as np
     from genhmr import job_store
-    from genhmr.people_edits import drop_person, split_person
 
     from genhmr_core.result_format import load_result
 
@@ -157,9 +157,39 @@ def test_merge_solves_two_pieces_of_one_person_again(backend: Backend, media_dir
     seen = whole.frame_indices[whole.valid[p]]
     cut, resume = int(seen[3]), int(seen[3]) + 4  # video frames cut..resume-1: nobody
     middle = int(whole.track_ids.max()) + 1
-    split_person(job, track, cut)
-    split_person(job, middle, resume)
-    drop_person(job, middle)
+    # The cut made with the protocol's split and drop (the add-on's Split and Delete).
+    state = digest()
+    for request, kind, text in (
+            (protocol.split_request("s0", str(job), 99, cut), "job", "no person 99"),
+            (protocol.split_request("s1", str(job), track, int(seen[0])), "job",
+             "not seen both before and from"),
+            ({**protocol.split_request("s2", str(job), track, cut), "frame": 3.5}, "job",
+             "frame must be a video frame"),
+            (protocol.split_request("s3", str(job), track, cut, new_person=track), "job",
+             f"already has a person {track}"),
+            (protocol.drop_request("d0", str(job), 99), "job", "no person 99"),
+            (protocol.drop_request("d1", str(tmp_path / "gone"), track), "job_folder",
+             "does not exist")):
+        backend.send(request)
+        error, _ = backend.until("error", "done")
+        assert error["type"] == "error" and error["kind"] == kind, error
+        assert text in error["message"] and error["job_id"] == request["job_id"]
+    assert digest() == state
+    backend.send(protocol.split_request("s4", str(job), track, cut))
+    done, events = backend.until("done", "error")
+    assert done["type"] == "done" and events[0]["type"] == "accepted", done
+    assert (done["person"], done["frame"], done["new_person"]) == (track, cut, middle)
+    assert done["people"] == [*whole.track_ids.tolist(), middle]
+    backend.send(protocol.split_request("s5", str(job), middle, resume, new_person=middle + 1))
+    done, _ = backend.until("done", "error")
+    assert done["type"] == "done" and done["new_person"] == middle + 1, done
+    backend.send(protocol.drop_request("d2", str(job), middle))
+    done, _ = backend.until("done", "error")
+    assert done["type"] == "done" and done["person"] == middle, done
+    assert done["people"] == [*whole.track_ids.tolist(), middle + 1]
+    assert load_result(done["result_path"]).track_ids.tolist() == done["people"]
+    assert [len(t) for t in (job_store.load_tracks(job).valid, job_store.load_stage1(job))] \
+        == [len(done["people"])] * 2
     later = middle + 1
     pieces = load_result(job / job_store.RESULT_FILE)
     a, b = (int(np.flatnonzero(pieces.track_ids == t)[0]) for t in (track, later))

@@ -1,6 +1,7 @@
-"""Merge two rigs that are one person from Blender (the artist's loop, issue #14): the installed
-extension's ``genhmr.merge_people`` driving the real backend, which merges the two tracks of a
-real analysis of the sample clip and solves the joined one again."""
+"""Fix people from Blender (the artist's loop, issue #14): the installed extension's
+``genhmr.split_person``, ``genhmr.delete_person`` and ``genhmr.merge_people`` driving the real
+backend, which splits, drops and merges the people of a real analysis of the sample clip in its
+job folder (a merged track solved again)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,44 @@ pytestmark = pytest.mark.slow
 MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
 
 
-def test_merge_two_rigs_of_one_person_with_the_real_backend(driver, tmp_path: Path) -> None:
+def test_split_drop_and_merge_people_with_the_real_backend(driver, tmp_path: Path) -> None:
     r = driver("merge_people", MEDIA / "demo.mp4", tmp_path / "jobs", timeout=900)
     assert r["analyze"] == ["FINISHED"] and r["import"] == ["FINISHED"]
     whole, pieces = r["whole"], r["pieces"]
+    other_track = r["other_track"]
+    middle = other_track - 1
+
+    # Split: bad input (keys on one side only) changes nothing, in Blender or the analysis.
+    bad = r["split_bad"]
+    assert bad["status"] == ["ERROR"] and bad["unchanged"], bad
+    assert middle not in bad["tracks"]
+    # Through the backend: the new person has its own id in the analysis, both halves keep
+    # their keys.
+    split = r["split"]
+    assert split["status"] == ["FINISHED"] and "in Blender only" not in split["message"], split
+    assert split["keep"] == whole[:3] and split["new"] == whole[3:]
+    assert split["tracks"][-1] == middle
+    # A re-run of refinement works on the person split off.
+    rerun = r["rerun_new"]
+    assert rerun["status"] == ["FINISHED"] and "re-refined" in rerun["message"], rerun
+    assert rerun["keyed"] == rerun["before"]
+    # The modal path an artist's click runs, driven by timer events: the re-run is applied,
+    # and Esc cancels it, leaving the rig as it was; both end with the panel idle.
+    modal = r["modal"]
+    for run in modal.values():
+        assert run["started"] == ["RUNNING_MODAL"], run
+        assert not (run["running"] or run["active"] or run["timer"]), run
+    assert modal["done"]["status"] == ["FINISHED"] and modal["done"]["changed"], modal
+    assert modal["done"]["steps"] >= 1 and "re-refined" in modal["done"]["message"]
+    assert modal["esc"]["status"] == ["CANCELLED"] and not modal["esc"]["changed"], modal
+    assert modal["esc"]["message"] == "Cancelled: the rig is unchanged"
+    # Delete drops the person from the analysis too: a re-import does not bring it back.
+    drop = r["drop"]
+    assert drop["status"] == ["FINISHED"], drop
+    assert f"person {middle} from the analysis" in drop["message"]
+    assert middle not in drop["tracks"] and other_track in drop["tracks"]
+    assert f"GenHMR_person_{middle}" not in drop["rigs"] + drop["after_import"]
+    assert drop["after_import"] == drop["rigs"]
     gap = [f for f in whole if pieces["keep"][-1] < f < pieces["other"][0]]
     assert pieces["keep"] == whole[:3] and len(gap) == 4
     assert pieces["other"] == [f for f in whole if f > gap[-1]]
@@ -27,6 +62,10 @@ def test_merge_two_rigs_of_one_person_with_the_real_backend(driver, tmp_path: Pa
     assert failed["status"] == ["ERROR"] and failed["unchanged"], failed
     assert "merge failed, the rigs are unchanged" in failed["error"]
     assert "damaged" in failed["error"] and "Traceback" not in failed["error"]
+    failed_split = r["failed_split"]
+    assert failed_split["status"] == ["ERROR"] and failed_split["unchanged"], failed_split
+    assert "split failed, the rig is unchanged" in failed_split["error"]
+    assert "Traceback" not in failed_split["error"]
     cancel = r["cancel"]
     assert cancel["status"] == ["CANCELLED"] and cancel["unchanged"], cancel
     assert cancel["result_unchanged"] and "unchanged" in cancel["message"]
@@ -53,6 +92,13 @@ def test_merge_two_rigs_of_one_person_with_the_real_backend(driver, tmp_path: Pa
     assert steps.max() <= 3 * np.median(steps) + 0.01, steps
     assert merged["pelvis_error_m"] < 1e-3
     assert merged["visible_in_gap"]
+    # The kept rig takes the merged person's new body shape: bones, body and joints.
+    reshaped = merged["reshaped"]
+    assert reshaped["rest_error_m"] < 1e-5 and reshaped["shape_error"] < 1e-5, reshaped
+    assert reshaped["joint_error_m"] < 1e-3, reshaped
+    assert reshaped["mode"] == "OBJECT" and reshaped["active"] == r["keep"]
+    print(f"the merge moved the kept rig's bones by up to {1000 * reshaped['rest_change_m']:.1f}"
+          " mm")
     # The gap is marked unsure: nobody was seen there.
     assert [gap[0], f"{r['keep']} unsure ({len(gap)} f)"] in merged["markers"], merged["markers"]
     print(f"merge of {len(whole)} frames, solved again with the warm backend: "
@@ -65,4 +111,8 @@ def test_merge_two_rigs_of_one_person_with_the_real_backend(driver, tmp_path: Pa
     assert "merged the keys as they are: the analysis folder" in gone["message"]
     assert "is gone" in gone["message"]
     assert gone["keyed"] == pieces["keep"] + pieces["other"]  # the gap stays a gap
+    for edit in ("split", "delete"):
+        assert gone[edit]["status"] == ["FINISHED"], gone[edit]
+        assert "in Blender only: the analysis folder" in gone[edit]["message"]
+    assert len(gone["split"]["rigs"]) == 2 and gone["delete"]["rigs"] == [r["keep"]]
     assert r["shut_down"]

@@ -1,5 +1,5 @@
-"""What the add-on checks in an analysis's job folder before asking the backend to merge two of
-its people (genhmr_blender.job_folder, no bpy)."""
+"""What the add-on checks in an analysis's job folder before asking the backend to merge, split
+or drop its people (genhmr_blender.job_folder, no bpy)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from genhmr_blender.job_folder import merge_obstacle
+from genhmr_blender.job_folder import (
+    edit_obstacle,
+    merge_obstacle,
+    split_obstacle,
+    track_ids,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import synthetic_result
@@ -40,3 +45,19 @@ def test_merge_obstacle(tmp_path: Path) -> None:
     _job(tmp_path)
     Path(path).write_bytes(b"PK\x03\x04 not a zip")
     assert "cannot be read" in merge_obstacle(path, [three, seven])
+
+
+def test_split_and_drop_obstacles(tmp_path: Path) -> None:
+    path = str(synthetic_result.write_result(tmp_path / "result.npz"))
+    keyed = np.array([5, 6, 7, 10, 11])
+    _job(tmp_path, "fit")  # splitting and dropping solve nothing: any method will do
+    assert edit_obstacle(path, [("GenHMR_person_3", 3, keyed)]) is None
+    assert split_obstacle(path, "GenHMR_person_3", 3, keyed, 10) is None
+    assert track_ids(path) == [3, 7]
+    # person 3 is seen from frame 5 on: nothing before frame 5 to keep
+    assert "not seen on both sides of video frame 5" in split_obstacle(
+        path, "GenHMR_person_3", 3, keyed, 5)
+    assert "is not a person of the analysis" in split_obstacle(
+        path, "GenHMR_person_8", 8, keyed, 10)
+    assert "is gone" in edit_obstacle(str(tmp_path / "moved" / "result.npz"),
+                                      [("GenHMR_person_3", 3, keyed)])

@@ -15,11 +15,13 @@ from genhmr_core.protocol import (
     START_DEFAULTS,
     ProtocolError,
     decode,
+    drop_request,
     encode,
     job_options,
     merge_request,
     refine_options,
     refine_request,
+    split_request,
     start_request,
     validate,
 )
@@ -29,6 +31,9 @@ EXAMPLES: dict[str, dict] = {
     "refine": {"type": "refine", "job_id": "j2", "job_dir": "/tmp/out", "person": 1,
                "frame_start": 40, "frame_end": 69},
     "merge": {"type": "merge", "job_id": "j3", "job_dir": "/tmp/out", "keep": 0, "other": 2},
+    "split": {"type": "split", "job_id": "j4", "job_dir": "/tmp/out", "person": 0, "frame": 120,
+              "new_person": None},
+    "drop": {"type": "drop", "job_id": "j5", "job_dir": "/tmp/out", "person": 3},
     "cancel": {"type": "cancel", "job_id": "j1"},
     "shutdown": {"type": "shutdown"},
     "hello": {"type": "hello", "protocol": PROTOCOL_VERSION, "backend_version": "0.1.0"},
@@ -184,3 +189,15 @@ def test_merge_request():
         merge_request("j3", "/tmp/out", 2, 2)
     with pytest.raises(ProtocolError, match="merge message lacks keep, other"):
         validate({"type": "merge", "job_id": "j3", "job_dir": "/tmp/out"})
+
+
+def test_split_and_drop_requests():
+    assert split_request("j4", "/tmp/out", 0, 120) == EXAMPLES["split"]
+    assert drop_request("j5", "/tmp/out", 3) == EXAMPLES["drop"]
+    assert {"split", "drop"} <= REQUEST_TYPES and PROTOCOL_VERSION >= 4
+    assert encode(split_request("j4", "/tmp/out", 1, 30.0, new_person=9)).endswith(
+        '"person":1,"frame":30,"new_person":9}\n')
+    with pytest.raises(ProtocolError, match="split message lacks frame"):
+        validate({"type": "split", "job_id": "j4", "job_dir": "/tmp/out", "person": 0})
+    with pytest.raises(ProtocolError, match="drop message lacks person"):
+        validate({"type": "drop", "job_id": "j5", "job_dir": "/tmp/out"})

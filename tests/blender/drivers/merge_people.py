@@ -1,16 +1,18 @@
-"""Merge two rigs that are one person, for real: a movie strip -> Analyze (real backend) -> the
-person cut into two pieces with frames between them that nobody is seen in (the backend's own
-``genhmr split`` / ``drop`` on the job folder, imported again) -> ``genhmr.merge_people`` (the
-warm backend merges the tracks and solves the joined one again) -> one rig keyed over both
-pieces and the gap; undo brings both rigs back; a failed or cancelled merge leaves both as they
-were; with the job folder gone the keys are merged as they are, and the message says so.
+"""Split, delete and merge people for real: a movie strip -> Analyze (real backend) -> the
+person cut into two pieces with frames between them that nobody is seen in (``genhmr.split_person``
+twice and ``genhmr.delete_person`` on the middle piece: the warm backend splits and drops in the
+job folder too, so refinement re-runs on a split-off person and importing the result again does
+not bring the deleted one back) -> ``genhmr.merge_people`` (the warm backend merges the tracks
+and solves the joined one again) -> one rig keyed over both pieces and the gap, with the new
+body shape; undo brings both rigs back; a failed or cancelled merge or split leaves the rigs as
+they were; with the job folder gone the edits are made on the rigs alone, and the message says
+so.
 
 Usage: python merge_people.py VIDEO JOBS_DIR
 """
 
 import hashlib
 import os
-import subprocess
 import sys
 import time
 
@@ -19,6 +21,7 @@ import numpy as np
 from _driver import PACKAGE, emit, enable, fcurves_of, module, strips_of
 
 enable()
+JOINT_NAMES = module("genhmr_blender._core").skeleton.JOINT_NAMES
 video, jobs = sys.argv[1:3]
 backend = os.environ.get("GENHMR_BACKEND_PYTHON", sys.executable)
 bpy.context.preferences.addons[PACKAGE].preferences.backend_python = backend
@@ -60,11 +63,6 @@ def merge(other: str, **kw) -> list[str]:
         return ["ERROR"]
 
 
-def genhmr(*args: str) -> None:
-    """The backend's command line on the job folder."""
-    subprocess.run([backend, "-m", "genhmr", *args], check=True, capture_output=True)
-
-
 def digest(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -75,7 +73,24 @@ def track_ids() -> list[int]:
         return data["track_ids"].tolist()
 
 
-# Cut the person seen longest into two pieces, with video frames cut..cut+3 between them.
+def rig_names() -> list[str]:
+    return sorted(o.name for o in bpy.data.objects if people.is_person(o))
+
+
+def on(name: str, op, **kw) -> list[str]:
+    """Run a people operator on rig ``name`` (active, nothing selected); ["ERROR"] when it
+    reported an error (scripts see an exception)."""
+    for o in bpy.context.view_layer.objects:
+        o.select_set(False)
+    bpy.context.view_layer.objects.active = bpy.data.objects[name]
+    try:
+        return sorted(op(**kw))
+    except RuntimeError:
+        return ["ERROR"]
+
+
+# Cut the person seen longest into two pieces, with video frames cut..cut+3 between them, with
+# the panel's Split (twice) and Delete, which the backend makes in the job folder too.
 rigs = [o for o in bpy.data.objects if people.is_person(o)]
 rig = max(rigs, key=lambda o: len(people.keyed_frames(o)))
 keep, track = rig.name, int(rig["genhmr_track"])
@@ -84,11 +99,75 @@ offset = int(coll["genhmr_frame_offset"])
 whole = keyed(keep)
 cut = whole[3] - offset
 middle = max(track_ids()) + 1
-genhmr("split", job_dir, "--person", str(track), "--frame", str(cut))
-genhmr("split", job_dir, "--person", str(middle), "--frame", str(cut + 4))
-genhmr("drop", job_dir, "--person", str(middle))
-out["import"] = sorted(bpy.ops.genhmr.import_result(filepath=result_path, frame_offset=offset))
+split_op, delete_op = bpy.ops.genhmr.split_person, bpy.ops.genhmr.delete_person
+# Bad input first: a split where the rig has keys on one side only changes nothing.
+names, state = rig_names(), keys(keep)
+scene.frame_set(whole[0])
+out["split_bad"] = {"status": on(keep, split_op), "unchanged": rig_names() == names
+                    and keys(keep) == state, "tracks": track_ids()}
+scene.frame_set(cut + offset)
+status = on(keep, split_op)
+between = f"GenHMR_person_{middle}"
+out["split"] = {"status": status, "message": runtime().status, "keep": keyed(keep),
+                "new": keyed(between) if between in bpy.data.objects else [],
+                "tracks": track_ids()}
+scene.frame_set(cut + 4 + offset)
+on(between, split_op)
 other = f"GenHMR_person_{middle + 1}"
+# The person split off is a person of the analysis: refinement re-runs on it.
+other_keys = keyed(other)
+status = on(other, bpy.ops.genhmr.refine_range, frame_start=other_keys[0],
+            frame_end=other_keys[-1])
+out["rerun_new"] = {"status": status, "message": runtime().status, "error": runtime().error,
+                    "keyed": keyed(other), "before": other_keys}
+
+# The modal path (what an artist's click runs): without a window event Blender calls execute
+# (blocking) for INVOKE_DEFAULT, and its event loop does not run in a script, so the driver
+# starts the operator the way invoke does (_run_modal) and plays the event loop, sending the
+# running operator timer events (and Esc) as Blender would.
+class GENHMR_OT_test_refine_modal(module("genhmr_blender.ops.refine_range")
+                                  .GENHMR_OT_refine_range):
+    bl_idname = "genhmr.test_refine_modal"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        return self._run_modal(context)
+
+
+bpy.utils.register_class(GENHMR_OT_test_refine_modal)
+
+
+class Event:
+    def __init__(self, kind: str, value: str = "NOTHING") -> None:
+        self.type, self.value = kind, value
+
+
+def modal_rerun(name: str, esc: bool) -> dict:
+    first, last = keyed(name)[0], keyed(name)[-1]
+    state = keys(name)
+    started = on(name, bpy.ops.genhmr.test_refine_modal, frame_start=first, frame_end=last,
+                 smoothing=3.0)
+    op = module("genhmr_blender.ops._backend_op").ACTIVE["op"]
+    steps, status = 0, {"PASS_THROUGH"}
+    if esc:
+        status = op.modal(bpy.context, Event("ESC", "PRESS"))
+    t0 = time.monotonic()
+    while status == {"PASS_THROUGH"} and time.monotonic() - t0 < 120:
+        time.sleep(0.1)
+        status = op.modal(bpy.context, Event("TIMER"))
+        steps += 1
+    return {"started": started, "status": sorted(status), "steps": steps,
+            "message": runtime().status, "running": runtime().running,
+            "active": module("genhmr_blender.ops._backend_op").ACTIVE["op"] is not None,
+            "timer": op._timer is not None, "changed": keys(name) != state}
+
+
+out["modal"] = {"done": modal_rerun(other, esc=False), "esc": modal_rerun(other, esc=True)}
+status = on(between, delete_op)
+out["drop"] = {"status": status, "message": runtime().status, "rigs": rig_names(),
+               "tracks": track_ids()}
+# Importing the result again updates the rigs; the ghost deleted does not come back.
+out["import"] = sorted(bpy.ops.genhmr.import_result(filepath=result_path, frame_offset=offset))
+out["drop"]["after_import"] = rig_names()
 pieces = {"keep": keyed(keep), "other": keyed(other)}
 out["pieces"] = pieces
 out["keep"] = keep
@@ -108,6 +187,10 @@ with open(stage1, "wb") as f:
     f.write(b"PK\x03\x04 not a zip")
 status = merge(other)
 out["failed"] = {"status": status, "error": runtime().error, "unchanged": unchanged()}
+scene.frame_set(pieces["keep"][1])
+status = on(keep, split_op)
+out["failed_split"] = {"status": status, "error": runtime().error, "unchanged": unchanged(),
+                       "rigs": rig_names()}
 os.replace(stage1 + ".saved", stage1)
 result_digest = digest(result_path)
 status = merge(other, timeout=0.001)
@@ -128,16 +211,19 @@ prefs.backend_python = backend
 out["no_backend"]["undone"] = unchanged()
 
 # The merge, solved again.
+bones = bpy.data.objects[keep].data.bones
+rest_before = np.array([bones[n].head_local for n in JOINT_NAMES])
 t0 = time.perf_counter()
 status = merge(other)
 seconds = time.perf_counter() - t0
 rig = bpy.data.objects[keep]
 frames = keyed(keep)
-result = module("genhmr_blender._core").result_format.load_result(result_path)
+core = module("genhmr_blender._core")
+result = core.result_format.load_result(result_path)
 q = result.track_ids.tolist().index(track)
 valid = result.valid[q]
 height, turn = module("genhmr_blender.rig.build").scene_placement(result)
-root_world = module("genhmr_blender._core").scene_space.camera_to_world(
+root_world = core.scene_space.camera_to_world(
     result.transl[q] + result.rest_joints[q, 0], height, turn)[valid]
 pelvis = []
 for f in range(frames[0], frames[-1] + 1):
@@ -145,6 +231,25 @@ for f in range(frames[0], frames[-1] + 1):
     pelvis.append(tuple(rig.matrix_world @ rig.pose.bones["pelvis"].head))
 pelvis = np.array(pelvis)
 seen = result.frame_indices[valid] + offset
+# The kept rig has the merged person's new shape: its bones at the result's rest joints, its
+# body's shape keys at the result's betas, and every body joint where the result puts it.
+rest_after = np.array([rig.data.bones[n].head_local for n in JOINT_NAMES])
+rest_result = core.scene_space.rest_joints_in_armature(result.rest_joints[q])
+body = next(o for o in rig.children if o.get("genhmr_role") == "body")
+shape = [body.data.shape_keys.key_blocks[n].value for n in result.body.shape_names]
+joints_world = core.scene_space.camera_to_world(result.joints3d[q], height, turn)
+joint_error = 0.0
+for f in seen[::3]:
+    scene.frame_set(int(f))
+    posed = np.array([rig.matrix_world @ rig.pose.bones[n].head for n in JOINT_NAMES[:22]])
+    row = int(np.flatnonzero(result.frame_indices + offset == f)[0])
+    joint_error = max(joint_error, float(np.abs(posed - joints_world[row, :22]).max()))
+reshaped = {"rest_error_m": float(np.abs(rest_after - rest_result).max()),
+            "rest_change_m": float(np.abs(rest_before - rest_result).max()),
+            "shape_error": float(np.abs(np.array(shape)
+                                        - result.betas[q][:len(shape)]).max()),
+            "joint_error_m": joint_error, "mode": rig.mode,
+            "active": bpy.context.view_layer.objects.active.name}
 scene.frame_set(cut + 1 + offset)
 out["merge"] = {
     "status": status, "seconds": seconds, "message": runtime().status, "error": runtime().error,
@@ -158,6 +263,7 @@ out["merge"] = {
     "pelvis_error_m": float(np.abs(pelvis[seen - frames[0]] - root_world).max()),
     "visible_in_gap": not rig.hide_viewport,
     "markers": sorted((m.frame, m.name) for m in scene.timeline_markers),
+    "reshaped": reshaped,
 }
 
 # From the UI, Blender pushes the operator's one undo step when it finishes (bl_options UNDO);
@@ -172,6 +278,13 @@ os.rename(job_dir, job_dir + "-moved")
 status = merge(other)
 out["gone"] = {"status": status, "message": runtime().status, "keyed": keyed(keep),
                "left": sorted(o.name for o in bpy.data.objects if people.is_person(o))}
+# ... and Split and Delete are made on the rigs alone, saying so.
+scene.frame_set(out["gone"]["keyed"][1])
+status = on(keep, split_op)
+out["gone"]["split"] = {"status": status, "message": runtime().status, "rigs": rig_names()}
+twin = next((n for n in rig_names() if n != keep), keep)
+status = on(twin, delete_op)
+out["gone"]["delete"] = {"status": status, "message": runtime().status, "rigs": rig_names()}
 os.rename(job_dir + "-moved", job_dir)
 
 module("genhmr_blender.warm_backend").shutdown()
