@@ -35,6 +35,7 @@ from .pipeline import (
     _extend_to_all_frames,
     finish,
     job_background_lines,
+    size_against_the_others,
     solve_generative_track,
 )
 from .rerun import job_options, load_job_result
@@ -237,7 +238,10 @@ def merge_people(job_dir: str | Path, keep: int, other: int, models: Models | No
     solve.boxes[a] = tracks.boxes[a]
     solve.detector_landmarks2d[a] = tracks.landmarks2d[a]
     solve.detector_world_landmarks[a] = tracks.world_landmarks[a]
-    finished = finish(solve, job.options, job_background_lines(job.folder, solve))
+    lines = job_background_lines(job.folder, solve)
+    if job.options.estimate_shape:
+        size_against_the_others(solve, a, body, lines, first, leaving=b)
+    finished = finish(solve, job.options, lines)
     if stop():
         raise JobCancelled()
     result = copy.deepcopy(job.result)

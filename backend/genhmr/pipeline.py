@@ -243,10 +243,14 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     t = time.perf_counter()
     solve = _assemble(options, info, K, body, dets, fits)
     solve.camera_rotation = camera_rotation
-    save_result(solve, out_dir / job_store.SOLVE_FILE)
     # a folder analysed before keeps the lines of its earlier range: found again here
     (out_dir / job_store.BACKGROUND_FILE).unlink(missing_ok=True)
-    result = finish(solve, options, job_background_lines(out_dir, solve))
+    lines = job_background_lines(out_dir, solve)
+    if options.estimate_shape:
+        _size_on_the_floor(solve, body, lines, out_dir,
+                           [f.stage1 for f in fits] if generative is not None else None)
+    save_result(solve, out_dir / job_store.SOLVE_FILE)
+    result = finish(solve, options, lines)
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
@@ -369,6 +373,21 @@ def _ground_and_contacts(result: JobResult, lines: BackgroundLines | None
 
     if not result.valid.any():
         return None, None
+    ground = _ground(result, lines)
+    if not ground.estimated:
+        return None, None
+    contacts = np.stack([foot_contacts(to_world_axes(result.keypoints3d[p],
+                                                     result.camera_rotation),
+                                       result.keypoints2d[p], result.valid[p],
+                                       result.fps, ground, camera_K=result.camera_K,
+                                       camera_rotation=result.camera_rotation)
+                         for p in range(result.num_people)])
+    return ground, contacts
+
+
+def _ground(result: JobResult, lines: BackgroundLines | None) -> Ground:
+    """The floor under the people's feet, its tilt from the background's vertical lines where
+    they tell it (``ground.estimated`` False: nobody's feet were known)."""
     vertical = _background_up(result, lines)
     ground = ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
                              result.camera_rotation,
@@ -379,15 +398,57 @@ def _ground_and_contacts(result: JobResult, lines: BackgroundLines | None
              "the people" if vertical is None else
              f"{vertical.inliers} vertical lines, {vertical.prior_deg:.1f} deg from the prior",
              [round(h, 2) for h in ground.levels], ground.support)
+    return ground
+
+
+def _size_on_the_floor(solve: JobResult, body: Any, lines: BackgroundLines | None,
+                       job_dir: Path, stage1: list[job_store.PersonStage1] | None) -> None:
+    """Each person's size from the floor they share with the others
+    (``genhmr.floor_sizing``), in place, before the world-space steps find the floor again
+    under the sized bodies; stage 1 is resized with them (and kept again in the job folder), so
+    a re-run refines the sized body. Nothing changes with fewer than two people on the
+    floor."""
+    from .floor_sizing import resize_stage1, size_people_on_the_floor
+
+    if solve.num_people < 2 or not solve.valid.any():
+        return
+    ground = _ground(solve, lines)
     if not ground.estimated:
-        return None, None
-    contacts = np.stack([foot_contacts(to_world_axes(result.keypoints3d[p],
-                                                     result.camera_rotation),
-                                       result.keypoints2d[p], result.valid[p],
-                                       result.fps, ground, camera_K=result.camera_K,
-                                       camera_rotation=result.camera_rotation)
-                         for p in range(result.num_people)])
-    return ground, contacts
+        return
+    applied = size_people_on_the_floor(solve, body, ground)
+    if stage1 is None or all(scale == 1.0 for scale, _ in applied):
+        return
+    for person, (scale, betas) in zip(stage1, applied, strict=True):
+        if scale != 1.0:
+            resize_stage1(person.stage1, body, betas, scale)
+    job_store.save_stage1(job_dir, stage1)
+
+
+def size_against_the_others(solve: JobResult, person: int, body: Any,
+                            lines: BackgroundLines | None, stage1: Any | None,
+                            leaving: int | None = None) -> None:
+    """One person solved again (a merge) sized to stand on the floor the other people of the
+    job stand on (they were sized together by the job, ``_size_on_the_floor``), in place, with
+    their stage-1 output (``generative.Stage1``) when given. ``leaving``: a person about to be
+    removed (the merged one), left out of the floor. Nothing changes when nobody else's feet
+    tell a floor."""
+    from .floor_sizing import resize_stage1, size_person_on_the_floor
+
+    others = solve.valid.copy()
+    others[person] = False
+    if leaving is not None:
+        others[leaving] = False
+    if not others.any():
+        return
+    vertical = _background_up(solve, lines)
+    ground = ground_of_solve(solve.keypoints3d, solve.global_orient, others,
+                             solve.camera_rotation,
+                             background_up=None if vertical is None else vertical.up)
+    if not ground.estimated:
+        return
+    scale, betas = size_person_on_the_floor(solve, person, body, ground)
+    if stage1 is not None and scale != 1.0:
+        resize_stage1(stage1, body, betas, scale)
 
 
 def _background_up(result: JobResult, lines: BackgroundLines | None) -> Vertical | None:

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from genhmr_core.result_format import JobResult, ResultFormatError, load_result
 from genhmr_core.rotations import axis_angle_to_matrix, blend_axis_angle
@@ -37,6 +36,7 @@ from genhmr_core.skeleton import JOINT_INDEX, NUM_BODY_JOINTS
 from . import job_store
 from .errors import JobCancelled, JobError
 from .pipeline import MAX_REFINE_STEPS, JobOptions, Models, Progress, finish, job_background_lines
+from .repose import pose_again
 
 MARGIN_S = 0.25  # anchored context on each side of the range
 MAX_BLEND_FRAMES = 30
@@ -163,18 +163,6 @@ def _blend_person(into: JobResult, new: dict[str, np.ndarray], p: int, frames: s
                                                   into.support_height[p, frames])
 
 
-def _pose_again(result: JobResult, p: int, frames: slice, skeleton: Any) -> None:
-    """joints3d and keypoints3d of person ``p`` over ``frames`` from their rotations."""
-    local = np.concatenate([result.global_orient[p, frames, None], result.body_pose[p, frames]],
-                           axis=1)
-    rot = torch.as_tensor(axis_angle_to_matrix(local), dtype=torch.float32)
-    transl = torch.as_tensor(result.transl[p, frames], dtype=torch.float32)
-    with torch.no_grad():
-        joints, _, kp = skeleton(rot, transl)
-    result.joints3d[p, frames] = joints.numpy()
-    result.keypoints3d[p, frames] = kp.numpy()
-
-
 def _person_frames(result: JobResult, p: int, frames: slice) -> dict[str, np.ndarray]:
     names = (*_ROTATIONS, *_BLENDED, "support_height")
     return {n: getattr(result, n)[p, frames].copy() for n in names
@@ -286,12 +274,12 @@ def refine_range(options: RefineOptions, models: Models | None = None,
                "joint_uncertainty": fit.joint_uncertainty[rows]}
     skeleton = body.skeleton(solve.betas[p].astype(np.float64))
     _blend_person(solve, refined, p, in_range, weight)
-    _pose_again(solve, p, in_range, skeleton)
+    pose_again(solve, p, in_range, skeleton)
     finished = finish(solve, job, job_background_lines(job_dir, solve))
     if stop():
         raise JobCancelled()
     _blend_person(current, _person_frames(finished, p, in_range), p, in_range, weight)
-    _pose_again(current, p, in_range, skeleton)
+    pose_again(current, p, in_range, skeleton)
     job_store.save_result_pair(job_dir, solve, current)
     seconds["save"] = time.perf_counter() - t
     path = job_dir / job_store.RESULT_FILE
