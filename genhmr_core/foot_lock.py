@@ -6,8 +6,11 @@ depth smoothing). For every stretch of frames where a foot is in contact
 (:mod:`genhmr_core.contacts`) this pass pins the foot's most planted point over the stretch (heel
 or big toe) to one place in the world, the median of where the solve put it (moved onto the
 support level it rests on, the floor or e.g. a box top, when the floor is known), and bends
-that leg so the point lands there, with two-bone IK (the knee stays in its bending plane; the
-foot keeps its orientation, so it can still roll about the pinned point). The hip stays; with
+that leg so the point lands there, with two-bone IK (the knee stays in its bending plane). The
+foot keeps its pitch and roll, so it can still roll about the pinned point (heel strike, push-off),
+but its heading about the vertical is held at the stretch's median: pinned by one point alone, a
+foot the solve turns by a few degrees a frame sweeps its other end across the floor. The hip
+stays; with
 ``max_reach`` set, a leg that cannot reach moves the whole body towards the pin by what is
 missing. The pin holds over the whole stretch; the correction it made at each end fades out
 over ``blend_s`` into the frames before and after (the swing), so nothing pops.
@@ -47,6 +50,10 @@ class FootLockConfig:
     # 9.5 / 8.8 to 7.9 / 8.1 mm per frame but costs 0.7-1.3 px of median reprojection, since
     # the whole body leaves its detected pixels (docs/world_space.md).
     max_reach: float | None = None
+    # The planted foot's heading (heel to toe, about the vertical) held too, at the stretch's
+    # median: pinning one point alone let the foot turn about it, and the other point swept
+    # 20 mm per frame (demo.mp4's walking woman: heels 21-23 mm/frame about pinned toes).
+    lock_heading: bool = True
 
 
 def forward_kinematics(rest_joints: np.ndarray, global_orient: np.ndarray,
@@ -138,10 +145,14 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             else np.asarray(camera_rotation, dtype=np.float64))
     new_joints, new_rots = joints.copy(), rots.copy()
     blend = max(1, round(config.blend_s * fps))
-    targets = []  # per leg: (hip, knee, ankle, (F, 3) ankle moves; zero where not pinned)
+    targets = []  # per leg: (hip, knee, ankle, moves, turns, pivots; zero where not pinned)
+    # the world's up: the floor's normal, else the camera's (OpenCV: y points down)
+    up = np.array([0.0, -1.0, 0.0]) if ground is None else np.asarray(ground.normal, float)
     for (hip, knee, ankle), columns in LEGS:
         planted = valid & (np.asarray(contact)[:, list(columns)].max(axis=1) >= config.threshold)
-        moves = np.zeros((frames, 3))  # where each frame's ankle is sent, relative
+        moves = np.zeros((frames, 3))  # how far each frame's pinned point is sent
+        turns = np.zeros(frames)  # how far the foot turns about the vertical (radians)
+        pivots = np.zeros((frames, 3))  # the pinned point, where the solve put it
         pinned = np.zeros(frames, dtype=bool)
         for start, end in planted_stretches(planted, config.min_frames):
             # the point that rests most over the stretch: the heel, or the toe (tiptoe)
@@ -155,6 +166,9 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
                 pin = pin - (height - level) * ground.normal
             for f in range(start, end):
                 moves[f] = turn[f] @ pin - point[f]  # the pin, in this frame's camera
+                pivots[f] = point[f]
+            if config.lock_heading:
+                turns[start:end] = _heading_turns(keypoints3d, columns, turn, start, end, up)
             pinned[start:end] = True
             for edge, step in ((start, -1), (end - 1, 1)):  # fade the correction out
                 for k in range(1, blend + 1):
@@ -162,10 +176,20 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
                     if not (0 <= f < frames) or not valid[f] or pinned[f]:
                         break
                     moves[f] = moves[edge] * (1.0 - k / (blend + 1))
-        targets.append((hip, knee, ankle, moves))
+                    turns[f] = turns[edge] * (1.0 - k / (blend + 1))
+                    pivots[f] = np.asarray(keypoints3d, dtype=np.float64)[
+                        f, CONTACT_INDEX[column]]
+        targets.append((hip, knee, ankle, moves, turns, pivots))
     new_transl = np.array(transl, dtype=np.float64)
     for f in range(frames):
-        legs = [(h, k, a, joints[f, a] + m[f]) for h, k, a, m in targets if m[f].any()]
+        legs, headings = [], []
+        for h, k, a, m, t, pivot in targets:
+            if not (m[f].any() or t[f]):
+                continue
+            spin = _about(turn[f] @ up, t[f])  # the heading's turn, in this frame's camera
+            # the ankle goes where the foot, turned about its pinned point, puts it
+            legs.append((h, k, a, pivot[f] + m[f] + spin @ (joints[f, a] - pivot[f])))
+            headings.append((a, spin))
         if not legs:
             continue
         if config.max_reach is not None:
@@ -174,6 +198,8 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             new_transl[f] += shift
         for hip, knee, ankle, target in legs:
             _bend_leg(new_joints[f], new_rots[f], hip, knee, ankle, target)
+        for ankle, spin in headings:
+            _turn_foot(new_joints[f], new_rots[f], ankle, spin)
     for leg_joints, _ in LEGS:
         for j in leg_joints:  # back to SMPL-X locals: parent^T @ global
             local = np.swapaxes(new_rots[:, PARENTS[j]], -1, -2) @ new_rots[:, j]
@@ -212,6 +238,43 @@ def _bend_leg(joints: np.ndarray, rots: np.ndarray, hip: int, knee: int, ankle: 
     joints[knee], joints[ankle] = new_knee, new_ankle
     for j in below:  # the ankle keeps its global rotation: the foot only moves
         joints[j] = joints[j] + shift
+
+
+def _turn_foot(joints: np.ndarray, rots: np.ndarray, ankle: int, spin: np.ndarray) -> None:
+    """In place for one frame: the foot (the ankle's rotation and every joint below it) turned
+    by ``spin`` about the ankle."""
+    rots[ankle] = spin @ rots[ankle]
+    for j in range(NUM_JOINTS):
+        if _descends_from(j, ankle):
+            rots[j] = spin @ rots[j]
+            joints[j] = joints[ankle] + spin @ (joints[j] - joints[ankle])
+
+
+def _about(axis: np.ndarray, angle: float) -> np.ndarray:
+    """(3, 3) rotation by ``angle`` radians about the unit ``axis`` (Rodrigues)."""
+    axis = np.asarray(axis, dtype=np.float64)
+    axis = axis / max(np.linalg.norm(axis), 1e-12)
+    k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]],
+                  [-axis[1], axis[0], 0.0]])
+    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+
+
+def _heading_turns(keypoints3d: np.ndarray, columns: tuple[int, int], turn: np.ndarray,
+                   start: int, end: int, up: np.ndarray) -> np.ndarray:
+    """(end - start,) the turn (radians, about ``up``, world frame) that brings each frame's
+    heel-to-toe heading onto the stretch's median heading."""
+    kp = np.asarray(keypoints3d, dtype=np.float64)
+    heel = np.einsum("fji,fj->fi", turn[start:end], kp[start:end, CONTACT_INDEX[columns[0]]])
+    toe = np.einsum("fji,fj->fi", turn[start:end], kp[start:end, CONTACT_INDEX[columns[1]]])
+    along = toe - heel
+    along = along - np.outer(along @ up, up)  # horizontal
+    # angles in the floor's plane, measured from any fixed horizontal direction
+    e1 = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 0.0, 1.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(up, e1)
+    angle = np.arctan2(along @ e2, along @ e1)
+    median = np.angle(np.median(np.cos(angle)) + 1j * np.median(np.sin(angle)))
+    return np.angle(np.exp(1j * (median - angle)))  # wrapped to (-pi, pi]
 
 
 def _descends_from(joint: int, ancestor: int) -> bool:

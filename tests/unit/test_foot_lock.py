@@ -152,3 +152,38 @@ def test_pins_rest_on_the_level_they_stand_on():
                                            np.ones(len(go), bool), FPS, ground=ground)
         np.testing.assert_array_equal(legs_only, transl)  # by default only the legs move
         assert (ground.height_above(short[5:30, heel]) >= box - 1e-9).all()  # as far as they go
+
+
+def test_a_planted_foot_that_turns_about_its_pin_is_held_straight():
+    """The solve turns a planted foot a few degrees from frame to frame about the vertical
+    (demo.mp4's walking woman: her heels swept 21-23 mm per frame about the pinned toes); the
+    foot's heading is held at the stretch's median, so heel and toe both stay put."""
+    rest, go, pose, transl, _, contact = _person(seed=3)
+    frames = len(go)
+    wobble = np.radians(8.0) * np.sin(np.arange(frames) * 1.3)
+    pose[:, JOINT_INDEX["left_ankle"] - 1] = np.outer(wobble, [0.0, 1.0, 0.0])
+    joints, rots = forward_kinematics(rest, go, pose, transl)
+    attached, offsets = keypoint_attachments()
+    keypoints = joints[:, attached] + np.einsum("fkij,kj->fki", rots[:, attached], offsets)
+    contact[5:30, 0] = 0.6  # the toe rests most: it is the pinned point
+    valid = np.ones(frames, bool)
+    heel, toe = CONTACT_INDEX[0], CONTACT_INDEX[1]
+    points = [heel, toe]
+
+    def sliding(kp: np.ndarray) -> np.ndarray:  # per point, over the planted frames
+        return 1000 * np.linalg.norm(np.diff(kp[5:30][:, points], axis=0)[..., [0, 2]],
+                                     axis=-1).mean(0)
+
+    held = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS)
+    free = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS,
+                     config=FootLockConfig(lock_heading=False))
+    assert sliding(keypoints).min() > 10.0
+    assert sliding(free[3])[1] < 1.0 and sliding(free[3])[0] > 10.0  # the heel swept
+    assert sliding(held[3]).max() < 1.0, sliding(held[3])
+    # still its own forward kinematics, bones kept
+    fk, _ = forward_kinematics(rest, go, held[0], held[1])
+    np.testing.assert_allclose(fk, held[2], atol=1e-9)
+    foot = JOINT_INDEX["left_foot"]
+    np.testing.assert_allclose(np.linalg.norm(held[2][:, foot] - held[2][:, foot - 3], axis=1),
+                               np.linalg.norm(joints[:, foot] - joints[:, foot - 3], axis=1),
+                               atol=1e-9)
