@@ -15,7 +15,8 @@ unambiguous.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,30 @@ UNCERTAINTY_SCALE_DEG = 20.0  # a joint this uncertain gets confidence 1/e
 DEPTH_MEDIAN_RADIUS = 7  # frames each side of the rolling median stage 1's depth is checked by
 DEPTH_OUTLIER = 0.15  # a frame's depth this far (relative) from it is an outlier
 TRAINING_FPS = 30.0  # the motion dataset's frame rate (docs/motion_data.md)
+# torch threads while a track is sampled and refined (see ``solve_threads``)
+SOLVE_THREADS = 1
+
+
+@contextmanager
+def solve_threads(count: int = SOLVE_THREADS) -> Iterator[None]:
+    """torch's intra-op threads set to ``count`` inside the block, restored after.
+
+    A track's tensors are small (a few hundred poses of 32 tokens), so a second thread
+    gains little and its workers spin-wait between the thousands of ops of a refinement:
+    CPU time the target counts (issue #12). When the cores are shared (the artist's Blender,
+    the detector's own threads, anything else) the spinning also costs wall clock: on
+    Pose2Sim cam01 with a busy 2-core machine, refinement took 446 CPU ms per person-frame
+    with torch's 2 threads and 50 with one, and 12x less wall clock (docs/performance.md).
+    """
+    before = torch.get_num_threads()
+    if count <= 0 or count == before:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class CheckpointError(RuntimeError):
@@ -57,6 +82,10 @@ class CheckpointError(RuntimeError):
 
 @dataclass
 class GenerativeConfig:
+    # Decoding iterations of stage 1. 4 would halve the transformer's CPU time (5 ms per
+    # person-frame) and scored as well on Pose2Sim and the synthetic clips, but bridged a
+    # merged person's 4-frame gap with a 16 cm pelvis jump (tests/backend/test_server.py) and
+    # took the largest pelvis step on Pose2Sim from 8 to 9 cm (docs/performance.md).
     iterations: int = 8
     hypotheses: int = 1
     # Which hypothesis to keep: "likelihood" of its tokens, "reprojection" (the smallest 2D
@@ -170,6 +199,7 @@ class Hold:
     keep_mask: np.ndarray | None = None
 
 
+@solve_threads()
 def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray | None,
                  obs: Observations, K: np.ndarray, config: GenerativeConfig | None = None,
                  should_stop: Callable[[], bool] | None = None,
@@ -364,6 +394,7 @@ def _place_by_keypoints(tokenizer: Any, body: Any, betas: torch.Tensor, tokens: 
     return torch.as_tensor(transl, dtype=fallback.dtype)
 
 
+@solve_threads()
 def refine_track(tokenizer: Any, body: Any, stage1: Stage1, obs: Observations, K: np.ndarray,
                  config: RefinementConfig | None = None, frames: slice = slice(None),
                  hold: Hold | None = None, should_stop: Callable[[], bool] | None = None

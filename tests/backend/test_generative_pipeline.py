@@ -18,6 +18,7 @@ from genhmr.generative import (
     observations,
     refine_track,
     sample_track,
+    solve_threads,
     window_rows,
     window_stride,
 )
@@ -190,6 +191,30 @@ def test_a_cancelled_track_stops_within_a_refinement_step(checkpoint: Path):
                        GenerativeConfig(refinement=RefinementConfig(steps=100)),
                        should_stop=should_stop)
     assert len(polls) == 4  # one poll per sampling batch and refinement step, then it stopped
+
+
+def test_a_track_is_solved_on_one_torch_thread_and_the_count_restored(checkpoint: Path):
+    """Sampling and refinement run on ``SOLVE_THREADS`` (one: a second thread only spins on a
+    track's small tensors, issue #12) and leave torch's thread count as they found it."""
+    model, tokenizer = load_generative(checkpoint)
+    seen: list[int] = []
+
+    def should_stop() -> bool:
+        seen.append(torch.get_num_threads())
+        return False
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        estimate_track(model, tokenizer, load_default_body(), None, *_walker_track(),
+                       GenerativeConfig(refinement=RefinementConfig(steps=3)),
+                       should_stop=should_stop)
+        assert torch.get_num_threads() == 2
+        with solve_threads(0):  # 0: leave the count alone
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {1}, seen
 
 
 def test_missing_checkpoint_is_a_clear_job_error(media_dir: Path, tmp_path: Path):

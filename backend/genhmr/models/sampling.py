@@ -227,7 +227,7 @@ def _angle_deg(a: Tensor, b: Tensor) -> Tensor:
 
 @torch.no_grad()
 def joint_uncertainty(tokenizer: PoseTokenizer, tokens: Tensor, logits: Tensor,
-                      chunk: int = 64) -> Tensor:
+                      chunk: int = 16) -> Tensor:
     """Per-joint uncertainty (B, 21) in degrees of decoded poses.
 
     For each token slot i the decoder is run with slot i's code replaced by its *expected*
@@ -238,6 +238,10 @@ def joint_uncertainty(tokenizer: PoseTokenizer, tokens: Tensor, logits: Tensor,
     tied to joints: the decoder's sensitivity is what maps them). It costs N decodes per pose.
     A symmetric bimodal distribution whose mean is the chosen code reads as certain: the
     entropy (``DecodeResult.entropy``) is the complementary signal.
+
+    ``chunk`` poses (``chunk * N`` decodes) at a time: 16 keeps each layer's activations in
+    the CPU's cache, 0.9 s against 1.7 s with 64 for a 100-frame track on one thread (same
+    numbers).
     """
     B, N = tokens.shape
     codebook = tokenizer.codebook
