@@ -4,12 +4,14 @@
 
     . ~/.cache/genhmr/env.sh
     $GENHMR_PYTHON benchmarks/report.py [--jobs out/bench_report] [--views cam01 ...]
-        [--no-demo] [--out docs/BENCHMARKS.md]
+        [--no-demo] [--no-world] [--out docs/BENCHMARKS.md]
 
 * **Real, with truth**: Pose2Sim ``Demo_MultiPerson``, 4 calibrated views, every person,
   against the triangulated pseudo-ground truth (``benchmarks/pose2sim_3d.py`` says what it is
   and what it flatters).
 * **Real, no truth**: ``demo.mp4``: jitter, root speed, facing flips (``demo_motion.py``).
+* **World space** (issue #13): camera motion on turned real frames and static clips, the
+  floor against the calibration, foot sliding and penetration (``world_space.py``).
 * **Time**: each job's CPU time per tracked person-frame against MediaPipe alone (the legacy
   single-person ``Pose``, complexity 1) on the same frames in the same run.
 
@@ -27,6 +29,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +40,7 @@ for path in (ROOT, ROOT / "backend", ROOT / "tools"):
 
 import numpy as np  # noqa: E402
 
-from benchmarks import demo_motion, pose2sim_3d, synthetic_3d  # noqa: E402
+from benchmarks import demo_motion, pose2sim_3d, synthetic_3d, world_space  # noqa: E402
 from benchmarks.methods import LABELS, METHODS, all_bodies, load_models, run_cached  # noqa: E402
 
 COMMAND = "$GENHMR_PYTHON benchmarks/report.py"
@@ -239,6 +242,8 @@ def main() -> int:
     parser.add_argument("--views", nargs="*", default=list(pose2sim_3d.VIEWS),
                         choices=pose2sim_3d.VIEWS)
     parser.add_argument("--no-demo", action="store_true")
+    parser.add_argument("--no-world", action="store_true",
+                        help="skip the world-space section (camera motion, floor, feet)")
     parser.add_argument("--synthetic", type=int, default=8, metavar="N",
                         help="synthetic sequences of 60 frames (0: skip)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
@@ -267,6 +272,7 @@ def main() -> int:
     models = load_models(args.checkpoint)
     single_frame = load_models(args.single_frame)[1] if args.single_frame else None
     rows, timing, depth = [], [], {}
+    world: dict[str, Any] = {"pose2sim": [], "demo": [], "seconds": 0.0}
     for view in args.views:
         video = media / "pose2sim" / "Demo_MultiPerson" / "videos" / f"{view}.mp4"
         print(f"{view}: analysing", flush=True)
@@ -279,6 +285,10 @@ def main() -> int:
                        "person_frames": clip["person_frames"],
                        **mediapipe_baseline_ms(video, clip["frames"]), **clip["seconds"]})
         fps = clip["result"].fps
+        if not args.no_world:
+            t = time.perf_counter()
+            world["pose2sim"].append(world_space.pose2sim_view(clip["result"], v))
+            world["seconds"] += time.perf_counter() - t
     demo_rows: list[dict[str, Any]] = []
     if not args.no_demo:
         video = media / "demo.mp4"
@@ -288,6 +298,10 @@ def main() -> int:
         up = None if result.ground_plane is None else np.asarray(result.ground_plane)[:3]
         demo_rows = demo_motion.person_rows(clip["bodies"], result.camera_rotation, up,
                                             result.fps)
+        if not args.no_world:
+            t = time.perf_counter()
+            world["demo"] = world_space.demo_people(result)
+            world["seconds"] += time.perf_counter() - t
         timing.append({"clip": "demo.mp4", "frames": len(clip["frames"]),
                        "person_frames": clip["person_frames"],
                        **mediapipe_baseline_ms(video, clip["frames"]), **clip["seconds"]})
@@ -301,6 +315,11 @@ def main() -> int:
         synthetic_rows = synthetic_3d.rows(
             synthetic_3d.sequences(motion, body, count=args.synthetic), body, generative)
 
+    if not args.no_world:
+        print("world space: camera motion", flush=True)
+        world["camera"] = world_space.camera_motion(
+            media, {_clip_path(t["clip"]): t["mediapipe_ms"] for t in timing})
+        world["seconds"] += world["camera"]["seconds"]
     summary = summarise(rows)
     image = args.out.parent / "images" / "bench_pelvis_depth.png"
     if depth:
@@ -308,7 +327,7 @@ def main() -> int:
     report = {"date": datetime.date.today().isoformat(), "machine": machine(),
               "pose2sim": {"summary": summary, "rows": rows}, "demo": demo_rows,
               "synthetic": {"summary": summarise(synthetic_rows), "rows": synthetic_rows},
-              "timing": timing}
+              "timing": timing, **({} if args.no_world else {"world": world})}
     json_path = args.json or args.out.with_suffix(".json")
     json_path.write_text(json.dumps(report, indent=1, default=float))
     args.out.write_text(markdown(report, args, image) + "\n")
@@ -372,6 +391,8 @@ def markdown(report: dict[str, Any], args: argparse.Namespace, image: Path) -> s
     if report["demo"]:
         lines += ["## Real footage without truth: `demo.mp4`", "",
                   _paragraph(demo_motion.__doc__), "", *demo_table(report["demo"]), ""]
+    if report.get("world"):
+        lines += world_space.markdown(report["world"])
     if report["timing"]:
         lines += ["## Time", "", "Each job per tracked person-frame (decoding to result file; "
                   "perception = decoding, detection, backfill and tracking) against MediaPipe "
@@ -383,6 +404,13 @@ def markdown(report: dict[str, Any], args: argparse.Namespace, image: Path) -> s
                   "2026-12-03 pinned torch to one thread and timed the wall clock only.", "",
                   *timing_table(report["timing"]), ""]
     return "\n".join(lines)
+
+
+def _clip_path(clip: str) -> str:
+    """A timing row's clip name as a path under the media folder (the camera-motion tool's)."""
+    if clip.startswith("Pose2Sim "):
+        return f"pose2sim/Demo_MultiPerson/videos/{clip.split()[1]}.mp4"
+    return clip
 
 
 def _paragraph(docstring: str | None) -> str:

@@ -26,6 +26,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ def _first_frame(path: Path) -> np.ndarray:
 
 
 def synthetic_rows(media: Path, frames: int) -> list[dict[str, Any]]:
+    """Rotation error on real first frames turned by the known rotations of :func:`_motions`,
+    with and without a stand-in person crossing."""
     rows = []
     for scene, clip in (("lab", LAB), ("park", "demo.mp4")):
         image = _first_frame(media / clip)
@@ -92,7 +95,11 @@ def synthetic_rows(media: Path, frames: int) -> list[dict[str, Any]]:
     return rows
 
 
-def static_rows(media: Path) -> list[dict[str, Any]]:
+def static_rows(media: Path, mediapipe_ms: Mapping[str, float] | None = None
+                ) -> list[dict[str, Any]]:
+    """Drift on the fixed cameras of :data:`STATIC_CLIPS`, people not masked. MediaPipe's ms per
+    frame on the same frames is measured unless ``mediapipe_ms`` gives it per clip (a caller
+    that has just measured it, e.g. ``benchmarks/report.py``, saves running it twice)."""
     rows = []
     for clip in STATIC_CLIPS:
         path = media / clip
@@ -101,15 +108,41 @@ def static_rows(media: Path) -> list[dict[str, Any]]:
         t = time.perf_counter()
         motion = estimate_camera_motion(frames, K)
         seconds = time.perf_counter() - t
-        baseline = mediapipe_baseline(path, np.arange(len(frames)))
+        baseline = (mediapipe_ms or {}).get(clip)
+        if baseline is None:
+            baseline = mediapipe_baseline(path, np.arange(len(frames)))["ms_per_frame"]
         ms = 1000 * seconds / len(frames)
         rows.append({"clip": clip, "frames": len(frames),
                      "max_angle_deg": float(motion.angles_deg().max()),
                      "static_share": float(motion.static.mean()),
                      "key_frames": len(motion.key_frames), "ms_per_frame": ms,
-                     "mediapipe_ms_per_frame": baseline["ms_per_frame"],
-                     "x_mediapipe": ms / baseline["ms_per_frame"]})
+                     "mediapipe_ms_per_frame": float(baseline),
+                     "x_mediapipe": ms / float(baseline)})
     return rows
+
+
+def synthetic_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown table of :func:`synthetic_rows`."""
+    lines = ["| scene | camera motion | person crossing | largest turn (deg) | max error (deg) "
+             "| mean error (deg) | error at the end (deg) | key frames | ms/frame |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['scene']} | {r['motion']} | {'yes' if r['walker'] else 'no'} "
+                     f"| {r['truth_max_deg']:.1f} | {r['max_error_deg']:.3f} "
+                     f"| {r['mean_error_deg']:.3f} | {r['last_error_deg']:.3f} "
+                     f"| {r['key_frames']} | {r['ms_per_frame']:.1f} |")
+    return lines
+
+
+def static_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown table of :func:`static_rows`."""
+    lines = ["| static clip | frames | largest angle found (deg) | frames judged static "
+             "| key frames | ms/frame | x MP |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['clip']} | {r['frames']} | {r['max_angle_deg']:.4f} "
+                     f"| {100 * r['static_share']:.0f} % | {r['key_frames']} "
+                     f"| {r['ms_per_frame']:.1f} | {r['x_mediapipe']:.2f} |")
+    return lines
 
 
 def main() -> int:
@@ -119,23 +152,10 @@ def main() -> int:
     args = parser.parse_args()
     media = media_dir()
     synthetic = synthetic_rows(media, args.frames)
-    print("| scene | camera motion | person crossing | largest turn (deg) | max error (deg) "
-          "| mean error (deg) | error at the end (deg) | key frames | ms/frame |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in synthetic:
-        print(f"| {r['scene']} | {r['motion']} | {'yes' if r['walker'] else 'no'} "
-              f"| {r['truth_max_deg']:.1f} | {r['max_error_deg']:.3f} "
-              f"| {r['mean_error_deg']:.3f} | {r['last_error_deg']:.3f} | {r['key_frames']} "
-              f"| {r['ms_per_frame']:.1f} |")
+    print("\n".join(synthetic_table(synthetic)))
     static = static_rows(media)
     print()
-    print("| static clip | frames | largest angle found (deg) | frames judged static "
-          "| key frames | ms/frame | x MP |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for r in static:
-        print(f"| {r['clip']} | {r['frames']} | {r['max_angle_deg']:.4f} "
-              f"| {100 * r['static_share']:.0f} % | {r['key_frames']} | {r['ms_per_frame']:.1f} "
-              f"| {r['x_mediapipe']:.2f} |")
+    print("\n".join(static_table(static)))
     if args.save_json:
         args.save_json.parent.mkdir(parents=True, exist_ok=True)
         args.save_json.write_text(json.dumps(

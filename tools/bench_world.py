@@ -55,7 +55,7 @@ from genhmr_core.contacts import CONTACT_INDEX, sliding_mm_per_frame  # noqa: E4
 from genhmr_core.ground import FOOT_POINTS, UP, Ground, ground_of_solve  # noqa: E402
 from genhmr_core.keypoints import KEYPOINT_INDEX, mediapipe_to_keypoints_index  # noqa: E402
 from genhmr_core.result_format import JobResult, load_result, save_result  # noqa: E402
-from genhmr_core.scene_space import to_world_axes  # noqa: E402
+from genhmr_core.scene_space import level_rotation, to_world_axes  # noqa: E402
 
 TRUTH = ROOT / "benchmarks" / "truth" / "pose2sim_multiperson_joints3d.npz"
 VIEWS = ("cam01", "cam02", "cam03", "cam04")
@@ -86,24 +86,35 @@ def pose2sim_rows(media: Path, jobs: Path, refinish: bool = False) -> list[dict[
     for v, view in enumerate(VIEWS):
         video = media / "pose2sim" / "Demo_MultiPerson" / "videos" / f"{view}.mp4"
         result = job(video, jobs / f"pose2sim_{view}", refinish)
-        rotation = truth["R"][v].astype(np.float64)
-        up_true = rotation[:, 2]  # the lab's +z (up) in this camera's axes
-        height_true = float((-rotation.T @ truth["t"][v].astype(np.float64))[2])
-        plane = np.asarray(result.ground_plane, dtype=np.float64)
-        level = ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
-                                result.camera_rotation, tilt=False)
-        people = pelvis_rows(result, truth, v)
-        up_published = truth["R_published"][v].astype(np.float64)[:, 2]
-        rows.append({"view": view, "people": people, "true_tilt_deg": _angle_deg(up_true, UP),
-                     "tilt_error_published_deg": _angle_deg(plane[:3], up_published),
-                     "true_height_m": height_true,
-                     "level_tilt_error_deg": _angle_deg(level.normal, up_true),
-                     "level_height_m": level.camera_height,
-                     "tilt_error_deg": _angle_deg(plane[:3], up_true),
-                     "height_m": float(-plane[3]),
-                     "focal_px": float(result.camera_K[0, 0]),
-                     "true_focal_px": float(truth["K"][v][0, 0])})
+        rows.append({**floor_row(result, truth, v), "people": pelvis_rows(result, truth, v)})
     return rows
+
+
+def true_floor(truth: Any, view: int, published: bool = False) -> tuple[np.ndarray, float]:
+    """The lab's up in camera ``view``'s axes (OpenCV) and the camera centre's height above the
+    lab floor (z = 0), from the truth file's calibration (``published``: the lab's own)."""
+    rotation = truth["R_published" if published else "R"][view].astype(np.float64)
+    translation = truth["t_published" if published else "t"][view].astype(np.float64)
+    return rotation[:, 2], float((-rotation.T @ translation)[2])
+
+
+def floor_row(result: JobResult, truth: Any, view: int) -> dict[str, Any]:
+    """One view's floor against the calibration: tilt error (against the truth file's and the
+    published calibration), camera height, focal length; and the level floor from the same
+    job's feet (the rule before the tilt was estimated)."""
+    up_true, height_true = true_floor(truth, view)
+    plane = np.asarray(result.ground_plane, dtype=np.float64)
+    level = ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
+                            result.camera_rotation, tilt=False)
+    return {"view": VIEWS[view], "true_tilt_deg": _angle_deg(up_true, UP),
+            "tilt_error_published_deg": _angle_deg(plane[:3], true_floor(truth, view, True)[0]),
+            "true_height_m": height_true,
+            "level_tilt_error_deg": _angle_deg(level.normal, up_true),
+            "level_height_m": level.camera_height,
+            "tilt_error_deg": _angle_deg(plane[:3], up_true),
+            "height_m": float(-plane[3]),
+            "focal_px": float(result.camera_K[0, 0]),
+            "true_focal_px": float(truth["K"][view][0, 0])}
 
 
 def _leg_length(points: np.ndarray) -> float:
@@ -151,16 +162,23 @@ def pelvis_rows(result: JobResult, truth: Any, view: int) -> list[dict[str, Any]
 
 
 def feet_and_root(result: JobResult) -> list[dict[str, float]]:
-    """Per person: sliding in contact, penetration, largest root speed, reprojection."""
+    """Per person: sliding in contact, penetration, largest root speed, reprojection. Sliding is
+    measured with the floor made level (``scene_space.level_rotation``), so that the measure's
+    horizontal (x, z) is the floor's, whatever the camera's pitch; penetration is the lowest
+    foot point's depth under the floor and under the person's own support (``support_height``:
+    the box top for someone on a box)."""
     plane = np.asarray(result.ground_plane, dtype=np.float64)
     ground = Ground(normal=plane[:3], offset=float(plane[3]), levels=(0.0,), support=(0,),
                     estimated=True)
+    level = level_rotation(plane[:3])
     K = np.asarray(result.camera_K, dtype=np.float64)
     out = []
     for p in range(result.num_people):
         seen = result.valid[p]
         world = to_world_axes(result.keypoints3d[p], result.camera_rotation)
         lowest = ground.height_above(world[:, list(FOOT_POINTS)]).min(axis=1)[seen]
+        support = (np.zeros(len(lowest)) if result.support_height is None
+                   else np.asarray(result.support_height[p], dtype=np.float64)[seen])
         root = to_world_axes(result.transl[p] + result.rest_joints[p, 0],
                              result.camera_rotation)[seen]
         frames = np.flatnonzero(seen)
@@ -171,12 +189,49 @@ def feet_and_root(result: JobResult) -> list[dict[str, float]]:
         confident = detected[..., 2] > 0.5
         error = np.linalg.norm(pixels - detected[..., :2], axis=-1)[confident]
         out.append({"sliding_mm_per_frame": sliding_mm_per_frame(
-                        world[:, list(CONTACT_INDEX)], result.foot_contact[p]),
+                        world[:, list(CONTACT_INDEX)] @ level.T, result.foot_contact[p]),
                     "below_2cm_share": float(np.mean(lowest < -0.02)),
+                    "below_support_2cm_share": float(np.mean(lowest - support < -0.02)),
                     "median_foot_height_m": float(np.median(lowest)),
+                    "median_over_support_m": float(np.median(lowest - support)),
+                    "support_levels_m": {f"{h:.2f}": int(n) for h, n in zip(
+                        *np.unique(np.round(support, 2), return_counts=True), strict=True)},
+                    "contact_share": float(np.mean(
+                        (np.asarray(result.foot_contact[p]) >= 0.5).any(axis=1)[seen])),
                     "max_root_speed_m_s": float(speed.max()) if len(speed) else float("nan"),
                     "reprojection_median_px": float(np.median(error))})
     return out
+
+
+def floor_table(views: list[dict[str, Any]]) -> list[str]:
+    """Markdown table of :func:`floor_row` rows."""
+    lines = ["| view | true tilt | true camera height | level: tilt error, height "
+             "| the product: tilt error, height | tilt error against the published "
+             "calibration | focal (true) |", "|---|---:|---:|---|---|---:|---|"]
+    for r in views:
+        lines.append(f"| {r['view']} | {r['true_tilt_deg']:.1f}° | {r['true_height_m']:.2f} m "
+                     f"| {r['level_tilt_error_deg']:.1f}°, {r['level_height_m']:.2f} m "
+                     f"| {r['tilt_error_deg']:.1f}°, {r['height_m']:.2f} m "
+                     f"| {r['tilt_error_published_deg']:.1f}° "
+                     f"| {r['focal_px']:.0f} px ({r['true_focal_px']:.0f}) |")
+    return lines
+
+
+def feet_table(jobs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Markdown table of :func:`feet_and_root` rows, per person, for each named job."""
+    lines = ["| demo.mp4 person | job | sliding in contact (mm/frame) | frames > 2 cm under the "
+             "floor / under their support | max root speed (m/s) | reprojection median (px) |",
+             "|---|---|---:|---:|---:|---:|"]
+    people = len(next(iter(jobs.values())))
+    for p in range(people):
+        for name, rows in jobs.items():
+            r = rows[p]
+            lines.append(f"| {p} | {name} | {r['sliding_mm_per_frame']:.1f} "
+                         f"| {100 * r['below_2cm_share']:.0f} % / "
+                         f"{100 * r['below_support_2cm_share']:.0f} % "
+                         f"| {r['max_root_speed_m_s']:.1f} "
+                         f"| {r['reprojection_median_px']:.2f} |")
+    return lines
 
 
 def main() -> int:
@@ -188,16 +243,7 @@ def main() -> int:
     args = parser.parse_args()
     media = media_dir()
     views = pose2sim_rows(media, args.jobs, args.refinish)
-    print("| view | true tilt | true camera height | level: tilt error, height "
-          "| the product: tilt error, height | tilt error against the published calibration "
-          "| focal (true) |")
-    print("|---|---:|---:|---|---|---:|---|")
-    for r in views:
-        print(f"| {r['view']} | {r['true_tilt_deg']:.1f}° | {r['true_height_m']:.2f} m "
-              f"| {r['level_tilt_error_deg']:.1f}°, {r['level_height_m']:.2f} m "
-              f"| {r['tilt_error_deg']:.1f}°, {r['height_m']:.2f} m "
-              f"| {r['tilt_error_published_deg']:.1f}° "
-              f"| {r['focal_px']:.0f} px ({r['true_focal_px']:.0f}) |")
+    print("\n".join(floor_table(views)))
     print()
     print("| view | person | pelvis error, camera frame | our depth / true | largest pelvis "
           "step (truth) | our leg / true leg |")
@@ -214,14 +260,7 @@ def main() -> int:
     raw = feet_and_root(job(demo, args.jobs / "demo_raw", args.refinish, foot_locking=False,
                             depth_smoothing_s=0.0))
     print()
-    print("| demo.mp4 person | job | sliding in contact (mm/frame) | frames > 2 cm under the "
-          "floor | max root speed (m/s) | reprojection median (px) |")
-    print("|---|---|---:|---:|---:|---:|")
-    for p, (a, b) in enumerate(zip(raw, product, strict=True)):
-        for name, r in (("no smoothing, no locking", a), ("the product", b)):
-            print(f"| {p} | {name} | {r['sliding_mm_per_frame']:.1f} "
-                  f"| {100 * r['below_2cm_share']:.0f} % | {r['max_root_speed_m_s']:.1f} "
-                  f"| {r['reprojection_median_px']:.2f} |")
+    print("\n".join(feet_table({"no smoothing, no locking": raw, "the product": product})))
     if args.save_json:
         args.save_json.parent.mkdir(parents=True, exist_ok=True)
         args.save_json.write_text(json.dumps({"pose2sim": views, "demo_product": product,
