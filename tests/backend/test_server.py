@@ -157,6 +157,14 @@ def test_merge_solves_two_pieces_of_one_person_again(backend: Backend, media_dir
     seen = whole.frame_indices[whole.valid[p]]
     cut, resume = int(seen[3]), int(seen[3]) + 4  # video frames cut..resume-1: nobody
     middle = int(whole.track_ids.max()) + 1
+
+    def refused(request: dict, kind: str, text: str) -> None:
+        """The backend answers ``request`` with an error of ``kind`` that says ``text``."""
+        backend.send(request)
+        error, _ = backend.until("error", "done")
+        assert error["type"] == "error" and error["kind"] == kind, error
+        assert text in error["message"] and error["job_id"] == request["job_id"]
+
     # The cut made with the protocol's split and drop (the add-on's Split and Delete).
     state = digest()
     for request, kind, text in (
@@ -170,10 +178,7 @@ def test_merge_solves_two_pieces_of_one_person_again(backend: Backend, media_dir
             (protocol.drop_request("d0", str(job), 99), "job", "no person 99"),
             (protocol.drop_request("d1", str(tmp_path / "gone"), track), "job_folder",
              "does not exist")):
-        backend.send(request)
-        error, _ = backend.until("error", "done")
-        assert error["type"] == "error" and error["kind"] == kind, error
-        assert text in error["message"] and error["job_id"] == request["job_id"]
+        refused(request, kind, text)
     assert digest() == state
     backend.send(protocol.split_request("s4", str(job), track, cut))
     done, events = backend.until("done", "error")
@@ -208,10 +213,7 @@ def test_merge_solves_two_pieces_of_one_person_again(backend: Backend, media_dir
               "other": later}, "job", "keep must be a track id"),
             (protocol.merge_request("m3", str(tmp_path / "gone"), track, later), "job_folder",
              "does not exist")):
-        backend.send(request)
-        error, _ = backend.until("error", "done")
-        assert error["type"] == "error" and error["kind"] == kind, error
-        assert text in error["message"] and error["job_id"] == request["job_id"]
+        refused(request, kind, text)
     assert digest() == state
 
     backend.send(protocol.merge_request("m4", str(job), track, later))
