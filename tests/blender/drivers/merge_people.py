@@ -162,6 +162,8 @@ def modal_rerun(name: str, esc: bool) -> dict:
 
 
 out["modal"] = {"done": modal_rerun(other, esc=False), "esc": modal_rerun(other, esc=True)}
+# a driver-registered operator left registered crashes bpy 4.2's exit handlers
+bpy.utils.unregister_class(GENHMR_OT_test_refine_modal)
 status = on(between, delete_op)
 out["drop"] = {"status": status, "message": runtime().status, "rigs": rig_names(),
                "tracks": track_ids()}
