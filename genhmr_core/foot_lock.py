@@ -9,8 +9,11 @@ support level it rests on, the floor or e.g. a box top, when the floor is known)
 that leg so the point lands there, with two-bone IK (the knee stays in its bending plane). The
 foot keeps its pitch and roll, so it can still roll about the pinned point (heel strike, push-off),
 but its heading about the vertical is held at the stretch's median: pinned by one point alone, a
-foot the solve turns by a few degrees a frame sweeps its other end across the floor. The hip
-stays; with
+foot the solve turns by a few degrees a frame sweeps its other end across the floor. With the
+floor known, nothing is left under the level the person stands on (``lift_feet``): a pinned
+foot whose other end the solve drove into the floor is tipped up about its pinned point, and a
+foot that is not pinned (the swing) but dips under the level is lifted onto it by the same leg
+IK. The hip stays; with
 ``max_reach`` set, a leg that cannot reach moves the whole body towards the pin by what is
 missing. The pin holds over the whole stretch; the correction it made at each end fades out
 over ``blend_s`` into the frames before and after (the swing), so nothing pops.
@@ -54,6 +57,9 @@ class FootLockConfig:
     # median: pinning one point alone let the foot turn about it, and the other point swept
     # 20 mm per frame (demo.mp4's walking woman: heels 21-23 mm/frame about pinned toes).
     lock_heading: bool = True
+    # A foot that is not pinned but dips under the level the person stands on (a swinging foot
+    # of a body solved a little low) is lifted onto it by the same leg IK (needs the floor).
+    lift_feet: bool = True
 
 
 def forward_kinematics(rest_joints: np.ndarray, global_orient: np.ndarray,
@@ -151,7 +157,7 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
     for (hip, knee, ankle), columns in LEGS:
         planted = valid & (np.asarray(contact)[:, list(columns)].max(axis=1) >= config.threshold)
         moves = np.zeros((frames, 3))  # how far each frame's pinned point is sent
-        turns = np.zeros(frames)  # how far the foot turns about the vertical (radians)
+        turns = np.zeros((frames, 3))  # how the foot turns about its pinned point (world, aa)
         pivots = np.zeros((frames, 3))  # the pinned point, where the solve put it
         pinned = np.zeros(frames, dtype=bool)
         for start, end in planted_stretches(planted, config.min_frames):
@@ -168,7 +174,14 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
                 moves[f] = turn[f] @ pin - point[f]  # the pin, in this frame's camera
                 pivots[f] = point[f]
             if config.lock_heading:
-                turns[start:end] = _heading_turns(keypoints3d, columns, turn, start, end, up)
+                turns[start:end] = np.outer(
+                    _heading_turns(keypoints3d, columns, turn, start, end, up), up)
+            if config.lift_feet and ground is not None:
+                other = columns[1] if column == columns[0] else columns[0]
+                turns[start:end] = _pitch_up(turns[start:end], world, np.einsum(
+                    "fji,fj->fi", turn[start:end],
+                    np.asarray(keypoints3d, dtype=np.float64)[start:end, CONTACT_INDEX[other]]),
+                    up)
             pinned[start:end] = True
             for edge, step in ((start, -1), (end - 1, 1)):  # fade the correction out
                 for k in range(1, blend + 1):
@@ -179,14 +192,17 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
                     turns[f] = turns[edge] * (1.0 - k / (blend + 1))
                     pivots[f] = np.asarray(keypoints3d, dtype=np.float64)[
                         f, CONTACT_INDEX[column]]
+        if config.lift_feet and ground is not None:
+            _lift(moves, keypoints3d, columns, turn, valid, ground, up)
         targets.append((hip, knee, ankle, moves, turns, pivots))
     new_transl = np.array(transl, dtype=np.float64)
     for f in range(frames):
         legs, headings = [], []
         for h, k, a, m, t, pivot in targets:
-            if not (m[f].any() or t[f]):
+            if not (m[f].any() or t[f].any()):
                 continue
-            spin = _about(turn[f] @ up, t[f])  # the heading's turn, in this frame's camera
+            # the foot's turn, in this frame's camera
+            spin = turn[f] @ axis_angle_to_matrix(t[f]) @ turn[f].T
             # the ankle goes where the foot, turned about its pinned point, puts it
             legs.append((h, k, a, pivot[f] + m[f] + spin @ (joints[f, a] - pivot[f])))
             headings.append((a, spin))
@@ -240,6 +256,44 @@ def _bend_leg(joints: np.ndarray, rots: np.ndarray, hip: int, knee: int, ankle: 
         joints[j] = joints[j] + shift
 
 
+def _lift(moves: np.ndarray, keypoints3d: np.ndarray, columns: tuple[int, int],
+          turn: np.ndarray, valid: np.ndarray, ground: Ground, up: np.ndarray) -> None:
+    """In place: each valid frame where this leg is not moved yet and its lower foot point is
+    under the support level the person stands on gets the move that lifts it onto it."""
+    kp = np.asarray(keypoints3d, dtype=np.float64)
+    world = np.einsum("fji,fkj->fki", turn, kp[:, [CONTACT_INDEX[c] for c in
+                                                   (0, 1, 2, 3)]])  # (F, 4, 3)
+    person_low = ground.height_above(world).min(axis=1)
+    level = support_heights(person_low, ground.levels)
+    leg_low = ground.height_above(world[:, list(columns)]).min(axis=1)
+    under = valid & ~moves.any(axis=1) & (leg_low < level)
+    for f in np.flatnonzero(under):
+        moves[f] = turn[f] @ ((level[f] - leg_low[f]) * up)
+
+
+def _pitch_up(turns: np.ndarray, pinned: np.ndarray, other: np.ndarray,
+              up: np.ndarray) -> np.ndarray:
+    """(n, 3) each frame's foot turn (axis-angle, world) with a pitch added where the foot's
+    other point, after the turn, would be under the pinned one's level: the foot tipped about
+    its pinned point until that point is level with it (a toe driven into the floor while the
+    heel is pinned). ``pinned`` and ``other``: (n, 3) world points as the solve put them."""
+    out = np.array(turns, dtype=np.float64)
+    for i in range(len(out)):
+        turn = axis_angle_to_matrix(out[i])
+        reach = turn @ (other[i] - pinned[i])
+        length = np.linalg.norm(reach)
+        below = -float(reach @ up)
+        if below <= 0 or length < 1e-6:
+            continue
+        axis = np.cross(reach, up)
+        if np.linalg.norm(axis) < 1e-9:
+            continue
+        angle = np.arcsin(min(below / length, 1.0))
+        tip = axis_angle_to_matrix(axis / np.linalg.norm(axis) * angle)
+        out[i] = matrix_to_axis_angle(tip @ turn)
+    return out
+
+
 def _turn_foot(joints: np.ndarray, rots: np.ndarray, ankle: int, spin: np.ndarray) -> None:
     """In place for one frame: the foot (the ankle's rotation and every joint below it) turned
     by ``spin`` about the ankle."""
@@ -248,15 +302,6 @@ def _turn_foot(joints: np.ndarray, rots: np.ndarray, ankle: int, spin: np.ndarra
         if _descends_from(j, ankle):
             rots[j] = spin @ rots[j]
             joints[j] = joints[ankle] + spin @ (joints[j] - joints[ankle])
-
-
-def _about(axis: np.ndarray, angle: float) -> np.ndarray:
-    """(3, 3) rotation by ``angle`` radians about the unit ``axis`` (Rodrigues)."""
-    axis = np.asarray(axis, dtype=np.float64)
-    axis = axis / max(np.linalg.norm(axis), 1e-12)
-    k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]],
-                  [-axis[1], axis[0], 0.0]])
-    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
 
 
 def _heading_turns(keypoints3d: np.ndarray, columns: tuple[int, int], turn: np.ndarray,

@@ -187,3 +187,38 @@ def test_a_planted_foot_that_turns_about_its_pin_is_held_straight():
     np.testing.assert_allclose(np.linalg.norm(held[2][:, foot] - held[2][:, foot - 3], axis=1),
                                np.linalg.norm(joints[:, foot] - joints[:, foot - 3], axis=1),
                                atol=1e-9)
+
+
+def test_feet_driven_into_the_floor_are_brought_up_onto_it():
+    """The floor 2 cm above the solved heels: the planted left foot's pinned heel rests on it,
+    and its toe, pitched into the floor by the solve, is tipped up about the heel onto it; the
+    swinging right foot, not pinned, is lifted onto it by the leg. Without ``lift_feet`` both
+    stay under it."""
+    from genhmr_core.ground import Ground
+
+    rest, go, pose, transl, _, contact = _person(seed=5)
+    frames = len(go)
+    pose[:, JOINT_INDEX["left_ankle"] - 1] = [0.25, 0.0, 0.0]  # the toe dips
+    joints, rots = forward_kinematics(rest, go, pose, transl)
+    attached, offsets = keypoint_attachments()
+    keypoints = joints[:, attached] + np.einsum("fkij,kj->fki", rots[:, attached], offsets)
+    contact[5:30, 0] = 0.99  # the heel rests most: the pinned point
+    heel, toe = CONTACT_INDEX[0], CONTACT_INDEX[1]
+    floor_y = float(np.median(keypoints[5:30, heel, 1])) - 0.02  # OpenCV y: down
+    ground = Ground(normal=np.array([0.0, -1.0, 0.0]), offset=-floor_y, levels=(0.0,),
+                    support=(frames,), estimated=True)
+    valid = np.ones(frames, bool)
+    feet = list(CONTACT_INDEX)
+    assert (ground.height_above(keypoints[5:30, toe]) < -0.03).all()
+    assert (ground.height_above(keypoints[:, feet[2:]]).min(axis=1) < -0.01).any()
+
+    lifted = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS, ground=ground)
+    kept = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS, ground=ground,
+                     config=FootLockConfig(lift_feet=False))
+    np.testing.assert_allclose(ground.height_above(lifted[3][5:30, heel]), 0.0, atol=1e-6)
+    assert ground.height_above(lifted[3][5:30, toe]).min() > -1e-6  # tipped up, not under
+    assert ground.height_above(kept[3][5:30, toe]).min() < -0.03
+    right = ground.height_above(lifted[3][:, feet[2:]]).min(axis=1)
+    assert right.min() > -1e-6, right.min()
+    fk, _ = forward_kinematics(rest, go, lifted[0], lifted[1])
+    np.testing.assert_allclose(fk, lifted[2], atol=1e-9)
