@@ -261,10 +261,8 @@ def _lift(moves: np.ndarray, keypoints3d: np.ndarray, columns: tuple[int, int],
     """In place: each valid frame where this leg is not moved yet and its lower foot point is
     under the support level the person stands on gets the move that lifts it onto it."""
     kp = np.asarray(keypoints3d, dtype=np.float64)
-    world = np.einsum("fji,fkj->fki", turn, kp[:, [CONTACT_INDEX[c] for c in
-                                                   (0, 1, 2, 3)]])  # (F, 4, 3)
-    person_low = ground.height_above(world).min(axis=1)
-    level = support_heights(person_low, ground.levels)
+    world = np.einsum("fji,fkj->fki", turn, kp[:, list(CONTACT_INDEX)])  # (F, 4, 3)
+    level = support_heights(ground.height_above(world).min(axis=1), ground.levels)
     leg_low = ground.height_above(world[:, list(columns)]).min(axis=1)
     under = valid & ~moves.any(axis=1) & (leg_low < level)
     for f in np.flatnonzero(under):

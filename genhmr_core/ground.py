@@ -94,6 +94,15 @@ def lowest_feet(keypoints3d_world: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out[np.isfinite(out).all(axis=1)]
 
 
+def lowest_foot_heights(keypoints3d: np.ndarray, camera_rotation: np.ndarray | None,
+                        ground: Ground) -> np.ndarray:
+    """(F,) one person's lowest foot point (heels and big toes) above ``ground``'s floor in
+    each frame: keypoints (F, K, 3) in each frame's camera axes, turned into the world frame
+    with ``camera_rotation`` (F, 3, 3; None for a fixed camera)."""
+    feet = to_world_axes(keypoints3d, camera_rotation)[:, list(FOOT_POINTS)]
+    return ground.height_above(feet).min(axis=1)
+
+
 def body_up_vectors(global_orient: np.ndarray, valid: np.ndarray,
                     camera_rotation: np.ndarray | None = None) -> np.ndarray:
     """(N, 3) every valid person-frame's body up axis in the world frame: the SMPL-X model's +Y

@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 
 from genhmr_core.floor_size import FloorSizeConfig, floor_scale, floor_scales
-from genhmr_core.ground import FOOT_POINTS, Ground
+from genhmr_core.ground import Ground, lowest_foot_heights
 from genhmr_core.result_format import JobResult
-from genhmr_core.scene_space import to_world_axes
 
 from .repose import pose_again
 
@@ -46,12 +45,10 @@ def scaled_betas(body: Any, betas: np.ndarray, scale: float) -> tuple[np.ndarray
     k = names.index(HEIGHT_SHAPE)
     low, high = (float(v) for v in body.shape_limits[k])
     tried = np.linspace(low, high, _GRID)
-    heights = []
-    for value in tried:
-        trial = betas.copy()
-        trial[k] = value
-        heights.append(stature(body, trial))
-    heights = np.asarray(heights)
+    trials = np.repeat(betas[None], _GRID, axis=0)
+    trials[:, k] = tried
+    joints = body.rest_joints(trials).detach().cpu().numpy()  # (GRID, J, 3), one call
+    heights = joints[..., 1].max(axis=1) - joints[..., 1].min(axis=1)
     if not np.all(np.diff(heights) > 0):
         return betas, 1.0
     before = stature(body, betas)
@@ -100,8 +97,8 @@ def resize_stage1(stage1: Any, body: Any, betas: np.ndarray, scale: float) -> No
 
 def _lowest_feet(result: JobResult, p: int, ground: Ground) -> np.ndarray:
     """(F_p,) person ``p``'s lowest foot point above the floor in each frame they were seen."""
-    feet = to_world_axes(result.keypoints3d[p], result.camera_rotation)[:, list(FOOT_POINTS)]
-    return ground.height_above(feet).min(axis=1)[result.valid[p]]
+    return lowest_foot_heights(result.keypoints3d[p], result.camera_rotation,
+                               ground)[result.valid[p]]
 
 
 def size_person_on_the_floor(result: JobResult, p: int, body: Any, ground: Ground,

@@ -385,11 +385,14 @@ def _ground_and_contacts(result: JobResult, lines: BackgroundLines | None
     return ground, contacts
 
 
-def _ground(result: JobResult, lines: BackgroundLines | None) -> Ground:
-    """The floor under the people's feet, its tilt from the background's vertical lines where
-    they tell it (``ground.estimated`` False: nobody's feet were known)."""
+def _ground(result: JobResult, lines: BackgroundLines | None,
+            valid: np.ndarray | None = None) -> Ground:
+    """The floor under the people's feet (those of ``valid``, default every valid
+    person-frame), its tilt from the background's vertical lines where they tell it
+    (``ground.estimated`` False: nobody's feet were known)."""
     vertical = _background_up(result, lines)
-    ground = ground_of_solve(result.keypoints3d, result.global_orient, result.valid,
+    ground = ground_of_solve(result.keypoints3d, result.global_orient,
+                             result.valid if valid is None else valid,
                              result.camera_rotation,
                              background_up=None if vertical is None else vertical.up)
     log.info("ground: camera %.2f m above the floor, tilted %.1f deg (from %s); support "
@@ -440,10 +443,7 @@ def size_against_the_others(solve: JobResult, person: int, body: Any,
         others[leaving] = False
     if not others.any():
         return
-    vertical = _background_up(solve, lines)
-    ground = ground_of_solve(solve.keypoints3d, solve.global_orient, others,
-                             solve.camera_rotation,
-                             background_up=None if vertical is None else vertical.up)
+    ground = _ground(solve, lines, others)
     if not ground.estimated:
         return
     scale, betas = size_person_on_the_floor(solve, person, body, ground)
@@ -488,16 +488,15 @@ def _world_fields(result: JobResult, ground: Ground) -> tuple[np.ndarray, np.nda
     readers other than Blender that want world-space trajectories."""
     from genhmr_core import scene_space
     from genhmr_core.contacts import support_heights
-    from genhmr_core.ground import FOOT_POINTS
+    from genhmr_core.ground import lowest_foot_heights
 
     turn = scene_space.scene_rotations(result.camera_rotation, ground.normal, result.num_frames)
     roots = np.stack([scene_space.camera_to_world(result.transl[p] + result.rest_joints[p, 0],
                                                   ground.camera_height, turn)
                       for p in range(result.num_people)])
-    feet = [scene_space.to_world_axes(result.keypoints3d[p], result.camera_rotation)
-            [:, list(FOOT_POINTS)] for p in range(result.num_people)]
-    support = np.stack([support_heights(ground.height_above(f).min(axis=1), ground.levels)
-                        for f in feet])
+    support = np.stack([support_heights(lowest_foot_heights(result.keypoints3d[p],
+                                                            result.camera_rotation, ground),
+                                        ground.levels) for p in range(result.num_people)])
     seen = result.valid
     return (np.where(seen[..., None], roots, 0.0).astype(np.float32),
             np.where(seen, support, 0.0).astype(np.float32))
