@@ -152,6 +152,7 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
     new_joints, new_rots = joints.copy(), rots.copy()
     blend = max(1, round(config.blend_s * fps))
     targets = []  # per leg: (hip, knee, ankle, moves, turns, pivots; zero where not pinned)
+    pins = []  # per leg: (F,) the frames its foot is pinned
     # the world's up: the floor's normal, else the camera's (OpenCV: y points down)
     up = np.array([0.0, -1.0, 0.0]) if ground is None else np.asarray(ground.normal, float)
     for (hip, knee, ankle), columns in LEGS:
@@ -192,9 +193,8 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
                     turns[f] = turns[edge] * (1.0 - k / (blend + 1))
                     pivots[f] = np.asarray(keypoints3d, dtype=np.float64)[
                         f, CONTACT_INDEX[column]]
-        if config.lift_feet and ground is not None:
-            _lift(moves, keypoints3d, columns, turn, valid, ground, up)
         targets.append((hip, knee, ankle, moves, turns, pivots))
+        pins.append(pinned)
     new_transl = np.array(transl, dtype=np.float64)
     for f in range(frames):
         legs, headings = [], []
@@ -216,6 +216,10 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             _bend_leg(new_joints[f], new_rots[f], hip, knee, ankle, target)
         for ankle, spin in headings:
             _turn_foot(new_joints[f], new_rots[f], ankle, spin)
+    if config.lift_feet and ground is not None:
+        _lift_unpinned(new_joints, new_rots, _move_keypoints(keypoints3d, joints, rots, new_joints,
+                                                            new_rots),
+                       keypoints3d, pins, turn, valid, ground, up)
     for leg_joints, _ in LEGS:
         for j in leg_joints:  # back to SMPL-X locals: parent^T @ global
             local = np.swapaxes(new_rots[:, PARENTS[j]], -1, -2) @ new_rots[:, j]
@@ -256,17 +260,26 @@ def _bend_leg(joints: np.ndarray, rots: np.ndarray, hip: int, knee: int, ankle: 
         joints[j] = joints[j] + shift
 
 
-def _lift(moves: np.ndarray, keypoints3d: np.ndarray, columns: tuple[int, int],
-          turn: np.ndarray, valid: np.ndarray, ground: Ground, up: np.ndarray) -> None:
-    """In place: each valid frame where this leg is not moved yet and its lower foot point is
-    under the support level the person stands on gets the move that lifts it onto it."""
-    kp = np.asarray(keypoints3d, dtype=np.float64)
-    world = np.einsum("fji,fkj->fki", turn, kp[:, list(CONTACT_INDEX)])  # (F, 4, 3)
+def _lift_unpinned(joints: np.ndarray, rots: np.ndarray, moved: np.ndarray,
+                   keypoints3d: np.ndarray, pins: list[np.ndarray], turn: np.ndarray,
+                   valid: np.ndarray, ground: Ground, up: np.ndarray) -> None:
+    """In place: every valid frame where a leg's foot is not pinned but its lower point is
+    under the support level the person stands on gets that leg bent so the foot rises onto it.
+
+    Run last, on the feet as the pins left them (``moved``, keypoints after the pass), so the
+    frames where a pin's correction fades out into the swing are covered too: a fading pitch
+    or pin let the other foot point dip 4-8 cm under the floor for exactly those frames
+    (Pose2Sim cam01/cam02's man). The level is read from the solve's own feet, as the pins'."""
+    world = np.einsum("fji,fkj->fki", turn, np.asarray(keypoints3d, dtype=np.float64)[
+        :, list(CONTACT_INDEX)])  # (F, 4, 3)
     level = support_heights(ground.height_above(world).min(axis=1), ground.levels)
-    leg_low = ground.height_above(world[:, list(columns)]).min(axis=1)
-    under = valid & ~moves.any(axis=1) & (leg_low < level)
-    for f in np.flatnonzero(under):
-        moves[f] = turn[f] @ ((level[f] - leg_low[f]) * up)
+    now = np.einsum("fji,fkj->fki", turn, moved[:, list(CONTACT_INDEX)])
+    for ((hip, knee, ankle), columns), pinned in zip(LEGS, pins, strict=True):
+        low = ground.height_above(now[:, list(columns)]).min(axis=1)
+        for f in np.flatnonzero(valid & ~pinned & (low < level)):
+            # the foot only moves with its ankle (_bend_leg keeps its orientation)
+            _bend_leg(joints[f], rots[f], hip, knee, ankle,
+                      joints[f, ankle] + turn[f] @ ((level[f] - low[f]) * up))
 
 
 def _pitch_up(turns: np.ndarray, pinned: np.ndarray, other: np.ndarray,
