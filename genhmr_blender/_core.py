@@ -19,6 +19,7 @@ try:
         retarget,
         scene_space,
         skeleton,
+        supports,
     )
 except ImportError:  # imported as a top-level package (tests, tools)
     from genhmr_core import (  # type: ignore[no-redef]
@@ -31,7 +32,8 @@ except ImportError:  # imported as a top-level package (tests, tools)
         retarget,
         scene_space,
         skeleton,
+        supports,
     )
 
 __all__ = ["body_mesh", "confidence", "contacts", "ground", "protocol", "result_format", "retarget",
-           "scene_space", "skeleton"]
+           "scene_space", "skeleton", "supports"]

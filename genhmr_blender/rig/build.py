@@ -16,7 +16,7 @@ import time
 import bpy
 import numpy as np
 
-from .._core import confidence, result_format, scene_space
+from .._core import confidence, contacts, result_format, scene_space, supports
 from .._core import ground as ground_core
 from . import armature, camera, ground, keyframes, mesh, reimport
 from . import unsure as unsure_marks
@@ -248,6 +248,12 @@ def _build(context: bpy.types.Context, result: result_format.JobResult, options:
             created.add(bpy.data.objects, plane)
             reimport.tag(plane, "ground")
             ground_name = plane.name
+            for i, block in enumerate(_raised_supports(result, height, turn)):
+                obj = ground.build_support(f"{coll.name} support {block.height:.2f} m", block,
+                                           coll)
+                created.add(bpy.data.meshes, obj.data)
+                created.add(bpy.data.objects, obj)
+                reimport.tag(obj, "support", i)
         timings["armatures"] = t_rig
         timings["keyframes"] = t_key
         if skin is not None:
@@ -301,6 +307,19 @@ def person_motion(result: result_format.JobResult, p: int, rest: np.ndarray,
     root = scene_space.root_locations(result.transl[p], result.rest_joints[p], rest[0], height,
                                       camera_rotation=turn)
     return quats, root
+
+
+def _raised_supports(result: result_format.JobResult, height: float, turn: np.ndarray | None
+                     ) -> list[supports.Support]:
+    """The blocks under the levels above the floor people stood on (none for results without
+    contacts and support levels)."""
+    if result.support_height is None or result.foot_contact is None or not result.num_people:
+        return []
+    feet = np.stack([scene_space.camera_to_world(
+        result.keypoints3d[p][:, list(contacts.CONTACT_INDEX)], height, turn)
+        for p in range(result.num_people)])
+    return supports.raised_supports(feet, result.support_height, result.foot_contact,
+                                    result.valid)
 
 
 def _floor(result: result_format.JobResult) -> ground_core.Ground:

@@ -6,12 +6,14 @@ first import: a character whose retarget source is ``GenHMR_person_3``, a prop p
 bone, the rig's place in their own collections. So the new result is built as usual (into a
 scratch collection, with the usual rollback on failure) and then merged into the existing one:
 
-* every object the import made carries its role (rig, body, camera, ground) and track id;
+* every object the import made carries its role (rig, body, camera, ground, support) and track
+  id (a support block's: its index);
 * an existing object with the same role and track **adopts** the new one: its data (armature,
   mesh, camera), transform, action, custom properties and pose-bone properties, while the
   object itself (its name, its users, its children, its other collections) stays;
 * new people join the existing collection; people the new result does not have are left as
-  they were (and reported);
+  they were (and reported); support blocks the new result does not have go (they are drawn
+  from the result's feet, nothing of the artist's);
 * the replaced data-blocks and actions are removed when nothing else uses them.
 """
 
@@ -21,7 +23,7 @@ import contextlib
 
 import bpy
 
-ROLE = "genhmr_role"  # "rig", "body", "camera", "ground"
+ROLE = "genhmr_role"  # "rig", "body", "camera", "ground", "support"
 TRACK = "genhmr_track"  # the person's track id (rigs and bodies)
 IMPORT_TAG = "genhmr_import"  # on collections an import made
 # Also on the import's collection, for later edits:
@@ -139,5 +141,11 @@ def merge(scene: bpy.types.Scene, old_coll: bpy.types.Collection,
         if obj is not new:
             bpy.data.objects.remove(new)
     bpy.data.collections.remove(new_coll)
+    for key, obj in existing.items():  # blocks drawn from the old result's feet alone
+        if key[0] == "support" and key not in matched:
+            data = obj.data
+            bpy.data.objects.remove(obj)
+            if data is not None and data.users == 0:
+                bpy.data.meshes.remove(data)
     kept = sorted(o.name for k, o in existing.items() if k not in matched and k[0] == "rig")
     return names, kept

@@ -88,6 +88,24 @@ for p, rig in enumerate(rigs):
                      "iou": inter / union})
 out["good"]["bodies"] = overlaps
 
+# What raised people stand on: the blocks, and each person's level and pelvis over the clip.
+out["good"]["supports"] = []
+for obj in bpy.data.objects:
+    if obj.get("genhmr_role") == "support":
+        corners = np.array([tuple(obj.matrix_world @ v.co) for v in obj.data.vertices])
+        out["good"]["supports"].append({"name": obj.name, "low": corners.min(axis=0).tolist(),
+                                        "high": corners.max(axis=0).tolist()})
+levels, pelvis_xy = [], []
+for p, rig in enumerate(rigs):
+    on = np.flatnonzero(res.valid[p])
+    levels.append([float(res.support_height[p, f]) for f in on])
+    xy = []
+    for f in on:
+        scene.frame_set(int(res.frame_indices[f]) + 1)
+        xy.append(list((rig.matrix_world @ rig.pose.bones["pelvis"].head)[:2]))
+    pelvis_xy.append(xy)
+out["good"].update(levels=levels, pelvis_xy=pelvis_xy)
+
 # A corrupt video through the same path: a clear error, nothing added or changed.
 scene.genhmr.source = "FILE"
 scene.genhmr.filepath = corrupt
