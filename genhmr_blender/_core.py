@@ -14,6 +14,7 @@ try:
         confidence,
         contacts,
         ground,
+        job_revisions,
         protocol,
         result_format,
         retarget,
@@ -27,6 +28,7 @@ except ImportError:  # imported as a top-level package (tests, tools)
         confidence,
         contacts,
         ground,
+        job_revisions,
         protocol,
         result_format,
         retarget,
@@ -35,5 +37,5 @@ except ImportError:  # imported as a top-level package (tests, tools)
         supports,
     )
 
-__all__ = ["body_mesh", "confidence", "contacts", "ground", "protocol", "result_format", "retarget",
-           "scene_space", "skeleton", "supports"]
+__all__ = ["body_mesh", "confidence", "contacts", "ground", "job_revisions", "protocol",
+           "result_format", "retarget", "scene_space", "skeleton", "supports"]

@@ -207,39 +207,45 @@ class BackendClient:
         job_id = job_id or uuid.uuid4().hex[:12]
         return self._send_job(protocol.start_request(job_id, video, out_dir, **options))
 
+    # The edit requests name the job folder's ``revision`` the scene shows (None: the
+    # folder's current one); the backend first brings the folder to it.
     def refine_job(self, job_dir: str, person: int, frame_start: int, frame_end: int,
-                   job_id: str | None = None, **options: Any) -> str:
+                   job_id: str | None = None, revision: int | None = None,
+                   **options: Any) -> str:
         """Send a ``refine`` request: re-run refinement on video frames ``frame_start`` ..
         ``frame_end`` (inclusive) of one person of the finished job in ``job_dir``."""
         if self.job_id is not None:
             raise RuntimeError(f"job {self.job_id} is still running")
         job_id = job_id or uuid.uuid4().hex[:12]
         return self._send_job(protocol.refine_request(job_id, job_dir, person, frame_start,
-                                                      frame_end, **options))
+                                                      frame_end, revision, **options))
 
-    def merge_job(self, job_dir: str, keep: int, other: int, job_id: str | None = None) -> str:
+    def merge_job(self, job_dir: str, keep: int, other: int, job_id: str | None = None,
+                  revision: int | None = None) -> str:
         """Send a ``merge`` request: person ``other`` of the finished job in ``job_dir`` joins
         person ``keep`` (track ids), and the joined track is solved again."""
         if self.job_id is not None:
             raise RuntimeError(f"job {self.job_id} is still running")
         job_id = job_id or uuid.uuid4().hex[:12]
-        return self._send_job(protocol.merge_request(job_id, job_dir, keep, other))
+        return self._send_job(protocol.merge_request(job_id, job_dir, keep, other, revision))
 
     def split_job(self, job_dir: str, person: int, frame: int, new_person: int | None = None,
-                  job_id: str | None = None) -> str:
+                  job_id: str | None = None, revision: int | None = None) -> str:
         """Send a ``split`` request: person ``person`` of the finished job in ``job_dir`` keeps
         its frames before video frame ``frame``; person ``new_person`` takes the rest."""
         if self.job_id is not None:
             raise RuntimeError(f"job {self.job_id} is still running")
         job_id = job_id or uuid.uuid4().hex[:12]
-        return self._send_job(protocol.split_request(job_id, job_dir, person, frame, new_person))
+        return self._send_job(protocol.split_request(job_id, job_dir, person, frame, new_person,
+                                                     revision))
 
-    def drop_job(self, job_dir: str, person: int, job_id: str | None = None) -> str:
+    def drop_job(self, job_dir: str, person: int, job_id: str | None = None,
+                 revision: int | None = None) -> str:
         """Send a ``drop`` request: person ``person`` leaves the finished job in ``job_dir``."""
         if self.job_id is not None:
             raise RuntimeError(f"job {self.job_id} is still running")
         job_id = job_id or uuid.uuid4().hex[:12]
-        return self._send_job(protocol.drop_request(job_id, job_dir, person))
+        return self._send_job(protocol.drop_request(job_id, job_dir, person, revision))
 
     def _send_job(self, request: dict[str, Any]) -> str:
         self.job_id = request["job_id"]

@@ -36,6 +36,7 @@ class JobState:
     people: int = 0
     elapsed_s: float = 0.0
     stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    revision: int | None = None  # the job folder's revision the job made (``done``)
 
 
 def overall_fraction(stage: str, done: float, total: float,
@@ -108,6 +109,8 @@ class AnalysisJob:
             st.result_path = str(event["result_path"])
             st.people = int(event.get("num_people", st.people))
             st.stage_seconds = dict(event.get("stage_seconds", {}))
+            revision = event.get("revision")
+            st.revision = revision if isinstance(revision, int) else None
             who = "1 person" if st.people == 1 else f"{st.people} people"
             st.status = f"Done: {who} in {float(event['elapsed_s']):.1f} s"
         elif kind == "cancelled":
@@ -125,14 +128,18 @@ class AnalysisJob:
 
 class RefineJob(AnalysisJob):
     """Runs one ``refine`` request on a warm :class:`BackendClient` (started if it is not),
-    which stays up afterwards for the next re-run; same states as an analysis."""
+    which stays up afterwards for the next re-run; same states as an analysis. Like every edit
+    of the job folder it starts from ``revision``, the folder revision the scene shows."""
 
     weights = REFINE_STAGE_WEIGHTS
+    revision: int | None = None
 
     def __init__(self, client: BackendClient, job_dir: str, person: int, frame_start: int,
-                 frame_end: int, options: dict[str, Any]) -> None:
+                 frame_end: int, options: dict[str, Any], revision: int | None = None
+                 ) -> None:
         super().__init__(client, "", job_dir, options)
         self.person, self.frame_start, self.frame_end = person, frame_start, frame_end
+        self.revision = revision
 
     def start(self) -> None:
         self._t0 = time.monotonic()
@@ -144,7 +151,7 @@ class RefineJob(AnalysisJob):
         """Send this job's request on the started client."""
         self.state.status = "Re-running refinement"
         self.client.refine_job(self.out_dir, self.person, self.frame_start, self.frame_end,
-                               **self.options)
+                               revision=self.revision, **self.options)
 
     def close(self, timeout: float = 5.0) -> None:
         """Nothing: the backend stays warm for the next re-run (``warm.shutdown`` stops it)."""
@@ -154,13 +161,14 @@ class MergeJob(RefineJob):
     """Runs one ``merge`` request (two people of a finished job who are one, solved again) on
     the warm :class:`BackendClient`, like a re-run."""
 
-    def __init__(self, client: BackendClient, job_dir: str, keep: int, other: int) -> None:
+    def __init__(self, client: BackendClient, job_dir: str, keep: int, other: int,
+                 revision: int | None = None) -> None:
         AnalysisJob.__init__(self, client, "", job_dir, {})  # no person, range or options
-        self.keep, self.other = keep, other
+        self.keep, self.other, self.revision = keep, other, revision
 
     def _send(self) -> None:
         self.state.status = "Merging and solving again"
-        self.client.merge_job(self.out_dir, self.keep, self.other)
+        self.client.merge_job(self.out_dir, self.keep, self.other, revision=self.revision)
 
 
 class SplitJob(RefineJob):
@@ -168,23 +176,26 @@ class SplitJob(RefineJob):
     the warm :class:`BackendClient`."""
 
     def __init__(self, client: BackendClient, job_dir: str, person: int, frame: int,
-                 new_person: int | None) -> None:
+                 new_person: int | None, revision: int | None = None) -> None:
         AnalysisJob.__init__(self, client, "", job_dir, {})
         self.person, self.frame, self.new_person = person, frame, new_person
+        self.revision = revision
 
     def _send(self) -> None:
         self.state.status = "Splitting the person in the analysis"
-        self.client.split_job(self.out_dir, self.person, self.frame, self.new_person)
+        self.client.split_job(self.out_dir, self.person, self.frame, self.new_person,
+                              revision=self.revision)
 
 
 class DropJob(RefineJob):
     """Runs one ``drop`` request (a person, a ghost, removed from a finished job) on the warm
     :class:`BackendClient`."""
 
-    def __init__(self, client: BackendClient, job_dir: str, person: int) -> None:
+    def __init__(self, client: BackendClient, job_dir: str, person: int,
+                 revision: int | None = None) -> None:
         AnalysisJob.__init__(self, client, "", job_dir, {})
-        self.person = person
+        self.person, self.revision = person, revision
 
     def _send(self) -> None:
         self.state.status = "Removing the person from the analysis"
-        self.client.drop_job(self.out_dir, self.person)
+        self.client.drop_job(self.out_dir, self.person, revision=self.revision)

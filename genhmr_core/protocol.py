@@ -11,6 +11,10 @@ solved again), ``split`` (a person of a finished job cut in two at a frame), ``d
 removed from a finished job), ``cancel`` (a job or any of these edits), ``shutdown``.
 Events: ``hello`` (on start-up), ``accepted``, ``progress``, ``person``, ``done``, ``cancelled``,
 ``error``, ``bye``.
+
+The requests that edit a finished job carry ``revision``, the job folder's revision the scene's
+rigs show (``genhmr_core.job_revisions``): the backend first brings the folder to it, so undo
+and redo in Blender reach the analysis; their ``done`` names the revision the edit made.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import json
 from typing import Any
 
 # 2: the ``refine`` request; 3: the ``merge`` request; 4: the ``split`` and ``drop`` requests
-# (an add-on that sends one must not meet a backend that would call it an unknown type).
-PROTOCOL_VERSION = 4
+# (an add-on that sends one must not meet a backend that would call it an unknown type);
+# 5: ``revision`` on the edit requests and their ``done`` (a backend that ignored it would
+# edit the folder's newest state, not the one the scene shows after an undo).
+PROTOCOL_VERSION = 5
 
 # Requests that run a job (answered by ``accepted``, then ``done``, ``error`` or ``cancelled``).
 JOB_REQUESTS = frozenset({"start", "refine", "merge", "split", "drop"})
@@ -133,15 +139,30 @@ def job_options(request: dict[str, Any]) -> dict[str, Any]:
     return {key: request.get(key, default) for key, default in START_DEFAULTS.items()}
 
 
+def _revision(revision: int | None) -> int | None:
+    if revision is None:
+        return None
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+        raise ProtocolError(f"a revision is a whole number from 0, not {revision!r}")
+    return int(revision)
+
+
+def request_revision(request: dict[str, Any]) -> int | None:
+    """The job folder revision an edit request names (None: absent or null, the folder's
+    current one); :class:`ProtocolError` for anything but a whole number from 0."""
+    return _revision(request.get("revision"))
+
+
 def refine_request(job_id: str, job_dir: str, person: int, frame_start: int, frame_end: int,
-                   **options: Any) -> dict[str, Any]:
-    """A ``refine`` request (video frames, both ends inclusive) with defaults filled in."""
+                   revision: int | None = None, **options: Any) -> dict[str, Any]:
+    """A ``refine`` request (video frames, both ends inclusive) with defaults filled in, at
+    the job folder's ``revision`` (None: its current one)."""
     unknown = set(options) - set(REFINE_DEFAULTS)
     if unknown:
         raise ProtocolError(f"unknown refine options: {', '.join(sorted(unknown))}")
     return {"type": "refine", "job_id": job_id, "job_dir": job_dir, "person": int(person),
             "frame_start": int(frame_start), "frame_end": int(frame_end),
-            **REFINE_DEFAULTS, **options}
+            "revision": _revision(revision), **REFINE_DEFAULTS, **options}
 
 
 def refine_options(request: dict[str, Any]) -> dict[str, Any]:
@@ -151,25 +172,30 @@ def refine_options(request: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def merge_request(job_id: str, job_dir: str, keep: int, other: int) -> dict[str, Any]:
+def merge_request(job_id: str, job_dir: str, keep: int, other: int,
+                  revision: int | None = None) -> dict[str, Any]:
     """A ``merge`` request: person ``other`` (a track id) joins person ``keep``, whose joined
-    track the backend solves again."""
+    track the backend solves again (at the job folder's ``revision``, None: its current)."""
     if int(keep) == int(other):
         raise ProtocolError(f"a person cannot be merged into themselves (track {int(keep)})")
     return {"type": "merge", "job_id": job_id, "job_dir": job_dir, "keep": int(keep),
-            "other": int(other)}
+            "other": int(other), "revision": _revision(revision)}
 
 
 def split_request(job_id: str, job_dir: str, person: int, frame: int,
-                  new_person: int | None = None) -> dict[str, Any]:
+                  new_person: int | None = None, revision: int | None = None
+                  ) -> dict[str, Any]:
     """A ``split`` request: person ``person`` (a track id) of the finished job in ``job_dir``
     keeps its frames before video frame ``frame``; a new person takes the rest, with track id
-    ``new_person`` (None: the job's next free id)."""
+    ``new_person`` (None: the job's next free id); at the folder's ``revision``."""
     return {"type": "split", "job_id": job_id, "job_dir": job_dir, "person": int(person),
-            "frame": int(frame), "new_person": None if new_person is None else int(new_person)}
+            "frame": int(frame), "new_person": None if new_person is None else int(new_person),
+            "revision": _revision(revision)}
 
 
-def drop_request(job_id: str, job_dir: str, person: int) -> dict[str, Any]:
+def drop_request(job_id: str, job_dir: str, person: int, revision: int | None = None
+                 ) -> dict[str, Any]:
     """A ``drop`` request: person ``person`` (a track id, a ghost) leaves the finished job in
-    ``job_dir``."""
-    return {"type": "drop", "job_id": job_id, "job_dir": job_dir, "person": int(person)}
+    ``job_dir`` (at the folder's ``revision``)."""
+    return {"type": "drop", "job_id": job_id, "job_dir": job_dir, "person": int(person),
+            "revision": _revision(revision)}

@@ -4,8 +4,9 @@ build-task, version}``.
 ``run`` analyses a video with a progress bar per stage and writes ``<out>/result.npz``;
 ``refine`` re-runs refinement on a frame range of one person of such a job and rewrites that
 result; ``merge`` / ``split`` / ``drop`` fix people in such a job (a merged track is solved
-again); ``serve`` is what the Blender add-on starts. Exit status: 0 ok, 2 bad input (clear
-message on stderr), 3 internal error, 130 cancelled (Ctrl-C).
+again), each recorded as a new revision of the job folder (``--revision`` starts from an
+earlier one, as undo in Blender does); ``serve`` is what the Blender add-on starts. Exit
+status: 0 ok, 2 bad input (clear message on stderr), 3 internal error, 130 cancelled (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     drop = sub.add_parser("drop", help="remove a person (a ghost) from a finished job")
     drop.add_argument("job", type=Path)
     drop.add_argument("--person", type=int, required=True)
+    for edit in (again, merge, split, drop):
+        edit.add_argument("--revision", type=int, default=None, metavar="N",
+                          help="start from the job folder's revision N (default: its current "
+                          "one); the revisions after N are dropped, as undo then a new edit "
+                          "does in Blender")
 
     sub.add_parser("serve", help="JSON-lines server for the Blender add-on (stdin/stdout)")
 
@@ -213,14 +219,15 @@ def _refine(args: argparse.Namespace) -> int:
     options = RefineOptions(job_dir=str(args.job), person=args.person, frame_start=a,
                             frame_end=b, steps=args.steps, smoothing=args.smoothing,
                             min_confidence=args.min_confidence, keep_joints=tuple(args.keep),
-                            blend_frames=args.blend)
+                            blend_frames=args.blend, revision=args.revision)
     summary, status = _edit_folder(lambda: refine_range(options))
     if summary is None:
         return status
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items())
     print(f"genhmr: person {summary.person}, frames {summary.frame_start}-{summary.frame_end} "
           f"re-refined in {summary.elapsed_s:.1f} s ({stages}); reprojection "
-          f"{summary.reprojection_px:.1f} px", file=sys.stderr)
+          f"{summary.reprojection_px:.1f} px; job folder revision {summary.revision}",
+          file=sys.stderr)
     print(summary.result_path)
     return 0
 
@@ -243,15 +250,18 @@ def _edit_folder(edit: Callable[[], Any]) -> tuple[Any, int]:
 def _edit_people(args: argparse.Namespace) -> int:
     from . import people_edits
 
-    edits = {"merge": lambda: people_edits.merge_people(args.job, args.keep, args.other),
+    at = args.revision
+    edits = {"merge": lambda: people_edits.merge_people(args.job, args.keep, args.other,
+                                                        revision=at),
              "split": lambda: people_edits.split_person(args.job, args.person, args.frame,
-                                                             args.new_person),
-             "drop": lambda: people_edits.drop_person(args.job, args.person)}
+                                                        args.new_person, revision=at),
+             "drop": lambda: people_edits.drop_person(args.job, args.person, revision=at)}
     summary, status = _edit_folder(edits[args.command])
     if summary is None:
         return status
     print(f"genhmr: {args.command} done in {summary.elapsed_s:.1f} s; people now "
-          f"{', '.join(map(str, summary.people))}", file=sys.stderr)
+          f"{', '.join(map(str, summary.people))}; job folder revision {summary.revision}",
+          file=sys.stderr)
     print(summary.result_path)
     return 0
 

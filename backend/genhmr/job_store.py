@@ -18,7 +18,11 @@ next to the result, in versioned files read without pickles (``allow_pickle=Fals
 - ``solve.npz``: the refined bodies before the world-space steps (depth smoothing, floor,
   contacts, foot locking), in the result format; a re-run changes part of it and runs the
   world-space steps again;
-- ``result.npz``: what the add-on imports.
+- ``result.npz``: what the add-on imports;
+- ``revisions/``: each edit's outcome kept as a numbered revision
+  (:mod:`genhmr_core.job_revisions`), so undo and redo in Blender reach the folder too: every
+  edit runs inside :func:`edit_at`, which first brings the files to the revision the request
+  names and records the outcome as a new one.
 
 The layout is described for other readers in ``docs/result_format.md`` ("The job folder").
 Writes are atomic (temporary file, then rename), so a cancelled or crashed re-run leaves the
@@ -27,16 +31,19 @@ previous files whole.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from genhmr_core import job_revisions
 
 from .errors import JobError
 
@@ -106,7 +113,9 @@ def _load_npz(path: Path, kind: str) -> dict[str, np.ndarray]:
 
 # -- options -------------------------------------------------------------------------------------
 def save_options(job_dir: Path, options: Any) -> Path:
-    """``options`` is a ``pipeline.JobOptions``; written as JSON with the artifact version."""
+    """``options`` is a ``pipeline.JobOptions``; written as JSON with the artifact version.
+    Written when a job starts: revisions of an earlier analysis in the folder are forgotten."""
+    job_revisions.clear(job_dir)
     payload = {"format": JOB_FORMAT, "version": ARTIFACT_VERSION,
                "options": dataclasses.asdict(options)}
 
@@ -245,3 +254,57 @@ def save_result_pair(job_dir: Path, solve: Any, result: Any) -> None:
 
     save_result(solve, Path(job_dir) / SOLVE_FILE)
     save_result(result, Path(job_dir) / RESULT_FILE)
+
+
+# -- revisions -----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Revision:
+    """The revision an edit started from, and (once recorded) the one it made."""
+
+    base: int
+    revision: int | None = None
+
+
+@contextlib.contextmanager
+def edit_at(job_dir: str | Path, revision: int | None, label: str) -> Iterator[Revision]:
+    """Run an edit of the job folder at ``revision`` (None: the folder's current one) and
+    record its outcome as a new revision (``yield``'s ``revision``), dropping the revisions
+    after ``revision`` (an undone branch). When the edit raises (an error, a cancel), the
+    folder is left exactly as it was: its files those of the revision it was at, the log
+    untouched (a folder that had no revisions gets none)."""
+    folder = Path(job_dir)
+    load_options(folder)  # a missing or foreign folder: the usual sentence
+    try:
+        log = job_revisions.read_log(folder)
+    except job_revisions.RevisionError as exc:
+        raise JobFolderError(f"{exc}; analyse the video again") from exc
+    fresh = log is None
+    if fresh:
+        if revision not in (None, 0):
+            raise JobFolderError(job_revisions.missing_message(folder, revision))
+        log = job_revisions.RevisionLog.initial()
+        job_revisions.snapshot(folder, 0)  # hard links: the analysis as it is, kept
+    base = log.current if revision is None else int(revision)
+    if not log.has(base):
+        raise JobFolderError(job_revisions.missing_message(folder, base))
+    if not job_revisions.revision_dir(folder, base).is_dir():
+        raise JobFolderError(f"{job_revisions.revision_dir(folder, base)} is missing (revision "
+                             f"{base} of the log); analyse the video again")
+    before = log.current
+    edit = Revision(base=base)
+    try:
+        # always: files an interrupted edit left behind are put right (a stat when they are)
+        job_revisions.checkout(folder, base)
+        yield edit
+        new_log, dropped = log.after_edit(base, label)
+        job_revisions.snapshot(folder, new_log.current)
+        job_revisions.write_log(folder, new_log)
+    except BaseException:
+        job_revisions.checkout(folder, before)
+        if fresh:
+            job_revisions.remove(folder, [0])
+            with contextlib.suppress(OSError):
+                (folder / job_revisions.REVISIONS_DIR).rmdir()
+        raise
+    job_revisions.remove(folder, dropped)
+    edit.revision = new_log.current

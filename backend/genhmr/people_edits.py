@@ -8,7 +8,9 @@ refinement's smoothness joins the two pieces and bridges the frames between them
 rigs alone would hold a gap. Split and drop only divide or remove what is there.
 
 Each edit rewrites ``tracks.npz``, ``stage1.npz``, ``solve.npz`` and ``result.npz``
-(:mod:`genhmr.job_store`). People other than the ones edited keep their result rows exactly;
+(:mod:`genhmr.job_store`), starting from the job folder's revision the request names and
+recording the outcome as a new revision (``job_store.edit_at``: undo in Blender reaches the
+folder). People other than the ones edited keep their result rows exactly;
 the floor is kept as it was (a merged person is placed on the same floor). Track ids are kept:
 a split's second piece takes the next free id.
 """
@@ -51,6 +53,7 @@ class EditSummary:
     elapsed_s: float
     stage_seconds: dict[str, float]
     result: JobResult
+    revision: int = 0  # the job folder's revision the edit made
 
 
 @dataclasses.dataclass
@@ -101,10 +104,28 @@ def _select_tracks(tracks: Any, people: np.ndarray) -> Any:
         for f in dataclasses.fields(tracks) if f.name != "frame_indices"})
 
 
+def _at_revision(job_dir: str | Path, revision: int | None, label: str,
+                 edit: Callable[[], EditSummary]) -> EditSummary:
+    """``edit()`` run on the job folder brought to ``revision`` (None: its current one), its
+    outcome recorded as a new revision (:func:`genhmr.job_store.edit_at`)."""
+    with job_store.edit_at(job_dir, revision, label) as made:
+        summary = edit()
+    summary.revision = made.revision
+    return summary
+
+
 def drop_person(job_dir: str | Path, person: int,
-                should_stop: Callable[[], bool] | None = None) -> EditSummary:
-    """Remove a person (a ghost) from the job. ``should_stop`` is asked once, before anything
-    is written (the edit is quick: a cancel either comes first or too late)."""
+                should_stop: Callable[[], bool] | None = None,
+                revision: int | None = None) -> EditSummary:
+    """Remove a person (a ghost) from the job, at the folder's ``revision`` (None: its
+    current one). ``should_stop`` is asked once, before anything is written (the edit is
+    quick: a cancel either comes first or too late)."""
+    return _at_revision(job_dir, revision, f"drop person {person}",
+                        lambda: _drop_person(job_dir, person, should_stop))
+
+
+def _drop_person(job_dir: str | Path, person: int,
+                 should_stop: Callable[[], bool] | None) -> EditSummary:
     t0 = time.perf_counter()
     job = _load(job_dir)
     p = job.index(person)
@@ -119,11 +140,18 @@ def drop_person(job_dir: str | Path, person: int,
 
 
 def split_person(job_dir: str | Path, person: int, frame: int, new_person: int | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> EditSummary:
+                 should_stop: Callable[[], bool] | None = None,
+                 revision: int | None = None) -> EditSummary:
     """Split a person at video frame ``frame``: a new person takes the frames from there on,
     for a track that followed two people. Its track id is ``new_person`` (the add-on picks one
-    no rig in its scene has) or, when None, the job's next free id. ``should_stop``: as for
-    :func:`drop_person`."""
+    no rig in its scene has) or, when None, the job's next free id. ``should_stop`` and
+    ``revision``: as for :func:`drop_person`."""
+    return _at_revision(job_dir, revision, f"split person {person} at video frame {frame}",
+                        lambda: _split_person(job_dir, person, frame, new_person, should_stop))
+
+
+def _split_person(job_dir: str | Path, person: int, frame: int, new_person: int | None,
+                  should_stop: Callable[[], bool] | None) -> EditSummary:
     t0 = time.perf_counter()
     job = _load(job_dir)
     p = job.index(person)
@@ -183,9 +211,19 @@ def _stage1_part(person: job_store.PersonStage1, first: int, stop: int
 
 def merge_people(job_dir: str | Path, keep: int, other: int, models: Models | None = None,
                  progress: Callable[[Progress], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> EditSummary:
+                 should_stop: Callable[[], bool] | None = None,
+                 revision: int | None = None) -> EditSummary:
     """Merge person ``other`` into ``keep`` (one person cut into two tracks) and solve the
-    joined track again; where both were seen, ``keep``'s detections stay."""
+    joined track again; where both were seen, ``keep``'s detections stay. ``revision``: as
+    for :func:`drop_person`."""
+    return _at_revision(job_dir, revision, f"merge person {other} into {keep}",
+                        lambda: _merge_people(job_dir, keep, other, models, progress,
+                                              should_stop))
+
+
+def _merge_people(job_dir: str | Path, keep: int, other: int, models: Models | None,
+                  progress: Callable[[Progress], None] | None,
+                  should_stop: Callable[[], bool] | None) -> EditSummary:
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
     report = progress or (lambda p: None)

@@ -60,14 +60,15 @@ class RefineOptions:
     min_confidence: float | None = None  # keypoints below this confidence are ignored
     keep_joints: tuple[str, ...] = ()  # body joints whose rotations are kept as they are
     blend_frames: int = 3  # frames at each end of the range fading old -> new
+    revision: int | None = None  # the job folder's revision to start from (None: its current)
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> RefineOptions:
-        from genhmr_core.protocol import refine_options
+        from genhmr_core.protocol import refine_options, request_revision
 
         return cls(job_dir=str(request["job_dir"]), person=int(request["person"]),
                    frame_start=int(request["frame_start"]), frame_end=int(request["frame_end"]),
-                   **refine_options(request))
+                   revision=request_revision(request), **refine_options(request))
 
 
 @dataclasses.dataclass
@@ -80,6 +81,7 @@ class RefineSummary:
     stage_seconds: dict[str, float]
     reprojection_px: float  # mean 2D error over the range after refinement
     result: JobResult
+    revision: int = 0  # the job folder's revision the re-run made
 
 
 def _check(options: RefineOptions) -> None:
@@ -187,9 +189,22 @@ class _StepProgress:
 def refine_range(options: RefineOptions, models: Models | None = None,
                  progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> RefineSummary:
-    """Re-run refinement on ``options``' range of one person and rewrite the job's result;
-    see the module docstring. Raises :class:`JobError` (bad request, job folder that cannot be
+    """Re-run refinement on ``options``' range of one person, starting from the job folder's
+    revision ``options.revision``, and rewrite the job's result as a new revision; see the
+    module docstring. Raises :class:`JobError` (bad request, job folder that cannot be
     re-entered) or :class:`JobCancelled`; the job folder is unchanged when it does."""
+    _check(options)
+    label = (f"refine person {options.person}, video frames {options.frame_start}-"
+             f"{options.frame_end}")
+    with job_store.edit_at(options.job_dir, options.revision, label) as edit:
+        summary = _refine_range(options, models, progress, should_stop)
+    summary.revision = edit.revision
+    return summary
+
+
+def _refine_range(options: RefineOptions, models: Models | None,
+                  progress: Callable[[Progress], None] | None,
+                  should_stop: Callable[[], bool] | None) -> RefineSummary:
     t_start = time.perf_counter()
     seconds: dict[str, float] = {}
     report = progress or (lambda p: None)
@@ -198,7 +213,6 @@ def refine_range(options: RefineOptions, models: Models | None = None,
     def elapsed() -> float:
         return time.perf_counter() - t_start
 
-    _check(options)
     job_dir = Path(options.job_dir)
     report(Progress("load", 0, 1, elapsed(), "reading the job folder"))
     job = job_options(job_dir)

@@ -7,7 +7,9 @@ take ``cancel`` and ``shutdown``. A job is a whole analysis (``start``), a re-ru
 on part of a finished job (``refine``), two people of a finished job merged into one and
 solved again (``merge``, :func:`genhmr.people_edits.merge_people`), or a person of a finished job
 split in two or dropped (``split``, ``drop``: quick rewrites of the job folder, jobs all the same
-so the add-on handles every edit alike and the folder has one writer); the body and generative
+so the add-on handles every edit alike and the folder has one writer). Each edit starts from the
+job folder's revision its request names and its ``done`` names the revision it made
+(``genhmr.job_store.edit_at``), so undo in Blender reaches the folder. The body and generative
 models stay loaded between jobs (:class:`~genhmr.pipeline.Models`), so an artist's re-runs and
 merges pay no start-up.
 When stdin closes (Blender quit or crashed) the running job is cancelled and the process exits,
@@ -69,6 +71,8 @@ class _Job(threading.Thread):
         """Run the job; its terminal event (done, cancelled or error)."""
         job_id = self.job_id
         try:
+            if self.request["type"] in ("refine", "merge", "split", "drop"):
+                _revision(self.request)  # a bad one is the client's mistake, said first
             if self.request["type"] == "refine":
                 return self._refine()
             if self.request["type"] == "merge":
@@ -93,7 +97,8 @@ class _Job(threading.Thread):
                 "num_people": summary.num_people, "num_frames": summary.num_frames,
                 "elapsed_s": round(summary.elapsed_s, 3),
                 "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
-                "reprojection_px": [round(v, 2) for v in summary.reprojection_px]}
+                "reprojection_px": [round(v, 2) for v in summary.reprojection_px],
+                "revision": 0}
 
     def _refine(self) -> dict[str, Any]:
         """A ``refine`` request (errors are turned into events by :meth:`_outcome`)."""
@@ -106,7 +111,8 @@ class _Job(threading.Thread):
                 "frame_start": summary.frame_start, "frame_end": summary.frame_end,
                 "elapsed_s": round(summary.elapsed_s, 3),
                 "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
-                "reprojection_px": [round(summary.reprojection_px, 2)]}
+                "reprojection_px": [round(summary.reprojection_px, 2)],
+                "revision": summary.revision}
 
     def _merge(self) -> dict[str, Any]:
         """A ``merge`` request (errors are turned into events by :meth:`_outcome`)."""
@@ -114,7 +120,8 @@ class _Job(threading.Thread):
 
         keep, other = (_track_id(self.request, name) for name in ("keep", "other"))
         summary = merge_people(str(self.request["job_dir"]), keep, other, self.models,
-                               progress=self._progress, should_stop=self.stop_event.is_set)
+                               progress=self._progress, should_stop=self.stop_event.is_set,
+                               revision=_revision(self.request))
         result = summary.result
         p = summary.people.index(keep)
         seen = result.frame_indices[result.valid[p]]
@@ -122,7 +129,8 @@ class _Job(threading.Thread):
                 "num_people": result.num_people, "keep": keep, "other": other,
                 "people": summary.people, "frame_start": int(seen[0]),
                 "frame_end": int(seen[-1]), "elapsed_s": round(summary.elapsed_s, 3),
-                "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()}}
+                "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
+                "revision": summary.revision}
 
     def _split_or_drop(self) -> dict[str, Any]:
         """A ``split`` or ``drop`` request: the job folder's people divided or one removed, no
@@ -131,6 +139,7 @@ class _Job(threading.Thread):
 
         person = _track_id(self.request, "person")
         job_dir = str(self.request["job_dir"])
+        revision = _revision(self.request)
         self._progress(Progress("load", 0, 1, 0.0, "reading the job folder"))
         extra: dict[str, Any] = {"person": person}
         if self.request["type"] == "split":
@@ -138,14 +147,16 @@ class _Job(threading.Thread):
             new = self.request.get("new_person")
             new = None if new is None else _track_id(self.request, "new_person")
             summary = split_person(job_dir, person, frame, new,
-                                   should_stop=self.stop_event.is_set)
+                                   should_stop=self.stop_event.is_set, revision=revision)
             extra.update(frame=frame, new_person=summary.people[-1])
         else:
-            summary = drop_person(job_dir, person, should_stop=self.stop_event.is_set)
+            summary = drop_person(job_dir, person, should_stop=self.stop_event.is_set,
+                                  revision=revision)
         self._progress(Progress("save", 1, 1, summary.elapsed_s, str(summary.result_path)))
         return {"type": "done", "job_id": self.job_id, "result_path": str(summary.result_path),
                 "num_people": summary.result.num_people, "people": summary.people, **extra,
-                "elapsed_s": round(summary.elapsed_s, 3), "stage_seconds": {}}
+                "elapsed_s": round(summary.elapsed_s, 3), "stage_seconds": {},
+                "revision": summary.revision}
 
     def _progress(self, p: Progress) -> None:
         self.events.send({"type": "progress", "job_id": self.job_id, "stage": p.stage,
@@ -164,6 +175,14 @@ def _track_id(request: dict[str, Any], name: str, what: str = "a track id") -> i
     if isinstance(value, bool) or not isinstance(value, int):
         raise JobError(f"{name} must be {what} (a whole number), got {value!r}")
     return value
+
+
+def _revision(request: dict[str, Any]) -> int | None:
+    """The job folder revision an edit request names (None: the folder's current one)."""
+    try:
+        return protocol.request_revision(request)
+    except protocol.ProtocolError as exc:
+        raise JobError(f"revision must be a whole number from 0 or null: {exc}") from exc
 
 
 def serve(stdin: IO[str], stdout: IO[str]) -> int:

@@ -10,6 +10,8 @@ So these are backend operators (modal from the panel, blocking from scripts, lik
 ``genhmr.refine_range``), using the warm backend, when the rigs' analysis can be re-entered;
 otherwise (the folder gone, a result imported on its own, no backend set up) the edit is made
 on the rigs alone and the message says why. A failed or cancelled backend edit changes nothing.
+Each request names the job folder's revision the scene shows and the edit records the one it
+made on the import (``rig/rerange.py``), so undo and redo reach the analysis too.
 """
 
 import os
@@ -43,6 +45,8 @@ class _PersonEdit(OnPersonJob):
     what = ""  # "split", "merge", "delete": for messages
     # Plain attributes (see BackendOperator): the running edit.
     _plan = None  # (backend python, job folder, frame offset)
+    _revision = 0  # the job folder's revision the rigs show
+    _collection = ""  # their import, which records it
     _names: tuple[str, ...] = ()  # the rigs edited, active first
     _elapsed = 0.0  # seconds the backend job took
 
@@ -94,7 +98,8 @@ class _PersonEdit(OnPersonJob):
     def _plan_job(self, context: bpy.types.Context, rigs: list[bpy.types.Object],
                   obstacle: Callable[[str, int], str | None]) -> str | None:
         """Make ready for the backend to edit the rigs' people (``_plan``), or say why it
-        cannot: ``obstacle(result path, frame offset)`` checks the job folder."""
+        cannot: ``obstacle(result path, frame offset)`` checks the job folder (at
+        ``self._revision``, set here first)."""
         self._plan = None
         self._names = tuple(rig.name for rig in rigs)
         try:
@@ -104,6 +109,8 @@ class _PersonEdit(OnPersonJob):
         path, offset = places[0]
         if any((os.path.abspath(p), o) != (os.path.abspath(path), offset) for p, o in places):
             return f"{' and '.join(self._names)} come from different analyses"
+        self._revision = rerange.job_revision(rigs[0])
+        self._collection = rerange.import_collection(rigs[0]).name
         reason = obstacle(path, offset)
         if reason is not None:
             return reason
@@ -141,6 +148,7 @@ class _PersonEdit(OnPersonJob):
                                      rerange.RangeError, people.PeopleError)
         if message is None:
             return {"CANCELLED"}
+        rerange.set_job_revision(self._collection, state.revision)
         context.scene.frame_set(context.scene.frame_current)
         context.window_manager.genhmr.status = message
         self.report({"INFO"}, f"GenHMR: {message}")
@@ -174,10 +182,12 @@ class GENHMR_OT_split_person(_PersonEdit, bpy.types.Operator):
 
         def obstacle(path: str, offset: int) -> str | None:
             reason = job_folder.split_obstacle(path, rig.name, _track(rig),
-                                               _video_frames(rig, offset), frame - offset)
+                                               _video_frames(rig, offset), frame - offset,
+                                               self._revision)
             if reason is None:  # an id neither the analysis nor the file has
+                known = job_folder.track_ids(path, self._revision)
                 self._new_track = max(people.next_track(context.scene),
-                                      max(job_folder.track_ids(path), default=-1) + 1)
+                                      max(known, default=-1) + 1)
             return reason
         return self._plan_job(context, [rig], obstacle)
 
@@ -189,7 +199,8 @@ class GENHMR_OT_split_person(_PersonEdit, bpy.types.Operator):
 
     def _job(self, client: BackendClient, job_dir: str, offset: int) -> SplitJob:
         rig = self._rig()
-        job = SplitJob(client, job_dir, _track(rig), self._frame - offset, self._new_track)
+        job = SplitJob(client, job_dir, _track(rig), self._frame - offset, self._new_track,
+                       self._revision)
         job.state.status = f"Splitting {rig.name} at frame {self._frame}"
         return job
 
@@ -239,7 +250,7 @@ class GENHMR_OT_merge_people(_PersonEdit, bpy.types.Operator):
             raise people.PeopleError(f"choose another GenHMR rig to merge into {keep.name}")
         return self._plan_job(context, [keep, other], lambda path, offset: (
             job_folder.merge_obstacle(path, [(rig.name, _track(rig), _video_frames(rig, offset))
-                                             for rig in (keep, other)])))
+                                             for rig in (keep, other)], self._revision)))
 
     def _local(self, context: bpy.types.Context, reason: str) -> str:
         keep, other = active_person(context), bpy.data.objects[self.other]
@@ -250,7 +261,7 @@ class GENHMR_OT_merge_people(_PersonEdit, bpy.types.Operator):
 
     def _job(self, client: BackendClient, job_dir: str, offset: int) -> MergeJob:
         keep, other = (bpy.data.objects[n] for n in self._names)
-        job = MergeJob(client, job_dir, _track(keep), _track(other))
+        job = MergeJob(client, job_dir, _track(keep), _track(other), self._revision)
         job.state.status = f"Merging {other.name} into {keep.name}, solving again"
         return job
 
@@ -275,7 +286,8 @@ class GENHMR_OT_delete_person(_PersonEdit, bpy.types.Operator):
     def _prepare(self, context: bpy.types.Context) -> str | None:
         rig = active_person(context)
         return self._plan_job(context, [rig], lambda path, offset: job_folder.edit_obstacle(
-            path, [(rig.name, _track(rig), _video_frames(rig, offset))]))
+            path, [(rig.name, _track(rig), _video_frames(rig, offset))],
+            revision=self._revision))
 
     def _local(self, context: bpy.types.Context, reason: str) -> str:
         rig = active_person(context)
@@ -285,7 +297,7 @@ class GENHMR_OT_delete_person(_PersonEdit, bpy.types.Operator):
 
     def _job(self, client: BackendClient, job_dir: str, offset: int) -> DropJob:
         rig = self._rig()
-        job = DropJob(client, job_dir, _track(rig))
+        job = DropJob(client, job_dir, _track(rig), self._revision)
         job.state.status = f"Removing {rig.name} from the analysis"
         return job
 

@@ -3,9 +3,10 @@
 The artist scrubs, finds a stretch that looks wrong and re-runs refinement on just that range:
 from the preview range, the selected keyframes, the current frame +- N, or (scripts) explicit
 frames. The backend (kept warm between re-runs, :mod:`..warm_backend`) re-enters the analysis's
-job folder, refines that range of this person and rewrites the result; then only the rig's keys
-inside the range are replaced (:mod:`..rig.rerange`), in one undo step. Failure or Cancel
-leaves the rig exactly as it was.
+job folder at the revision the scene shows (after an undo, an earlier one), refines that range
+of this person and rewrites the result as a new revision; then only the rig's keys inside the
+range are replaced (:mod:`..rig.rerange`) and the import records the new revision, in one undo
+step. Failure or Cancel leaves the rig exactly as it was.
 
 Headless (``bpy.app.background``) ``bpy.ops.genhmr.refine_range(frame_start=..., frame_end=...)``
 runs blocking, so scripts and tests can call it.
@@ -89,6 +90,7 @@ class GENHMR_OT_refine_range(OnPersonJob, bpy.types.Operator):
 
     _range = None  # (first, last) scene frames of the running re-run
     _rig_name = ""
+    _collection = ""  # the rig's import, which records the job folder's revision
     _keep: set[str] = set()  # noqa: RUF012 - replaced per run
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
@@ -142,8 +144,9 @@ class GENHMR_OT_refine_range(OnPersonJob, bpy.types.Operator):
         }
         client = warm_backend.client_for(python, os.path.join(job_dir, "backend-refine.log"))
         job = RefineJob(client, job_dir, int(rig[rerange.reimport.TRACK]), first - offset,
-                        last - offset, options)
+                        last - offset, options, revision=rerange.job_revision(rig))
         self._range, self._rig_name = (first, last), rig.name
+        self._collection = rerange.import_collection(rig).name
         self._offset, self._path = offset, path
         return self._launch(context, job, python, f"Re-running {rig.name}, frames {first}-{last}")
 
@@ -163,6 +166,7 @@ class GENHMR_OT_refine_range(OnPersonJob, bpy.types.Operator):
             rerange.RangeError)
         if count is None:
             return {"CANCELLED"}
+        rerange.set_job_revision(self._collection, state.revision)
         context.scene.frame_set(context.scene.frame_current)
         summary = (f"{rig.name}: frames {first}-{last} re-refined ({count} keyed) in "
                    f"{state.elapsed_s:.1f} s")

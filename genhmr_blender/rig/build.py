@@ -16,7 +16,7 @@ import time
 import bpy
 import numpy as np
 
-from .._core import confidence, contacts, result_format, scene_space, supports
+from .._core import confidence, contacts, job_revisions, result_format, scene_space, supports
 from .._core import ground as ground_core
 from . import armature, camera, ground, keyframes, mesh, reimport
 from . import unsure as unsure_marks
@@ -280,12 +280,18 @@ def tag_collection(coll: bpy.types.Collection, frames: np.ndarray, options: Buil
                    ) -> None:
     """What later edits need on the import's collection: the analysed scene frames
     (``rig/people.py``), and the result file and frame offset (re-running refinement on a
-    range, ``ops/refine_range.py``: the job folder is the result's folder)."""
+    range, ``ops/refine_range.py``: the job folder is the result's folder), and the job
+    folder's revision the result is (its current one: the folder's own files were read)."""
     if len(frames):
         coll[reimport.FRAME_RANGE] = (int(frames.min()), int(frames.max()))
     if options.result_path:
         coll[reimport.RESULT_PATH] = str(options.result_path)
         coll[reimport.FRAME_OFFSET] = int(options.frame_offset)
+        try:
+            revision = job_revisions.current_revision(os.path.dirname(options.result_path))
+        except job_revisions.RevisionError:  # the backend says so at the first edit
+            revision = 0
+        coll[reimport.JOB_REVISION] = revision
 
 
 def scene_placement(result: result_format.JobResult, floor: ground_core.Ground | None = None

@@ -30,6 +30,9 @@ IMPORT_TAG = "genhmr_import"  # on collections an import made
 FRAME_RANGE = "genhmr_frame_range"  # (first, last) analysed scene frame
 RESULT_PATH = "genhmr_result"  # the result file it was built from (in its job folder)
 FRAME_OFFSET = "genhmr_frame_offset"  # the scene frame showing video frame 0
+# The job folder's revision the rigs show (genhmr_core.job_revisions): Blender's undo restores
+# it with the rigs, and every request to edit the analysis names it.
+JOB_REVISION = "genhmr_job_revision"
 
 
 def tag(obj: bpy.types.Object, role: str, track: int | None = None) -> None:

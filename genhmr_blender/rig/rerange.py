@@ -55,6 +55,21 @@ def job_of(rig: bpy.types.Object) -> tuple[str, int]:
     return str(path), int(coll.get(reimport.FRAME_OFFSET, 1))
 
 
+def job_revision(rig: bpy.types.Object) -> int:
+    """The job folder's revision the rig's import shows (restored by undo with the rigs); 0
+    for an import made before revisions existed, whose folder then had no other."""
+    coll = import_collection(rig)
+    return int(coll.get(reimport.JOB_REVISION, 0)) if coll is not None else 0
+
+
+def set_job_revision(collection_name: str, revision: int | None) -> None:
+    """Record that the import's rigs now show ``revision`` (a finished edit's), in the edit's
+    undo step."""
+    coll = bpy.data.collections.get(collection_name)
+    if coll is not None and revision is not None:
+        coll[reimport.JOB_REVISION] = int(revision)
+
+
 def _new_values(result: result_format.JobResult, p: int, rig: bpy.types.Object,
                 at: np.ndarray, keep: set[str]) -> dict[tuple[str, int], np.ndarray]:
     """(data path, index) -> values at the frames ``at`` (a mask over the result's frames)."""

@@ -43,7 +43,9 @@ def job(finished_job: Path, tmp_path: Path) -> Path:
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    """Every file of the folder, its revisions included."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _walker(result) -> tuple[int, int]:
@@ -223,6 +225,89 @@ def test_bad_requests_are_clear_errors_and_change_nothing(job: Path, models: Mod
     (job / job_store.JOB_FILE).unlink()
     with pytest.raises(job_store.JobFolderError, match="analyse the video again"):
         refine()
+
+
+def test_undo_and_redo_reach_the_job_folder(job: Path, models: Models) -> None:
+    """Every edit is a revision of the folder; an edit at an older one (the scene after an
+    undo) starts from that state and drops the undone ones; a later one is there for a redo."""
+    from genhmr.people_edits import drop_person
+
+    from genhmr_core import job_revisions
+
+    analysed = load_result(job / job_store.RESULT_FILE)
+    p, track = _walker(analysed)
+    ghost = int(analysed.track_ids[1 - p])
+    seen = analysed.frame_indices[analysed.valid[p]]
+    early, late = (int(seen[3]), int(seen[12])), (int(seen[-14]), int(seen[-5]))
+
+    def refine(frames: tuple[int, int], **kw):
+        return refine_range(RefineOptions(job_dir=str(job), person=track, frame_start=frames[0],
+                                          frame_end=frames[1], steps=10, smoothing=20.0, **kw),
+                            models)
+
+    def rows(result, frames: tuple[int, int]) -> np.ndarray:
+        inside = (result.frame_indices >= frames[0]) & (result.frame_indices <= frames[1])
+        return result.joints3d[p, inside]
+
+    assert refine(early).revision == 1
+    refined = load_result(job / job_store.RESULT_FILE)
+    assert not np.array_equal(rows(refined, early), rows(analysed, early))
+    assert drop_person(job, ghost).revision == 2
+    # Undo both in Blender (the scene shows revision 0), then re-run another range: it starts
+    # from the analysis (the early range as analysed, the ghost there), not from revision 2.
+    summary = refine(late, revision=0)
+    assert summary.revision == 3 and summary.result.num_people == analysed.num_people
+    again = load_result(job / job_store.RESULT_FILE)
+    assert np.array_equal(rows(again, early), rows(analysed, early))
+    assert not np.array_equal(rows(again, late), rows(analysed, late))
+    log = job_revisions.read_log(job)
+    assert log.chain == (0, 3) and log.current == 3  # the undone branch is dropped ...
+    assert not job_revisions.revision_dir(job, 1).exists()
+    with pytest.raises(job_store.JobFolderError, match="no longer keeps revision 2"):
+        drop_person(job, ghost, revision=2)  # ... for good (a redo past a new edit)
+
+    # Drop the ghost (4); undo (the scene at 3): the ghost is a person of the analysis again.
+    assert drop_person(job, ghost, revision=3).revision == 4
+    state = _digest(job)
+    with pytest.raises(JobError, match="no person 99"):
+        drop_person(job, 99, revision=3)  # a failed edit: the folder exactly as it was
+    with pytest.raises(JobCancelled):
+        refine_range(RefineOptions(job_dir=str(job), person=track, frame_start=early[0],
+                                   frame_end=early[1], revision=3), models,
+                     should_stop=lambda: True)
+    assert _digest(job) == state
+    # Redo (the scene at 4 again): the folder's files are revision 4's, the ghost gone.
+    assert ghost not in refine(early, revision=4).result.track_ids.tolist()
+    assert job_revisions.read_log(job).chain == (0, 3, 4, 5)
+    # ... and an edit at 3 re-runs the ghost, brought back by the undo.
+    ghost_seen = analysed.frame_indices[analysed.valid[1 - p]]
+    back = refine_range(RefineOptions(job_dir=str(job), person=ghost,
+                                      frame_start=int(ghost_seen[0]),
+                                      frame_end=int(ghost_seen[-1]), steps=5, revision=3),
+                        models)
+    assert back.revision == 6 and job_revisions.read_log(job).chain == (0, 3, 6)
+
+
+def test_a_folder_without_revisions_gets_them_at_its_first_edit(job: Path,
+                                                                models: Models) -> None:
+    """Folders written before revisions (and analyses never edited) are revision 0; a failed
+    first edit leaves no trace, a new analysis into the folder forgets the old revisions."""
+    from genhmr.people_edits import drop_person
+
+    from genhmr_core import job_revisions
+
+    state = _digest(job)
+    with pytest.raises(job_store.JobFolderError, match="no longer keeps revision 1"):
+        drop_person(job, 0, revision=1)
+    with pytest.raises(JobError, match="no person 99"):
+        drop_person(job, 99, revision=0)
+    assert _digest(job) == state and not (job / job_revisions.REVISIONS_DIR).exists()
+    result = load_result(job / job_store.RESULT_FILE)
+    assert drop_person(job, int(result.track_ids[0])).revision == 1
+    # revision 0 is the folder as it was before that edit
+    assert _digest(job)["revisions/0/result.npz"] == state["result.npz"]
+    job_store.save_options(job, JobOptions(**job_store.load_options(job)))
+    assert job_revisions.read_log(job) is None
 
 
 def test_split_then_merge_gives_one_person_solved_again(job: Path, models: Models) -> None:

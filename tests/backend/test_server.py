@@ -142,8 +142,8 @@ def test_merge_solves_two_pieces_of_one_person_again(backend: Backend, media_dir
     from genhmr_core.result_format import load_result
 
     def digest() -> dict[str, str]:
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(job.iterdir())}
+        return {str(p.relative_to(job)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(job.rglob("*")) if p.is_file()}  # its revisions included
 
     backend.until("hello", timeout=60)
     job = tmp_path / "job"

@@ -46,6 +46,17 @@ def test_split_drop_and_merge_people_with_the_real_backend(driver, tmp_path: Pat
     assert modal["done"]["steps"] >= 1 and "re-refined" in modal["done"]["message"]
     assert modal["esc"]["status"] == ["CANCELLED"] and not modal["esc"]["changed"], modal
     assert modal["esc"]["message"] == "Cancelled: the rig is unchanged"
+    # Delete, undo, redo, undo: the job folder follows the revision the scene shows, so the
+    # person the undo brought back is a person of the analysis and refinement re-runs on it.
+    undone = r["undo_delete"]
+    assert undone["deleted"] == ["FINISHED"] and undone["back"] and undone["redone"], undone
+    assert undone["rerun"] == ["FINISHED"], (undone["error"], undone["message"])
+    assert "re-refined" in undone["message"], undone
+    assert middle in undone["tracks"]
+    before_delete = undone["revisions"][0]
+    deleted, rerun_at = before_delete + 1, before_delete + 2
+    assert undone["revisions"] == [before_delete, deleted, before_delete, deleted,
+                                   before_delete, rerun_at], undone
     # Delete drops the person from the analysis too: a re-import does not bring it back.
     drop = r["drop"]
     assert drop["status"] == ["FINISHED"], drop
@@ -105,6 +116,13 @@ def test_split_drop_and_merge_people_with_the_real_backend(driver, tmp_path: Pat
           f"{merged['seconds']:.2f} s")
 
     assert r["undo"]["restored"]  # one undo step brings both rigs back, keys and all
+    # ... and the analysis the scene shows has both people: each splits in the job folder.
+    for split in r["undo"]["splits"]:
+        assert split["status"] == ["FINISHED"], split
+        assert "in Blender only" not in split["message"], split
+    assert other_track in r["undo"]["tracks_after_splits"]
+    assert len(r["undo"]["tracks_after_splits"]) == len(r["tracks_in_pieces"]) + 2
+    assert r["undo"]["restored_after_splits"]
 
     gone = r["gone"]
     assert gone["status"] == ["FINISHED"] and gone["left"] == [r["keep"]], gone

@@ -33,6 +33,15 @@ def test_refine_a_range_of_a_rig_with_the_real_backend(driver, tmp_path: Path) -
         assert after[edge] <= near.max() * 1.25 + 1e-3, (edge, after[edge], near)
 
     assert r["undo"]["restored"]  # one undo step brings every old key back
+    # ... and the job folder's revision: a re-run after the undo starts from the analysis (the
+    # first range as analysed in the result file), not from the undone re-run; redo brings
+    # the re-run back (keys and revision).
+    assert r["redo"]["restored"] and r["undo"]["again"]
+    after_undo = r["after_undo"]
+    assert after_undo["status"] == ["FINISHED"], after_undo
+    assert after_undo["rerun_had_changed_it"] and after_undo["first_range_as_analysed"]
+    # analysis 0, the re-run 1, undo 0, redo 1, undo 0, the new re-run 2 (1 is dropped)
+    assert after_undo["revisions"] == [0, 1, 0, 1, 0, 2], after_undo
 
     warm = r["warm"]
     assert warm["status"] == ["FINISHED"] and warm["was_warm"], warm

@@ -61,3 +61,27 @@ def test_split_and_drop_obstacles(tmp_path: Path) -> None:
         path, "GenHMR_person_8", 8, keyed, 10)
     assert "is gone" in edit_obstacle(str(tmp_path / "moved" / "result.npz"),
                                       [("GenHMR_person_3", 3, keyed)])
+
+
+def test_the_obstacles_read_the_revision_the_rigs_show(tmp_path: Path) -> None:
+    """After an undo the scene shows an earlier revision than the folder's files: a person
+    dropped since (and brought back by the undo) is a person of the analysis there."""
+    from genhmr_core import job_revisions
+
+    path = str(synthetic_result.write_result(tmp_path / "result.npz"))
+    _job(tmp_path, "fit")
+    three = ("GenHMR_person_3", 3, np.array([5, 6, 7, 10, 11]))
+    job_revisions.snapshot(tmp_path, 0)
+    with np.load(path) as data:  # the backend's drop of person 3, as revision 1
+        arrays = {k: data[k][1:] if data[k].shape[:1] == (2,) and k != "image_size"
+                  else data[k] for k in data.files}
+    np.savez(tmp_path / "dropped.npz", **arrays)
+    Path(tmp_path / "dropped.npz").replace(path)
+    log, _ = job_revisions.RevisionLog.initial().after_edit(0, "drop person 3")
+    job_revisions.snapshot(tmp_path, 1)
+    job_revisions.write_log(tmp_path, log)
+    assert track_ids(path) == [7] and track_ids(path, 1) == [7]
+    assert "is not a person of the analysis" in edit_obstacle(path, [three], revision=1)
+    assert edit_obstacle(path, [three], revision=0) is None and track_ids(path, 0) == [3, 7]
+    assert split_obstacle(path, *three, 10, revision=0) is None
+    assert "no longer keeps revision 5" in edit_obstacle(path, [three], revision=5)

@@ -21,6 +21,7 @@ from genhmr_core.protocol import (
     merge_request,
     refine_options,
     refine_request,
+    request_revision,
     split_request,
     start_request,
     validate,
@@ -30,10 +31,12 @@ EXAMPLES: dict[str, dict] = {
     "start": {"type": "start", "job_id": "j1", "video": "/v/clip.mp4", "out_dir": "/tmp/out"},
     "refine": {"type": "refine", "job_id": "j2", "job_dir": "/tmp/out", "person": 1,
                "frame_start": 40, "frame_end": 69},
-    "merge": {"type": "merge", "job_id": "j3", "job_dir": "/tmp/out", "keep": 0, "other": 2},
+    "merge": {"type": "merge", "job_id": "j3", "job_dir": "/tmp/out", "keep": 0, "other": 2,
+              "revision": None},
     "split": {"type": "split", "job_id": "j4", "job_dir": "/tmp/out", "person": 0, "frame": 120,
-              "new_person": None},
-    "drop": {"type": "drop", "job_id": "j5", "job_dir": "/tmp/out", "person": 3},
+              "new_person": None, "revision": None},
+    "drop": {"type": "drop", "job_id": "j5", "job_dir": "/tmp/out", "person": 3,
+             "revision": None},
     "cancel": {"type": "cancel", "job_id": "j1"},
     "shutdown": {"type": "shutdown"},
     "hello": {"type": "hello", "protocol": PROTOCOL_VERSION, "backend_version": "0.1.0"},
@@ -184,7 +187,8 @@ def test_merge_request():
     assert decode(encode(request)) == request
     assert "merge" in REQUEST_TYPES and PROTOCOL_VERSION >= 3
     # track ids travel as JSON integers, whatever number type the caller holds
-    assert encode(merge_request("j3", "/tmp/out", 4, 7.0)).endswith('"keep":4,"other":7}\n')
+    assert encode(merge_request("j3", "/tmp/out", 4, 7.0)).endswith(
+        '"keep":4,"other":7,"revision":null}\n')
     with pytest.raises(ProtocolError, match="merged into themselves"):
         merge_request("j3", "/tmp/out", 2, 2)
     with pytest.raises(ProtocolError, match="merge message lacks keep, other"):
@@ -196,8 +200,26 @@ def test_split_and_drop_requests():
     assert drop_request("j5", "/tmp/out", 3) == EXAMPLES["drop"]
     assert {"split", "drop"} <= REQUEST_TYPES and PROTOCOL_VERSION >= 4
     assert encode(split_request("j4", "/tmp/out", 1, 30.0, new_person=9)).endswith(
-        '"person":1,"frame":30,"new_person":9}\n')
+        '"person":1,"frame":30,"new_person":9,"revision":null}\n')
     with pytest.raises(ProtocolError, match="split message lacks frame"):
         validate({"type": "split", "job_id": "j4", "job_dir": "/tmp/out", "person": 0})
     with pytest.raises(ProtocolError, match="drop message lacks person"):
         validate({"type": "drop", "job_id": "j5", "job_dir": "/tmp/out"})
+
+
+def test_edit_requests_name_the_job_folder_revision():
+    """Version 5: every edit of a finished job names the folder revision the scene shows."""
+    assert PROTOCOL_VERSION >= 5
+    for request in (refine_request("j2", "/tmp/out", 1, 40, 69, revision=3),
+                    merge_request("j3", "/tmp/out", 0, 2, revision=3),
+                    split_request("j4", "/tmp/out", 0, 120, revision=3),
+                    drop_request("j5", "/tmp/out", 3, revision=3)):
+        assert decode(encode(request))["revision"] == 3
+        assert request_revision(request) == 3
+    assert request_revision(EXAMPLES["drop"]) is None  # null: the folder's current revision
+    assert request_revision({"type": "drop"}) is None  # absent (an older client): the same
+    for bad in (-1, 2.5, "3", True):
+        with pytest.raises(ProtocolError, match="a revision is a whole number"):
+            request_revision({"revision": bad})
+        with pytest.raises(ProtocolError, match="a revision is a whole number"):
+            drop_request("j5", "/tmp/out", 3, revision=bad)

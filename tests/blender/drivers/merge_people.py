@@ -6,13 +6,16 @@ not bring the deleted one back) -> ``genhmr.merge_people`` (the warm backend mer
 and solves the joined one again) -> one rig keyed over both pieces and the gap, with the new
 body shape; undo brings both rigs back; a failed or cancelled merge or split leaves the rigs as
 they were; with the job folder gone the edits are made on the rigs alone, and the message says
-so.
+so. Undo reaches the job folder too (the revision the scene shows): a deleted person brought
+back by undo re-runs, redo deletes it again, and after undoing the merge both rigs split in
+the analysis.
 
 Usage: python merge_people.py VIDEO JOBS_DIR
 """
 
 import hashlib
 import os
+import shutil
 import sys
 import time
 
@@ -77,6 +80,15 @@ def rig_names() -> list[str]:
     return sorted(o.name for o in bpy.data.objects if people.is_person(o))
 
 
+def revision() -> int:
+    """The job folder revision the scene's rigs show (on their import's collection)."""
+    coll = next(c for c in bpy.data.collections if c.get("genhmr_import"))
+    return int(coll["genhmr_job_revision"])
+
+
+REFUSED = [""]  # what the last operator refused with (a script sees the report as an error)
+
+
 def on(name: str, op, **kw) -> list[str]:
     """Run a people operator on rig ``name`` (active, nothing selected); ["ERROR"] when it
     reported an error (scripts see an exception)."""
@@ -85,7 +97,8 @@ def on(name: str, op, **kw) -> list[str]:
     bpy.context.view_layer.objects.active = bpy.data.objects[name]
     try:
         return sorted(op(**kw))
-    except RuntimeError:
+    except RuntimeError as exc:
+        REFUSED[0] = str(exc)
         return ["ERROR"]
 
 
@@ -120,6 +133,32 @@ status = on(other, bpy.ops.genhmr.refine_range, frame_start=other_keys[0],
             frame_end=other_keys[-1])
 out["rerun_new"] = {"status": status, "message": runtime().status, "error": runtime().error,
                     "keyed": keyed(other), "before": other_keys}
+
+# Delete, undo, redo, undo: the job folder follows the revision the scene shows, so the person
+# brought back by the undo is a person of the analysis again and refinement re-runs on it.
+bpy.ops.ed.undo_push(message="before the delete")
+revisions = [revision()]
+status = on(between, delete_op)
+revisions.append(revision())
+bpy.ops.ed.undo_push(message="Delete Person")
+bpy.ops.ed.undo()
+back = between in rig_names()
+revisions.append(revision())
+bpy.ops.ed.redo()
+redone = between not in rig_names()
+revisions.append(revision())
+bpy.ops.ed.undo()
+scene = bpy.context.scene  # undo reloads the file's data: old references are gone
+revisions.append(revision())
+between_keys = keyed(between)
+rerun_status = on(between, bpy.ops.genhmr.refine_range, frame_start=between_keys[0],
+                  frame_end=between_keys[-1])
+out["undo_delete"] = {"deleted": status, "back": back, "redone": redone,
+                      "rerun": rerun_status, "message": runtime().status,
+                      "error": runtime().error or REFUSED[0], "tracks": track_ids(),
+                      "revisions": [*revisions, revision()]}
+bpy.ops.ed.undo_push(message="Re-run on Range")
+
 
 # The modal path (what an artist's click runs): without a window event Blender calls execute
 # (blocking) for INVOKE_DEFAULT, and its event loop does not run in a script, so the driver
@@ -164,6 +203,7 @@ def modal_rerun(name: str, esc: bool) -> dict:
 out["modal"] = {"done": modal_rerun(other, esc=False), "esc": modal_rerun(other, esc=True)}
 # a driver-registered operator left registered crashes bpy 4.2's exit handlers
 bpy.utils.unregister_class(GENHMR_OT_test_refine_modal)
+
 status = on(between, delete_op)
 out["drop"] = {"status": status, "message": runtime().status, "rigs": rig_names(),
                "tracks": track_ids()}
@@ -183,9 +223,12 @@ def unchanged() -> bool:
 
 
 # A failure in the backend (a damaged job folder) and a cancel: both rigs stay as they were.
+# The analysis's stage 1 is damaged in place: the job folder's file and the revision that keeps
+# it are one file (a hard link), and the backend brings the folder's files to the revision.
 stage1 = os.path.join(job_dir, "stage1.npz")
-os.rename(stage1, stage1 + ".saved")
-with open(stage1, "wb") as f:
+shutil.copyfile(stage1, stage1 + ".saved")
+with open(stage1, "r+b") as f:
+    f.truncate()
     f.write(b"PK\x03\x04 not a zip")
 status = merge(other)
 out["failed"] = {"status": status, "error": runtime().error, "unchanged": unchanged()}
@@ -193,7 +236,8 @@ scene.frame_set(pieces["keep"][1])
 status = on(keep, split_op)
 out["failed_split"] = {"status": status, "error": runtime().error, "unchanged": unchanged(),
                        "rigs": rig_names()}
-os.replace(stage1 + ".saved", stage1)
+shutil.copyfile(stage1 + ".saved", stage1)  # in place again
+os.unlink(stage1 + ".saved")
 result_digest = digest(result_path)
 status = merge(other, timeout=0.001)
 out["cancel"] = {"status": status, "message": runtime().status, "unchanged": unchanged(),
@@ -274,6 +318,21 @@ bpy.ops.ed.undo_push(message="Merge Person into Active")
 bpy.ops.ed.undo()
 scene = bpy.context.scene  # undo reloads the file's data: old references are gone
 out["undo"] = {"restored": unchanged()}
+
+# After the undo the analysis has both people again (the scene's revision): each splits in the
+# job folder, not in Blender alone. (One undo step takes both splits back.)
+bpy.ops.ed.undo_push(message="before the splits")
+splits = []
+for name in (keep, other):
+    scene.frame_set(keyed(name)[1])
+    status = on(name, split_op)
+    splits.append({"status": status, "message": runtime().status})
+out["undo"]["splits"] = splits
+out["undo"]["tracks_after_splits"] = track_ids()
+bpy.ops.ed.undo_push(message="Split at Current Frame")
+bpy.ops.ed.undo()
+scene = bpy.context.scene
+out["undo"]["restored_after_splits"] = unchanged()
 
 # The analysis folder is gone: the keys are merged as they are, and the message says why.
 os.rename(job_dir, job_dir + "-moved")

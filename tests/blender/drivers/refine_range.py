@@ -1,7 +1,8 @@
 """Re-run refinement on a range of a rig, for real: a movie strip -> Analyze (real backend) ->
 ``genhmr.refine_range`` on a range (the warm backend re-enters the job) -> only that range's
-keys change, the ends join the neighbours, undo restores the keys, Cancel and errors leave the
-rig as it was.
+keys change, the ends join the neighbours, undo restores the keys and the job folder revision
+the scene shows (a re-run after the undo starts from the analysis, not from the undone re-run),
+redo brings the re-run back, Cancel and errors leave the rig as it was.
 
 Usage: python refine_range.py VIDEO JOBS_DIR
 """
@@ -73,9 +74,26 @@ def digest(path: str) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
+def revision() -> int:
+    """The job folder revision the scene's rigs show (on their import's collection)."""
+    coll = next(c for c in bpy.data.collections if c.get("genhmr_import"))
+    return int(coll["genhmr_job_revision"])
+
+
+def result_rows(frames: tuple[int, int]) -> np.ndarray:
+    """The job folder's result.npz (its current files): the rig's person's joints over
+    ``frames`` (scene frames, both included)."""
+    with np.load(result_path) as data:
+        p = data["track_ids"].tolist().index(track)
+        inside = (data["frame_indices"] + 1 >= frames[0]) & (data["frame_indices"] + 1 <= frames[1])
+        return data["joints3d"][p, inside]
+
+
 people = [o for o in bpy.data.objects if o.get("genhmr_role") == "rig"]
 rig = max(people, key=lambda o: len(module("genhmr_blender.rig.people").keyed_frames(o)))
-name = rig.name
+name, track = rig.name, int(rig["genhmr_track"])
+analysed = result_rows((48, 62))
+revisions = [revision()]
 bpy.context.view_layer.objects.active = rig
 span = range(41, 71)
 first, last = 48, 62
@@ -98,6 +116,8 @@ out["rerun"] = {
     "step_after": np.linalg.norm(np.diff(heads_after, axis=0), axis=-1).mean(-1).tolist(),
     "moved_m": float(np.abs(heads_after - heads_before).max()),
 }
+revisions.append(revision())
+rerun_rows = result_rows((48, 62))
 
 # From the UI, Blender pushes the operator's one undo step when it finishes (bl_options UNDO);
 # an operator called from a background script does not, so the driver pushes it.
@@ -106,6 +126,26 @@ bpy.ops.ed.undo()
 rig = bpy.data.objects[name]
 scene = bpy.context.scene  # undo reloads the file's data: old references are gone
 out["undo"] = {"restored": keys(rig) == before}
+revisions.append(revision())
+# Redo brings the re-run back, keys and revision; undo again.
+bpy.ops.ed.redo()
+out["redo"] = {"restored": keys(bpy.data.objects[name]) == after}
+revisions.append(revision())
+bpy.ops.ed.undo()
+scene = bpy.context.scene
+rig = bpy.data.objects[name]
+revisions.append(revision())
+out["undo"]["again"] = keys(rig) == before
+# A re-run of another range now starts from the state the scene shows, the analysis: the
+# first range is as analysed in the job folder's result again, not as the undone re-run left it.
+bpy.context.view_layer.objects.active = rig
+status = rerun(frame_start=65, frame_end=70)
+revisions.append(revision())
+out["after_undo"] = {"status": status, "error": runtime().error,
+                     "first_range_as_analysed": bool(np.array_equal(result_rows((48, 62)),
+                                                                    analysed)),
+                     "rerun_had_changed_it": not np.array_equal(rerun_rows, analysed),
+                     "revisions": revisions}
 
 # The warm backend, the whole preview range (30 frames), the panel's defaults.
 bpy.context.view_layer.objects.active = rig
