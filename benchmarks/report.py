@@ -10,7 +10,8 @@
   against the triangulated pseudo-ground truth (``benchmarks/pose2sim_3d.py`` says what it is
   and what it flatters).
 * **Real, no truth**: ``demo.mp4``: jitter, root speed, facing flips (``demo_motion.py``).
-* **World space** (issue #13): camera motion on turned real frames and static clips, the
+* **World space** (issue #13): camera motion on turned real frames and static clips,
+  synthetic clips with a known moving camera and known feet (``synthetic_world.py``), the
   floor against the calibration, foot sliding and penetration (``world_space.py``).
 * **Time**: each job's CPU time per tracked person-frame against MediaPipe alone (the legacy
   single-person ``Pose``, complexity 1) on the same frames in the same run.
@@ -320,6 +321,10 @@ def main() -> int:
         world["camera"] = world_space.camera_motion(
             media, {_clip_path(t["clip"]): t["mediapipe_ms"] for t in timing})
         world["seconds"] += world["camera"]["seconds"]
+        print("world space: synthetic clips", flush=True)
+        world["synthetic_clips"] = world_space.synthetic_clips(media, models,
+                                                               args.jobs / "synthetic_world")
+        world["seconds"] += world["synthetic_clips"]["seconds"]
     summary = summarise(rows)
     image = args.out.parent / "images" / "bench_pelvis_depth.png"
     if depth:

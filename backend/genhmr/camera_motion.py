@@ -58,6 +58,17 @@ class CameraMotionConfig:
     seed: int = 0
 
 
+@dataclasses.dataclass(frozen=True)
+class FrameMatch:
+    """The background points one frame's rotation was fitted on: where they were in its key
+    frame and where they are now (full-resolution pixels, the fit's inliers)."""
+
+    frame: int
+    key_frame: int
+    before_px: np.ndarray  # (N, 2)
+    after_px: np.ndarray  # (N, 2)
+
+
 @dataclasses.dataclass
 class CameraMotion:
     """The camera's rotation in each frame of a job."""
@@ -66,6 +77,13 @@ class CameraMotion:
     points: np.ndarray  # (F,) int: background points the frame's rotation rests on
     static: np.ndarray  # (F,) bool: the frame was judged not to have moved from its key frame
     key_frames: list[int]  # job frames where a new key frame was taken
+    # How each frame's rotation was found, so it can be found again for another focal length
+    # (:func:`refit`): the frame's rotation is ``fit @ rotations[reference]``, where ``fit`` is
+    # fitted on ``matches`` (frames with a FrameMatch) or the identity (a frame that did not
+    # move from its key frame, or lost its points, keeps the key's or the previous rotation).
+    references: np.ndarray = dataclasses.field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64))  # (F,) int
+    matches: list[FrameMatch] = dataclasses.field(default_factory=list)
 
     @property
     def num_frames(self) -> int:
@@ -84,7 +102,27 @@ def static_camera(num_frames: int) -> CameraMotion:
     """A camera that never moves (what the result holds when motion estimation is off)."""
     return CameraMotion(rotations=np.tile(np.eye(3), (num_frames, 1, 1)),
                         points=np.zeros(num_frames, dtype=np.int64),
-                        static=np.ones(num_frames, dtype=bool), key_frames=[0])
+                        static=np.ones(num_frames, dtype=bool), key_frames=[0],
+                        references=np.zeros(num_frames, dtype=np.int64))
+
+
+def refit(motion: CameraMotion, K: np.ndarray) -> CameraMotion:
+    """The same motion for intrinsics ``K``: every fitted frame's rotation fitted again on the
+    points it rested on (no new tracking), chained as before. What a focal length found after
+    the tracking (:mod:`genhmr.focal_from_turns`) needs: the turns read with the old focal
+    length are off by about the focal error times the turn."""
+    rotations = np.array(motion.rotations, dtype=np.float64)
+    fitted = {m.frame: m for m in motion.matches}
+    for f, reference in enumerate(motion.references):
+        if f == 0:
+            rotations[0] = np.eye(3)
+            continue
+        turn = np.eye(3)
+        if f in fitted:
+            m = fitted[f]
+            turn = Rotation.align_vectors(rays(m.after_px, K), rays(m.before_px, K))[0].as_matrix()
+        rotations[f] = turn @ rotations[reference]
+    return dataclasses.replace(motion, rotations=rotations)
 
 
 def rays(points_px: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -163,6 +201,8 @@ def estimate_camera_motion(frames: Iterable[np.ndarray], K: np.ndarray,
     counts: list[int] = []
     statics: list[bool] = []
     keys: list[int] = []
+    references: list[int] = []
+    matches: list[FrameMatch] = []
     key_rotation = np.eye(3)
     key_points = current = np.zeros((0, 2), np.float32)
     key_count = 0
@@ -181,6 +221,7 @@ def estimate_camera_motion(frames: Iterable[np.ndarray], K: np.ndarray,
         boxes = (np.zeros((0, 4)) if people_boxes is None or f >= len(people_boxes)
                  else np.asarray(people_boxes[f], dtype=np.float64).reshape(-1, 4) * scale)
         rotation, is_static, count = key_rotation, True, key_count
+        reference = keys[-1] if keys else 0
         if previous is not None and len(current):
             current, key_points = _follow(previous, gray, current, key_points, boxes, config)
             if len(current) >= max(2, config.min_points // 2):
@@ -193,8 +234,11 @@ def estimate_camera_motion(frames: Iterable[np.ndarray], K: np.ndarray,
                                                      config.ransac_iterations, rng)
                     rotation = relative @ key_rotation
                     count = int(inliers.sum())
+                    matches.append(FrameMatch(f, keys[-1], key_points[inliers] / scale,
+                                              current[inliers] / scale))
             else:
                 rotation = rotations[-1] if rotations else key_rotation
+                reference = max(f - 1, 0)
                 is_static, count = False, len(current)
         if previous is None or len(current) < max(config.min_points,
                                                    config.min_kept * key_count):
@@ -205,11 +249,13 @@ def estimate_camera_motion(frames: Iterable[np.ndarray], K: np.ndarray,
         rotations.append(rotation)
         counts.append(count)
         statics.append(is_static)
+        references.append(reference)
         previous = gray
     if not rotations:
         raise ValueError("no frames to estimate camera motion from")
     return CameraMotion(rotations=np.stack(rotations), points=np.asarray(counts, np.int64),
-                        static=np.asarray(statics, dtype=bool), key_frames=keys)
+                        static=np.asarray(statics, dtype=bool), key_frames=keys,
+                        references=np.asarray(references, dtype=np.int64), matches=matches)
 
 
 def _corners(gray: np.ndarray, boxes: np.ndarray, config: CameraMotionConfig) -> np.ndarray:

@@ -232,8 +232,31 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             "over half of a shorter range). Try a range where people are fully visible, or "
             "tiling 'on' for small people.")
 
+    result, fits = solve_tracks(options, info, dets, (body, generative), device, clock, report,
+                                stop, on_person)
+    return JobSummary(result_path=out_dir / RESULT_NAME, num_people=num_people,
+                      num_frames=len(per_frame), elapsed_s=clock.elapsed(),
+                      stage_seconds=dict(clock.stages),
+                      reprojection_px=[f.fit.reprojection_px for f in fits], result=result)
+
+
+def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
+                 models: tuple[Any, tuple[Any, Any] | None], device: str = "cpu",
+                 clock: _Clock | None = None, report: ProgressFn | None = None,
+                 stop: StopFn | None = None, on_person: PersonFn | None = None
+                 ) -> tuple[JobResult, list[_PersonFit]]:
+    """Everything a job does after tracking, into ``options.out_dir`` (which holds the
+    tracks): the camera's turns (and, without the artist's lens, the focal length they tell),
+    each person's solve, sizing on the floor, then :func:`finish`. Returns the result (also
+    written as the folder's result file) and the per-person fits. Benchmarks that make their
+    own tracks (synthetic people) call this so they measure exactly the product's steps."""
+    clock = clock or _Clock()
+    report = report or (lambda p: None)
+    stop = stop or (lambda: False)
+    body, generative = models
+    out_dir = Path(options.out_dir)
     K = intrinsics(info.width, info.height, _focal_px(options, info))
-    camera_rotation = _camera_rotation(options, info, dets, K, clock, report, stop)
+    camera_rotation, K = _camera_rotation(options, info, dets, K, clock, report, stop)
     fits = _fit_people(body, options, generative, dets, K, float(info.fps), device, clock,
                        report, stop, on_person)
     if generative is not None:
@@ -254,9 +277,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     path = save_result(result, out_dir / RESULT_NAME)
     clock.add("save", time.perf_counter() - t)
     report(Progress("save", 1, 1, clock.elapsed(), str(path)))
-    return JobSummary(result_path=path, num_people=num_people, num_frames=len(per_frame),
-                      elapsed_s=clock.elapsed(), stage_seconds=dict(clock.stages),
-                      reprojection_px=[f.fit.reprojection_px for f in fits], result=result)
+    return result, fits
 
 
 def finish(solve: JobResult, options: JobOptions,
@@ -288,12 +309,15 @@ def _focal_px(options: JobOptions, info: Any) -> float | None:
 
 
 def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray,
-                     clock: _Clock, report: ProgressFn, stop: StopFn) -> np.ndarray | None:
+                     clock: _Clock, report: ProgressFn, stop: StopFn
+                     ) -> tuple[np.ndarray | None, np.ndarray]:
     """How the camera turned over the job's frames (people masked out by their tracked boxes),
     or None for a fixed camera (turned less than ``STILL_TOLERANCE_DEG`` over the job) or when
-    the option is off."""
+    the option is off; and the intrinsics to solve with: ``K``, or, when the artist gave no
+    lens and the camera turned enough to tell, ``K`` with the focal length the turns say
+    (:mod:`genhmr.focal_from_turns`; the turns then read again with it)."""
     if not options.camera_motion:
-        return None
+        return None, K
     from .camera_motion import estimate_camera_motion
 
     num_frames = len(dets.frame_indices)
@@ -315,14 +339,21 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
         raise JobCancelled() from exc
     except VideoError as exc:
         raise InputVideoError(str(exc)) from exc
-    clock.add("camera", time.perf_counter() - t)
     still = motion.is_still()
+    if not still and _focal_px(options, info) is None:
+        from .focal_from_turns import refocused
+
+        motion, K, found = refocused(motion, K)
+        if found is not None and found.believed:
+            report(Progress("camera", num_frames, num_frames, clock.elapsed(),
+                            f"focal length {found.focal_px:.0f} px, from the camera's turns"))
+    clock.add("camera", time.perf_counter() - t)
     report(Progress("camera", num_frames, num_frames, clock.elapsed(),
                     "fixed camera" if still
                     else f"the camera turned up to {motion.angles_deg().max():.1f} deg"))
     if motion.num_frames != num_frames or still:
-        return None  # fixed (or the video ended early: the detections decide the frames)
-    return motion.rotations.astype(np.float32)
+        return None, K  # fixed (or the video ended early: the detections decide the frames)
+    return motion.rotations.astype(np.float32), K
 
 
 def _smooth_depth(result: JobResult, sigma_s: float) -> None:

@@ -26,10 +26,7 @@ def turned_frames(image: np.ndarray, K: np.ndarray, rotations: np.ndarray,
                        interpolation=cv2.INTER_NEAREST)  # blocky texture: strong corners
     frames, boxes = [], []
     for i, rotation in enumerate(np.asarray(rotations, dtype=np.float64)):
-        frame = cv2.warpPerspective(image, K @ rotation @ np.linalg.inv(K), (width, height),
-                                    borderMode=cv2.BORDER_REFLECT)
-        frame = np.clip(frame.astype(np.int16) + rng.integers(-noise, noise + 1, frame.shape),
-                        0, 255).astype(np.uint8)
+        frame = turned_frame(image, K, rotation, rng, noise)
         box = np.zeros((0, 4))
         if walker:
             x0, y0 = int(0.1 * width + i * 0.6 * width / len(rotations)), height // 4
@@ -38,3 +35,19 @@ def turned_frames(image: np.ndarray, K: np.ndarray, rotations: np.ndarray,
         frames.append(frame)
         boxes.append(box)
     return frames, boxes
+
+
+def turned_frame(image: np.ndarray, K: np.ndarray, rotation: np.ndarray,
+                 rng: np.random.Generator, noise: int = 3,
+                 border: int = cv2.BORDER_REFLECT) -> np.ndarray:
+    """One frame of ``image`` (BGR, seen by intrinsics ``K``) as a camera turned by
+    ``rotation`` (3, 3; world-to-camera, world = the image's camera) sees it, with sensor noise
+    of ±``noise`` grey levels drawn from ``rng``. Beyond the image's edges the picture is
+    mirrored by default (still a fixed scene for a turning camera: each viewing ray keeps its
+    colour, but its straight edges are mirrored too, so their vanishing points are wrong);
+    ``border=cv2.BORDER_CONSTANT`` leaves it black instead."""
+    height, width = image.shape[:2]
+    frame = cv2.warpPerspective(image, K @ rotation @ np.linalg.inv(K), (width, height),
+                                borderMode=border)
+    return np.clip(frame.astype(np.int16) + rng.integers(-noise, noise + 1, frame.shape),
+                   0, 255).astype(np.uint8)
