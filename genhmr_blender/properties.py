@@ -87,8 +87,9 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
         description="The camera's lens as a 35 mm-equivalent focal length, as a phone's spec "
                     "sheet or a photo's EXIF gives it (a video mode that crops the sensor "
                     "makes it longer). It sets how far away the people are; 0 = automatic: "
-                    "read from the background when the camera pans or tilts, else a 60 degree "
-                    "view across the longer side of the picture")
+                    "the lens the phone wrote into the file, else read from the background "
+                    "when the camera pans or tilts, else a 60 degree view across the longer "
+                    "side of the picture")
     depth_smoothing: FloatProperty(
         name="Depth Smoothing (s)", default=0.15, min=0.0, max=2.0, step=5, precision=2,
         description="Smooth each person's distance from the camera over this many seconds "

@@ -255,8 +255,10 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     stop = stop or (lambda: False)
     body, generative = models
     out_dir = Path(options.out_dir)
-    K = intrinsics(info.width, info.height, _focal_px(options, info))
-    camera_rotation, K = _camera_rotation(options, info, dets, K, clock, report, stop)
+    known_focal = _focal_px(options, info)
+    K = intrinsics(info.width, info.height, known_focal)
+    camera_rotation, K = _camera_rotation(options, info, dets, K, clock, report, stop,
+                                          focal_known=known_focal is not None)
     fits = _fit_people(body, options, generative, dets, K, float(info.fps), device, clock,
                        report, stop, on_person)
     if generative is not None:
@@ -299,23 +301,31 @@ def finish(solve: JobResult, options: JobOptions,
 
 
 def _focal_px(options: JobOptions, info: Any) -> float | None:
-    """The artist's lens: ``focal_px``, else ``lens_35mm`` in this video's pixels, else None
-    (the default, ``camera.default_focal_px``)."""
+    """The lens, when it is known: the artist's ``focal_px``, else their ``lens_35mm`` in this
+    video's pixels, else the 35 mm-equivalent lens the camera wrote into the file (iPhones:
+    ``genhmr.video_metadata``); None when nobody says (the turns or the default decide)."""
     if options.focal_px:
         return float(options.focal_px)
     if options.lens_35mm:
         return focal_from_35mm(options.lens_35mm, info.width, info.height)
+    from .video_metadata import lens_35mm
+
+    written = lens_35mm(options.video)
+    if written is not None:
+        log.info("focal length: %.0f mm (35 mm equivalent), from the file's metadata", written)
+        return focal_from_35mm(written, info.width, info.height)
     return None
 
 
 def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray,
-                     clock: _Clock, report: ProgressFn, stop: StopFn
+                     clock: _Clock, report: ProgressFn, stop: StopFn, focal_known: bool = False
                      ) -> tuple[np.ndarray | None, np.ndarray]:
     """How the camera turned over the job's frames (people masked out by their tracked boxes),
     or None for a fixed camera (turned less than ``STILL_TOLERANCE_DEG`` over the job) or when
-    the option is off; and the intrinsics to solve with: ``K``, or, when the artist gave no
-    lens and the camera turned enough to tell, ``K`` with the focal length the turns say
-    (:mod:`genhmr.focal_from_turns`; the turns then read again with it)."""
+    the option is off; and the intrinsics to solve with: ``K``, or, when the lens is not known
+    (``focal_known``: the artist's or the file's) and the camera turned enough to tell, ``K``
+    with the focal length the turns say (:mod:`genhmr.focal_from_turns`; the turns then read
+    again with it)."""
     if not options.camera_motion:
         return None, K
     from .camera_motion import estimate_camera_motion
@@ -340,7 +350,7 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
     except VideoError as exc:
         raise InputVideoError(str(exc)) from exc
     still = motion.is_still()
-    if not still and _focal_px(options, info) is None:
+    if not still and not focal_known:
         from .focal_from_turns import refocused
 
         motion, K, found = refocused(motion, K)
