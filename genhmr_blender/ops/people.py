@@ -91,9 +91,14 @@ class _PersonEdit(OnPersonJob):
             runtime.status = message
             self.report({"INFO"}, f"GenHMR: {message}")
             return {"FINISHED"}
-        if modal and not bpy.app.background and context.window is not None:
+        if modal and self._interactive(context):
             return self._run_modal(context)
         return super().execute(context)
+
+    def _interactive(self, context: bpy.types.Context) -> bool:
+        """Whether a window's event loop will drive a modal run (not in background Blender,
+        where a modal operator would never get its timer events; tests drive it by hand)."""
+        return not bpy.app.background and context.window is not None
 
     def _plan_job(self, context: bpy.types.Context, rigs: list[bpy.types.Object],
                   obstacle: Callable[[str, int], str | None]) -> str | None:

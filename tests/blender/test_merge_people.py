@@ -57,8 +57,17 @@ def test_split_drop_and_merge_people_with_the_real_backend(driver, tmp_path: Pat
     deleted, rerun_at = before_delete + 1, before_delete + 2
     assert undone["revisions"] == [before_delete, deleted, before_delete, deleted,
                                    before_delete, rerun_at], undone
+    # Split and Delete run modally from the panel: Esc on a split leaves the rig, the
+    # analysis's files and the scene's revision as they were; a Delete runs to the end.
+    esc = r["modal_split_esc"]
+    assert esc["started"] == ["RUNNING_MODAL"] and esc["status"] == ["CANCELLED"], esc
+    assert esc["unchanged"] and esc["folder_unchanged"], esc
+    assert esc["revision"][0] == esc["revision"][1], esc
+    assert not (esc["running"] or esc["active"]), esc
     # Delete drops the person from the analysis too: a re-import does not bring it back.
     drop = r["drop"]
+    assert drop["modal"]["started"] == ["RUNNING_MODAL"], drop
+    assert not (drop["modal"]["running"] or drop["modal"]["active"]), drop
     assert drop["status"] == ["FINISHED"], drop
     assert f"person {middle} from the analysis" in drop["message"]
     assert middle not in drop["tracks"] and other_track in drop["tracks"]
@@ -75,7 +84,7 @@ def test_split_drop_and_merge_people_with_the_real_backend(driver, tmp_path: Pat
     assert "damaged" in failed["error"] and "Traceback" not in failed["error"]
     failed_split = r["failed_split"]
     assert failed_split["status"] == ["ERROR"] and failed_split["unchanged"], failed_split
-    assert "split failed, the rig is unchanged" in failed_split["error"]
+    assert "split failed, the rig is unchanged" in failed_split["error"], failed_split
     assert "Traceback" not in failed_split["error"]
     cancel = r["cancel"]
     assert cancel["status"] == ["CANCELLED"] and cancel["unchanged"], cancel

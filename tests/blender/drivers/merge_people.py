@@ -13,6 +13,7 @@ the analysis.
 Usage: python merge_people.py VIDEO JOBS_DIR
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -201,12 +202,63 @@ def modal_rerun(name: str, esc: bool) -> dict:
 
 
 out["modal"] = {"done": modal_rerun(other, esc=False), "esc": modal_rerun(other, esc=True)}
+
+
+# Split and Delete from the panel run modally too: here as an artist's click runs them (the
+# window's event loop played by hand, as above). A registered subclass of a people operator
+# breaks the real one's poll in bpy, so the real class is switched to its modal path for the
+# call instead, and back after.
+@contextlib.contextmanager
+def modal_from_script(cls):
+    saved = cls.__dict__.get("_interactive"), cls.__dict__.get("execute")
+    cls._interactive = lambda self, context: True
+    cls.execute = lambda self, context: self._begin(context, modal=True)
+    try:
+        yield
+    finally:
+        for name, value in zip(("_interactive", "execute"), saved, strict=True):
+            if value is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, value)
+
+
+people_ops = module("genhmr_blender.ops.people")
+
+
+def play(started: list[str], esc: bool) -> dict:
+    """Timer events (and Esc first) to the running operator until it ends."""
+    op = module("genhmr_blender.ops._backend_op").ACTIVE["op"]
+    status = {"PASS_THROUGH"}
+    if op is not None and esc:
+        status = op.modal(bpy.context, Event("ESC", "PRESS"))
+    t0 = time.monotonic()
+    while op is not None and status == {"PASS_THROUGH"} and time.monotonic() - t0 < 120:
+        time.sleep(0.1)
+        status = op.modal(bpy.context, Event("TIMER"))
+    return {"started": started, "status": sorted(status), "message": runtime().status,
+            "running": runtime().running,
+            "active": module("genhmr_blender.ops._backend_op").ACTIVE["op"] is not None}
+
+
+# Esc on a split: the rig, the analysis's people and the revision the scene shows stay.
+scene.frame_set(keyed(other)[2])
+state, names, at = keys(other), rig_names(), revision()
+digests = {f: digest(os.path.join(job_dir, f)) for f in ("result.npz", "tracks.npz")}
+with modal_from_script(people_ops.GENHMR_OT_split_person):
+    run = play(on(other, split_op), esc=True)
+out["modal_split_esc"] = {**run, "unchanged": keys(other) == state and rig_names() == names,
+                          "revision": [at, revision()],
+                          "folder_unchanged": all(digest(os.path.join(job_dir, f)) == d
+                                                  for f, d in digests.items())}
+# Delete, to the end: the ghost goes from the scene and from the analysis.
+with modal_from_script(people_ops.GENHMR_OT_delete_person):
+    run = play(on(between, delete_op), esc=False)
 # a driver-registered operator left registered crashes bpy 4.2's exit handlers
 bpy.utils.unregister_class(GENHMR_OT_test_refine_modal)
-
-status = on(between, delete_op)
+status = run["status"]
 out["drop"] = {"status": status, "message": runtime().status, "rigs": rig_names(),
-               "tracks": track_ids()}
+               "tracks": track_ids(), "modal": run}
 # Importing the result again updates the rigs; the ghost deleted does not come back.
 out["import"] = sorted(bpy.ops.genhmr.import_result(filepath=result_path, frame_offset=offset))
 out["drop"]["after_import"] = rig_names()
@@ -235,7 +287,7 @@ out["failed"] = {"status": status, "error": runtime().error, "unchanged": unchan
 scene.frame_set(pieces["keep"][1])
 status = on(keep, split_op)
 out["failed_split"] = {"status": status, "error": runtime().error, "unchanged": unchanged(),
-                       "rigs": rig_names()}
+                       "rigs": rig_names(), "refused": REFUSED[0]}
 shutil.copyfile(stage1 + ".saved", stage1)  # in place again
 os.unlink(stage1 + ".saved")
 result_digest = digest(result_path)
