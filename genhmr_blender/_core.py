@@ -13,6 +13,7 @@ try:
         body_mesh,
         confidence,
         contacts,
+        gaps,
         ground,
         job_revisions,
         protocol,
@@ -27,6 +28,7 @@ except ImportError:  # imported as a top-level package (tests, tools)
         body_mesh,
         confidence,
         contacts,
+        gaps,
         ground,
         job_revisions,
         protocol,
@@ -37,5 +39,5 @@ except ImportError:  # imported as a top-level package (tests, tools)
         supports,
     )
 
-__all__ = ["body_mesh", "confidence", "contacts", "ground", "job_revisions", "protocol",
+__all__ = ["body_mesh", "confidence", "contacts", "gaps", "ground", "job_revisions", "protocol",
            "result_format", "retarget", "scene_space", "skeleton", "supports"]

@@ -16,6 +16,24 @@ import numpy as np
 from .rotations import matrix_to_quaternion, quaternion_to_matrix
 
 
+def span(valid: np.ndarray) -> np.ndarray:
+    """(F,) bool: the frames from the first to the last one seen, gaps included."""
+    valid = np.asarray(valid, dtype=bool)
+    seen = np.flatnonzero(valid)
+    out = np.zeros(len(valid), dtype=bool)
+    if len(seen):
+        out[seen[0]:seen[-1] + 1] = True
+    return out
+
+
+def solved_frames(valid: np.ndarray, method: str) -> np.ndarray:
+    """(F,) bool: the frames of a result's person that hold motion to key. The generative
+    method bridges the gaps inside a track (``genhmr.generative.bridge_gaps``; joint
+    confidence 0 there, so they read as unsure), so its whole span; other methods leave
+    placeholders in the frames they did not see, so only those."""
+    return span(valid) if method == "generative" else np.asarray(valid, dtype=bool)
+
+
 def gap_ends(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every frame: the seen frame at or before it, the seen frame at or after it, and how
     far along from the first to the second it is (0..1). A seen frame is both its own ends

@@ -16,7 +16,15 @@ import time
 import bpy
 import numpy as np
 
-from .._core import confidence, contacts, job_revisions, result_format, scene_space, supports
+from .._core import (
+    confidence,
+    contacts,
+    gaps,
+    job_revisions,
+    result_format,
+    scene_space,
+    supports,
+)
 from .._core import ground as ground_core
 from . import armature, camera, ground, keyframes, mesh, reimport
 from . import unsure as unsure_marks
@@ -211,15 +219,17 @@ def _build(context: bpy.types.Context, result: result_format.JobResult, options:
             quats, root = person_motion(result, p, rest, (height, turn))
             confident = (result.joint_confidence[p] >= options.min_confidence
                          if options.min_confidence > 0 else None)
-            stats = keyframes.keyframe_person(obj, quats, root, frames, result.valid[p],
+            # the seen frames, and the gaps between them the generative method bridged (their
+            # confidence is 0: they are marked unsure)
+            solved = gaps.solved_frames(result.valid[p], result.method)
+            stats = keyframes.keyframe_person(obj, quats, root, frames, solved,
                                               f"{obj.name}_motion", confident)
             if result.foot_contact is not None:
-                keyframes.keyframe_contacts(obj, frames, result.valid[p], result.foot_contact[p])
-            keyframes.keyframe_confidence(obj, frames, result.valid[p],
-                                          result.joint_confidence[p])
+                keyframes.keyframe_contacts(obj, frames, solved, result.foot_contact[p])
+            keyframes.keyframe_confidence(obj, frames, solved, result.joint_confidence[p])
             obj.data.show_bone_colors = True  # the bones' colours say how sure each joint is
-            unsure[obj.name] = (frames[result.valid[p]], confidence.frame_confidence(
-                result.joint_confidence[p][result.valid[p]]))
+            unsure[obj.name] = (frames[solved], confidence.frame_confidence(
+                result.joint_confidence[p][solved]))
             t_rig += t2 - t1
             t_key += time.perf_counter() - t2
             names.append(obj.name)
@@ -233,7 +243,7 @@ def _build(context: bpy.types.Context, result: result_format.JobResult, options:
                 mesh_seconds[body_obj.name] = seconds
                 t_mesh += time.perf_counter() - t3
             if options.hide_when_unseen:
-                keys = scene_space.visibility_keys(frames, result.valid[p])
+                keys = scene_space.visibility_keys(frames, solved)
                 for target in [obj] + ([body_obj] if skin is not None else []):
                     keyframes.keyframe_visibility(target, keys)
         ground_name = ""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .._core import confidence, contacts, result_format, scene_space, skeleton
+from .._core import confidence, contacts, gaps, result_format, scene_space, skeleton
 from . import armature, people, reimport, reshape
 from .build import person_motion, scene_placement
 from .fcurves import fcurves_of
@@ -128,25 +128,18 @@ def _person(result: result_format.JobResult, rig: bpy.types.Object) -> int:
     return int(matches[0])
 
 
-def _span(valid: np.ndarray) -> np.ndarray:
-    """The frames from the first to the last one seen (a mask)."""
-    seen = np.flatnonzero(valid)
-    span = np.zeros(len(valid), dtype=bool)
-    if len(seen):
-        span[seen[0]:seen[-1] + 1] = True
-    return span
-
-
 def apply_range(scene: bpy.types.Scene, rig: bpy.types.Object, result: result_format.JobResult,
                 first: int, last: int, frame_offset: int, keep: set[str] | None = None,
                 fill_gaps: bool = False) -> int:
     """Replace ``rig``'s keys on scene frames ``first..last`` by the result's; returns the
     number of frames keyed. ``keep``: bone names whose keys stay as they are. ``fill_gaps``:
     also key the frames between the person's first and last seen frame that they were not
-    seen in (the solve's motion there), not only the seen ones."""
+    seen in (the solve's motion there), not only the seen ones; a generative result's are
+    always keyed (its gaps hold the bridge, as the import keys them)."""
     p = _person(result, rig)
     frames = np.asarray(result.frame_indices, dtype=np.int64) + int(frame_offset)
-    solved = _span(result.valid[p]) if fill_gaps else np.asarray(result.valid[p], dtype=bool)
+    solved = (gaps.span(result.valid[p]) if fill_gaps
+              else gaps.solved_frames(result.valid[p], result.method))
     at = solved & (frames >= first) & (frames <= last)
     values = _new_values(result, p, rig, at, keep or set())
     _continue_signs(rig, values, float(first))

@@ -26,9 +26,11 @@ def test_analyze_a_strip_with_the_real_backend(driver, tmp_path: Path) -> None:
     assert good["frame_indices"] == list(range(40, 56))  # exactly the strip's video frames
     assert good["created"]["armatures"] == len(good["rigs"]) >= 1
     assert good["created"]["cameras"] == 1
-    # Every rig is keyed exactly on the frames its person was seen (scene = video + 1).
+    # Every rig is keyed on the frames its person was seen (scene = video + 1) and, the
+    # generative method bridging them, the frames between (nothing before or after).
+    assert good["method"] == "generative"
     for keyed, valid in zip(good["keyed"], good["valid"], strict=True):
-        assert keyed == [v + 1 for v in valid]
+        assert keyed == list(range(valid[0] + 1, valid[-1] + 2))
     # The keyframed rig, seen through the Blender camera, is where the backend put the body.
     assert good["max_pixel_error"] < 1.0, good["max_pixel_error"]
     # every person has the default body, skinned to their rig, over them in the picture

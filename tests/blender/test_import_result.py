@@ -176,3 +176,27 @@ def test_fix_people_by_hand(driver, tmp_path: Path) -> None:
     assert r["merge_alone"][0] == "CANCELLED" and "another GenHMR rig" in r["merge_alone"][1]
     assert r["delete"] == ["FINISHED"] and r["after_delete"] == []
     assert not any(m.startswith("GenHMR_person") for m in r["markers"])
+
+
+def test_a_generative_result_keys_its_gaps_and_marks_them_unsure(driver, tmp_path: Path
+                                                                 ) -> None:
+    """The generative method bridges the frames a person was not seen in inside their track
+    (``genhmr.generative.bridge_gaps``) and gives them confidence 0: the import keys them too
+    (an F-curve between two seen keys would otherwise draw a straight line through the gap),
+    with confidence 0, and marks them unsure; nothing is keyed before or after the track."""
+    res = make_result(num_frames=12)  # scene frame = result frame index + 5 + 1
+    res.method = "generative"
+    res.valid[0, 8:11] = False  # a second gap (the fixture has one at 3-4)
+    res.joint_confidence[:] = 1.0
+    res.joint_confidence[~res.valid] = 0.0
+    path = save_result(res, tmp_path / "r.npz")
+    r = driver("unsure_marks", path)
+    person = r["curves"]['["genhmr_confidence"]']
+    seen = np.flatnonzero(res.valid[0])
+    scene = list(range(seen[0] + 6, seen[-1] + 7))
+    assert [f for f, _ in person] == scene  # the whole span, gaps included
+    gaps = [f + 6 for f in np.flatnonzero(~res.valid[0]) if seen[0] < f < seen[-1]]
+    assert gaps == [9, 10, 14, 15, 16]
+    assert [v for f, v in person if f in gaps] == [0.0] * len(gaps)
+    assert r["at_import"]["GenHMR_person_3 unsure (2 f)"] == 9
+    assert r["at_import"]["GenHMR_person_3 unsure (3 f)"] == 14

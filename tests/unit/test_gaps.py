@@ -40,3 +40,13 @@ def test_rotations_turn_evenly_the_short_way_round():
     got = np.degrees(Rotation.from_matrix(out[2:7]).as_euler("zyx")[:, 0]) % 360
     np.testing.assert_allclose(got, [170, 175, 180, 185, 190], atol=0.3)
     np.testing.assert_allclose(out[0], rotations[1], atol=1e-9)
+
+
+def test_the_frames_to_key_are_the_span_for_the_generative_method_only() -> None:
+    from genhmr_core.gaps import solved_frames, span
+
+    valid = np.array([0, 1, 1, 0, 0, 1, 0], bool)
+    np.testing.assert_array_equal(span(valid), [0, 1, 1, 1, 1, 1, 0])
+    np.testing.assert_array_equal(solved_frames(valid, "generative"), span(valid))
+    np.testing.assert_array_equal(solved_frames(valid, "fit"), valid)
+    assert not span(np.zeros(4, bool)).any()

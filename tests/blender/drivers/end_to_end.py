@@ -58,6 +58,7 @@ for p, rig in enumerate(rigs):
             got = np.array([ndc.x * width, (1.0 - ndc.y) * height])
             max_px = max(max_px, float(np.abs(got - want).max()))
 out["good"].update(keyed=keyed, valid=[res.frame_indices[v].tolist() for v in res.valid],
+                   method=res.method,
                    max_pixel_error=max_px, rigs=[r.name for r in rigs])
 
 # The skinned bodies follow the people: at each person's middle valid frame, the posed mesh
