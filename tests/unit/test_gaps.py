@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from genhmr_core.gaps import gap_ends, interpolate_missed, interpolate_missed_rotations
+from genhmr_core.gaps import (
+    gap_ends,
+    interpolate_missed,
+    interpolate_missed_rotations,
+    solved_frames,
+    span,
+)
 
 VALID = np.array([0, 1, 1, 0, 0, 0, 1, 0], bool)  # missed before, inside and after
 
@@ -43,8 +49,6 @@ def test_rotations_turn_evenly_the_short_way_round():
 
 
 def test_the_frames_to_key_are_the_span_for_the_generative_method_only() -> None:
-    from genhmr_core.gaps import solved_frames, span
-
     valid = np.array([0, 1, 1, 0, 0, 1, 0], bool)
     np.testing.assert_array_equal(span(valid), [0, 1, 1, 1, 1, 1, 0])
     np.testing.assert_array_equal(solved_frames(valid, "generative"), span(valid))
