@@ -103,16 +103,71 @@ def lowest_foot_heights(keypoints3d: np.ndarray, camera_rotation: np.ndarray | N
     return ground.height_above(feet).min(axis=1)
 
 
+# People lean into their motion (a runner 10-20 degrees forward): :func:`without_lean`
+LEAN_SPAN_S = 0.25  # travel measured over this long on each side of a frame
+LEAN_MIN_SPEED = 0.8  # m/s: slower than this the lean is left (standing, a slow walk)
+LEAN_MAX_RISE = 0.5  # |cos| of travel against the up: steeper travel (a jump) is left
+
+
 def body_up_vectors(global_orient: np.ndarray, valid: np.ndarray,
-                    camera_rotation: np.ndarray | None = None) -> np.ndarray:
+                    camera_rotation: np.ndarray | None = None,
+                    keypoints3d: np.ndarray | None = None, fps: float | None = None
+                    ) -> np.ndarray:
     """(N, 3) every valid person-frame's body up axis in the world frame: the SMPL-X model's +Y
     turned by the root rotation (``global_orient`` (P, F, 3), camera axes per frame), then by
-    ``camera_rotation[f].T`` when the camera turned."""
+    ``camera_rotation[f].T`` when the camera turned. With ``keypoints3d`` (P, F, K, 3; camera
+    axes per frame) and ``fps``, each body's lean into its own travel is taken out
+    (:func:`without_lean`)."""
     orient = np.asarray(global_orient, dtype=np.float64)
+    valid = np.asarray(valid, dtype=bool)
     ups = axis_angle_to_matrix(orient)[..., :, 1]  # (P, F, 3): the model's +Y axis
     if camera_rotation is not None:
         ups = np.einsum("fji,pfj->pfi", np.asarray(camera_rotation, dtype=np.float64), ups)
-    return ups[np.asarray(valid, dtype=bool)]
+    if keypoints3d is not None and fps and valid.any():
+        hips = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
+        pelvis = np.stack([to_world_axes(np.asarray(person, dtype=np.float64)[:, hips].mean(1),
+                                         camera_rotation) for person in keypoints3d])
+        ups = without_lean(ups, pelvis, valid, float(fps))
+    return ups[valid]
+
+
+def without_lean(ups: np.ndarray, pelvis: np.ndarray, valid: np.ndarray, fps: float
+                 ) -> np.ndarray:
+    """(P, F, 3) body up axes with each one's component along its person's direction of travel
+    taken out (and made unit again), where they travel faster than :data:`LEAN_MIN_SPEED`
+    mostly across the up (travel within 60 degrees of the up, a jump, is left alone).
+
+    Why: the world's up is read as the median of the bodies' up axes, but people lean into
+    their motion, a runner 10-20 degrees forward, so a clip of someone running one way tilts it
+    by their lean. The lean turns the up towards the travel, and the travel is horizontal, so
+    removing the up's component along it gives the upright again: on the synthetic clip of a
+    runner followed by a panning camera (``benchmarks/synthetic_world.py``) the people's up
+    went from 22.0 to 3.3 degrees off, and the walks' from 3.1-4.5 to 1.4-1.6 (docs/
+    world_space.md). ``pelvis`` (P, F, 3): where each body is (world frame), from which the
+    travel is measured over :data:`LEAN_SPAN_S` either side."""
+    ups = np.array(ups, dtype=np.float64)
+    valid = np.asarray(valid, dtype=bool)
+    norm = np.linalg.norm(ups, axis=-1, keepdims=True)
+    ups = ups / np.maximum(norm, 1e-12)
+    rough = np.median(ups[valid], axis=0)
+    rough = rough / max(np.linalg.norm(rough), 1e-12)
+    k = max(1, round(LEAN_SPAN_S * fps))
+    frames = ups.shape[1]
+    for p in range(ups.shape[0]):
+        for f in np.flatnonzero(valid[p]):
+            a, b = max(f - k, 0), min(f + k, frames - 1)
+            if b <= a or not (valid[p, a] and valid[p, b]):
+                continue
+            travel = (pelvis[p, b] - pelvis[p, a]) * fps / (b - a)
+            speed = float(np.linalg.norm(travel))
+            if speed < LEAN_MIN_SPEED:
+                continue
+            d = travel / speed
+            if abs(float(d @ rough)) > LEAN_MAX_RISE:
+                continue
+            upright = ups[p, f] - float(ups[p, f] @ d) * d
+            ups[p, f] = upright / max(np.linalg.norm(upright), 1e-12)
+    return ups
 
 
 def _tilt_feet_agree_with(feet: np.ndarray, body_normal: np.ndarray,
@@ -270,27 +325,32 @@ def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
 
 def up_of_bodies(global_orient: np.ndarray, valid: np.ndarray,
                  camera_rotation: np.ndarray | None = None,
-                 config: GroundConfig | None = None) -> np.ndarray | None:
+                 config: GroundConfig | None = None, keypoints3d: np.ndarray | None = None,
+                 fps: float | None = None) -> np.ndarray | None:
     """The people's up (:func:`up_from_bodies`) from a result's root rotations (P, F, 3),
-    valid (P, F) and ``camera_rotation``: the prior the background's vertical lines are
-    checked against (``genhmr_core.vertical``)."""
-    return up_from_bodies(body_up_vectors(global_orient, valid, camera_rotation),
-                          config or GroundConfig())
+    valid (P, F) and ``camera_rotation`` (with ``keypoints3d`` and ``fps``, their lean into
+    their travel taken out: :func:`without_lean`): the prior the background's vertical lines
+    are checked against (``genhmr_core.vertical``)."""
+    return up_from_bodies(body_up_vectors(global_orient, valid, camera_rotation, keypoints3d,
+                                          fps), config or GroundConfig())
 
 
 def ground_of_solve(keypoints3d: np.ndarray, global_orient: np.ndarray, valid: np.ndarray,
                     camera_rotation: np.ndarray | None = None,
                     config: GroundConfig | None = None, tilt: bool = True,
-                    background_up: np.ndarray | None = None) -> Ground:
+                    background_up: np.ndarray | None = None, fps: float | None = None
+                    ) -> Ground:
     """The floor of a solved clip, from a result's own arrays (keypoints (P, F, K, 3) and root
     rotations (P, F, 3) in each frame's camera axes, valid (P, F), ``camera_rotation`` when the
     camera turned): what the job writes as ``ground_plane`` and what the add-on estimates for
     older results. ``background_up``: the tilt from the background's vertical lines when the
     job found one (the add-on has no frames to look at, so for older results the tilt is the
     people's). ``tilt=False``: level with the first frame's camera (the rule before the tilt
-    was estimated, for comparisons)."""
+    was estimated, for comparisons). ``fps``: the people's lean into their travel is taken out
+    of their up (:func:`without_lean`; without it, as for older results, it stays)."""
     world = np.stack([to_world_axes(person, camera_rotation) for person in keypoints3d]) \
         if len(keypoints3d) else np.asarray(keypoints3d, dtype=np.float64)
-    body_up = body_up_vectors(global_orient, valid, camera_rotation) if tilt else None
+    body_up = body_up_vectors(global_orient, valid, camera_rotation, keypoints3d,
+                              fps) if tilt else None
     return estimate_ground(world, valid, config, body_up=body_up,
                            background_up=background_up if tilt else None)

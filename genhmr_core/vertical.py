@@ -18,9 +18,10 @@ Method (pure numpy; the line segments come from the backend, ``genhmr.vertical_l
   case. Segments from frames of a turning camera have their normals turned into the first
   frame's axes (``R[f].T n``), so all frames vote on one ``u``.
 * **Candidates near the prior only.** A candidate is turned to the prior's side (which sign is
-  up) and kept only within ``max_prior_deg`` of it (30 degrees: the bodies' up has been up to
-  11 degrees off). A pitched camera sees floor lines that run away from it nearly vertical in
-  the picture; pairs of them meet at the horizon, 90 degrees from up, which this rules out.
+  up) and kept only within ``max_prior_deg`` of it (30 degrees by default; the job narrows it
+  to :data:`PEOPLE_PRIOR_DEG` around the people's up). A pitched camera sees floor lines that run
+  away from it nearly vertical in the picture; pairs of them meet at the horizon, 90 degrees
+  from up, which this rules out.
 * **Residuals in pixels.** A segment fits ``u`` by the distance (px) of its endpoints from the
   line through its midpoint and the vanishing point ``K R[f] u``. Measured as an angle instead
   (``|n . u|``), a short, imprecise segment counts as much as a long one, and on Pose2Sim the
@@ -45,6 +46,13 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
+# The cone around the people's up (their lean into their travel taken out,
+# ``ground.without_lean``): it has been up to 9.5 degrees off on Pose2Sim and 20 on a synthetic
+# standing jump; at 30 degrees a runner's clip took a wrong answer 31 degrees off, whose lines
+# outnumbered the right one's (132 to 110; docs/world_space.md). Around the camera's own up
+# (no people to ask) the default 30 stays: a camera pitched 25-34 degrees must still be found.
+PEOPLE_PRIOR_DEG = 25.0
 
 
 @dataclasses.dataclass(frozen=True)

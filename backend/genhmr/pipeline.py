@@ -435,7 +435,8 @@ def _ground(result: JobResult, lines: BackgroundLines | None,
     ground = ground_of_solve(result.keypoints3d, result.global_orient,
                              result.valid if valid is None else valid,
                              result.camera_rotation,
-                             background_up=None if vertical is None else vertical.up)
+                             background_up=None if vertical is None else vertical.up,
+                             fps=result.fps)
     log.info("ground: camera %.2f m above the floor, tilted %.1f deg (from %s); support "
              "levels %s m (%s person-frames)", ground.camera_height,
              np.degrees(np.arccos(np.clip(-ground.normal[1], -1.0, 1.0))),
@@ -498,6 +499,7 @@ def _background_up(result: JobResult, lines: BackgroundLines | None) -> Vertical
     none. None when the background does not tell it (the floor then takes the people's tilt).
     ``lines`` None: read from the video again."""
     from genhmr_core.ground import UP, up_of_bodies
+    from genhmr_core.vertical import PEOPLE_PRIOR_DEG, VerticalConfig
 
     from .vertical_lines import background_lines, up_from_lines
 
@@ -505,8 +507,12 @@ def _background_up(result: JobResult, lines: BackgroundLines | None) -> Vertical
         lines = background_lines(result)
     if lines is None:
         return None
-    prior = up_of_bodies(result.global_orient, result.valid, result.camera_rotation)
-    return up_from_lines(lines, result.camera_K, UP if prior is None else prior)
+    prior = up_of_bodies(result.global_orient, result.valid, result.camera_rotation,
+                         keypoints3d=result.keypoints3d, fps=result.fps)
+    if prior is None:
+        return up_from_lines(lines, result.camera_K, UP)
+    return up_from_lines(lines, result.camera_K, prior,
+                         VerticalConfig(max_prior_deg=PEOPLE_PRIOR_DEG))
 
 
 def job_background_lines(job_dir: Path, solve: JobResult) -> BackgroundLines | None:

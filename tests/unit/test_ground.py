@@ -12,6 +12,8 @@ from genhmr_core.ground import (
     GroundConfig,
     estimate_ground,
     merge_levels,
+    up_from_bodies,
+    without_lean,
 )
 from genhmr_core.keypoints import NUM_KEYPOINTS
 
@@ -215,3 +217,28 @@ def test_the_backgrounds_up_replaces_the_bodies_and_the_feet_give_the_height():
                 axis_angle_to_matrix(np.radians([50.0, 0.0, 0.0])) @ np.array([0, -1.0, 0])):
         fallback = estimate_ground(kp, valid, body_up=bodies, background_up=bad)
         np.testing.assert_allclose(fallback.normal, people.normal)
+
+
+def test_a_runner_leaning_into_the_run_does_not_tilt_the_world():
+    """A body leaning 15 degrees forward as it runs 4 m/s along the floor: the bodies' median
+    up is 15 degrees off the world's, and 0 once each body's lean along its own travel is
+    taken out; a jump (travel along the up) and a slow walk keep their up as it is."""
+    frames, fps = 30, 30.0
+    world_up = np.array([0.0, -1.0, 0.0])
+    travel = np.array([1.0, 0.0, 0.0])
+    lean = np.radians(15.0)
+    ups = np.tile(np.cos(lean) * world_up + np.sin(lean) * travel, (1, frames, 1))
+    valid = np.ones((1, frames), bool)
+    running = (np.arange(frames) / fps * 4.0)[None, :, None] * travel
+    config = GroundConfig()
+
+    def off(u: np.ndarray) -> float:
+        found = up_from_bodies(u[valid], config)
+        return float(np.degrees(np.arccos(np.clip(found @ world_up, -1.0, 1.0))))
+
+    assert off(ups) == pytest.approx(15.0, abs=0.01)
+    assert off(without_lean(ups, running, valid, fps)) < 0.01
+    jumping = (np.arange(frames) / fps * 4.0)[None, :, None] * world_up
+    np.testing.assert_allclose(without_lean(ups, jumping, valid, fps), ups, atol=1e-12)
+    walking = running * 0.1  # 0.4 m/s
+    np.testing.assert_allclose(without_lean(ups, walking, valid, fps), ups, atol=1e-12)
