@@ -158,3 +158,47 @@ def test_the_3d_landmark_term_resolves_what_2d_cannot(setup) -> None:
                               res.transl.reshape(4, 3))
         errors[weight] = _mpjpe(j.reshape(1, 4, 22, 3), truth["joints"])
     assert errors[1.0] < 0.85 * errors[0.0], errors
+
+
+def test_the_error_before_and_the_pose_prior_start_from_stage_one(setup) -> None:
+    """Refinement decodes stage 1's pose once, at its first step, for both the pose prior's
+    target and the error it reports before refining: that must be stage 1's own pose and
+    error, whatever the number of steps."""
+    tokenizer, body = setup
+    truth = _truth(tokenizer, body, people=1, frames=4, seed=5)
+    g = torch.Generator().manual_seed(6)
+    inputs = RefinementInput(
+        logits=truth["logits"] + torch.randn(truth["logits"].shape, generator=g) * 2.0,
+        global_orient=truth["orient"], transl=truth["transl"] + torch.tensor([0.05, 0.0, 0.1]),
+        betas=truth["betas"], keypoints_2d=truth["kp2d"], confidence=torch.ones(1, 4, 25),
+        K=truth["K"], valid=torch.ones(1, 4, dtype=torch.bool))
+    start = refine(tokenizer, body, inputs, RefinementConfig(steps=0))
+    refined = refine(tokenizer, body, inputs, RefinementConfig(steps=5))
+    with torch.no_grad():
+        pose = tokenizer.decode_logits(inputs.logits.reshape(4, *inputs.logits.shape[2:]))
+    torch.testing.assert_close(start.body_pose[0], pose)
+    torch.testing.assert_close(start.reprojection_px_before, start.reprojection_px_after)
+    torch.testing.assert_close(refined.reprojection_px_before, start.reprojection_px_before)
+    assert float(start.reprojection_px_before.mean()) > 5.0  # stage 1 was off: a real check
+    assert not torch.equal(refined.reprojection_px_after, refined.reprojection_px_before)
+
+
+def test_the_decoder_refinement_runs_is_the_tokenizer_as_trained(setup) -> None:
+    """The decoder runs sequence-first for speed (docs/performance.md); it must be the
+    function of the tokenizer's modules applied as they were trained (batch-first), for the
+    test tokenizer and for the shipped one."""
+    from genhmr.body.skeleton_model import rotation_6d_to_matrix
+    from genhmr.generative import load_generative
+
+    tokenizers = [setup[0], load_generative()[1]]
+    for tokenizer in tokenizers:
+        g = torch.Generator().manual_seed(7)
+        codes = torch.randn(6, tokenizer.num_tokens, tokenizer.config.code_dim, generator=g)
+        with torch.no_grad():
+            x = tokenizer.token_in(codes) + tokenizer.token_embed
+            x = tokenizer.dec_joint_blocks(tokenizer.dec_resample(tokenizer.dec_token_blocks(x)))
+            trained = rotation_6d_to_matrix(tokenizer.dec_out(tokenizer.dec_norm(x))
+                                            + tokenizer.identity_6d)
+            fast = tokenizer.decode_quantized(codes)
+        torch.testing.assert_close(fast, trained, atol=1e-5, rtol=0)
+        assert float((trained - torch.eye(3)).abs().max()) > 0.1  # not just the rest pose

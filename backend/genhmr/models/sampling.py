@@ -227,7 +227,7 @@ def _angle_deg(a: Tensor, b: Tensor) -> Tensor:
 
 @torch.no_grad()
 def joint_uncertainty(tokenizer: PoseTokenizer, tokens: Tensor, logits: Tensor,
-                      chunk: int = 16) -> Tensor:
+                      chunk: int = 4) -> Tensor:
     """Per-joint uncertainty (B, 21) in degrees of decoded poses.
 
     For each token slot i the decoder is run with slot i's code replaced by its *expected*
@@ -239,9 +239,10 @@ def joint_uncertainty(tokenizer: PoseTokenizer, tokens: Tensor, logits: Tensor,
     A symmetric bimodal distribution whose mean is the chosen code reads as certain: the
     entropy (``DecodeResult.entropy``) is the complementary signal.
 
-    ``chunk`` poses (``chunk * N`` decodes) at a time: 16 keeps each layer's activations in
-    the CPU's cache, 0.9 s against 1.7 s with 64 for a 100-frame track on one thread (same
-    numbers).
+    ``chunk`` poses (``chunk * N`` decodes) at a time, so that each layer's activations stay
+    in the CPU's cache: with the decoder's sequence-first layout 4 poses (128 decodes) are
+    fastest, 7 ms per pose against 10-11 with 16 on one thread (and 16 against 64 before;
+    docs/performance.md). Same numbers.
     """
     B, N = tokens.shape
     codebook = tokenizer.codebook

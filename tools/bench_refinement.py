@@ -1,0 +1,90 @@
+"""CPU time of the generative solve's two decoder-bound parts, per person-frame (issue #12).
+
+    . ~/.cache/genhmr/env.sh
+    $GENHMR_PYTHON tools/bench_refinement.py [--jobs out/bench_s8] [--repeats 3]
+
+For every tracked person of the Pose2Sim jobs in ``--jobs`` (``pose2sim_cam01..04/generative``,
+as ``benchmarks/report.py`` writes them), from the stage-1 output kept in the job folder:
+refinement of the whole track as the job runs it (``generative.refine_track``, its 50 steps)
+and the per-joint uncertainty (``sampling.joint_uncertainty``). Each is run ``--repeats``
+times and the least CPU time (``time.process_time``) is kept: on a shared machine that is the
+least disturbed run. The machine is shared, so compare two versions of the code in the same
+session (e.g. a ``git worktree`` of the older commit), not against numbers of another day.
+Also prints a checksum of the results, so two versions can be seen to agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "backend")]
+
+from genhmr import job_store  # noqa: E402
+from genhmr.generative import observations, refine_track, solve_threads  # noqa: E402
+from genhmr.models.sampling import joint_uncertainty  # noqa: E402
+
+from benchmarks.methods import load_models  # noqa: E402
+from genhmr_core.result_format import load_result  # noqa: E402
+
+
+def least_cpu(run: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """The smallest CPU time of ``repeats`` runs, and the last run's output."""
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.process_time()
+        out = run()
+        best = min(best, time.process_time() - start)
+    return best, out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=Path, default=ROOT / "out" / "bench_s8")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    body, (_, tokenizer) = load_models()
+    refine_s = uncertainty_s = 0.0
+    person_frames, checksum = 0, 0.0
+    folders = sorted(args.jobs.glob("pose2sim_cam*/generative"))
+    if not folders:
+        parser.error(f"no pose2sim_cam*/generative job folders in {args.jobs}: run "
+                     "benchmarks/report.py first")
+    for folder in folders:
+        tracks = job_store.load_tracks(folder)
+        K = np.asarray(load_result(folder / job_store.SOLVE_FILE).camera_K, np.float64)
+        for p, person in enumerate(job_store.load_stage1(folder)):
+            span = slice(*person.span)
+            obs = observations(tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
+                               tracks.valid[p, span], K)
+            stage1 = person.stage1
+            seconds, (fit, _) = least_cpu(
+                lambda stage1=stage1, obs=obs, K=K: refine_track(tokenizer, body, stage1, obs, K),
+                args.repeats)
+            refine_s += seconds
+            logits = torch.as_tensor(stage1.logits)
+            with solve_threads():
+                seconds, _ = least_cpu(
+                    lambda logits=logits: joint_uncertainty(tokenizer, logits.argmax(-1), logits),
+                    args.repeats)
+            uncertainty_s += seconds
+            person_frames += int(obs.valid.sum())
+            checksum += float(np.abs(fit.keypoints3d).sum())
+        print(f"{folder.parent.name}: done", flush=True)
+    print(f"person-frames: {person_frames}, torch {torch.__version__}")
+    print(f"refinement: {1000 * refine_s / person_frames:.1f} CPU ms per person-frame")
+    print(f"joint uncertainty: {1000 * uncertainty_s / person_frames:.1f} CPU ms per "
+          "person-frame")
+    print(f"checksum of the refined keypoints: {checksum:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
