@@ -218,6 +218,11 @@ def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Pa
     # the turns tell the focal length (genhmr.focal_from_turns), the one the frames were
     # turned with (the default guess here; measured 0.1 % off)
     assert result.camera_K[0, 0] == pytest.approx(K[0, 0], rel=0.02)
+    # ... unless the artist gave the lens: theirs is kept, and the turns are read with it
+    given = load_result(run_job(JobOptions(video=str(video), out_dir=str(tmp_path / "lens"),
+                                           method="fit", focal_px=1.3 * K[0, 0])).result_path)
+    assert given.camera_K[0, 0] == pytest.approx(1.3 * K[0, 0], rel=1e-6)
+    assert given.camera_rotation is not None
     # the woman walks on the grass here: the floor is found, nearly level with this camera,
     # about 2 m below it
     assert result.ground_plane is not None
