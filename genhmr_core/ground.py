@@ -147,26 +147,21 @@ def without_lean(ups: np.ndarray, pelvis: np.ndarray, valid: np.ndarray, fps: fl
     travel is measured over :data:`LEAN_SPAN_S` either side."""
     ups = np.array(ups, dtype=np.float64)
     valid = np.asarray(valid, dtype=bool)
-    norm = np.linalg.norm(ups, axis=-1, keepdims=True)
-    ups = ups / np.maximum(norm, 1e-12)
+    ups = ups / np.maximum(np.linalg.norm(ups, axis=-1, keepdims=True), 1e-12)
     rough = np.median(ups[valid], axis=0)
     rough = rough / max(np.linalg.norm(rough), 1e-12)
     k = max(1, round(LEAN_SPAN_S * fps))
-    frames = ups.shape[1]
-    for p in range(ups.shape[0]):
-        for f in np.flatnonzero(valid[p]):
-            a, b = max(f - k, 0), min(f + k, frames - 1)
-            if b <= a or not (valid[p, a] and valid[p, b]):
-                continue
-            travel = (pelvis[p, b] - pelvis[p, a]) * fps / (b - a)
-            speed = float(np.linalg.norm(travel))
-            if speed < LEAN_MIN_SPEED:
-                continue
-            d = travel / speed
-            if abs(float(d @ rough)) > LEAN_MAX_RISE:
-                continue
-            upright = ups[p, f] - float(ups[p, f] @ d) * d
-            ups[p, f] = upright / max(np.linalg.norm(upright), 1e-12)
+    frames = np.arange(ups.shape[1])
+    a, b = np.maximum(frames - k, 0), np.minimum(frames + k, ups.shape[1] - 1)
+    pelvis = np.asarray(pelvis, dtype=np.float64)
+    travel = (pelvis[:, b] - pelvis[:, a]) * fps / np.maximum(b - a, 1)[None, :, None]
+    speed = np.linalg.norm(travel, axis=-1, keepdims=True)
+    d = travel / np.maximum(speed, 1e-12)
+    leaning = (valid & valid[:, a] & valid[:, b] & (b > a)[None, :]
+               & (speed[..., 0] >= LEAN_MIN_SPEED) & (np.abs(d @ rough) <= LEAN_MAX_RISE))
+    upright = ups - np.sum(ups * d, axis=-1, keepdims=True) * d
+    upright /= np.maximum(np.linalg.norm(upright, axis=-1, keepdims=True), 1e-12)
+    ups = np.where(leaning[..., None], upright, ups)
     return ups
 
 
