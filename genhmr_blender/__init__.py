@@ -8,6 +8,7 @@ import bpy
 
 from . import preferences, properties
 from .ops import (
+    alternatives,
     analyze,
     export_motion,
     import_result,
@@ -29,6 +30,7 @@ CLASSES: tuple[type, ...] = (
     *people.CLASSES,
     *analyze.CLASSES,
     *refine_range.CLASSES,
+    *alternatives.CLASSES,
     *export_motion.CLASSES,
     *retarget.CLASSES,
     *panel.CLASSES,

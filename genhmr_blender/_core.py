@@ -10,6 +10,7 @@ from __future__ import annotations
 
 try:
     from ..genhmr_core import (
+        alternatives,
         body_mesh,
         confidence,
         contacts,
@@ -25,6 +26,7 @@ try:
     )
 except ImportError:  # imported as a top-level package (tests, tools)
     from genhmr_core import (  # type: ignore[no-redef]
+        alternatives,
         body_mesh,
         confidence,
         contacts,
@@ -39,5 +41,6 @@ except ImportError:  # imported as a top-level package (tests, tools)
         supports,
     )
 
-__all__ = ["body_mesh", "confidence", "contacts", "gaps", "ground", "job_revisions", "protocol",
-           "result_format", "retarget", "scene_space", "skeleton", "supports"]
+__all__ = ["alternatives", "body_mesh", "confidence", "contacts", "gaps", "ground",
+           "job_revisions", "protocol", "result_format", "retarget", "scene_space", "skeleton",
+           "supports"]

@@ -247,6 +247,26 @@ class BackendClient:
         job_id = job_id or uuid.uuid4().hex[:12]
         return self._send_job(protocol.drop_request(job_id, job_dir, person, revision))
 
+    def resample_job(self, job_dir: str, person: int, frame_start: int, frame_end: int,
+                     job_id: str | None = None, revision: int | None = None,
+                     **options: Any) -> str:
+        """Send a ``resample`` request: alternatives for video frames ``frame_start`` ..
+        ``frame_end`` of one person of the finished job in ``job_dir``, kept beside it."""
+        if self.job_id is not None:
+            raise RuntimeError(f"job {self.job_id} is still running")
+        job_id = job_id or uuid.uuid4().hex[:12]
+        return self._send_job(protocol.resample_request(job_id, job_dir, person, frame_start,
+                                                        frame_end, revision, **options))
+
+    def accept_job(self, job_dir: str, alternative: int, job_id: str | None = None,
+                   revision: int | None = None) -> str:
+        """Send an ``accept`` request: alternative ``alternative`` (1-based) of the job in
+        ``job_dir`` becomes its motion."""
+        if self.job_id is not None:
+            raise RuntimeError(f"job {self.job_id} is still running")
+        job_id = job_id or uuid.uuid4().hex[:12]
+        return self._send_job(protocol.accept_request(job_id, job_dir, alternative, revision))
+
     def _send_job(self, request: dict[str, Any]) -> str:
         self.job_id = request["job_id"]
         # When the process is already gone, poll() reports why with the stderr tail.

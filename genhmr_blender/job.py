@@ -18,10 +18,13 @@ STAGE_WEIGHTS: dict[str, float] = {"load": 0.05, "decode": 0.05, "detect": 0.65,
 # The same for a ``refine`` request (re-running refinement on a range), a ``merge`` (its
 # joined track solved again: the same stages), a ``split`` and a ``drop`` (load and save).
 REFINE_STAGE_WEIGHTS: dict[str, float] = {"load": 0.15, "refine": 0.7, "save": 0.15}
+# A ``resample`` request: stage 1's draws, then one refinement per alternative.
+RESAMPLE_STAGE_WEIGHTS: dict[str, float] = {"load": 0.05, "sample": 0.15, "refine": 0.75,
+                                            "save": 0.05}
 STAGE_LABELS: dict[str, str] = {"load": "Loading", "decode": "Reading video",
                                 "detect": "Detecting people", "track": "Tracking",
                                 "camera": "Camera motion", "fit": "Fitting bodies",
-                                "refine": "Refining", "save": "Saving"}
+                                "refine": "Refining", "sample": "Sampling", "save": "Saving"}
 
 
 @dataclasses.dataclass
@@ -37,6 +40,9 @@ class JobState:
     elapsed_s: float = 0.0
     stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     revision: int | None = None  # the job folder's revision the job made (``done``)
+    # a ``resample``'s alternatives as its ``done`` lists them (result_path, distance_mm, ...)
+    alternatives: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    done: dict[str, Any] = dataclasses.field(default_factory=dict)  # the ``done`` event
 
 
 def overall_fraction(stage: str, done: float, total: float,
@@ -105,12 +111,16 @@ class AnalysisJob:
             st.people += 1
         elif kind == "done":
             st.finished = "done"
+            st.done = dict(event)
             st.fraction = 1.0
             st.result_path = str(event["result_path"])
             st.people = int(event.get("num_people", st.people))
             st.stage_seconds = dict(event.get("stage_seconds", {}))
             revision = event.get("revision")
             st.revision = revision if isinstance(revision, int) else None
+            listed = event.get("alternatives")
+            st.alternatives = [dict(a) for a in listed if isinstance(a, dict)] \
+                if isinstance(listed, list) else []
             who = "1 person" if st.people == 1 else f"{st.people} people"
             st.status = f"Done: {who} in {float(event['elapsed_s']):.1f} s"
         elif kind == "cancelled":
@@ -199,3 +209,29 @@ class DropJob(RefineJob):
     def _send(self) -> None:
         self.state.status = "Removing the person from the analysis"
         self.client.drop_job(self.out_dir, self.person, revision=self.revision)
+
+
+class ResampleJob(RefineJob):
+    """Runs one ``resample`` request (alternatives for a range of one person, kept beside the
+    job) on the warm :class:`BackendClient`."""
+
+    weights = RESAMPLE_STAGE_WEIGHTS
+
+    def _send(self) -> None:
+        self.state.status = "Sampling alternatives"
+        self.client.resample_job(self.out_dir, self.person, self.frame_start, self.frame_end,
+                                 revision=self.revision, **self.options)
+
+
+class AcceptJob(RefineJob):
+    """Runs one ``accept`` request (an alternative made the job's motion, a new revision) on
+    the warm :class:`BackendClient`."""
+
+    def __init__(self, client: BackendClient, job_dir: str, alternative: int,
+                 revision: int | None = None) -> None:
+        AnalysisJob.__init__(self, client, "", job_dir, {})
+        self.alternative, self.revision = alternative, revision
+
+    def _send(self) -> None:
+        self.state.status = "Keeping the alternative"
+        self.client.accept_job(self.out_dir, self.alternative, revision=self.revision)

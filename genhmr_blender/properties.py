@@ -17,7 +17,7 @@ from bpy.props import (
     StringProperty,
 )
 
-from ._core import confidence, protocol
+from ._core import alternatives, confidence, protocol
 
 RERUN_RANGES = (
     ("PREVIEW", "Preview Range", "The timeline's preview range (else the scene range)"),
@@ -134,6 +134,16 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
         name="Keep Selected Bones", default=False,
         description="Bones selected in Pose Mode keep their keys (bones fixed by hand); the "
                     "rest of the body is refined around them")
+
+    # Alternatives for the same range (ops/alternatives.py)
+    alternatives_count: IntProperty(
+        name="Alternatives", default=alternatives.DEFAULT_ALTERNATIVES, min=1,
+        max=alternatives.MAX_ALTERNATIVES,
+        description="How many other readings of the range Sample Alternatives offers")
+    alternatives_variety: FloatProperty(
+        name="Variety", default=alternatives.DEFAULT_TEMPERATURE, min=0.1, max=3.0,
+        description="Sampling temperature: higher gives readings that differ more (and are "
+                    "less likely)")
 
 
 class GENHMR_PG_runtime(bpy.types.PropertyGroup):

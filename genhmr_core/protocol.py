@@ -8,7 +8,9 @@ in ``docs/protocol.md``.
 Requests: ``start`` (a job), ``refine`` (re-run refinement on a frame range of one person of a
 finished job), ``merge`` (two people of a finished job who are one: their tracks joined and
 solved again), ``split`` (a person of a finished job cut in two at a frame), ``drop`` (a person
-removed from a finished job), ``cancel`` (a job or any of these edits), ``shutdown``.
+removed from a finished job), ``resample`` (alternatives for a frame range of one person, kept
+beside the job without changing it), ``accept`` (one of them made the job's motion),
+``cancel`` (a job or any of these edits), ``shutdown``.
 Events: ``hello`` (on start-up), ``accepted``, ``progress``, ``person``, ``done``, ``cancelled``,
 ``error``, ``bye``.
 
@@ -25,11 +27,14 @@ from typing import Any
 # 2: the ``refine`` request; 3: the ``merge`` request; 4: the ``split`` and ``drop`` requests
 # (an add-on that sends one must not meet a backend that would call it an unknown type);
 # 5: ``revision`` on the edit requests and their ``done`` (a backend that ignored it would
-# edit the folder's newest state, not the one the scene shows after an undo).
-PROTOCOL_VERSION = 5
+# edit the folder's newest state, not the one the scene shows after an undo); 6: the
+# ``resample`` and ``accept`` requests.
+PROTOCOL_VERSION = 6
 
 # Requests that run a job (answered by ``accepted``, then ``done``, ``error`` or ``cancelled``).
-JOB_REQUESTS = frozenset({"start", "refine", "merge", "split", "drop"})
+JOB_REQUESTS = frozenset({"start", "refine", "merge", "split", "drop", "resample", "accept"})
+# The requests that change or read a finished job at a revision the scene names.
+EDIT_REQUESTS = frozenset({"refine", "merge", "split", "drop", "resample", "accept"})
 REQUEST_TYPES = JOB_REQUESTS | {"cancel", "shutdown"}
 EVENT_TYPES = frozenset(
     {"hello", "accepted", "progress", "person", "done", "cancelled", "error", "bye"})
@@ -41,6 +46,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "merge": ("job_id", "job_dir", "keep", "other"),
     "split": ("job_id", "job_dir", "person", "frame"),
     "drop": ("job_id", "job_dir", "person"),
+    "resample": ("job_id", "job_dir", "person", "frame_start", "frame_end"),
+    "accept": ("job_id", "job_dir", "alternative"),
     "cancel": ("job_id",),
     "shutdown": (),
     "hello": ("protocol", "backend_version"),
@@ -88,6 +95,15 @@ REFINE_DEFAULTS: dict[str, Any] = {
     "smoothing": None,  # temporal smoothness relative to the job's (2 = twice as smooth)
     "min_confidence": None,  # keypoints below this detector confidence are ignored
     "keep_joints": [],  # body joint names whose rotations stay as they are (hand-edited bones)
+    "blend_frames": 3,  # frames at each end of the range that fade from the old motion
+}
+
+# Options a ``resample`` request may carry.
+RESAMPLE_DEFAULTS: dict[str, Any] = {
+    "count": 4,  # alternatives offered (1-8)
+    "temperature": 1.5,  # stage 1's sampling temperature: higher gives wilder readings
+    "seed": 0,  # the same seed gives the same alternatives
+    "steps": None,  # refinement steps per alternative; None keeps the job's
     "blend_frames": 3,  # frames at each end of the range that fade from the old motion
 }
 
@@ -199,3 +215,29 @@ def drop_request(job_id: str, job_dir: str, person: int, revision: int | None = 
     ``job_dir`` (at the folder's ``revision``)."""
     return {"type": "drop", "job_id": job_id, "job_dir": job_dir, "person": int(person),
             "revision": _revision(revision)}
+
+
+def resample_request(job_id: str, job_dir: str, person: int, frame_start: int, frame_end: int,
+                     revision: int | None = None, **options: Any) -> dict[str, Any]:
+    """A ``resample`` request: alternatives for video frames ``frame_start..frame_end`` of
+    person ``person`` (a track id), sampled from the job folder's ``revision``."""
+    unknown = set(options) - set(RESAMPLE_DEFAULTS)
+    if unknown:
+        raise ProtocolError(f"unknown resample options: {', '.join(sorted(unknown))}")
+    return {"type": "resample", "job_id": job_id, "job_dir": job_dir, "person": int(person),
+            "frame_start": int(frame_start), "frame_end": int(frame_end),
+            "revision": _revision(revision), **RESAMPLE_DEFAULTS, **options}
+
+
+def resample_options(request: dict[str, Any]) -> dict[str, Any]:
+    """The options of a ``resample`` request, defaults applied."""
+    return {key: request.get(key, default) for key, default in RESAMPLE_DEFAULTS.items()}
+
+
+def accept_request(job_id: str, job_dir: str, alternative: int, revision: int | None = None
+                   ) -> dict[str, Any]:
+    """An ``accept`` request: alternative ``alternative`` (1-based) of the job folder's
+    current set becomes its motion, as a new revision made at ``revision`` (the one the set
+    was sampled from)."""
+    return {"type": "accept", "job_id": job_id, "job_dir": job_dir,
+            "alternative": int(alternative), "revision": _revision(revision)}

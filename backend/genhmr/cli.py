@@ -1,11 +1,14 @@
-"""Command line: ``python -m genhmr {run, refine, merge, split, drop, serve, contact-sheet,
-build-task, version}``.
+"""Command line: ``python -m genhmr {run, refine, merge, split, drop, resample, accept,
+revisions, serve, contact-sheet, build-task, version}``.
 
 ``run`` analyses a video with a progress bar per stage and writes ``<out>/result.npz``;
 ``refine`` re-runs refinement on a frame range of one person of such a job and rewrites that
 result; ``merge`` / ``split`` / ``drop`` fix people in such a job (a merged track is solved
 again), each recorded as a new revision of the job folder (``--revision`` starts from an
-earlier one, as undo in Blender does); ``serve`` is what the Blender add-on starts. Exit
+earlier one, as undo in Blender does); ``revisions`` lists the folder's kept revisions or
+brings its files to one; ``resample`` keeps K alternatives for a frame range of one person
+beside the job and ``accept`` makes one of them the job's motion (a new revision); ``serve`` is
+what the Blender add-on starts. Exit
 status: 0 ok, 2 bad input (clear message on stderr), 3 internal error, 130 cancelled (Ctrl-C).
 """
 
@@ -98,8 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     for edit in (again, merge, split, drop):
         edit.add_argument("--revision", type=int, default=None, metavar="N",
                           help="start from the job folder's revision N (default: its current "
-                          "one); the revisions after N are dropped, as undo then a new edit "
-                          "does in Blender")
+                          "one), as after an undo in Blender; the revisions after N stay "
+                          "(list them with 'genhmr revisions JOB')")
+    _add_revisions_parser(sub)
+    _add_alternatives_parsers(sub)
 
     sub.add_parser("serve", help="JSON-lines server for the Blender add-on (stdin/stdout)")
 
@@ -266,6 +271,125 @@ def _edit_people(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- alternatives: sample K other readings of a frame range, accept one -------------------------
+def _add_alternatives_parsers(sub: Any) -> None:
+    from genhmr_core.alternatives import MAX_ALTERNATIVES
+    from genhmr_core.protocol import RESAMPLE_DEFAULTS
+
+    resample = sub.add_parser("resample", help="sample alternatives for a frame range of one "
+                              "person of a finished job (kept in its alternatives/ folder; the "
+                              "job is not changed)")
+    resample.add_argument("job", type=Path, help="the job folder (run's --out)")
+    resample.add_argument("--person", type=int, required=True, help="the person's track id")
+    resample.add_argument("--frames", required=True, metavar="A:B",
+                          help="video frames A to B, both included")
+    resample.add_argument("--count", type=int, default=RESAMPLE_DEFAULTS["count"],
+                          help=f"alternatives to keep (1-{MAX_ALTERNATIVES})")
+    resample.add_argument("--temperature", type=float, default=RESAMPLE_DEFAULTS["temperature"],
+                          help="sampling temperature: higher gives wilder readings")
+    resample.add_argument("--seed", type=int, default=0, help="the same seed, the same set")
+    resample.add_argument("--steps", type=int, default=None, help="refinement steps each")
+    resample.add_argument("--blend", type=int, default=3, metavar="N",
+                          help="frames at each end that fade from the old motion")
+    accept = sub.add_parser("accept", help="make one of a job's alternatives its motion (a new "
+                            "revision of the job folder)")
+    accept.add_argument("job", type=Path)
+    accept.add_argument("--alternative", type=int, required=True, metavar="K",
+                        help="which one, as resample numbered them (1 = the first)")
+    for command in (resample, accept):
+        command.add_argument("--revision", type=int, default=None, metavar="N",
+                             help="the job folder's revision (default: its current one)")
+
+
+def _alternatives(args: argparse.Namespace) -> int:
+    from .alternatives import ResampleOptions, accept_alternative, resample_range
+
+    if args.command == "accept":
+        summary, status = _edit_folder(
+            lambda: accept_alternative(args.job, args.alternative, revision=args.revision))
+        if summary is None:
+            return status
+        print(f"genhmr: alternative {args.alternative} accepted for person {summary.person}, "
+              f"frames {summary.frame_start}-{summary.frame_end}; job folder revision "
+              f"{summary.revision}", file=sys.stderr)
+        print(summary.result_path)
+        return 0
+    try:
+        a, b = (int(x) for x in args.frames.split(":"))
+    except ValueError:
+        print(f"genhmr: error: --frames must be A:B (two frame numbers), got {args.frames!r}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    options = ResampleOptions(job_dir=str(args.job), person=args.person, frame_start=a,
+                              frame_end=b, count=args.count, temperature=args.temperature,
+                              seed=args.seed, steps=args.steps, blend_frames=args.blend,
+                              revision=args.revision)
+    summary, status = _edit_folder(lambda: resample_range(options))
+    if summary is None:
+        return status
+    print(f"genhmr: {summary.info.count} alternatives for person {summary.info.person}, frames "
+          f"{summary.frame_start}-{summary.frame_end}, in {summary.elapsed_s:.1f} s "
+          f"(sampled from revision {summary.info.base_revision}):", file=sys.stderr)
+    for k, (path, c) in enumerate(zip(summary.result_paths, summary.info.candidates,
+                                      strict=True), start=1):
+        print(f"genhmr:   {k}: {c.distance_mm:.0f} mm from the motion (up to "
+              f"{c.largest_mm:.0f} mm), reprojection {c.reprojection_px:.1f} px", file=sys.stderr)
+        print(path)
+    return 0
+
+
+# -- revisions: list a job folder's kept revisions, or bring its files to one -------------------
+def _add_revisions_parser(sub: Any) -> None:
+    revisions = sub.add_parser("revisions", help="list the revisions a job folder keeps (each "
+                               "edit's outcome), or bring its files to one")
+    revisions.add_argument("job", type=Path, help="the job folder (run's --out)")
+    revisions.add_argument("--restore", type=int, default=None, metavar="N",
+                           help="bring the folder's files (result.npz, ...) to revision N; an "
+                           "edit without --revision then starts there; nothing is dropped")
+
+
+def _revisions(args: argparse.Namespace) -> int:
+    """List the job folder's revisions (stdout), after bringing its files to ``--restore``'s
+    one when given; a missing folder or revision is one sentence on stderr."""
+    from genhmr_core import job_revisions
+
+    from . import job_store
+    from .errors import JobError
+
+    try:
+        if args.restore is not None:
+            job_store.restore(args.job, args.restore)
+        else:
+            job_store.load_options(args.job)
+        infos, added = job_revisions.describe(args.job)
+    except (JobError, job_revisions.RevisionError) as exc:
+        print(f"genhmr: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.restore is not None:
+        print(f"genhmr: the files of {args.job} are revision {args.restore} now",
+              file=sys.stderr)
+    print(_revision_table(infos, added))
+    return 0
+
+
+def _revision_table(infos: list[Any], added: int) -> str:
+    """One line per kept revision: current (*), id, the revision it was made from, what
+    dropping it frees, what made it; then what revisions/ adds to the folder in all."""
+    from genhmr_core.job_revisions import MAX_EDITS, MAX_REVISION_BYTES
+
+    def mb(n: int) -> str:
+        return f"{n / 1e6:.1f} MB"
+
+    rows = [f"  {'revision':>8}  {'from':>4}  {'size':>9}  made by"]
+    rows += [f"{'*' if i.current else ' '} {i.revision:>8}  "
+             f"{'-' if i.parent is None else i.parent:>4}  {mb(i.own_bytes):>9}  {i.edit}"
+             for i in infos]
+    rows.append(f"* the folder's files; size: what dropping the revision frees. revisions/ adds "
+                f"{mb(added)} to the folder (it keeps revision 0 and the last {MAX_EDITS} "
+                f"edits within {MAX_REVISION_BYTES / 1e9:g} GB)")
+    return "\n".join(rows)
+
+
 def _contact_sheet(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -309,6 +433,10 @@ def main(argv: list[str] | None = None) -> int:
             return _refine(args)
         if args.command in ("merge", "split", "drop"):
             return _edit_people(args)
+        if args.command == "revisions":
+            return _revisions(args)
+        if args.command in ("resample", "accept"):
+            return _alternatives(args)
         return _contact_sheet(args)
     except Exception:
         import traceback

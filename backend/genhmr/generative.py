@@ -452,6 +452,71 @@ def bridge_gaps(tokenizer: Any, result: Any, valid: np.ndarray, temperature: flo
         result.global_orient[0] = torch.as_tensor(orient, dtype=result.global_orient.dtype)
 
 
+# Alternatives start refinement from their sampled tokens: each sampled token's logit is raised
+# this far (nats) above the frame's most likely one, so the soft token is the sample (e^3: 95 %
+# against the runner-up) while the model's other preferences stay as the tail refinement can
+# move along.
+SAMPLE_SHARPEN = 3.0
+
+
+@dataclass
+class RangeSamples:
+    """D alternative stage-1 draws over n frames of a track (:func:`sample_range`)."""
+
+    logits: np.ndarray  # (D, n, T, C) refinement's starting logits: the sampled tokens on top
+    global_orient: np.ndarray  # (D, n, 3, 3) camera frame, read with each draw's tokens
+    keypoints: np.ndarray  # (D, n, 25, 3) posed on the track's body, pelvis at its rest place
+    log_likelihood: np.ndarray  # (D,) mean log-probability per token of each draw
+
+
+@solve_threads()
+def sample_range(model: Any, tokenizer: Any, body: Any, obs: Observations, K: np.ndarray,
+                 frames: slice, betas: np.ndarray, draws: int, temperature: float,
+                 generator: torch.Generator, fps: float | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> RangeSamples:
+    """``draws`` other stage-1 samples of ``frames`` of one track: the artist's alternatives.
+
+    Each draw decodes the frames at ``temperature`` with one Gumbel field shared by all of them
+    (``iterative_decode``'s ``gumbel``): where neighbouring frames' logits agree they make the
+    same choice, so a draw is one coherent other reading of the stretch (the other knee
+    forward, the arm behind rather than in front), not independent noise per frame that
+    refinement's smoothness would average away. Choice noise is off for the same reason.
+    """
+    from genhmr.models.sampling import iterative_decode
+
+    F = obs.valid.shape[0]
+    window = range(F)[frames]
+    seen = np.flatnonzero(obs.valid)
+    if not len(seen):
+        raise ValueError("the track has no detected frame")
+    nearest = seen[np.abs(np.arange(F)[:, None] - seen[None]).argmin(1)]
+    _, cond = _conditions(obs, K, nearest, model.config.window, window_stride(fps))
+    part = PoseCondition(**{k: v[window.start:window.stop] for k, v in vars(cond).items()})
+    n, N, C = len(window), model.num_tokens, tokenizer.codebook_size
+    rig = keypoint_rig(body, torch.as_tensor(betas, dtype=torch.float32)[None])
+    logits, orients, points, likelihood = [], [], [], []
+    with torch.no_grad():
+        for _ in range(draws):
+            if should_stop is not None and should_stop():
+                raise InterruptedError("sampling cancelled")
+            u = torch.rand((1, N, C), generator=generator).clamp(1e-10, 1 - 1e-10)
+            field = (-torch.log(-torch.log(u))).expand(n, N, C)
+            decoded = iterative_decode(lambda tok: model(part, tok).logits, n, N, model.mask_id,
+                                       temperature=temperature, generator=generator,
+                                       gumbel=field)
+            heads = model(part, decoded.tokens)
+            kept = decoded.logits.float()
+            top = kept.max(-1, keepdim=True).values + SAMPLE_SHARPEN
+            logits.append(kept.scatter(-1, decoded.tokens[..., None], top))
+            orients.append(heads.global_orient.float())
+            points.append(_token_keypoints(tokenizer, rig, decoded.tokens, heads.global_orient))
+            likelihood.append(float(decoded.log_likelihood.mean()) / N)
+    return RangeSamples(logits=torch.stack(logits).numpy(),
+                        global_orient=torch.stack(orients).numpy(),
+                        keypoints=torch.stack(points).numpy(),
+                        log_likelihood=np.asarray(likelihood))
+
+
 @solve_threads()
 def refine_track(tokenizer: Any, body: Any, stage1: Stage1, obs: Observations, K: np.ndarray,
                  config: RefinementConfig | None = None, frames: slice = slice(None),

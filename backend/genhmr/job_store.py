@@ -35,6 +35,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -43,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from genhmr_core import job_revisions
+from genhmr_core import alternatives, job_revisions
 
 from .errors import JobError
 
@@ -116,6 +117,7 @@ def save_options(job_dir: Path, options: Any) -> Path:
     """``options`` is a ``pipeline.JobOptions``; written as JSON with the artifact version.
     Written when a job starts: revisions of an earlier analysis in the folder are forgotten."""
     job_revisions.clear(job_dir)
+    discard_alternatives(job_dir)
     payload = {"format": JOB_FORMAT, "version": ARTIFACT_VERSION,
                "options": dataclasses.asdict(options)}
 
@@ -218,6 +220,41 @@ def load_stage1(job_dir: Path) -> list[PersonStage1]:
     return out
 
 
+def save_stage1_rows(path: Path, rows: slice, logits: np.ndarray, global_orient: np.ndarray
+                     ) -> Path:
+    """Stage-1 rows ``rows`` (frames of one person's track) of another reading of them (an
+    alternative, ``genhmr.alternatives``), stored as ``stage1.npz`` stores them."""
+    arrays = {"rows": np.array([rows.start, rows.stop], np.int64),
+              "log_probs": _log_probabilities(np.asarray(logits, np.float32)).astype(np.float16),
+              "global_orient": np.asarray(global_orient, np.float32)}
+    return _save_npz(Path(path), "stage1-rows", arrays, compressed=True)
+
+
+def load_stage1_rows(path: Path) -> tuple[slice, np.ndarray, np.ndarray]:
+    """(rows, logits (n, T, C), global_orient (n, 3, 3)) written by :func:`save_stage1_rows`."""
+    arrays = _load_npz(Path(path), "stage1-rows")
+    try:
+        start, stop = (int(v) for v in arrays["rows"])
+        logits = arrays["log_probs"].astype(np.float32)
+        orient = arrays["global_orient"]
+    except (KeyError, ValueError) as exc:
+        raise JobFolderError(f"{path} is damaged ({exc})") from exc
+    if not (0 <= start < stop and logits.shape[0] == stop - start == orient.shape[0]):
+        raise JobFolderError(f"{path} is inconsistent")
+    return slice(start, stop), logits, orient
+
+
+def discard_alternatives(job_dir: str | os.PathLike[str]) -> None:
+    """Forget the folder's alternatives (``genhmr.alternatives``: one was accepted, or a new
+    analysis is written there): renamed away first, so a half-deleted set never looks whole."""
+    target = Path(job_dir) / alternatives.ALTERNATIVES_DIR
+    if not target.exists():
+        return
+    gone = Path(tempfile.mkdtemp(dir=job_dir, prefix=".alternatives-old-"))
+    os.rename(target, gone / "set")
+    shutil.rmtree(gone, ignore_errors=True)
+
+
 # -- the background's vertical lines --------------------------------------------------------------
 def save_background_lines(job_dir: Path, lines: Any) -> Path:
     """``lines`` is a ``vertical_lines.BackgroundLines``."""
@@ -268,10 +305,13 @@ class Revision:
 @contextlib.contextmanager
 def edit_at(job_dir: str | Path, revision: int | None, label: str) -> Iterator[Revision]:
     """Run an edit of the job folder at ``revision`` (None: the folder's current one) and
-    record its outcome as a new revision (``yield``'s ``revision``), dropping the revisions
-    after ``revision`` (an undone branch). When the edit raises (an error, a cancel), the
-    folder is left exactly as it was: its files those of the revision it was at, the log
-    untouched (a folder that had no revisions gets none)."""
+    record its outcome as a new revision made from it (``yield``'s ``revision``). Revisions
+    on other branches stay (another import of the analysis may show them); the oldest edits go
+    beyond ``job_revisions.MAX_EDITS`` and ``MAX_REVISION_BYTES``, never ``revision``, the one
+    the folder was at, nor revision 0 (:func:`genhmr_core.job_revisions.record_edit`). When
+    the edit raises (an error, a cancel), the folder is left exactly as it was: its files
+    those of the revision it was at, the log untouched (a folder that had no revisions gets
+    none)."""
     folder = Path(job_dir)
     load_options(folder)  # a missing or foreign folder: the usual sentence
     try:
@@ -296,9 +336,7 @@ def edit_at(job_dir: str | Path, revision: int | None, label: str) -> Iterator[R
         # always: files an interrupted edit left behind are put right (a stat when they are)
         job_revisions.checkout(folder, base)
         yield edit
-        new_log, dropped = log.after_edit(base, label)
-        job_revisions.snapshot(folder, new_log.current)
-        job_revisions.write_log(folder, new_log)
+        new_log, dropped = job_revisions.record_edit(folder, log, base, label)
     except BaseException:
         job_revisions.checkout(folder, before)
         if fresh:
@@ -308,3 +346,15 @@ def edit_at(job_dir: str | Path, revision: int | None, label: str) -> Iterator[R
         raise
     job_revisions.remove(folder, dropped)
     edit.revision = new_log.current
+
+
+def restore(job_dir: str | Path, revision: int) -> None:
+    """Bring the job folder's files to its kept ``revision`` and make it the current one (the
+    command line's ``revisions --restore``; an edit without a revision then starts there).
+    No revision is dropped."""
+    folder = Path(job_dir)
+    load_options(folder)  # a missing or foreign folder: the usual sentence
+    try:
+        job_revisions.restore(folder, revision)
+    except job_revisions.RevisionError as exc:
+        raise JobFolderError(str(exc)) from exc

@@ -202,6 +202,139 @@ def refine_range(options: RefineOptions, models: Models | None = None,
     return summary
 
 
+@dataclasses.dataclass
+class RangeContext:
+    """One person's stretch of a finished job, loaded: what a re-run on a range and the
+    alternatives for a range (:mod:`genhmr.alternatives`) share."""
+
+    job_dir: Path
+    job: JobOptions
+    people: list[job_store.PersonStage1]
+    tracks: Any  # perception.Tracks
+    solve: JobResult  # the refined bodies before the world-space steps
+    current: JobResult  # the result the add-on shows
+    body: Any
+    tokenizer: Any
+    model: Any  # the masked transformer
+    p: int  # the person's index in the result
+    span: tuple[int, int]  # job frames [first, stop) of the person's track
+    first: int  # job frames of the stretch, inclusive, clipped to the track
+    last: int
+    window: slice  # job frames refined: the stretch and its anchored margin
+    K: np.ndarray  # (3, 3) intrinsics
+    obs: Any  # generative.Observations over the person's track
+
+    @property
+    def frames(self) -> np.ndarray:
+        return self.current.frame_indices
+
+
+def load_range(job_dir: str | Path, person: int, frame_start: int, frame_end: int,
+               models: Models | None, files_dir: str | Path | None = None) -> RangeContext:
+    """Load ``person``'s stretch ``frame_start..frame_end`` (video frames) of the job in
+    ``job_dir``; the files an edit changes are read from ``files_dir`` (a kept revision's
+    folder; default the job folder itself). A request the job cannot answer is a
+    :class:`JobError` that says why."""
+    from .generative import observations
+
+    job_dir = Path(job_dir)
+    files = Path(files_dir) if files_dir is not None else job_dir
+    job = job_options(job_dir)
+    if job.method != "generative":
+        raise JobError("re-running refinement needs the generative method's stage-1 output, "
+                       f"and this job used {job.method!r}; analyse again with method "
+                       "'generative'")
+    people = job_store.load_stage1(files)
+    tracks = job_store.load_tracks(files)
+    solve = load_job_result(files / job_store.SOLVE_FILE)
+    current = load_job_result(files / job_store.RESULT_FILE)
+    body, generative = (models or Models()).get(job)
+    matches = np.flatnonzero(current.track_ids == person)
+    if len(matches) != 1 or len(people) != current.num_people:
+        raise JobError(f"this job has no person {person} (people: "
+                       f"{', '.join(map(str, current.track_ids.tolist()))})")
+    p = int(matches[0])
+    span = people[p].span
+    frames = current.frame_indices
+    inside = np.flatnonzero((frames >= frame_start) & (frames <= frame_end))
+    inside = inside[(inside >= span[0]) & (inside < span[1])]
+    if len(inside) == 0:
+        raise JobError(f"person {person} is not in video frames {frame_start}-{frame_end}: "
+                       f"their track covers frames {frames[span[0]]}-{frames[span[1] - 1]}")
+    first, last = int(inside[0]), int(inside[-1])
+    margin = max(2, round(MARGIN_S * current.fps))
+    window = slice(max(span[0], first - margin), min(span[1], last + 1 + margin))
+    track = slice(*span)
+    K = solve.camera_K.astype(np.float64)
+    obs = observations(tracks.keypoints2d[p, track], tracks.world_keypoints[p, track],
+                       tracks.valid[p, track], K)
+    return RangeContext(job_dir=job_dir, job=job, people=people, tracks=tracks, solve=solve,
+                        current=current, body=body, tokenizer=generative[1],
+                        model=generative[0], p=p, span=span, first=first, last=last,
+                        window=window, K=K, obs=obs)
+
+
+def refine_stretch(ctx: RangeContext, stage1: Any, config: Any,
+                   keep_joints: tuple[str, ...] = (),
+                   should_stop: Callable[[], bool] | None = None) -> Any:
+    """Refinement over ``ctx``'s window from ``stage1`` (the person's ``generative.Stage1``
+    over their whole track), the frames outside the stretch anchored to the solve they have;
+    the refined ``FitResult`` over the window. ``should_stop`` is polled once per step."""
+    from .generative import Hold, refine_track
+
+    span, solve = ctx.span, ctx.solve
+    track = slice(*span)
+    local = np.arange(span[0], span[1])
+    anchored = ((local < ctx.first) | (local > ctx.last)).astype(np.float32)
+    keep_mask = np.zeros(NUM_BODY_JOINTS, bool)
+    keep_mask[[JOINT_INDEX[j] - 1 for j in keep_joints]] = True
+    hold = Hold(anchor_joints=solve.joints3d[ctx.p, track, :22], anchor_weight=anchored,
+                keep_pose=axis_angle_to_matrix(solve.body_pose[ctx.p, track])
+                if keep_mask.any() else None, keep_mask=keep_mask)
+    fit, _ = refine_track(ctx.tokenizer, ctx.body, stage1, ctx.obs, ctx.K, config,
+                          frames=slice(ctx.window.start - span[0], ctx.window.stop - span[0]),
+                          hold=hold, should_stop=should_stop)
+    return fit
+
+
+def apply_refined(ctx: RangeContext, fit: Any, solve: JobResult, current: JobResult,
+                  blend_frames: int, should_stop: Callable[[], bool] | None = None) -> None:
+    """``fit`` (over ``ctx``'s window) faded into ``solve`` and, after the world-space steps,
+    into ``current``, inside the stretch only, in place (pass copies to keep
+    ``ctx``'s). Raises :class:`JobCancelled` when ``should_stop`` says so after the world
+    steps."""
+    p, first, last = ctx.p, ctx.first, ctx.last
+    rows = slice(first - ctx.window.start, last + 1 - ctx.window.start)
+    in_range = slice(first, last + 1)
+    weight = edge_weights(first, last, ctx.span, blend_frames)
+    seen = ctx.tracks.valid[p, in_range, None]
+    refined = {"global_orient": fit.global_orient[rows], "body_pose": fit.body_pose[rows],
+               "transl": fit.transl[rows], "joint_confidence": fit.joint_confidence[rows] * seen,
+               "joint_uncertainty": fit.joint_uncertainty[rows]}
+    skeleton = ctx.body.skeleton(solve.betas[p].astype(np.float64))
+    _blend_person(solve, refined, p, in_range, weight)
+    pose_again(solve, p, in_range, skeleton)
+    finished = finish(solve, ctx.job, job_background_lines(ctx.job_dir, solve))
+    if should_stop is not None and should_stop():
+        raise JobCancelled()
+    _blend_person(current, _person_frames(finished, p, in_range), p, in_range, weight)
+    pose_again(current, p, in_range, skeleton)
+
+
+def refinement_config(job: JobOptions, steps: int | None = None,
+                      smoothing: float | None = None, min_confidence: float | None = None
+                      ) -> Any:
+    """The job's refinement settings with a request's overrides (None: the job's own)."""
+    from .models.refinement import RefinementConfig
+
+    config = RefinementConfig(steps=job.refine_steps if steps is None else steps)
+    if smoothing is not None:
+        config.smooth *= float(smoothing)
+    if min_confidence is not None:
+        config.min_confidence = float(min_confidence)
+    return config
+
+
 def _refine_range(options: RefineOptions, models: Models | None,
                   progress: Callable[[Progress], None] | None,
                   should_stop: Callable[[], bool] | None) -> RefineSummary:
@@ -213,94 +346,35 @@ def _refine_range(options: RefineOptions, models: Models | None,
     def elapsed() -> float:
         return time.perf_counter() - t_start
 
-    job_dir = Path(options.job_dir)
     report(Progress("load", 0, 1, elapsed(), "reading the job folder"))
-    job = job_options(job_dir)
-    if job.method != "generative":
-        raise JobError("re-running refinement needs the generative method's stage-1 output, "
-                       f"and this job used {job.method!r}; analyse again with method "
-                       "'generative'")
-    people = job_store.load_stage1(job_dir)
-    tracks = job_store.load_tracks(job_dir)
-    solve = load_job_result(job_dir / job_store.SOLVE_FILE)
-    current = load_job_result(job_dir / job_store.RESULT_FILE)
-    body, generative = (models or Models()).get(job)
+    ctx = load_range(options.job_dir, options.person, options.frame_start, options.frame_end,
+                     models)
     seconds["load"] = elapsed()
-
-    matches = np.flatnonzero(current.track_ids == options.person)
-    if len(matches) != 1 or len(people) != current.num_people:
-        raise JobError(f"this job has no person {options.person} (people: "
-                       f"{', '.join(map(str, current.track_ids.tolist()))})")
-    p = int(matches[0])
-    span = people[p].span
-    frames = current.frame_indices
-    inside = np.flatnonzero((frames >= options.frame_start) & (frames <= options.frame_end))
-    inside = inside[(inside >= span[0]) & (inside < span[1])]
-    if len(inside) == 0:
-        raise JobError(f"person {options.person} is not in video frames {options.frame_start}-"
-                       f"{options.frame_end}: their track covers frames {frames[span[0]]}-"
-                       f"{frames[span[1] - 1]}")
-    first, last = int(inside[0]), int(inside[-1])
-    margin = max(2, round(MARGIN_S * current.fps))
-    w0, w1 = max(span[0], first - margin), min(span[1], last + 1 + margin)
-
-    from .generative import Hold, observations, refine_track
-    from .models.refinement import RefinementConfig
-
-    track = slice(*span)
-    K = solve.camera_K.astype(np.float64)
-    obs = observations(tracks.keypoints2d[p, track], tracks.world_keypoints[p, track],
-                       tracks.valid[p, track], K)
-    local = np.arange(span[0], span[1])
-    anchored = ((local < first) | (local > last)).astype(np.float32)
-    keep_mask = np.zeros(NUM_BODY_JOINTS, bool)
-    keep_mask[[JOINT_INDEX[j] - 1 for j in options.keep_joints]] = True
-    hold = Hold(anchor_joints=solve.joints3d[p, track, :22], anchor_weight=anchored,
-                keep_pose=axis_angle_to_matrix(solve.body_pose[p, track])
-                if keep_mask.any() else None, keep_mask=keep_mask)
-    config = RefinementConfig(steps=job.refine_steps if options.steps is None
-                              else options.steps)
-    if options.smoothing is not None:
-        config.smooth *= float(options.smoothing)
-    if options.min_confidence is not None:
-        config.min_confidence = float(options.min_confidence)
+    frames, first, last = ctx.frames, ctx.first, ctx.last
+    config = refinement_config(ctx.job, options.steps, options.smoothing,
+                               options.min_confidence)
     report(Progress("refine", 0, config.steps, elapsed(),
                     f"person {options.person}, frames {frames[first]}-{frames[last]}"))
     ticker = _StepProgress(config.steps, lambda done: report(
         Progress("refine", done, config.steps, elapsed(), "refining")), stop)
     t = time.perf_counter()
     try:
-        fit, _ = refine_track(generative[1], body, people[p].stage1, obs, K, config,
-                              frames=slice(w0 - span[0], w1 - span[0]), hold=hold,
-                              should_stop=ticker)
+        fit = refine_stretch(ctx, ctx.people[ctx.p].stage1, config, options.keep_joints,
+                             ticker)
     except InterruptedError as exc:
         raise JobCancelled() from exc
     seconds["refine"] = time.perf_counter() - t
 
     report(Progress("save", 0, 1, elapsed(), "world space and the result file"))
     t = time.perf_counter()
-    rows = slice(first - w0, last + 1 - w0)
-    in_range = slice(first, last + 1)
-    weight = edge_weights(first, last, span, options.blend_frames)
-    seen = tracks.valid[p, in_range, None]
-    refined = {"global_orient": fit.global_orient[rows], "body_pose": fit.body_pose[rows],
-               "transl": fit.transl[rows], "joint_confidence": fit.joint_confidence[rows] * seen,
-               "joint_uncertainty": fit.joint_uncertainty[rows]}
-    skeleton = body.skeleton(solve.betas[p].astype(np.float64))
-    _blend_person(solve, refined, p, in_range, weight)
-    pose_again(solve, p, in_range, skeleton)
-    finished = finish(solve, job, job_background_lines(job_dir, solve))
-    if stop():
-        raise JobCancelled()
-    _blend_person(current, _person_frames(finished, p, in_range), p, in_range, weight)
-    pose_again(current, p, in_range, skeleton)
-    job_store.save_result_pair(job_dir, solve, current)
+    apply_refined(ctx, fit, ctx.solve, ctx.current, options.blend_frames, stop)
+    job_store.save_result_pair(ctx.job_dir, ctx.solve, ctx.current)
     seconds["save"] = time.perf_counter() - t
-    path = job_dir / job_store.RESULT_FILE
+    path = ctx.job_dir / job_store.RESULT_FILE
     report(Progress("save", 1, 1, elapsed(), str(path)))
-    valid = tracks.valid[p, in_range]
+    valid = ctx.tracks.valid[ctx.p, first:last + 1]
     after = float(fit.reprojection_px)
     return RefineSummary(result_path=path, person=options.person,
                          frame_start=int(frames[first]), frame_end=int(frames[last]),
                          elapsed_s=elapsed(), stage_seconds=seconds,
-                         reprojection_px=after if valid.any() else 0.0, result=current)
+                         reprojection_px=after if valid.any() else 0.0, result=ctx.current)

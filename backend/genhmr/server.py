@@ -7,7 +7,9 @@ take ``cancel`` and ``shutdown``. A job is a whole analysis (``start``), a re-ru
 on part of a finished job (``refine``), two people of a finished job merged into one and
 solved again (``merge``, :func:`genhmr.people_edits.merge_people`), or a person of a finished job
 split in two or dropped (``split``, ``drop``: quick rewrites of the job folder, jobs all the same
-so the add-on handles every edit alike and the folder has one writer). Each edit starts from the
+so the add-on handles every edit alike and the folder has one writer), alternatives for part of
+a person's track sampled beside the job (``resample``) or one of them accepted (``accept``,
+:mod:`genhmr.alternatives`). Each edit starts from the
 job folder's revision its request names and its ``done`` names the revision it made
 (``genhmr.job_store.edit_at``), so undo in Blender reaches the folder. The body and generative
 models stay loaded between jobs (:class:`~genhmr.pipeline.Models`), so an artist's re-runs and
@@ -71,10 +73,14 @@ class _Job(threading.Thread):
         """Run the job; its terminal event (done, cancelled or error)."""
         job_id = self.job_id
         try:
-            if self.request["type"] in ("refine", "merge", "split", "drop"):
+            if self.request["type"] in protocol.EDIT_REQUESTS:
                 _revision(self.request)  # a bad one is the client's mistake, said first
             if self.request["type"] == "refine":
                 return self._refine()
+            if self.request["type"] == "resample":
+                return self._resample()
+            if self.request["type"] == "accept":
+                return self._accept()
             if self.request["type"] == "merge":
                 return self._merge()
             if self.request["type"] in ("split", "drop"):
@@ -113,6 +119,42 @@ class _Job(threading.Thread):
                 "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
                 "reprojection_px": [round(summary.reprojection_px, 2)],
                 "revision": summary.revision}
+
+    def _resample(self) -> dict[str, Any]:
+        """A ``resample`` request: alternatives kept beside the job, which is not changed
+        (errors are turned into events by :meth:`_outcome`)."""
+        from .alternatives import ResampleOptions, resample_range
+
+        options = ResampleOptions.from_request(self.request)
+        summary = resample_range(options, self.models, progress=self._progress,
+                                 should_stop=self.stop_event.is_set)
+        info = summary.info
+        return {"type": "done", "job_id": self.job_id,
+                "result_path": str(summary.result_paths[0]), "num_people": 0,
+                "person": info.person, "frame_start": info.frame_start,
+                "frame_end": info.frame_end, "elapsed_s": round(summary.elapsed_s, 3),
+                "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
+                "alternatives": [{"result_path": str(path), "distance_mm": c.distance_mm,
+                                  "largest_mm": c.largest_mm,
+                                  "reprojection_px": c.reprojection_px}
+                                 for path, c in zip(summary.result_paths, info.candidates,
+                                                    strict=True)],
+                "revision": info.base_revision}
+
+    def _accept(self) -> dict[str, Any]:
+        """An ``accept`` request: a quick rewrite of the job folder, no solve."""
+        from .alternatives import accept_alternative
+
+        index = _track_id(self.request, "alternative", "an alternative's number")
+        self._progress(Progress("load", 0, 1, 0.0, "reading the alternatives"))
+        summary = accept_alternative(str(self.request["job_dir"]), index,
+                                     revision=_revision(self.request))
+        self._progress(Progress("save", 1, 1, summary.elapsed_s, str(summary.result_path)))
+        return {"type": "done", "job_id": self.job_id, "result_path": str(summary.result_path),
+                "num_people": summary.num_people, "person": summary.person,
+                "frame_start": summary.frame_start, "frame_end": summary.frame_end,
+                "alternative": index, "elapsed_s": round(summary.elapsed_s, 3),
+                "stage_seconds": {}, "revision": summary.revision}
 
     def _merge(self) -> dict[str, Any]:
         """A ``merge`` request (errors are turned into events by :meth:`_outcome`)."""

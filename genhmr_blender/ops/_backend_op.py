@@ -23,6 +23,7 @@ from bpy.props import FloatProperty
 
 from .._core import result_format
 from ..job import JobState
+from ..rig import alternatives
 from ._active import active_person
 
 _T = TypeVar("_T")
@@ -221,14 +222,23 @@ def stop_active() -> None:
 
 class OnPersonJob(BackendOperator):
     """A backend operator on the active GenHMR rig (re-run, merge): enabled while no other job
-    runs and a rig is active."""
+    runs and a rig is active, and (unless the operator finishes it) while the rig is not in
+    the middle of choosing between alternatives: an edit then would start from the analysis
+    while the rig shows an alternative nobody accepted."""
+
+    choosing = False  # the operator works on a rig that is choosing (accept)
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         if ACTIVE["op"] is not None:
             cls.poll_message_set("GenHMR is busy with another job")
             return False
-        if active_person(context) is None:
+        rig = active_person(context)
+        if rig is None:
             cls.poll_message_set("Make a GenHMR rig the active object")
+            return False
+        if (alternatives.pending(rig) is not None) != cls.choosing:
+            cls.poll_message_set(f"Accept or discard the alternatives of {rig.name} first"
+                                 if not cls.choosing else f"{rig.name} has no alternatives")
             return False
         return True

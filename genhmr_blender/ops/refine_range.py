@@ -55,13 +55,11 @@ def _selected_bones(rig: bpy.types.Object) -> set[str]:
     return out
 
 
-class GENHMR_OT_refine_range(OnPersonJob, bpy.types.Operator):
-    """Re-run refinement on a frame range of the active GenHMR rig: only keys inside the range
-    change, and its ends fade into the neighbouring frames"""
-
-    bl_idname = "genhmr.refine_range"
-    bl_label = "Re-run on Range"
-    bl_options = {"UNDO"}  # noqa: RUF012 - one undo step; no redo panel (redo would re-run)
+class RangeChoice:
+    """Mixin of the operators that work on a frame range of the active rig (re-run,
+    alternatives): the range from the preview range, the selected keys, the current frame
+    +- N, or (scripts) explicit frames; the scene's re-run settings fill what the caller did not
+    set."""
 
     # SKIP_SAVE throughout: invoke fills what the caller did not set from the scene settings.
     range_mode: EnumProperty(name="Range", items=RERUN_RANGES, default="PREVIEW",
@@ -72,6 +70,36 @@ class GENHMR_OT_refine_range(OnPersonJob, bpy.types.Operator):
                            description="Last scene frame (scripts; with Frame Start)")
     around: IntProperty(name="Around", default=10, min=1, max=500, options={"SKIP_SAVE"},
                         description="Frames before and after the current one")
+
+    def _frames(self, context: bpy.types.Context, rig: bpy.types.Object) -> tuple[int, int]:
+        scene = context.scene
+        props = self.properties
+        if props.is_property_set("frame_start") and props.is_property_set("frame_end"):
+            first, last = self.frame_start, self.frame_end
+        elif self.range_mode == "SELECTED":
+            picked = _selected_key_frames(rig)
+            if picked is None:
+                raise rerange.RangeError(f"no keys of {rig.name} are selected")
+            first, last = picked
+        elif self.range_mode == "AROUND":
+            first, last = scene.frame_current - self.around, scene.frame_current + self.around
+        elif scene.use_preview_range:
+            first, last = scene.frame_preview_start, scene.frame_preview_end
+        else:
+            first, last = scene.frame_start, scene.frame_end
+        if last < first:
+            raise rerange.RangeError(f"empty range {first}-{last}")
+        return int(first), int(last)
+
+
+class GENHMR_OT_refine_range(RangeChoice, OnPersonJob, bpy.types.Operator):
+    """Re-run refinement on a frame range of the active GenHMR rig: only keys inside the range
+    change, and its ends fade into the neighbouring frames"""
+
+    bl_idname = "genhmr.refine_range"
+    bl_label = "Re-run on Range"
+    bl_options = {"UNDO"}  # noqa: RUF012 - one undo step; no redo panel (redo would re-run)
+
     steps: IntProperty(name="Steps", default=0, min=0, max=1000, options={"SKIP_SAVE"},
                        description="Refinement steps; 0 = as in the analysis")
     smoothing: FloatProperty(name="Smoothing", default=1.0, min=0.0, max=100.0,
@@ -100,26 +128,6 @@ class GENHMR_OT_refine_range(OnPersonJob, bpy.types.Operator):
             if not self.properties.is_property_set(prop):
                 setattr(self, prop, getattr(settings, setting))
         return super().invoke(context, event)
-
-    def _frames(self, context: bpy.types.Context, rig: bpy.types.Object) -> tuple[int, int]:
-        scene = context.scene
-        props = self.properties
-        if props.is_property_set("frame_start") and props.is_property_set("frame_end"):
-            first, last = self.frame_start, self.frame_end
-        elif self.range_mode == "SELECTED":
-            picked = _selected_key_frames(rig)
-            if picked is None:
-                raise rerange.RangeError(f"no keys of {rig.name} are selected")
-            first, last = picked
-        elif self.range_mode == "AROUND":
-            first, last = scene.frame_current - self.around, scene.frame_current + self.around
-        elif scene.use_preview_range:
-            first, last = scene.frame_preview_start, scene.frame_preview_end
-        else:
-            first, last = scene.frame_start, scene.frame_end
-        if last < first:
-            raise rerange.RangeError(f"empty range {first}-{last}")
-        return int(first), int(last)
 
     def _start(self, context: bpy.types.Context) -> bool:
         runtime = context.window_manager.genhmr

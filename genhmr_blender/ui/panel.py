@@ -8,6 +8,7 @@ import bpy
 
 from .. import source
 from ..preferences import get_prefs
+from ..rig import alternatives
 
 
 def _wrapped_lines(text: str, width: int = 48, limit: int = 8) -> list[str]:
@@ -81,7 +82,11 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
         obj = context.active_object
         if obj is not None and obj.get("genhmr_role") == "rig":  # the artist in the loop
             layout.label(text=obj.name, icon="ARMATURE_DATA")
-            _draw_rerun(layout.box(), settings)
+            choice = alternatives.pending(obj)
+            if choice is None:
+                _draw_rerun(layout.box(), settings)
+            else:
+                _draw_choice(layout.box(), choice)
             row = layout.row(align=True)
             row.operator("genhmr.split_person", text="Split")
             row.operator("genhmr.merge_people", text="Merge")
@@ -105,6 +110,28 @@ def _draw_rerun(box: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> N
     col.prop(settings, "rerun_min_confidence")
     box.prop(settings, "rerun_keep_selected")
     box.operator("genhmr.refine_range", icon="FILE_REFRESH")
+    row = box.row(align=True)
+    row.prop(settings, "alternatives_count", text="")
+    row.prop(settings, "alternatives_variety")
+    box.operator("genhmr.sample_alternatives", icon="MOD_DATA_TRANSFER")
+
+
+def _draw_choice(box: bpy.types.UILayout, choice: dict) -> None:
+    """The rig is choosing between alternatives: which one shows, step, accept or discard."""
+    count, shown = len(choice["candidates"]), int(choice["shown"])
+    box.label(text=f"Alternatives, frames {choice['first']}-{choice['last']}",
+              icon="MOD_DATA_TRANSFER")
+    row = box.row(align=True)
+    row.operator("genhmr.show_alternative", text="", icon="TRIA_LEFT").step = -1
+    row.label(text="Its own motion" if shown == 0 else f"{shown} of {count}")
+    row.operator("genhmr.show_alternative", text="", icon="TRIA_RIGHT").step = 1
+    if shown:
+        c = choice["candidates"][shown - 1]
+        box.label(text=f"Differs {c['distance_mm']:.0f} mm (up to {c['largest_mm']:.0f}); "
+                       f"2D error {c['reprojection_px']:.1f} px")
+    row = box.row(align=True)
+    row.operator("genhmr.accept_alternative", icon="CHECKMARK")
+    row.operator("genhmr.discard_alternatives", icon="X")
 
 
 class _GenhmrSidebar:

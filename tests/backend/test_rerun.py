@@ -229,7 +229,8 @@ def test_bad_requests_are_clear_errors_and_change_nothing(job: Path, models: Mod
 
 def test_undo_and_redo_reach_the_job_folder(job: Path, models: Models) -> None:
     """Every edit is a revision of the folder; an edit at an older one (the scene after an
-    undo) starts from that state and drops the undone ones; a later one is there for a redo."""
+    undo) starts from that state and keeps the undone ones (another import of the analysis may
+    show them); a later one is there for a redo."""
     from genhmr.people_edits import drop_person
 
     from genhmr_core import job_revisions
@@ -261,13 +262,16 @@ def test_undo_and_redo_reach_the_job_folder(job: Path, models: Models) -> None:
     assert np.array_equal(rows(again, early), rows(analysed, early))
     assert not np.array_equal(rows(again, late), rows(analysed, late))
     log = job_revisions.read_log(job)
-    assert log.chain == (0, 3) and log.current == 3  # the undone branch is dropped ...
-    assert not job_revisions.revision_dir(job, 1).exists()
-    with pytest.raises(job_store.JobFolderError, match="no longer keeps revision 2"):
-        drop_person(job, ghost, revision=2)  # ... for good (a redo past a new edit)
+    assert log.kept == (0, 1, 2, 3) and log.current == 3 and log.parents[3] == 0
+    # The undone revisions stay: a second import of the analysis still at 2 (the ghost
+    # dropped) re-runs the early range from its own state.
+    from_two = refine(early, revision=2)
+    assert from_two.revision == 4 and ghost not in from_two.result.track_ids.tolist()
+    with pytest.raises(job_store.JobFolderError, match="no longer keeps revision 42"):
+        drop_person(job, ghost, revision=42)
 
-    # Drop the ghost (4); undo (the scene at 3): the ghost is a person of the analysis again.
-    assert drop_person(job, ghost, revision=3).revision == 4
+    # Drop the ghost (5); undo (the scene at 3): the ghost is a person of the analysis again.
+    assert drop_person(job, ghost, revision=3).revision == 5
     state = _digest(job)
     with pytest.raises(JobError, match="no person 99"):
         drop_person(job, 99, revision=3)  # a failed edit: the folder exactly as it was
@@ -276,16 +280,42 @@ def test_undo_and_redo_reach_the_job_folder(job: Path, models: Models) -> None:
                                    frame_end=early[1], revision=3), models,
                      should_stop=lambda: True)
     assert _digest(job) == state
-    # Redo (the scene at 4 again): the folder's files are revision 4's, the ghost gone.
-    assert ghost not in refine(early, revision=4).result.track_ids.tolist()
-    assert job_revisions.read_log(job).chain == (0, 3, 4, 5)
+    # Redo (the scene at 5 again): the folder's files are revision 5's, the ghost gone.
+    assert ghost not in refine(early, revision=5).result.track_ids.tolist()
     # ... and an edit at 3 re-runs the ghost, brought back by the undo.
     ghost_seen = analysed.frame_indices[analysed.valid[1 - p]]
     back = refine_range(RefineOptions(job_dir=str(job), person=ghost,
                                       frame_start=int(ghost_seen[0]),
                                       frame_end=int(ghost_seen[-1]), steps=5, revision=3),
                         models)
-    assert back.revision == 6 and job_revisions.read_log(job).chain == (0, 3, 6)
+    assert back.revision == 7 and ghost in back.result.track_ids.tolist()
+    assert job_revisions.read_log(job).parents == {0: None, 1: 0, 2: 1, 3: 0, 4: 2, 5: 3,
+                                                   6: 5, 7: 3}
+
+
+def test_the_oldest_revisions_go_beyond_the_size_budget(job: Path, monkeypatch) -> None:
+    """With a budget of one byte every edit keeps only what it must: revision 0, the one it
+    started from, the one the folder showed before and its own; the rest is removed."""
+    from genhmr.people_edits import drop_person
+
+    from genhmr_core import job_revisions
+
+    monkeypatch.setattr(job_revisions, "MAX_REVISION_BYTES", 1)
+    ghost = int(load_result(job / job_store.RESULT_FILE).track_ids[0])
+    for made in (1, 2, 3):  # each at revision 0, as three imports of the analysis would
+        assert drop_person(job, ghost, revision=0).revision == made
+    log = job_revisions.read_log(job)
+    assert log.kept == (0, 2, 3)  # 1 was neither the base (0) nor the folder's (2)
+    assert sorted(p.name for p in (job / job_revisions.REVISIONS_DIR).iterdir()) == [
+        "0", "2", "3", "log.json"]
+    infos, added = job_revisions.describe(job)
+    # a drop rewrites all four files: revision 0's and 2's count whole, 3 is the folder's files
+    own = {i.revision: i.own_bytes for i in infos}
+    assert own[3] == 0 and added == own[0] + own[2]
+    for revision in (0, 2):
+        folder = job_revisions.revision_dir(job, revision)
+        assert own[revision] == sum((folder / n).stat().st_size
+                                    for n in job_revisions.EDITED_FILES) > 0
 
 
 def test_a_folder_without_revisions_gets_them_at_its_first_edit(job: Path,
@@ -364,3 +394,33 @@ def test_the_command_line_reruns_and_fixes_people(job: Path, capsys) -> None:
     assert "no person 99" in capsys.readouterr().err
     assert main(["drop", str(job), "--person", str(track)]) == 0
     assert track not in load_result(job / job_store.RESULT_FILE).track_ids.tolist()
+
+
+def test_the_command_line_lists_and_restores_revisions(job: Path, capsys) -> None:
+    from genhmr.cli import EXIT_BAD_INPUT, main
+    from genhmr.people_edits import drop_person
+
+    analysed = _digest(job)
+    assert main(["revisions", str(job)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["*", "0", "-", "0.0", "MB", "analysis"]
+    assert "adds 0.0 MB" in lines[-1]
+    result = load_result(job / job_store.RESULT_FILE)
+    for person in result.track_ids[:2].tolist():  # 1 and 2, both made from 0
+        drop_person(job, int(person), revision=0)
+    assert main(["revisions", str(job)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.removeprefix("*").split() for line in lines[1:-1]]
+    assert [row[:2] for row in rows] == [["0", "-"], ["1", "0"], ["2", "0"]], lines
+    assert [line.startswith("*") for line in lines[1:-1]] == [False, False, True]
+    assert float(rows[1][2]) > 0 and rows[2][2] == "0.0"  # 2 is the folder's files
+    assert lines[2].endswith(f"MB  drop person {int(result.track_ids[0])}")
+
+    assert main(["revisions", str(job), "--restore", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "revision 0 now" in captured.err and captured.out.splitlines()[1].startswith("*")
+    assert {k: v for k, v in _digest(job).items() if "/" not in k} == analysed
+    assert main(["revisions", str(job), "--restore", "9"]) == EXIT_BAD_INPUT
+    assert "keeps revisions 0, 1, 2, not 9" in capsys.readouterr().err
+    assert main(["revisions", str(job / "nowhere")]) == EXIT_BAD_INPUT
+    assert "does not exist" in capsys.readouterr().err

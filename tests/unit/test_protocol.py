@@ -14,6 +14,7 @@ from genhmr_core.protocol import (
     REQUIRED,
     START_DEFAULTS,
     ProtocolError,
+    accept_request,
     decode,
     drop_request,
     encode,
@@ -22,6 +23,8 @@ from genhmr_core.protocol import (
     refine_options,
     refine_request,
     request_revision,
+    resample_options,
+    resample_request,
     split_request,
     start_request,
     validate,
@@ -37,6 +40,11 @@ EXAMPLES: dict[str, dict] = {
               "new_person": None, "revision": None},
     "drop": {"type": "drop", "job_id": "j5", "job_dir": "/tmp/out", "person": 3,
              "revision": None},
+    "resample": {"type": "resample", "job_id": "j6", "job_dir": "/tmp/out", "person": 0,
+                 "frame_start": 169, "frame_end": 189, "revision": None, "count": 4,
+                 "temperature": 1.5, "seed": 0, "steps": None, "blend_frames": 3},
+    "accept": {"type": "accept", "job_id": "j7", "job_dir": "/tmp/out", "alternative": 2,
+               "revision": None},
     "cancel": {"type": "cancel", "job_id": "j1"},
     "shutdown": {"type": "shutdown"},
     "hello": {"type": "hello", "protocol": PROTOCOL_VERSION, "backend_version": "0.1.0"},
@@ -211,6 +219,8 @@ def test_edit_requests_name_the_job_folder_revision():
     """Version 5: every edit of a finished job names the folder revision the scene shows."""
     assert PROTOCOL_VERSION >= 5
     for request in (refine_request("j2", "/tmp/out", 1, 40, 69, revision=3),
+                    resample_request("j6", "/tmp/out", 0, 169, 189, revision=3),
+                    accept_request("j7", "/tmp/out", 2, revision=3),
                     merge_request("j3", "/tmp/out", 0, 2, revision=3),
                     split_request("j4", "/tmp/out", 0, 120, revision=3),
                     drop_request("j5", "/tmp/out", 3, revision=3)):
@@ -223,3 +233,20 @@ def test_edit_requests_name_the_job_folder_revision():
             request_revision({"revision": bad})
         with pytest.raises(ProtocolError, match="a revision is a whole number"):
             drop_request("j5", "/tmp/out", 3, revision=bad)
+
+
+def test_resample_and_accept_requests():
+    """Version 6: alternatives for a range, and accepting one."""
+    assert PROTOCOL_VERSION >= 6 and {"resample", "accept"} <= REQUEST_TYPES
+    assert resample_request("j6", "/tmp/out", 0, 169, 189) == EXAMPLES["resample"]
+    assert accept_request("j7", "/tmp/out", 2) == EXAMPLES["accept"]
+    request = resample_request("j6", "/tmp/out", 0, 169, 189, count=2, seed=7)
+    assert decode(encode(request)) == request
+    options = resample_options(request)
+    assert options["count"] == 2 and options["seed"] == 7 and options["temperature"] == 1.5
+    # a minimal request (another client) gets the defaults
+    assert resample_options({"type": "resample"})["count"] == 4
+    with pytest.raises(ProtocolError, match="unknown resample options: k"):
+        resample_request("j6", "/tmp/out", 0, 169, 189, k=2)
+    with pytest.raises(ProtocolError, match="accept message lacks alternative"):
+        validate({"type": "accept", "job_id": "j7", "job_dir": "/tmp/out"})

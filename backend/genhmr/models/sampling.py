@@ -107,7 +107,8 @@ def _gumbel(shape: torch.Size, generator: torch.Generator | None, device: torch.
 def iterative_decode(predict: Callable[[Tensor], Tensor], batch: int, num_tokens: int,
                      mask_id: int, iterations: int = 8, temperature: float | Tensor = 0.0,
                      choice_noise: float = 0.0, generator: torch.Generator | None = None,
-                     device: torch.device | str = "cpu") -> DecodeResult:
+                     device: torch.device | str = "cpu", gumbel: Tensor | None = None
+                     ) -> DecodeResult:
     """Uncertainty-guided decoding of ``batch`` token sequences from fully masked.
 
     ``predict(tokens (B, N)) -> logits (B, N, C)``. ``temperature`` (scalar, or (B,) per row)
@@ -116,6 +117,12 @@ def iterative_decode(predict: Callable[[Tensor], Tensor], batch: int, num_tokens
     to commit, annealed to 0 over the iterations (MaskGIT), on the rows that sample (greedy
     rows, temperature 0, are never perturbed). Random draws use ``generator``
     (CPU), so a seed reproduces hypotheses.
+
+    ``gumbel`` (B, N, C), when given, is the Gumbel noise of the temperature draw at every
+    iteration instead of fresh noise: rows given the same field make the same random choice
+    wherever their logits agree. Alternatives for a stretch of frames use it (one field for all
+    the frames of one alternative), so an alternative is one other motion, not a new random
+    pose in every frame (``genhmr.generative.sample_range``).
     """
     device = torch.device(device)
     tokens = torch.full((batch, num_tokens), mask_id, dtype=torch.long, device=device)
@@ -131,7 +138,9 @@ def iterative_decode(predict: Callable[[Tensor], Tensor], batch: int, num_tokens
             kept_logits = torch.zeros_like(logits)
         logp = torch.log_softmax(logits, -1)
         if bool((temp > 0).any()):
-            noisy = logits / temp.clamp(min=1e-6) + _gumbel(logits.shape, generator, device)
+            noise = gumbel.to(device) if gumbel is not None \
+                else _gumbel(logits.shape, generator, device)
+            noisy = logits / temp.clamp(min=1e-6) + noise
             candidate = torch.where(temp > 0, noisy, logits).argmax(-1)
         else:
             candidate = logits.argmax(-1)
