@@ -212,7 +212,7 @@ def resample_range(options: ResampleOptions, models: Models | None = None,
     seconds["sample"] = time.perf_counter() - t
 
     # Without the detector's 3D landmarks: they are one reading of the depths, and refining
-    # towards them pulls every alternative back onto the motion the rig has (demo.mp4's man
+    # towards them pulls every alternative back onto the motion the rig has (demo.mp4's woman
     # on the box, frames 169-189: 15 mm from it after refinement, against 45-50 mm without,
     # at the same 2D error; docs/addon.md, "Alternatives").
     config = dataclasses.replace(refinement_config(ctx.job, options.steps), landmarks_3d=0.0)

@@ -62,3 +62,40 @@ def test_refine_a_range_of_a_rig_with_the_real_backend(driver, tmp_path: Path) -
         assert r[case]["status"] == ["ERROR"] and r[case]["unchanged"], r[case]
         assert text in r[case]["error"], r[case]
     assert r["shut_down"]
+
+
+def test_alternatives_for_a_range_with_the_real_backend(driver, tmp_path: Path) -> None:
+    """Sample K readings of a range, step through them, accept one (one undo step), discard
+    (hand edits come back), cancel."""
+    r = driver("alternatives", MEDIA / "demo.mp4", tmp_path / "jobs", timeout=900)
+    assert r["analyze"] == ["FINISHED"]
+    assert not any(r["idle"][op] for op in ("show", "accept", "discard"))
+    assert r["idle"]["sample"]
+
+    sample = r["sample"]
+    assert sample["status"] == ["FINISHED"], sample
+    assert sample["unchanged"] and sample["shown"] == 0 and sample["count"] == 3
+    assert sample["range"] == [48, 62]
+    assert sample["rerun_blocked"] and sample["split_blocked"] and sample["sample_blocked"]
+    assert sample["accept_needs_a_choice"]
+
+    show = r["show"]
+    assert show["status"] == [["FINISHED"]] * 4
+    for index, frames in show["changed"].items():
+        assert frames and min(frames) >= 48 and max(frames) <= 62, (index, frames)
+    assert show["distinct"] and show["wrapped_to_own"]
+
+    accept = r["accept"]
+    assert accept["status"] == ["FINISHED"], accept
+    assert accept["keys_are_alternative_2"] and accept["revision"] == 1
+    assert not accept["pending"] and accept["set_removed"]
+    # one undo step: the rig's own keys and the revision before, the choice open again
+    assert r["undo"] == {"own_keys": True, "revision": 0, "shown": 0}
+
+    discard = r["discard"]
+    assert discard["sampled"] == ["FINISHED"] and discard["alternative_shown"]
+    assert discard["status"] == ["FINISHED"] and discard["hand_edit_back"]
+    assert not discard["pending"] and discard["revision"] == 0
+
+    cancel = r["cancel"]
+    assert cancel["status"] == ["CANCELLED"] and cancel["unchanged"] and not cancel["pending"]

@@ -36,6 +36,18 @@ def test_panels_draw(driver) -> None:
                  "operator:genhmr.delete_person"):
         assert call in s["person_active"], call
     assert "operator:genhmr.split_person" not in s["STRIP/SOURCE"]
+    # Re-run and alternatives settings; while the rig chooses between alternatives, the choice
+    # (which one shows, step, accept, discard) replaces them.
+    for call in ("operator:genhmr.refine_range", "prop:alternatives_count",
+                 "prop:alternatives_variety", "operator:genhmr.sample_alternatives"):
+        assert call in s["person_active"], call
+    choosing = s["person_choosing"]
+    assert "label:Alternatives, frames 48-62" in choosing and "label:2 of 2" in choosing
+    assert "label:Differs 42 mm (up to 102); 2D error 7.5 px" in choosing
+    for call in ("operator:genhmr.show_alternative", "operator:genhmr.accept_alternative",
+                 "operator:genhmr.discard_alternatives"):
+        assert call in choosing, call
+    assert "operator:genhmr.refine_range" not in choosing
     # Range messages say what is wrong in the artist's terms, never an internal placeholder.
     messages = r["range_messages"]
     assert messages["reversed"] == ("The range starts at frame 50, after its end at frame 10: "

@@ -156,6 +156,17 @@ ctx.view_layer.objects.active = rig
 calls.clear()
 panel.draw_genhmr(Layout(), ctx)
 states["person_active"] = list(calls)
+# The same rig choosing between alternatives (as rig/alternatives.begin records it), showing
+# the second of two.
+rig["genhmr_alternatives"] = {
+    "job_dir": "/tmp/job", "first": 48, "last": 62, "offset": 1, "revision": 0, "shown": 2,
+    "candidates": [{"path": f"/tmp/job/alternatives/{k}/result.npz", "distance_mm": 40.0 + k,
+                    "largest_mm": 100.0 + k, "reprojection_px": 7.5} for k in (1, 2)],
+    "stash": [{"path": "location", "index": 0, "frames": [48.0], "values": [0.0]}]}
+calls.clear()
+panel.draw_genhmr(Layout(), ctx)
+states["person_choosing"] = list(calls)
+del rig["genhmr_alternatives"]
 ctx.view_layer.objects.active = character
 bpy.ops.genhmr.retarget_auto_map()
 character.genhmr_retarget.root_mode = "ROOT_BONE"
