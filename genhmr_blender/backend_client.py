@@ -258,14 +258,15 @@ class BackendClient:
         return self._send_job(protocol.resample_request(job_id, job_dir, person, frame_start,
                                                         frame_end, revision, **options))
 
-    def accept_job(self, job_dir: str, alternative: int, job_id: str | None = None,
-                   revision: int | None = None) -> str:
-        """Send an ``accept`` request: alternative ``alternative`` (1-based) of the job in
-        ``job_dir`` becomes its motion."""
+    def accept_job(self, job_dir: str, alternative: int, set_id: str | None = None,
+                   job_id: str | None = None, revision: int | None = None) -> str:
+        """Send an ``accept`` request: alternative ``alternative`` (1-based) of set ``set_id``
+        of the job in ``job_dir`` becomes its motion."""
         if self.job_id is not None:
             raise RuntimeError(f"job {self.job_id} is still running")
         job_id = job_id or uuid.uuid4().hex[:12]
-        return self._send_job(protocol.accept_request(job_id, job_dir, alternative, revision))
+        return self._send_job(protocol.accept_request(job_id, job_dir, alternative, set_id,
+                                                      revision))
 
     def _send_job(self, request: dict[str, Any]) -> str:
         self.job_id = request["job_id"]

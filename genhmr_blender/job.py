@@ -227,11 +227,12 @@ class AcceptJob(RefineJob):
     """Runs one ``accept`` request (an alternative made the job's motion, a new revision) on
     the warm :class:`BackendClient`."""
 
-    def __init__(self, client: BackendClient, job_dir: str, alternative: int,
+    def __init__(self, client: BackendClient, job_dir: str, alternative: int, set_id: str,
                  revision: int | None = None) -> None:
         AnalysisJob.__init__(self, client, "", job_dir, {})
-        self.alternative, self.revision = alternative, revision
+        self.alternative, self.set_id, self.revision = alternative, set_id, revision
 
     def _send(self) -> None:
         self.state.status = "Keeping the alternative"
-        self.client.accept_job(self.out_dir, self.alternative, revision=self.revision)
+        self.client.accept_job(self.out_dir, self.alternative, self.set_id,
+                               revision=self.revision)

@@ -8,11 +8,13 @@ each other (:func:`farthest_first`), refines each, and writes each as a complete
 (the rig's person changed only inside the stretch), so the add-on previews one exactly as it
 re-keys a re-run. Accepting one makes it the job folder's next revision; nothing else does.
 
-Layout, next to the job folder's own files (``docs/result_format.md``, "The job folder"):
-``alternatives/alternatives.json`` (:class:`AlternativesInfo`) and ``alternatives/<k>/``
-(k = 1..count) holding ``result.npz`` (what the add-on shows), ``solve.npz`` and
-``stage1_rows.npz`` (what accepting writes into the folder). One set at a time: sampling again
-replaces it; accepting one, or a new analysis, removes it.
+Layout, next to the job folder's own files (``docs/result_format.md``, "The job folder"): one
+folder per *set* of alternatives, ``alternatives/<set>/`` (a random id, so two rigs of one
+analysis can each be choosing: the man's set and the woman's), holding ``alternatives.json``
+(:class:`AlternativesInfo`) and ``<k>/`` (k = 1..count) with ``result.npz`` (what the add-on
+shows), ``solve.npz`` and ``stage1_rows.npz`` (what accepting writes into the folder). The
+newest :data:`MAX_SETS` sets are kept; accepting one removes it (the others, sampled from the
+state it replaced, are then refused: sample them again); a new analysis removes them all.
 
 No ``numpy`` here, no ``bpy``: the add-on reads the list, the backend writes it.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ RESULT_FILE = "result.npz"
 SOLVE_FILE = "solve.npz"
 STAGE1_ROWS_FILE = "stage1_rows.npz"
 MAX_ALTERNATIVES = 8  # offered at once: more are hard to step through, and each costs a refine
+MAX_SETS = 4  # sets kept in a job folder (a few rigs choosing at once), the oldest dropped
 DEFAULT_ALTERNATIVES = RESAMPLE_DEFAULTS["count"]
 DEFAULT_TEMPERATURE = RESAMPLE_DEFAULTS["temperature"]
 
@@ -98,18 +102,36 @@ class AlternativesInfo:
 
 
 def folder(job_dir: str | os.PathLike[str]) -> Path:
+    """Where a job folder keeps its sets of alternatives."""
     return Path(job_dir) / ALTERNATIVES_DIR
 
 
-def candidate_dir(job_dir: str | os.PathLike[str], index: int) -> Path:
-    """Where alternative ``index`` (1-based, as the panel counts) is kept."""
-    return folder(job_dir) / str(int(index))
+def new_set_id() -> str:
+    return secrets.token_hex(4)
 
 
-def read_info(job_dir: str | os.PathLike[str]) -> AlternativesInfo | None:
-    """The folder's alternatives, or None when it has none. Raises :class:`AlternativesError`
-    when the list is damaged."""
-    path = folder(job_dir) / INFO_FILE
+def set_dir(job_dir: str | os.PathLike[str], set_id: str) -> Path:
+    if not set_id or not set_id.isalnum():
+        raise AlternativesError(f"{set_id!r} is not a set of alternatives")
+    return folder(job_dir) / set_id
+
+
+def candidate_dir(job_dir: str | os.PathLike[str], set_id: str, index: int) -> Path:
+    """Where alternative ``index`` (1-based, as the panel counts) of a set is kept."""
+    return set_dir(job_dir, set_id) / str(int(index))
+
+
+def sets(job_dir: str | os.PathLike[str]) -> list[str]:
+    """The folder's sets, newest first (by when their list was written)."""
+    found = [(p.stat().st_mtime_ns, p.parent.name) for p in folder(job_dir).glob(f"*/{INFO_FILE}")
+             if p.parent.name.isalnum()]
+    return [name for _, name in sorted(found, reverse=True)]
+
+
+def read_info(job_dir: str | os.PathLike[str], set_id: str) -> AlternativesInfo | None:
+    """A set's list, or None when the folder does not have that set (any more). Raises
+    :class:`AlternativesError` when the list is damaged."""
+    path = set_dir(job_dir, set_id) / INFO_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -122,16 +144,16 @@ def read_info(job_dir: str | os.PathLike[str]) -> AlternativesInfo | None:
         raise AlternativesError(f"{path}: {exc}") from exc
 
 
-def candidate_result(job_dir: str | os.PathLike[str], info: AlternativesInfo,
+def candidate_result(job_dir: str | os.PathLike[str], set_id: str, info: AlternativesInfo,
                      index: int) -> Path:
-    """The result file of alternative ``index`` (1..count); raises
+    """The result file of alternative ``index`` (1..count) of a set; raises
     :class:`AlternativesError` when it is not there."""
     if not 1 <= index <= info.count:
         raise AlternativesError(f"there is no alternative {index} (there are {info.count})")
-    path = candidate_dir(job_dir, index) / RESULT_FILE
+    path = candidate_dir(job_dir, set_id, index) / RESULT_FILE
     if not path.is_file():
-        raise AlternativesError(f"alternative {index} is missing from {folder(job_dir)}; "
-                                "sample the alternatives again")
+        raise AlternativesError(f"alternative {index} is missing from "
+                                f"{set_dir(job_dir, set_id)}; sample the alternatives again")
     return path
 
 

@@ -234,10 +234,10 @@ def resample_options(request: dict[str, Any]) -> dict[str, Any]:
     return {key: request.get(key, default) for key, default in RESAMPLE_DEFAULTS.items()}
 
 
-def accept_request(job_id: str, job_dir: str, alternative: int, revision: int | None = None
-                   ) -> dict[str, Any]:
-    """An ``accept`` request: alternative ``alternative`` (1-based) of the job folder's
-    current set becomes its motion, as a new revision made at ``revision`` (the one the set
-    was sampled from)."""
+def accept_request(job_id: str, job_dir: str, alternative: int, set_id: str | None = None,
+                   revision: int | None = None) -> dict[str, Any]:
+    """An ``accept`` request: alternative ``alternative`` (1-based) of the job folder's set
+    ``set_id`` (a ``resample``'s ``done`` names it; None: the newest set) becomes its motion,
+    as a new revision made at ``revision`` (the one the set was sampled from)."""
     return {"type": "accept", "job_id": job_id, "job_dir": job_dir,
-            "alternative": int(alternative), "revision": _revision(revision)}
+            "alternative": int(alternative), "set": set_id, "revision": _revision(revision)}

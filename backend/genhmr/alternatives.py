@@ -8,7 +8,7 @@ module asks it for them (``generative.sample_range``: temperature draws that sta
 over the stretch), keeps the ``count`` that differ most from the motion the rig has and from
 each other (``genhmr_core.alternatives.farthest_first``), refines each exactly as a re-run on
 the range would (anchored margin, faded edges, world-space steps again: ``genhmr.rerun``) and
-writes each as a complete result file in ``alternatives/`` (layout:
+writes each as a complete result file in a new set under ``alternatives/`` (layout:
 :mod:`genhmr_core.alternatives`). Sampling changes nothing the rigs or later edits read; the
 artist steps through the alternatives in Blender, and accepting one
 (:func:`accept_alternative`) writes its solve, result and stage-1 rows into the folder as a new
@@ -18,6 +18,7 @@ artist chose.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -79,6 +80,7 @@ class ResampleOptions:
 
 @dataclasses.dataclass
 class ResampleSummary:
+    set_id: str  # the set's folder under alternatives/ (what ``accept`` names)
     info: layout.AlternativesInfo
     result_paths: list[Path]  # alternative k's result file at index k - 1
     frame_start: int  # video frames actually sampled (the request clipped to the track)
@@ -166,8 +168,9 @@ def resample_range(options: ResampleOptions, models: Models | None = None,
                    progress: Callable[[Progress], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> ResampleSummary:
     """Sample, choose, refine and keep ``options.count`` alternatives for the stretch (module
-    docstring). The job folder's own files are not changed; ``alternatives/`` is replaced as a
-    whole at the end, so a failed or cancelled sampling leaves the previous set as it was.
+    docstring). The job folder's own files are not changed; the new set appears whole at the
+    end (the oldest beyond ``MAX_SETS`` then go), so a failed or cancelled sampling leaves the
+    folder's sets as they were.
     Raises :class:`JobError` or :class:`JobCancelled`."""
     import torch
 
@@ -185,6 +188,7 @@ def resample_range(options: ResampleOptions, models: Models | None = None,
     job_dir = Path(options.job_dir)
     report(Progress("load", 0, 1, elapsed(), "reading the job folder"))
     base, files = _files_at(job_dir, options.revision)
+    _remove_leftovers(job_dir)
     ctx = load_range(job_dir, options.person, options.frame_start, options.frame_end, models,
                      files_dir=files)
     seconds["load"] = elapsed()
@@ -217,6 +221,7 @@ def resample_range(options: ResampleOptions, models: Models | None = None,
     # at the same 2D error; docs/addon.md, "Alternatives").
     config = dataclasses.replace(refinement_config(ctx.job, options.steps), landmarks_3d=0.0)
     total = config.steps * len(picks)
+    set_id = layout.new_set_id()
     staging = Path(tempfile.mkdtemp(dir=job_dir, prefix=".alternatives-new-"))
     try:
         t = time.perf_counter()
@@ -249,7 +254,7 @@ def resample_range(options: ResampleOptions, models: Models | None = None,
                 distance_mm=round(1000 * float(apart.mean()), 1),
                 largest_mm=round(1000 * float(apart.mean(0).max()), 1),
                 reprojection_px=round(float(fit.reprojection_px) if seen.any() else 0.0, 2)))
-            paths.append(job_dir / layout.ALTERNATIVES_DIR / str(k + 1) / layout.RESULT_FILE)
+            paths.append(layout.candidate_dir(job_dir, set_id, k + 1) / layout.RESULT_FILE)
         seconds["refine"] = time.perf_counter() - t
         report(Progress("save", 0, 1, elapsed(), "keeping the alternatives"))
         frames = ctx.frames
@@ -261,12 +266,15 @@ def resample_range(options: ResampleOptions, models: Models | None = None,
                                                 encoding="utf-8")
         if stop():
             raise JobCancelled()
-        _replace_folder(job_dir, staging)
+        layout.folder(job_dir).mkdir(exist_ok=True)
+        os.rename(staging, layout.set_dir(job_dir, set_id))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    report(Progress("save", 1, 1, elapsed(), str(layout.folder(job_dir))))
-    return ResampleSummary(info=info, result_paths=paths, frame_start=info.frame_start,
+    _drop_old_sets(job_dir)
+    report(Progress("save", 1, 1, elapsed(), str(layout.set_dir(job_dir, set_id))))
+    return ResampleSummary(set_id=set_id, info=info, result_paths=paths,
+                           frame_start=info.frame_start,
                            frame_end=info.frame_end, elapsed_s=elapsed(),
                            stage_seconds=seconds)
 
@@ -295,35 +303,46 @@ def _with_rows(stage1: Any, rows: slice, logits: np.ndarray, orient: np.ndarray,
                 betas=stage1.betas, uncertainty=stage1.uncertainty)
 
 
-def _replace_folder(job_dir: Path, staging: Path) -> None:
-    """``staging`` becomes ``alternatives/``; the previous set is renamed away, then deleted
-    (a half-deleted folder never looks like a set)."""
-    target = layout.folder(job_dir)
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(dir=job_dir, prefix=".alternatives-old-"))
-        os.rename(target, old / "set")
-    os.rename(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _remove_leftovers(job_dir: Path) -> None:
+    """Staging folders a crashed or killed sampling left in the job folder (best effort)."""
+    for left in job_dir.glob(".alternatives-*"):
+        shutil.rmtree(left, ignore_errors=True)
 
 
-def accept_alternative(job_dir: str | os.PathLike[str], index: int,
+def _drop_old_sets(job_dir: Path) -> None:
+    """Keep the newest ``MAX_SETS`` sets (a few rigs choosing at once); the rest go."""
+    for old in layout.sets(job_dir)[layout.MAX_SETS:]:
+        _remove_set(job_dir, old)
+
+
+def _remove_set(job_dir: Path, set_id: str) -> None:
+    """A set renamed away first, so a half-deleted set never looks whole."""
+    gone = Path(tempfile.mkdtemp(dir=job_dir, prefix=".alternatives-old-"))
+    with contextlib.suppress(OSError):
+        os.rename(layout.set_dir(job_dir, set_id), gone / "set")
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def accept_alternative(job_dir: str | os.PathLike[str], index: int, set_id: str | None = None,
                        revision: int | None = None) -> AcceptSummary:
-    """Make alternative ``index`` (1-based) the analysis: its solve, result and stage-1 rows
-    written into the folder as a new revision made at ``revision`` (None: the folder's current
-    one), which must be the one the alternatives were sampled from. The alternatives are
-    forgotten afterwards (the others belong to the replaced state)."""
+    """Make alternative ``index`` (1-based) of set ``set_id`` (None: the newest set) the
+    analysis: its solve, result and stage-1 rows written into the folder as a new revision
+    made at ``revision`` (None: the folder's current one), which must be the one the set was
+    sampled from. The set is removed afterwards (its other alternatives belong to the replaced
+    state)."""
     t0 = time.perf_counter()
     folder = Path(job_dir)
+    if set_id is None:
+        newest = layout.sets(folder)
+        set_id = newest[0] if newest else ""
     try:
-        info = layout.read_info(folder)
+        info = layout.read_info(folder, set_id) if set_id else None
     except layout.AlternativesError as exc:
         raise JobError(f"the alternatives of {folder} cannot be read ({exc}); sample them "
                        "again") from exc
     if info is None:
-        raise JobError(f"{folder} has no alternatives to accept (sampled again elsewhere, or "
-                       "already accepted); sample them again")
+        raise JobError(f"{folder} has no such alternatives to accept (already accepted, or "
+                       "dropped for newer ones); sample them again")
     base = revision
     if base is None:
         try:
@@ -335,10 +354,10 @@ def accept_alternative(job_dir: str | os.PathLike[str], index: int,
                        f"(revision {info.base_revision}; the rigs show revision {base}): "
                        "sample them again")
     try:
-        layout.candidate_result(folder, info, index)
+        layout.candidate_result(folder, set_id, info, index)
     except layout.AlternativesError as exc:
         raise JobError(str(exc)) from exc
-    where = layout.candidate_dir(folder, index)
+    where = layout.candidate_dir(folder, set_id, index)
     label = (f"alternative {index} for person {info.person}, video frames "
              f"{info.frame_start}-{info.frame_end}")
     with job_store.edit_at(folder, base, label) as edit:
@@ -353,7 +372,7 @@ def accept_alternative(job_dir: str | os.PathLike[str], index: int,
         person.stage1.global_orient[rows] = orient
         job_store.save_stage1(folder, people)
         job_store.save_result_pair(folder, _load(where / layout.SOLVE_FILE), current)
-    job_store.discard_alternatives(folder)
+    _remove_set(folder, set_id)
     return AcceptSummary(result_path=folder / job_store.RESULT_FILE, person=info.person,
                          frame_start=info.frame_start, frame_end=info.frame_end,
                          num_people=current.num_people, elapsed_s=time.perf_counter() - t0,

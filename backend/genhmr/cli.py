@@ -296,6 +296,8 @@ def _add_alternatives_parsers(sub: Any) -> None:
     accept.add_argument("job", type=Path)
     accept.add_argument("--alternative", type=int, required=True, metavar="K",
                         help="which one, as resample numbered them (1 = the first)")
+    accept.add_argument("--set", default=None, metavar="ID", dest="set_id",
+                        help="which set, as resample named it (default: the newest)")
     for command in (resample, accept):
         command.add_argument("--revision", type=int, default=None, metavar="N",
                              help="the job folder's revision (default: its current one)")
@@ -306,7 +308,8 @@ def _alternatives(args: argparse.Namespace) -> int:
 
     if args.command == "accept":
         summary, status = _edit_folder(
-            lambda: accept_alternative(args.job, args.alternative, revision=args.revision))
+            lambda: accept_alternative(args.job, args.alternative, args.set_id,
+                                       revision=args.revision))
         if summary is None:
             return status
         print(f"genhmr: alternative {args.alternative} accepted for person {summary.person}, "
@@ -327,9 +330,10 @@ def _alternatives(args: argparse.Namespace) -> int:
     summary, status = _edit_folder(lambda: resample_range(options))
     if summary is None:
         return status
-    print(f"genhmr: {summary.info.count} alternatives for person {summary.info.person}, frames "
-          f"{summary.frame_start}-{summary.frame_end}, in {summary.elapsed_s:.1f} s "
-          f"(sampled from revision {summary.info.base_revision}):", file=sys.stderr)
+    print(f"genhmr: set {summary.set_id}: {summary.info.count} alternatives for person "
+          f"{summary.info.person}, frames {summary.frame_start}-{summary.frame_end}, in "
+          f"{summary.elapsed_s:.1f} s (sampled from revision {summary.info.base_revision}):",
+          file=sys.stderr)
     for k, (path, c) in enumerate(zip(summary.result_paths, summary.info.candidates,
                                       strict=True), start=1):
         print(f"genhmr:   {k}: {c.distance_mm:.0f} mm from the motion (up to "

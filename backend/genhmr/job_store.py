@@ -245,8 +245,8 @@ def load_stage1_rows(path: Path) -> tuple[slice, np.ndarray, np.ndarray]:
 
 
 def discard_alternatives(job_dir: str | os.PathLike[str]) -> None:
-    """Forget the folder's alternatives (``genhmr.alternatives``: one was accepted, or a new
-    analysis is written there): renamed away first, so a half-deleted set never looks whole."""
+    """Forget every set of the folder's alternatives (``genhmr.alternatives``: a new analysis
+    is written there): renamed away first, so a half-deleted set never looks whole."""
     target = Path(job_dir) / alternatives.ALTERNATIVES_DIR
     if not target.exists():
         return

@@ -131,6 +131,7 @@ class _Job(threading.Thread):
         info = summary.info
         return {"type": "done", "job_id": self.job_id,
                 "result_path": str(summary.result_paths[0]), "num_people": 0,
+                "set": summary.set_id,
                 "person": info.person, "frame_start": info.frame_start,
                 "frame_end": info.frame_end, "elapsed_s": round(summary.elapsed_s, 3),
                 "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
@@ -146,8 +147,11 @@ class _Job(threading.Thread):
         from .alternatives import accept_alternative
 
         index = _track_id(self.request, "alternative", "an alternative's number")
+        set_id = self.request.get("set")
+        if set_id is not None and not isinstance(set_id, str):
+            raise JobError(f"set must name a set of alternatives (a string), got {set_id!r}")
         self._progress(Progress("load", 0, 1, 0.0, "reading the alternatives"))
-        summary = accept_alternative(str(self.request["job_dir"]), index,
+        summary = accept_alternative(str(self.request["job_dir"]), index, set_id,
                                      revision=_revision(self.request))
         self._progress(Progress("save", 1, 1, summary.elapsed_s, str(summary.result_path)))
         return {"type": "done", "job_id": self.job_id, "result_path": str(summary.result_path),

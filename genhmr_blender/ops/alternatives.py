@@ -118,8 +118,8 @@ class GENHMR_OT_sample_alternatives(RangeChoice, OnPersonJob, bpy.types.Operator
         # The backend clips the range to the person's track: record what it sampled.
         first = int(state.done.get("frame_start", self._range[0] - offset)) + offset
         last = int(state.done.get("frame_end", self._range[1] - offset)) + offset
-        alternatives.begin(rig, self._job_dir, first, last, offset, self._revision,
-                           state.alternatives)
+        alternatives.begin(rig, self._job_dir, str(state.done.get("set", "")), first, last,
+                           offset, self._revision, state.alternatives)
         count = len(state.alternatives)
         summary = (f"{rig.name}: {count} alternatives for frames {first}-{last} in "
                    f"{state.elapsed_s:.1f} s; step through them, then Accept or Discard")
@@ -202,7 +202,7 @@ class GENHMR_OT_accept_alternative(OnPersonJob, bpy.types.Operator):
             return self._fail(context, f"GenHMR: {exc}")
         client = warm_backend.client_for(
             python, os.path.join(state["job_dir"], "backend-refine.log"))
-        job = AcceptJob(client, state["job_dir"], int(state["shown"]),
+        job = AcceptJob(client, state["job_dir"], int(state["shown"]), state["set"] or None,
                         revision=int(state["revision"]))
         self._rig_name = rig.name
         self._collection = rerange.import_collection(rig).name

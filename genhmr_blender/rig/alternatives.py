@@ -54,12 +54,14 @@ def _stash(rig: bpy.types.Object, first: int, last: int) -> list[dict[str, Any]]
     return out
 
 
-def begin(rig: bpy.types.Object, job_dir: str, first: int, last: int, offset: int,
-          revision: int, candidates: list[dict[str, Any]]) -> None:
-    """Record that ``rig`` chooses between ``candidates`` (the ``resample`` job's list) for
-    scene frames ``first..last``; it still shows its own motion, kept aside here."""
+def begin(rig: bpy.types.Object, job_dir: str, set_id: str, first: int, last: int,
+          offset: int, revision: int, candidates: list[dict[str, Any]]) -> None:
+    """Record that ``rig`` chooses between ``candidates`` (the ``resample`` job's list, set
+    ``set_id`` of the job folder) for scene frames ``first..last``; it still shows its own
+    motion, kept aside here."""
     rig[PENDING] = {
-        "job_dir": job_dir, "first": int(first), "last": int(last), "offset": int(offset),
+        "job_dir": job_dir, "set": set_id, "first": int(first), "last": int(last),
+        "offset": int(offset),
         "revision": int(revision), "shown": 0,
         "candidates": [{"path": str(c["result_path"]),
                         "distance_mm": float(c.get("distance_mm", 0.0)),

@@ -68,7 +68,8 @@ def test_sampling_keeps_alternatives_beside_the_unchanged_job(sampled) -> None:
     job, summary, before = sampled
     assert _digest(job) == before  # no file of the job changed, no revision was made
     assert job_revisions.read_log(job) is None
-    info = layout.read_info(job)
+    assert layout.sets(job) == [summary.set_id]
+    info = layout.read_info(job, summary.set_id)
     assert info == summary.info and info.count == 3 and info.base_revision == 0
     assert (info.frame_start, info.frame_end) == (45, 60)
     current = load_result(job / job_store.RESULT_FILE)
@@ -76,7 +77,7 @@ def test_sampling_keeps_alternatives_beside_the_unchanged_job(sampled) -> None:
     inside = (current.frame_indices >= 45) & (current.frame_indices <= 60)
     readings = []
     for k in range(1, 4):
-        alt = load_result(layout.candidate_result(job, info, k))
+        alt = load_result(layout.candidate_result(job, summary.set_id, info, k))
         assert alt.num_people == current.num_people
         # only this person's frames inside the range differ
         for q in range(current.num_people):
@@ -97,7 +98,6 @@ def test_sampling_keeps_alternatives_beside_the_unchanged_job(sampled) -> None:
 def test_the_same_seed_gives_the_same_alternatives(sampled, models: Models) -> None:
     job, summary, _ = sampled
     copy_dir = Path(shutil.copytree(job, job.parent / "again"))
-    shutil.rmtree(copy_dir / layout.ALTERNATIVES_DIR)
     again = resample_range(ResampleOptions(job_dir=str(copy_dir), person=summary.info.person,
                                            frame_start=45, frame_end=60, count=3, steps=20),
                            models)
@@ -110,12 +110,13 @@ def test_the_same_seed_gives_the_same_alternatives(sampled, models: Models) -> N
 def test_a_cancelled_sampling_keeps_the_earlier_set(sampled, models: Models) -> None:
     job, summary, _ = sampled
     work = Path(shutil.copytree(job, job.parent / "cancel"))
-    listed = (layout.folder(work) / layout.INFO_FILE).read_text()
+    (work / ".alternatives-new-left-by-a-crash").mkdir()
     with pytest.raises(JobCancelled):
         resample_range(ResampleOptions(job_dir=str(work), person=summary.info.person,
                                        frame_start=50, frame_end=55, count=2, steps=5),
                        models, should_stop=lambda: True)
-    assert (layout.folder(work) / layout.INFO_FILE).read_text() == listed
+    assert layout.sets(work) == [summary.set_id]  # the earlier set, as it was
+    assert layout.read_info(work, summary.set_id) == summary.info
     assert not [p.name for p in work.iterdir() if p.name.startswith(".alternatives")]
     with pytest.raises(JobError, match="count must be"):
         resample_range(ResampleOptions(job_dir=str(work), person=summary.info.person,
@@ -123,18 +124,29 @@ def test_a_cancelled_sampling_keeps_the_earlier_set(sampled, models: Models) -> 
 
 
 def test_accepting_makes_a_revision_later_reruns_start_from(sampled, models: Models) -> None:
-    job = sampled[0]
+    job, summary, _ = sampled
     work = Path(shutil.copytree(job, job.parent / "accept"))
-    info = layout.read_info(work)
-    chosen = load_result(layout.candidate_result(work, info, 2))
+    info = layout.read_info(work, summary.set_id)
+    chosen = load_result(layout.candidate_result(work, summary.set_id, info, 2))
+    # The woman is choosing too: a second set beside the man's.
+    result = load_result(work / job_store.RESULT_FILE)
+    woman = int(next(t for t in result.track_ids if t != info.person))
+    seen = result.frame_indices[result.valid[list(result.track_ids).index(woman)]]
+    hers = resample_range(ResampleOptions(job_dir=str(work), person=woman,
+                                          frame_start=int(seen[0]), frame_end=int(seen[0]) + 8,
+                                          count=1, steps=5), models)
+    assert set(layout.sets(work)) == {summary.set_id, hers.set_id}
     with pytest.raises(JobError, match="sampled from another state"):
-        accept_alternative(work, 2, revision=1)
-    done = accept_alternative(work, 2, revision=0)
-    assert done.revision == 1 and layout.read_info(work) is None  # the set is used up
+        accept_alternative(work, 2, summary.set_id, revision=1)
+    done = accept_alternative(work, 2, summary.set_id, revision=0)
+    assert done.revision == 1 and layout.sets(work) == [hers.set_id]  # the man's is used up
     result = load_result(work / job_store.RESULT_FILE)
     assert np.array_equal(result.body_pose, chosen.body_pose)
-    with pytest.raises(JobError, match="no alternatives to accept"):
-        accept_alternative(work, 2)
+    with pytest.raises(JobError, match="no such alternatives"):
+        accept_alternative(work, 2, summary.set_id)
+    # hers was sampled from the state the man's alternative replaced
+    with pytest.raises(JobError, match="sampled from another state"):
+        accept_alternative(work, 1, hers.set_id)
     # Its stage-1 reading replaced the person's over the range, and only there.
     old_people = job_store.load_stage1(job)
     new_people = job_store.load_stage1(work)

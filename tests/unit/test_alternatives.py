@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ from genhmr_core.alternatives import (
     candidate_dir,
     candidate_result,
     farthest_first,
-    folder,
     read_info,
+    set_dir,
+    sets,
 )
 
 
@@ -47,19 +49,32 @@ def _info(count: int = 2) -> AlternativesInfo:
                                              for k in range(count)))
 
 
-def test_the_list_round_trips_and_finds_its_files(tmp_path: Path) -> None:
-    assert read_info(tmp_path) is None  # no alternatives yet
+def _write(job: Path, set_id: str, payload: dict) -> None:
+    set_dir(job, set_id).mkdir(parents=True)
+    (set_dir(job, set_id) / "alternatives.json").write_text(json.dumps(payload))
+
+
+def test_sets_round_trip_and_find_their_files(tmp_path: Path) -> None:
+    assert read_info(tmp_path, "a1") is None and sets(tmp_path) == []  # none yet
     info = _info()
-    folder(tmp_path).mkdir()
-    (folder(tmp_path) / "alternatives.json").write_text(json.dumps(info.to_json()))
-    assert read_info(tmp_path) == info and info.count == 2
+    _write(tmp_path, "a1", info.to_json())
+    assert read_info(tmp_path, "a1") == info and info.count == 2
     with pytest.raises(AlternativesError, match="alternative 1 is missing"):
-        candidate_result(tmp_path, info, 1)
-    candidate_dir(tmp_path, 1).mkdir()
-    (candidate_dir(tmp_path, 1) / "result.npz").write_bytes(b"x")
-    assert candidate_result(tmp_path, info, 1) == tmp_path / "alternatives" / "1" / "result.npz"
+        candidate_result(tmp_path, "a1", info, 1)
+    candidate_dir(tmp_path, "a1", 1).mkdir()
+    (candidate_dir(tmp_path, "a1", 1) / "result.npz").write_bytes(b"x")
+    assert candidate_result(tmp_path, "a1", info, 1) == \
+        tmp_path / "alternatives" / "a1" / "1" / "result.npz"
     with pytest.raises(AlternativesError, match="there is no alternative 3"):
-        candidate_result(tmp_path, info, 3)
+        candidate_result(tmp_path, "a1", info, 3)
+    # two rigs choosing at once: two sets, newest first
+    _write(tmp_path, "b2", _info(1).to_json())
+    os.utime(set_dir(tmp_path, "a1") / "alternatives.json", (1, 1))
+    assert sets(tmp_path) == ["b2", "a1"]
+    # a set id is a name, never a path
+    for bad in ("", "../a1", "a/1"):
+        with pytest.raises(AlternativesError, match="is not a set"):
+            read_info(tmp_path, bad)
 
 
 @pytest.mark.parametrize("payload, message", [
@@ -68,10 +83,9 @@ def test_the_list_round_trips_and_finds_its_files(tmp_path: Path) -> None:
     ({"format": "genhmr-alternatives", "version": 1, "person": 0}, "damaged"),
 ])
 def test_a_damaged_list_is_a_sentence(tmp_path: Path, payload: dict, message: str) -> None:
-    folder(tmp_path).mkdir()
-    (folder(tmp_path) / "alternatives.json").write_text(json.dumps(payload))
+    _write(tmp_path, "c3", payload)
     with pytest.raises(AlternativesError, match=message):
-        read_info(tmp_path)
-    (folder(tmp_path) / "alternatives.json").write_text("{not json")
+        read_info(tmp_path, "c3")
+    (set_dir(tmp_path, "c3") / "alternatives.json").write_text("{not json")
     with pytest.raises(AlternativesError):
-        read_info(tmp_path)
+        read_info(tmp_path, "c3")

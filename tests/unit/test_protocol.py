@@ -44,7 +44,7 @@ EXAMPLES: dict[str, dict] = {
                  "frame_start": 169, "frame_end": 189, "revision": None, "count": 4,
                  "temperature": 1.5, "seed": 0, "steps": None, "blend_frames": 3},
     "accept": {"type": "accept", "job_id": "j7", "job_dir": "/tmp/out", "alternative": 2,
-               "revision": None},
+               "set": None, "revision": None},
     "cancel": {"type": "cancel", "job_id": "j1"},
     "shutdown": {"type": "shutdown"},
     "hello": {"type": "hello", "protocol": PROTOCOL_VERSION, "backend_version": "0.1.0"},
@@ -240,6 +240,7 @@ def test_resample_and_accept_requests():
     assert PROTOCOL_VERSION >= 6 and {"resample", "accept"} <= REQUEST_TYPES
     assert resample_request("j6", "/tmp/out", 0, 169, 189) == EXAMPLES["resample"]
     assert accept_request("j7", "/tmp/out", 2) == EXAMPLES["accept"]
+    assert accept_request("j7", "/tmp/out", 2, "5e1f0a9c")["set"] == "5e1f0a9c"
     request = resample_request("j6", "/tmp/out", 0, 169, 189, count=2, seed=7)
     assert decode(encode(request)) == request
     options = resample_options(request)

@@ -103,11 +103,13 @@ out["show"] = {
 
 # Accept the second: the keys stay, the job folder has a new revision, the choice is over.
 call(ops.show_alternative, index=2)
+set_folder = os.path.join(job_dir, "alternatives", rig[PENDING]["set"])
+had_set = os.path.isdir(set_folder)
 status = call(ops.accept_alternative)
 rig = bpy.data.objects[name]
 out["accept"] = {"status": status, "error": runtime.error, "keys_are_alternative_2":
                  keys(rig) == seen[2], "revision": revision(), "pending": PENDING in rig,
-                 "set_removed": not os.path.exists(os.path.join(job_dir, "alternatives"))}
+                 "set_removed": had_set and not os.path.exists(set_folder)}
 bpy.ops.ed.undo_push(message="Accept")
 bpy.ops.ed.undo()
 rig = bpy.data.objects[name]
