@@ -31,6 +31,16 @@ EXIT_INTERNAL = 3
 EXIT_CANCELLED = 130
 
 
+def _frame_range(text: str) -> tuple[int, int]:
+    """``A:B`` (video frames, both included) as two numbers; argparse says what is wrong."""
+    try:
+        a, b = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be A:B (two frame numbers), got {text!r}") from None
+    return a, b
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genhmr", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
                            "of a finished job (rewrites its result.npz)")
     again.add_argument("job", type=Path, help="the job folder (run's --out)")
     again.add_argument("--person", type=int, required=True, help="the person's track id")
-    again.add_argument("--frames", required=True, metavar="A:B",
+    again.add_argument("--frames", required=True, metavar="A:B", type=_frame_range,
                        help="video frames A to B, both included")
     again.add_argument("--steps", type=int, default=None, help="refinement steps")
     again.add_argument("--smoothing", type=float, default=None,
@@ -215,12 +225,7 @@ def _run(args: argparse.Namespace) -> int:
 def _refine(args: argparse.Namespace) -> int:
     from .rerun import RefineOptions, refine_range
 
-    try:
-        a, b = (int(x) for x in args.frames.split(":"))
-    except ValueError:
-        print(f"genhmr: error: --frames must be A:B (two frame numbers), got {args.frames!r}",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
+    a, b = args.frames
     options = RefineOptions(job_dir=str(args.job), person=args.person, frame_start=a,
                             frame_end=b, steps=args.steps, smoothing=args.smoothing,
                             min_confidence=args.min_confidence, keep_joints=tuple(args.keep),
@@ -281,7 +286,7 @@ def _add_alternatives_parsers(sub: Any) -> None:
                               "job is not changed)")
     resample.add_argument("job", type=Path, help="the job folder (run's --out)")
     resample.add_argument("--person", type=int, required=True, help="the person's track id")
-    resample.add_argument("--frames", required=True, metavar="A:B",
+    resample.add_argument("--frames", required=True, metavar="A:B", type=_frame_range,
                           help="video frames A to B, both included")
     resample.add_argument("--count", type=int, default=RESAMPLE_DEFAULTS["count"],
                           help=f"alternatives to keep (1-{MAX_ALTERNATIVES})")
@@ -317,12 +322,7 @@ def _alternatives(args: argparse.Namespace) -> int:
               f"{summary.revision}", file=sys.stderr)
         print(summary.result_path)
         return 0
-    try:
-        a, b = (int(x) for x in args.frames.split(":"))
-    except ValueError:
-        print(f"genhmr: error: --frames must be A:B (two frame numbers), got {args.frames!r}",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
+    a, b = args.frames
     options = ResampleOptions(job_dir=str(args.job), person=args.person, frame_start=a,
                               frame_end=b, count=args.count, temperature=args.temperature,
                               seed=args.seed, steps=args.steps, blend_frames=args.blend,

@@ -51,6 +51,7 @@ class GENHMR_OT_sample_alternatives(RangeChoice, OnPersonJob, bpy.types.Operator
     bl_idname = "genhmr.sample_alternatives"
     bl_label = "Sample Alternatives"
     bl_options = {"UNDO"}  # noqa: RUF012 - the choice starts as one undo step
+    settings = _SETTINGS
 
     count: IntProperty(name="Alternatives", default=layout.DEFAULT_ALTERNATIVES, min=1,
                        max=layout.MAX_ALTERNATIVES, options={"SKIP_SAVE"},
@@ -69,28 +70,12 @@ class GENHMR_OT_sample_alternatives(RangeChoice, OnPersonJob, bpy.types.Operator
     _job_dir = ""
     _revision = 0
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        settings = context.scene.genhmr
-        for prop, setting in _SETTINGS.items():
-            if not self.properties.is_property_set(prop):
-                setattr(self, prop, getattr(settings, setting))
-        return super().invoke(context, event)
-
     def _start(self, context: bpy.types.Context) -> bool:
-        runtime = context.window_manager.genhmr
-        runtime.error = ""
-        runtime.progress = 0.0
-        rig = active_person(context)
-        try:
-            path, offset = rerange.job_of(rig)
-            first, last = self._frames(context, rig)
-            python, _origin = backend_python(context)
-        except (rerange.RangeError, backend_env.BackendNotConfigured) as exc:
-            return self._fail(context, f"GenHMR: {exc}")
-        job_dir = os.path.dirname(path)
-        if not os.path.isdir(job_dir):
-            return self._fail(context, f"GenHMR: the analysis folder {job_dir} is gone (moved "
-                                       "or deleted); analyse the video again")
+        request = self._request(context)
+        if request is None:
+            return False
+        rig, job_dir, first, last = request.rig, request.job_dir, request.first, request.last
+        offset, python = request.offset, request.python
         seed = self.seed if self.seed >= 0 else random.randrange(2**31)
         options = {"count": int(self.count), "temperature": float(self.temperature),
                    "seed": int(seed)}

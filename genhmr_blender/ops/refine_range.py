@@ -12,6 +12,7 @@ Headless (``bpy.app.background``) ``bpy.ops.genhmr.refine_range(frame_start=...,
 runs blocking, so scripts and tests can call it.
 """
 
+import dataclasses
 import os
 
 import bpy
@@ -55,11 +56,55 @@ def _selected_bones(rig: bpy.types.Object) -> set[str]:
     return out
 
 
+@dataclasses.dataclass
+class RangeRequest:
+    """What a backend job on a range of the active rig needs, resolved."""
+
+    rig: bpy.types.Object
+    job_dir: str
+    first: int  # scene frames, inclusive
+    last: int
+    offset: int  # the scene frame of video frame 0
+    python: str  # the backend interpreter
+
+
 class RangeChoice:
     """Mixin of the operators that work on a frame range of the active rig (re-run,
     alternatives): the range from the preview range, the selected keys, the current frame
-    +- N, or (scripts) explicit frames; the scene's re-run settings fill what the caller did not
-    set."""
+    +- N, or (scripts) explicit frames; the scene's settings named in ``settings`` fill what
+    the caller did not set."""
+
+    settings: dict[str, str] = {}  # noqa: RUF012 - operator property -> scene setting
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        """From the panel: the scene's settings, unless the caller set them."""
+        scene_settings = context.scene.genhmr
+        for prop, setting in self.settings.items():
+            if not self.properties.is_property_set(prop):
+                setattr(self, prop, getattr(scene_settings, setting))
+        return super().invoke(context, event)
+
+    def _request(self, context: bpy.types.Context) -> RangeRequest | None:
+        """The active rig's range, job folder and backend; None (reported) when one of them
+        cannot be had: a rig from an older import, a bad range, no backend, a folder gone."""
+        runtime = context.window_manager.genhmr
+        runtime.error = ""
+        runtime.progress = 0.0
+        rig = active_person(context)
+        try:
+            path, offset = rerange.job_of(rig)
+            first, last = self._frames(context, rig)
+            python, _origin = backend_python(context)
+        except (rerange.RangeError, backend_env.BackendNotConfigured) as exc:
+            self._fail(context, f"GenHMR: {exc}")
+            return None
+        job_dir = os.path.dirname(path)
+        if not os.path.isdir(job_dir):
+            self._fail(context, f"GenHMR: the analysis folder {job_dir} is gone (moved or "
+                                "deleted); analyse the video again")
+            return None
+        return RangeRequest(rig=rig, job_dir=job_dir, first=first, last=last, offset=offset,
+                            python=python)
 
     # SKIP_SAVE throughout: invoke fills what the caller did not set from the scene settings.
     range_mode: EnumProperty(name="Range", items=RERUN_RANGES, default="PREVIEW",
@@ -99,6 +144,7 @@ class GENHMR_OT_refine_range(RangeChoice, OnPersonJob, bpy.types.Operator):
     bl_idname = "genhmr.refine_range"
     bl_label = "Re-run on Range"
     bl_options = {"UNDO"}  # noqa: RUF012 - one undo step; no redo panel (redo would re-run)
+    settings = _SETTINGS
 
     steps: IntProperty(name="Steps", default=0, min=0, max=1000, options={"SKIP_SAVE"},
                        description="Refinement steps; 0 = as in the analysis")
@@ -121,29 +167,12 @@ class GENHMR_OT_refine_range(RangeChoice, OnPersonJob, bpy.types.Operator):
     _collection = ""  # the rig's import, which records the job folder's revision
     _keep: set[str] = set()  # noqa: RUF012 - replaced per run
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        """From the panel: the scene's re-run settings, unless the caller set them."""
-        settings = context.scene.genhmr
-        for prop, setting in _SETTINGS.items():
-            if not self.properties.is_property_set(prop):
-                setattr(self, prop, getattr(settings, setting))
-        return super().invoke(context, event)
-
     def _start(self, context: bpy.types.Context) -> bool:
-        runtime = context.window_manager.genhmr
-        runtime.error = ""
-        runtime.progress = 0.0
-        rig = active_person(context)
-        try:
-            path, offset = rerange.job_of(rig)
-            first, last = self._frames(context, rig)
-            python, _origin = backend_python(context)
-        except (rerange.RangeError, backend_env.BackendNotConfigured) as exc:
-            return self._fail(context, f"GenHMR: {exc}")
-        job_dir = os.path.dirname(path)
-        if not os.path.isdir(job_dir):
-            return self._fail(context, f"GenHMR: the analysis folder {job_dir} is gone (moved "
-                                       "or deleted); analyse the video again")
+        request = self._request(context)
+        if request is None:
+            return False
+        rig, job_dir, first, last = request.rig, request.job_dir, request.first, request.last
+        offset, python = request.offset, request.python
         self._keep = _selected_bones(rig) if self.keep_selected_bones else set()
         options = {
             "steps": self.steps or None, "smoothing": float(self.smoothing),
@@ -155,7 +184,7 @@ class GENHMR_OT_refine_range(RangeChoice, OnPersonJob, bpy.types.Operator):
                         last - offset, options, revision=rerange.job_revision(rig))
         self._range, self._rig_name = (first, last), rig.name
         self._collection = rerange.import_collection(rig).name
-        self._offset, self._path = offset, path
+        self._offset = offset
         return self._launch(context, job, python, f"Re-running {rig.name}, frames {first}-{last}")
 
     def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
