@@ -90,6 +90,27 @@ def media_dir() -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def models():
+    """The body and generative models, loaded once for every test that re-enters a job."""
+    from genhmr.pipeline import Models
+
+    return Models()
+
+
+@pytest.fixture(scope="session")
+def finished_job(media_dir: Path, tmp_path_factory: pytest.TempPathFactory, models) -> Path:
+    """demo.mp4 frames 30-74 analysed once per session (the man on the box and the woman
+    stepping out from the tree): the job folder the re-run, edit and alternatives tests
+    re-enter. Tests copy it before changing anything."""
+    from genhmr.pipeline import JobOptions, run_job
+
+    out = tmp_path_factory.mktemp("job")
+    run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(out), start=30, end=75),
+            models=models)
+    return out
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny models train several times faster on one thread on a busy 2-core machine; modules

@@ -13,27 +13,12 @@ import pytest
 from genhmr import job_store
 from genhmr.alternatives import ResampleOptions, accept_alternative, resample_range
 from genhmr.errors import JobCancelled, JobError
-from genhmr.pipeline import JobOptions, Models, run_job
+from genhmr.pipeline import Models
 from genhmr.rerun import RefineOptions, refine_range
 
 from genhmr_core import alternatives as layout
 from genhmr_core import job_revisions
 from genhmr_core.result_format import load_result
-
-
-@pytest.fixture(scope="module")
-def models() -> Models:
-    return Models()
-
-
-@pytest.fixture(scope="module")
-def finished_job(media_dir: Path, tmp_path_factory: pytest.TempPathFactory,
-                 models: Models) -> Path:
-    """demo.mp4 frames 30-74: the man on the box and the woman stepping out from the tree."""
-    out = tmp_path_factory.mktemp("job")
-    run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(out), start=30, end=75),
-            models=models)
-    return out
 
 
 @pytest.fixture(scope="module")

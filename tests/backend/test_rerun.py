@@ -13,27 +13,12 @@ import pytest
 import torch
 from genhmr import job_store
 from genhmr.errors import JobCancelled, JobError
-from genhmr.pipeline import JobOptions, Models, run_job
+from genhmr.pipeline import JobOptions, Models
 from genhmr.rerun import RefineOptions, edge_weights, refine_range
 
 from genhmr_core.result_format import load_result
 from genhmr_core.rotations import axis_angle_to_matrix
 from genhmr_core.skeleton import JOINT_INDEX
-
-
-@pytest.fixture(scope="module")
-def models() -> Models:
-    return Models()
-
-
-@pytest.fixture(scope="module")
-def finished_job(media_dir: Path, tmp_path_factory: pytest.TempPathFactory,
-                 models: Models) -> Path:
-    """demo.mp4 frames 30-74: the man on the box and the woman stepping out from the tree."""
-    out = tmp_path_factory.mktemp("job")
-    run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(out), start=30, end=75),
-            models=models)
-    return out
 
 
 @pytest.fixture()
@@ -389,7 +374,9 @@ def test_the_command_line_reruns_and_fixes_people(job: Path, capsys) -> None:
     assert main(["refine", str(job), "--person", str(track), "--frames", frames,
                  "--steps", "5"]) == 0
     assert "re-refined" in capsys.readouterr().err
-    assert main(["refine", str(job), "--person", str(track), "--frames", "x"]) == EXIT_BAD_INPUT
+    with pytest.raises(SystemExit) as bad:  # argparse says what is wrong, exit status 2
+        main(["refine", str(job), "--person", str(track), "--frames", "x"])
+    assert bad.value.code == EXIT_BAD_INPUT and "must be A:B" in capsys.readouterr().err
     assert main(["merge", str(job), "--keep", str(track), "--other", "99"]) == EXIT_BAD_INPUT
     assert "no person 99" in capsys.readouterr().err
     assert main(["drop", str(job), "--person", str(track)]) == 0
