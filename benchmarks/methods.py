@@ -120,11 +120,12 @@ def stage1_bodies(folder: Path, tracks: Any, result: JobResult, generative: tupl
     from genhmr.generative import observations, refine_track
     from genhmr.models.refinement import RefinementConfig
 
-    K = np.asarray(result.camera_K, dtype=np.float64)
+    frames_K = result.intrinsics()  # (F, 3, 3)
     keypoints = np.zeros_like(np.asarray(result.keypoints3d, dtype=np.float64))
     valid = np.zeros_like(np.asarray(result.valid, dtype=bool))
     for p, person in enumerate(job_store.load_stage1(folder)):
         span = slice(*person.span)
+        K = frames_K[span]
         obs = observations(tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
                            tracks.valid[p, span], K)
         fit, _ = refine_track(generative[1], body, person.stage1, obs, K,
@@ -144,7 +145,7 @@ def other_model_bodies(folder: Path, tracks: Any, result: JobResult,
     from genhmr.rerun import job_options
 
     options = job_options(folder)
-    K = np.asarray(result.camera_K, dtype=np.float64)
+    frames_K = result.intrinsics()  # (F, 3, 3)
     shape = np.asarray(result.keypoints3d, dtype=np.float64).shape
     stage1, refined = np.zeros(shape), np.zeros(shape)
     valid = np.zeros(shape[:2], bool)
@@ -155,6 +156,7 @@ def other_model_bodies(folder: Path, tracks: Any, result: JobResult,
         span = slice(int(seen[0]), int(seen[-1]) + 1)
         kp2d, world, ok = (tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
                            tracks.valid[p, span])
+        K = frames_K[span]
         fit, _, first = solve_generative_track(body, options, generative, kp2d, world, ok, K,
                                                lambda: False, float(result.fps))
         refined[p, span] = fit.keypoints3d
@@ -175,7 +177,7 @@ def all_bodies(generative_job: Job, fit_job: Job, models: tuple[Any, Any],
     tracks = job_store.load_tracks(generative_job.folder)
     fit_tracks = job_store.load_tracks(fit_job.folder)
     solve = load_result(generative_job.folder / job_store.SOLVE_FILE)
-    K = np.asarray(solve.camera_K, dtype=np.float64)
+    K = solve.intrinsics()  # (F, 3, 3): each frame's lens
     out = {
         "mediapipe": mediapipe_bodies(tracks, K),
         "fit": solved_bodies(load_result(fit_job.folder / job_store.SOLVE_FILE), fit_tracks),

@@ -91,16 +91,20 @@ def image_speed(points2d: np.ndarray, valid: np.ndarray, fps: float,
 
 
 def steady_pixels(points2d: np.ndarray, camera_K: np.ndarray,
-                  camera_rotation: np.ndarray) -> np.ndarray:
-    """Pixels (F, N, 2+) of a turning camera re-projected into the first frame's camera (their
-    viewing rays turned by ``camera_rotation[f].T``), so a point that stays still in the world
-    stays still in these pixels while the camera pans. Extra columns (confidence) are kept."""
+                  camera_rotation: np.ndarray | None) -> np.ndarray:
+    """Pixels (F, N, 2+) of a turning (or zooming) camera re-projected into the first frame's
+    camera (their viewing rays, cast with each frame's intrinsics, turned by
+    ``camera_rotation[f].T``), so a point that stays still in the world stays still in these
+    pixels while the camera pans or zooms. ``camera_K``: (3, 3), or (F, 3, 3) for a lens that
+    zoomed; ``camera_rotation`` None: the camera did not turn. Extra columns (confidence) are
+    kept."""
     pts = np.asarray(points2d, dtype=np.float64)
-    K = np.asarray(camera_K, dtype=np.float64)
+    K = np.broadcast_to(np.asarray(camera_K, dtype=np.float64), (len(pts), 3, 3))
     homogeneous = np.concatenate([pts[..., :2], np.ones(pts.shape[:-1] + (1,))], axis=-1)
-    rays = homogeneous @ np.linalg.inv(K).T
-    world = np.einsum("fji,fnj->fni", np.asarray(camera_rotation, dtype=np.float64), rays)
-    image = world @ K.T
+    rays = np.einsum("fij,fnj->fni", np.linalg.inv(K), homogeneous)
+    world = (rays if camera_rotation is None else
+             np.einsum("fji,fnj->fni", np.asarray(camera_rotation, dtype=np.float64), rays))
+    image = world @ K[0].T
     out = pts.copy()
     out[..., :2] = image[..., :2] / np.where(np.abs(image[..., 2:]) > 1e-9, image[..., 2:], 1e-9)
     return out
@@ -113,14 +117,15 @@ def foot_contacts(keypoints3d_world: np.ndarray, keypoints2d: np.ndarray, valid:
     """(F, 4) contact probability of left heel, left toe, right heel, right toe
     (:data:`CONTACT_POINTS`) for one person: keypoints (F, K, 3) in the world frame and in the
     image (the detector's, with confidence), valid (F,), the clip's frame rate and floor. With a
-    turning camera (``camera_rotation`` (F, 3, 3) and ``camera_K``) the image speed is measured
-    in :func:`steady_pixels`, so the camera's pan is not read as the feet moving."""
+    turning camera (``camera_rotation`` (F, 3, 3) and ``camera_K``) or a zooming lens
+    (``camera_K`` (F, 3, 3), each frame's) the image speed is measured in
+    :func:`steady_pixels`, so the camera's pan or zoom is not read as the feet moving."""
     config = config or ContactConfig()
     valid = np.asarray(valid, dtype=bool)
     points = list(CONTACT_INDEX)
-    if camera_rotation is not None:
-        if camera_K is None:
-            raise ValueError("camera_rotation needs camera_K")
+    if camera_rotation is not None and camera_K is None:
+        raise ValueError("camera_rotation needs camera_K")
+    if camera_rotation is not None or np.ndim(camera_K) == 3:
         keypoints2d = steady_pixels(keypoints2d, camera_K, camera_rotation)
     heights = ground.height_above(np.asarray(keypoints3d_world)[:, points])
     support = support_heights(heights.min(axis=1), ground.levels)

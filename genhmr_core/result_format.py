@@ -67,6 +67,7 @@ FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
 OPTIONAL_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "joint_uncertainty": (("P", "F", NUM_BODY_JOINTS), "f"),
     "camera_rotation": (("F", 3, 3), "f"),
+    "camera_focal_px": (("F",), "f"),
     "ground_plane": ((4,), "f"),
     "foot_contact": (("P", "F", 4), "f"),
     "root_world": (("P", "F", 3), "f"),
@@ -83,7 +84,7 @@ class JobResult:
     source_video: str
     fps: float
     image_size: np.ndarray  # (2,) width, height in pixels
-    camera_K: np.ndarray  # (3, 3) intrinsics in pixels
+    camera_K: np.ndarray  # (3, 3) intrinsics in pixels (the first frame's when the lens zoomed)
     frame_indices: np.ndarray  # (F,) video frame numbers (0-based) covered by the job
     track_ids: np.ndarray  # (P,) stable person ids
     valid: np.ndarray  # (P, F) person seen and solved in that frame
@@ -108,6 +109,9 @@ class JobResult:
     # (F, 3, 3) world-to-camera rotation of each frame, world = the camera at the first frame;
     # None: the camera did not turn (or motion was not estimated)
     camera_rotation: np.ndarray | None = None
+    # (F,) the focal length in pixels of each frame when the lens zoomed during the clip
+    # (``camera_K`` holds the first frame's); None: one focal length, ``camera_K``'s
+    camera_focal_px: np.ndarray | None = None
     # (4,) the floor n . X = d in the world frame, [nx, ny, nz, d], n unit and pointing up;
     # None: not estimated (readers fall back to the people's feet)
     ground_plane: np.ndarray | None = None
@@ -129,6 +133,12 @@ class JobResult:
     @property
     def num_frames(self) -> int:
         return int(self.frame_indices.shape[0])
+
+    def intrinsics(self) -> np.ndarray:
+        """(F, 3, 3) float64 pinhole intrinsics of every frame (:func:`frame_intrinsics`). What
+        every reader that projects or casts rays uses, so a zoom is honoured wherever a frame
+        is projected."""
+        return frame_intrinsics(self.camera_K, self.camera_focal_px, self.num_frames)
 
     def validate(self) -> None:
         """Check every field's shape against :data:`FIELDS`; raise ResultFormatError if wrong."""
@@ -170,6 +180,11 @@ class JobResult:
         for name in ("root_world", "support_height"):
             if getattr(self, name) is not None and not np.isfinite(getattr(self, name)).all():
                 raise ResultFormatError(f"{name}: every value must be a finite number")
+        if self.camera_focal_px is not None:
+            focal = np.asarray(self.camera_focal_px, dtype=np.float64)
+            if not (np.isfinite(focal).all() and (focal > 0).all()):
+                raise ResultFormatError("camera_focal_px: every frame's focal length must be a "
+                                        "positive number of pixels")
         if self.camera_rotation is not None:
             rot = np.asarray(self.camera_rotation, dtype=np.float64)
             gram = np.einsum("fji,fjk->fik", rot, rot)
@@ -177,6 +192,19 @@ class JobResult:
                     or (np.linalg.det(rot) <= 0).any()):
                 raise ResultFormatError("camera_rotation: every frame must hold a rotation "
                                         "matrix (orthonormal, determinant +1)")
+
+
+def frame_intrinsics(camera_K: np.ndarray, focal_px: np.ndarray | None,
+                     num_frames: int) -> np.ndarray:
+    """(F, 3, 3) float64 intrinsics of every frame: ``camera_K`` with, where the lens zoomed,
+    each frame's focal length ``focal_px`` (F,) (``fy`` scaled with ``fx``, the principal
+    point kept); ``camera_K`` in every frame when ``focal_px`` is None."""
+    K = np.repeat(np.asarray(camera_K, dtype=np.float64)[None], num_frames, axis=0)
+    if focal_px is not None:
+        zoom = np.asarray(focal_px, dtype=np.float64) / K[:, 0, 0]
+        K[:, 0, 0] *= zoom
+        K[:, 1, 1] *= zoom
+    return K
 
 
 def save_result(result: JobResult, path: str | os.PathLike) -> Path:

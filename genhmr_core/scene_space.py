@@ -104,6 +104,15 @@ def blender_camera_settings(camera_K: np.ndarray, image_size: tuple[int, int],
     }
 
 
+def blender_lens_mm(focal_px: np.ndarray, image_size: tuple[int, int],
+                    sensor_width_mm: float = DEFAULT_SENSOR_WIDTH_MM) -> np.ndarray:
+    """Blender lens (mm, ``sensor_fit = 'HORIZONTAL'``) of focal lengths in pixels (any shape),
+    as :func:`blender_camera_settings` sets it: what a zooming lens is keyed with per frame.
+    The shift does not change with the lens (it is relative to the width), so the principal
+    point, and the footage behind the camera, stay where they are."""
+    return np.asarray(focal_px, dtype=np.float64) * sensor_width_mm / float(image_size[0])
+
+
 def rest_joints_in_armature(rest_joints: np.ndarray) -> np.ndarray:
     """SMPL-X-frame rest joints (J, 3) -> armature-space bone heads (J, 3)."""
     return np.asarray(rest_joints, dtype=np.float64) @ SMPLX_TO_ARMATURE.T

@@ -14,6 +14,11 @@ Two kinds of clips, each with a known answer:
   passes the tracked people's boxes). Scored: rotation error per frame (max, mean, last).
 * **Real static footage**: the four Pose2Sim views (fixed lab cameras, people moving) and
   demo.mp4 (a tripod in a park): any rotation found is drift. Scored: the largest angle.
+* **Zoom** (:func:`zoom_rows`): the same turned frames seen through a lens zooming 1.0 -> 1.5x
+  over the clip (``K_z R K^-1``, still exact), from the true focal length and, as a job
+  without the artist's lens, from one 30 % short or 40 % long. Scored: each frame's focal
+  length and rotation against the truth. Every other row also says whether the lens was read
+  as zooming (a fixed lens must never be).
 
 Speed is reported against MediaPipe Pose (legacy, complexity 1) on the same real frames in the
 same run (``tools/bench_tracking.py``'s baseline), decoding excluded on both sides.
@@ -70,6 +75,69 @@ def _first_frame(path: Path) -> np.ndarray:
     return next(iter(read_frames(path, 0, 1)))[1]
 
 
+def _zoom_motions(frames: int) -> dict[str, np.ndarray]:
+    """Named rotation sequences (F, 3, 3) filmed through a zooming lens in :func:`zoom_rows`:
+    three of :func:`_motions` and a tripod that does not turn."""
+    motions = _motions(frames)
+    return {"tripod (no turn)": np.tile(np.eye(3), (frames, 1, 1)),
+            **{name: motions[name] for name in ("pan 12, tilt 4, roll 2",
+                                                "pan 40 (past the view)", "hand-held wobble")}}
+
+
+def zoom_rows(media: Path, frames: int, zoom: float = 1.5,
+              starts: tuple[float, ...] = (0.7, 1.4)) -> list[dict[str, Any]]:
+    """A zoom lens: the turned clips of :func:`_zoom_motions` (person crossing) seen through a
+    lens whose focal length grows evenly from 1 to ``zoom`` times the true one, tracked with
+    the true focal length (the artist's lens) and, for the pans, from ``starts`` times it with
+    the focal length read from the turns as a job does (``focal_from_turns.refocused``, each
+    frame's zoom set free). Scored: the largest error of any frame's focal length and turn."""
+    rows = []
+    for scene, clip in (("lab", LAB), ("park", "demo.mp4")):
+        image = _first_frame(media / clip)
+        K = intrinsics(image.shape[1], image.shape[0])
+        truth_zoom = np.linspace(1.0, zoom, frames)
+        for name, truth in _zoom_motions(frames).items():
+            clip_frames, boxes = turned_frames(image, K, truth, walker=True, zooms=truth_zoom)
+            for start in (1.0, *(starts if name.startswith("pan") else ())):
+                K_start = intrinsics(image.shape[1], image.shape[0], start * K[0, 0])
+                t = time.perf_counter()
+                motion = estimate_camera_motion(clip_frames, K_start, boxes)
+                found = None
+                if start != 1.0:
+                    motion, K_start, found = refocused(motion, K_start)
+                seconds = time.perf_counter() - t
+                focal = motion.focal_px(K_start) / (K[0, 0] * truth_zoom) - 1.0
+                rows.append({
+                    "scene": scene, "motion": name, "zoom": zoom, "start": start,
+                    "truth_max_deg": float(np.degrees(
+                        Rotation.from_matrix(truth).magnitude()).max()),
+                    "zoomed": motion.zoomed,
+                    "believed": None if start == 1.0 else bool(found and found.believed),
+                    "first_focal_error": float(focal[0]),
+                    "focal_error_max": float(focal[np.argmax(np.abs(focal))]),
+                    "zoom_found": float(motion.zooms()[-1]),
+                    "max_error_deg": _max_error(motion.rotations, truth),
+                    "ms_per_frame": 1000 * seconds / frames})
+    return rows
+
+
+def zoom_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown table of :func:`zoom_rows`."""
+    lines = ["| scene | camera motion | largest turn (deg) | lens given (x true) | zoom read "
+             "(true) | focal error, first frame / largest | turn error, max (deg) | ms/frame |",
+             "|---|---|---:|---|---:|---:|---:|---:|"]
+    for r in rows:
+        given = ("true focal length" if r["start"] == 1.0 else
+                 f"{r['start']:.1f}, from the turns"
+                 + ("" if r["believed"] else " (not believed: kept)"))
+        read = f"{r['zoom_found']:.3f}x" if r["zoomed"] else "none"
+        lines.append(f"| {r['scene']} | {r['motion']} | {r['truth_max_deg']:.1f} | {given} "
+                     f"| {read} ({r['zoom']:.2f}x) | {100 * r['first_focal_error']:+.1f} % / "
+                     f"{100 * r['focal_error_max']:+.1f} % | {r['max_error_deg']:.3f} "
+                     f"| {r['ms_per_frame']:.0f} |")
+    return lines
+
+
 def synthetic_rows(media: Path, frames: int) -> list[dict[str, Any]]:
     """Rotation error on real first frames turned by the known rotations of :func:`_motions`,
     with and without a stand-in person crossing."""
@@ -92,6 +160,7 @@ def synthetic_rows(media: Path, frames: int) -> list[dict[str, Any]]:
                              "truth_max_deg": float(np.degrees(
                                  Rotation.from_matrix(truth).magnitude()).max()),
                              "key_frames": len(motion.key_frames),
+                             "zoomed": motion.zoomed,
                              "ms_per_frame": 1000 * seconds / frames})
     return rows
 
@@ -123,8 +192,25 @@ def focal_rows(media: Path, frames: int, starts: tuple[float, ...] = (0.7, 1.4)
                     "found_error": None if found is None else float(found.focal_px / K[0, 0] - 1),
                     "error_before_deg": _max_error(first.rotations, truth),
                     "error_after_deg": _max_error(motion.rotations, truth),
+                    "zoomed": motion.zoomed,
                     "seconds": seconds})
     return rows
+
+
+def _zoom_read(row: dict[str, Any]) -> str:
+    """A fixed-lens row's verdict on the lens (rows saved before zoom was read: unknown)."""
+    return {None: "—", False: "none", True: "**zoom**"}[row.get("zoomed")]
+
+
+def _zoom_fit_max(motion: Any) -> float:
+    """The turn-and-zoom fit's largest zoom (|focal / first - 1|) over the clip, chosen or
+    not: how far its own noise goes on a fixed lens."""
+    reading = motion.zoom_lens if motion.zoom_lens is not None else motion
+    return float(np.abs(reading.zooms() - 1.0).max())
+
+
+def _fit_max(row: dict[str, Any]) -> str:
+    return "" if "zoom_fit_max" not in row else f" ({100 * row['zoom_fit_max']:.2f} %)"
 
 
 def _max_error(rotations: np.ndarray, truth: np.ndarray) -> float:
@@ -136,14 +222,14 @@ def focal_table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown table of :func:`focal_rows`."""
     lines = ["| scene | camera motion | largest turn (deg) | start (x true focal) "
              "| focal found (error) | the job's focal error | turn error before -> after (deg) "
-             "| seconds |", "|---|---|---:|---:|---|---:|---|---:|"]
+             "| zoom read | seconds |", "|---|---|---:|---:|---|---:|---|---|---:|"]
     for r in rows:
         found = ("none (turned too little)" if not r["estimated"] else
                  f"{100 * r['found_error']:+.1f} %" + ("" if r["believed"] else ", not believed"))
         lines.append(f"| {r['scene']} | {r['motion']} | {r['truth_max_deg']:.1f} "
                      f"| {r['start']:.1f} | {found} | {100 * r['focal_error']:+.1f} % "
                      f"| {r['error_before_deg']:.2f} -> {r['error_after_deg']:.3f} "
-                     f"| {r['seconds']:.1f} |")
+                     f"| {_zoom_read(r)} | {r['seconds']:.1f} |")
     return lines
 
 
@@ -168,6 +254,7 @@ def static_rows(media: Path, mediapipe_ms: Mapping[str, float] | None = None
                      "max_angle_deg": float(motion.angles_deg().max()),
                      "static_share": float(motion.static.mean()),
                      "key_frames": len(motion.key_frames), "ms_per_frame": ms,
+                     "zoomed": motion.zoomed, "zoom_fit_max": _zoom_fit_max(motion),
                      "mediapipe_ms_per_frame": float(baseline),
                      "x_mediapipe": ms / float(baseline)})
     return rows
@@ -176,23 +263,25 @@ def static_rows(media: Path, mediapipe_ms: Mapping[str, float] | None = None
 def synthetic_table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown table of :func:`synthetic_rows`."""
     lines = ["| scene | camera motion | person crossing | largest turn (deg) | max error (deg) "
-             "| mean error (deg) | error at the end (deg) | key frames | ms/frame |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+             "| mean error (deg) | error at the end (deg) | key frames | zoom read | ms/frame |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         lines.append(f"| {r['scene']} | {r['motion']} | {'yes' if r['walker'] else 'no'} "
                      f"| {r['truth_max_deg']:.1f} | {r['max_error_deg']:.3f} "
                      f"| {r['mean_error_deg']:.3f} | {r['last_error_deg']:.3f} "
-                     f"| {r['key_frames']} | {r['ms_per_frame']:.1f} |")
+                     f"| {r['key_frames']} | {_zoom_read(r)} | {r['ms_per_frame']:.1f} |")
     return lines
 
 
 def static_table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown table of :func:`static_rows`."""
     lines = ["| static clip | frames | largest angle found (deg) | frames judged static "
-             "| key frames | ms/frame | x MP |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "| key frames | zoom read (the zoom fit's largest) | ms/frame | x MP |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['clip']} | {r['frames']} | {r['max_angle_deg']:.4f} "
                      f"| {100 * r['static_share']:.0f} % | {r['key_frames']} "
+                     f"| {_zoom_read(r)}{_fit_max(r)} "
                      f"| {r['ms_per_frame']:.1f} | {r['x_mediapipe']:.2f} |")
     return lines
 
@@ -208,6 +297,9 @@ def main() -> int:
     focal = focal_rows(media, args.frames)
     print()
     print("\n".join(focal_table(focal)))
+    zoom = zoom_rows(media, args.frames)
+    print()
+    print("\n".join(zoom_table(zoom)))
     static = static_rows(media)
     print()
     print("\n".join(static_table(static)))
@@ -215,7 +307,7 @@ def main() -> int:
         args.save_json.parent.mkdir(parents=True, exist_ok=True)
         args.save_json.write_text(json.dumps(
             {"machine": platform.platform(), "synthetic": synthetic, "focal": focal,
-             "static": static}, indent=1))
+             "zoom": zoom, "static": static}, indent=1))
     return 0
 
 

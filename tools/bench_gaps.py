@@ -210,7 +210,7 @@ def run(jobs: Path, views: list[str], lengths: list[int], variants: list[Variant
         folder = jobs / f"pose2sim_{view}" / "generative"
         tracks = job_store.load_tracks(folder)
         solve_file = load_result(folder / job_store.SOLVE_FILE)
-        K = np.asarray(solve_file.camera_K, dtype=np.float64)
+        frames_K = solve_file.intrinsics()  # (F, 3, 3)
         fps = float(solve_file.fps)
         options = JobOptions(**job_store.load_options(folder))
         F = tracks.valid.shape[1]
@@ -230,7 +230,8 @@ def run(jobs: Path, views: list[str], lengths: list[int], variants: list[Variant
                     t = time.perf_counter()
                     ours = np.zeros((F, 25, 3))
                     ours[span] = solve(models, options, kp2d, world,
-                                       valid if variant.cut else tracks.valid[p, span], K, fps,
+                                       valid if variant.cut else tracks.valid[p, span],
+                                       frames_K[span], fps,
                                        variant)
                     for a, b in gaps:
                         score_gap(tallies[variant.name, length], ours, truth.keypoints[:, who],

@@ -49,7 +49,7 @@ def main() -> int:
     for v, view in enumerate(pose2sim_3d.VIEWS):
         folder = ROOT / "out" / "bench_report" / f"pose2sim_{view}" / "generative"
         tracks = job_store.load_tracks(folder)
-        K = np.asarray(load_result(folder / job_store.SOLVE_FILE).camera_K, dtype=np.float64)
+        frames_K = load_result(folder / job_store.SOLVE_FILE).intrinsics()  # (F, 3, 3)
         options = JobOptions(**job_store.load_options(folder))
         for name, config in CONFIGS.items():
             out = {s: np.zeros((tracks.num_people, tracks.valid.shape[1], 25, 3))
@@ -59,6 +59,7 @@ def main() -> int:
                 span = slice(seen[0], seen[-1] + 1)
                 kp, world, valid = (tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
                                     tracks.valid[p, span])
+                K = frames_K[span]
                 obs = observations(kp, world, valid, K)
                 first = sample_track(model, tokenizer, body,
                                      generative_betas(body, options, kp, world, valid), obs, K,

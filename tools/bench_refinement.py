@@ -59,9 +59,10 @@ def main() -> int:
                      "benchmarks/report.py first")
     for folder in folders:
         tracks = job_store.load_tracks(folder)
-        K = np.asarray(load_result(folder / job_store.SOLVE_FILE).camera_K, np.float64)
+        frames_K = load_result(folder / job_store.SOLVE_FILE).intrinsics()  # (F, 3, 3)
         for p, person in enumerate(job_store.load_stage1(folder)):
             span = slice(*person.span)
+            K = frames_K[span]
             obs = observations(tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
                                tracks.valid[p, span], K)
             stage1 = person.stage1

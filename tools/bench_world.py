@@ -171,7 +171,7 @@ def feet_and_root(result: JobResult) -> list[dict[str, float]]:
     ground = Ground(normal=plane[:3], offset=float(plane[3]), levels=(0.0,), support=(0,),
                     estimated=True)
     level = level_rotation(plane[:3])
-    K = np.asarray(result.camera_K, dtype=np.float64)
+    frames_K = result.intrinsics()  # (F, 3, 3)
     out = []
     for p in range(result.num_people):
         seen = result.valid[p]
@@ -184,7 +184,8 @@ def feet_and_root(result: JobResult) -> list[dict[str, float]]:
         frames = np.flatnonzero(seen)
         speed = np.linalg.norm(np.diff(root, axis=0), axis=1) * result.fps / np.diff(frames)
         kp = result.keypoints3d[p][seen]
-        pixels = kp[..., :2] / kp[..., 2:] * K[0, 0] + K[:2, 2]
+        K = frames_K[seen]
+        pixels = kp[..., :2] / kp[..., 2:] * K[:, None, [0, 1], [0, 1]] + K[:, None, :2, 2]
         detected = result.keypoints2d[p][seen]
         confident = detected[..., 2] > 0.5
         error = np.linalg.norm(pixels - detected[..., :2], axis=-1)[confident]

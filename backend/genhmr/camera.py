@@ -105,7 +105,8 @@ def translation_from_keypoints(points: np.ndarray, uv: np.ndarray, weight: np.nd
     """Per frame, the translation that puts a posed body's points on their pixels.
 
     ``points`` (F, N, 3) are the body's points in camera axes before translation, ``uv``
-    (F, N, 2) the detected pixels and ``weight`` (F, N) their confidence (0: not seen). Each
+    (F, N, 2) the detected pixels and ``weight`` (F, N) their confidence (0: not seen); ``K``
+    (3, 3), or (F, 3, 3) for a lens that zoomed. Each
     seen point gives two equations linear in the translation t (its ray through the pixel must
     pass through ``point + t``), solved by weighted least squares; ``iterations`` rounds of
     reweighting (Geman-McClure on the pixel error, scale ``robust_scale`` times the person's
@@ -120,9 +121,11 @@ def translation_from_keypoints(points: np.ndarray, uv: np.ndarray, weight: np.nd
     points = np.asarray(points, dtype=np.float64)
     w = np.where(np.isfinite(uv).all(-1), np.asarray(weight, dtype=np.float64), 0.0)
     uv = np.nan_to_num(np.asarray(uv, dtype=np.float64))
-    K = np.asarray(K, dtype=np.float64)
-    a = (uv[..., 0] - K[0, 2]) / K[0, 0]
-    b = (uv[..., 1] - K[1, 2]) / K[1, 1]
+    K = np.broadcast_to(np.asarray(K, dtype=np.float64), (len(points), 3, 3))
+    fx, fy = K[:, 0, 0, None], K[:, 1, 1, None]  # (F, 1): each frame's own lens
+    cx, cy = K[:, 0, 2, None], K[:, 1, 2, None]
+    a = (uv[..., 0] - cx) / fx
+    b = (uv[..., 1] - cy) / fy
     X, Y, Z = points[..., 0], points[..., 1], points[..., 2]
     seen = w > 0
     high = np.where(seen[..., None], uv, -np.inf).max(axis=1)
@@ -148,8 +151,8 @@ def translation_from_keypoints(points: np.ndarray, uv: np.ndarray, weight: np.nd
         t[solvable] = np.linalg.solve(ata[solvable], atb[solvable][..., None])[..., 0]
         moved = points + t[:, None]
         depth = np.maximum(moved[..., 2], 1e-6)
-        pixel = np.stack([moved[..., 0] / depth * K[0, 0] + K[0, 2],
-                          moved[..., 1] / depth * K[1, 1] + K[1, 2]], axis=-1)
+        pixel = np.stack([moved[..., 0] / depth * fx + cx,
+                          moved[..., 1] / depth * fy + cy], axis=-1)
         residual = np.linalg.norm(pixel - uv, axis=-1) / scale[:, None]
         robust = 1.0 / (1.0 + residual ** 2) ** 2
     ok = solvable & (points[..., 2] + t[:, 2:3] > 0.1).all(axis=1)

@@ -73,6 +73,7 @@ def draw_frame(image: np.ndarray, result: JobResult, f: int,
     out = image.copy() if body_render is None else overlay_rgba(image, body_render)
     scale = max(out.shape[:2]) / 1000.0
     thick = max(1, round(2.5 * scale))
+    K = result.intrinsics()[f]  # this frame's lens (a zoom changes it)
     for p in range(result.num_people):
         if not result.valid[p, f]:
             continue
@@ -86,7 +87,7 @@ def draw_frame(image: np.ndarray, result: JobResult, f: int,
         for x, y, c in detected:
             if c > 0.3:
                 cv2.circle(out, (round(x), round(y)), 2 * thick, (200, 200, 200), -1, cv2.LINE_AA)
-        uv = project(result.keypoints3d[p, f], result.camera_K)
+        uv = project(result.keypoints3d[p, f], K)
         for a, b in PREVIEW_EDGES:
             pa, pb = uv[KEYPOINT_INDEX[a]], uv[KEYPOINT_INDEX[b]]
             cv2.line(out, (round(pa[0]), round(pa[1])), (round(pb[0]), round(pb[1])), colour,

@@ -16,6 +16,12 @@ summed; the focal length with the smallest residual wins. On a real frame turned
 rotations (``genhmr.synthetic.turned_camera``) it lands within 1.3 % of the truth from a
 start 30 % short or 40 % long, for turns of 3-40 degrees (docs/world_space.md).
 
+A zoom lens (:attr:`genhmr.camera_motion.CameraMotion.zoomed`) changes the focal length from
+frame to frame; its matches carry each frame's focal length over the first frame's, and the
+candidate is the first frame's: each frame's turn is fitted with its own zoom set free
+(``refine_zoom``), so only the turns tell the focal length, not the zoom the frames were read
+with.
+
 It is only believed when the turn is large enough and the residual clearly rises on both
 sides of its minimum (``FocalConfig``): a tripod shot or a small wobble says nothing about the
 focal length, and a camera that moves through the scene (a walking operator) adds parallax the
@@ -30,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from .camera_motion import CameraMotion, FrameMatch, refit
+from .camera_motion import CameraMotion, FrameMatch, refine_zoom, refit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,15 +75,21 @@ def _best_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def residual_px(matches: Sequence[FrameMatch], focal: float, centre: np.ndarray,
-                clip_px: float = 3.0) -> float:
+                clip_px: float = 3.0, free_zoom: bool = False) -> float:
     """Root-mean-square reprojection residual (pixels, each point's clipped at ``clip_px``)
-    of every match fitted by its own best rotation under focal length ``focal``."""
+    of every match fitted by its own best rotation under focal length ``focal`` (the first
+    frame's; each match's frames have theirs times its ``key_zoom`` and ``zoom``). With
+    ``free_zoom`` each match's own zoom is fitted too (a zoom lens)."""
     total, count = 0.0, 0
     for m in matches:
-        a = _unit_rays(m.before_px, focal, centre)
-        rotation = _best_rotation(a, _unit_rays(m.after_px, focal, centre))
+        a = _unit_rays(m.before_px, focal * m.key_zoom, centre)
+        after_focal = focal * m.zoom
+        if free_zoom:
+            rotation, after_focal = refine_zoom(a, m.after_px, after_focal, centre)
+        else:
+            rotation = _best_rotation(a, _unit_rays(m.after_px, after_focal, centre))
         moved = a @ rotation.T
-        projected = focal * moved[:, :2] / moved[:, 2:] + centre
+        projected = after_focal * moved[:, :2] / moved[:, 2:] + centre
         error = np.minimum(np.linalg.norm(projected - m.after_px, axis=1), clip_px)
         total += float(np.sum(error**2))
         count += len(error)
@@ -85,16 +97,18 @@ def residual_px(matches: Sequence[FrameMatch], focal: float, centre: np.ndarray,
 
 
 def _turn_deg(m: FrameMatch, focal: float, centre: np.ndarray) -> float:
-    rotation = _best_rotation(_unit_rays(m.before_px, focal, centre),
-                              _unit_rays(m.after_px, focal, centre))
+    rotation = _best_rotation(_unit_rays(m.before_px, focal * m.key_zoom, centre),
+                              _unit_rays(m.after_px, focal * m.zoom, centre))
     return float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1.0) / 2.0, -1.0, 1.0))))
 
 
 def estimate_focal(matches: Sequence[FrameMatch], K: np.ndarray,
-                   config: FocalConfig | None = None) -> FocalEstimate | None:
-    """The focal length (pixels) that best explains the turned frames' background matches,
-    starting from intrinsics ``K`` (its principal point is kept); None when fewer than
-    ``min_frames`` frames turned ``min_turn_deg`` from their key frame. Check ``believed``."""
+                   config: FocalConfig | None = None,
+                   free_zoom: bool = False) -> FocalEstimate | None:
+    """The focal length (pixels; the first frame's) that best explains the turned frames'
+    background matches, starting from intrinsics ``K`` (its principal point is kept); None when
+    fewer than ``min_frames`` frames turned ``min_turn_deg`` from their key frame. Check
+    ``believed``. ``free_zoom``: the matches come from a zoom lens (see the module)."""
     config = config or FocalConfig()
     start = float(K[0, 0])
     centre = np.array([K[0, 2], K[1, 2]], dtype=np.float64)
@@ -106,7 +120,8 @@ def estimate_focal(matches: Sequence[FrameMatch], K: np.ndarray,
         turned = [turned[i] for i in np.linspace(0, len(turned) - 1, config.max_frames).astype(int)]
 
     def cost(log_focal: float) -> float:
-        return residual_px(turned, float(np.exp(log_focal)), centre, config.clip_px)
+        return residual_px(turned, float(np.exp(log_focal)), centre, config.clip_px,
+                           free_zoom)
 
     grid = np.log(start) + np.linspace(np.log(config.search[0]), np.log(config.search[1]),
                                        config.grid)
@@ -126,10 +141,11 @@ def estimate_focal(matches: Sequence[FrameMatch], K: np.ndarray,
 def refocused(motion: CameraMotion, K: np.ndarray, config: FocalConfig | None = None
               ) -> tuple[CameraMotion, np.ndarray, FocalEstimate | None]:
     """The camera motion and intrinsics a job goes on with: when the turns tell the focal
-    length (:func:`estimate_focal`, believed), ``K`` with that focal length and the turns read
-    again with it (:func:`genhmr.camera_motion.refit`); otherwise both as they were. The
-    estimate is returned either way (None: the camera did not turn enough)."""
-    found = estimate_focal(motion.matches, K, config)
+    length (:func:`estimate_focal`, believed), ``K`` with that focal length (the first
+    frame's) and the turns (and zoom, and whether the lens zoomed) read again with it
+    (:func:`genhmr.camera_motion.refit`); otherwise both as they were. The estimate is returned
+    either way (None: the camera did not turn enough)."""
+    found = estimate_focal(motion.matches, K, config, free_zoom=motion.zoomed)
     if found is None or not found.believed:
         return motion, K, found
     new_K = np.array(K, dtype=np.float64)

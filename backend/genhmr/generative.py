@@ -536,7 +536,8 @@ def refine_track(tokenizer: Any, body: Any, stage1: Stage1, obs: Observations, K
     n = len(window)
     valid = obs.valid[sl]
     conf = obs.confidence[sl]
-    K_t = torch.as_tensor(np.broadcast_to(K, (n, 3, 3)).copy(), dtype=torch.float32)
+    K_frames = K if np.ndim(K) == 2 else np.asarray(K)[sl]  # a zoom: the track's K per frame
+    K_t = torch.as_tensor(np.broadcast_to(K_frames, (n, 3, 3)).copy(), dtype=torch.float32)
 
     def tensor(a: np.ndarray | None, dtype: torch.dtype = torch.float32) -> torch.Tensor | None:
         return None if a is None else torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)[None]

@@ -252,7 +252,7 @@ def _merge_people(job_dir: str | Path, keep: int, other: int, models: Models | N
                     f"solving person {keep} over frames {job.result.frame_indices[span.start]}-"
                     f"{job.result.frame_indices[span.stop - 1]}"))
     t = time.perf_counter()
-    K = job.solve.camera_K.astype(np.float64)
+    K = job.solve.intrinsics()[span]  # each frame's lens (a zoom changes it)
     fit, betas, first = solve_generative_track(
         body, job.options, generative, tracks.keypoints2d[a, span],
         tracks.world_keypoints[a, span], tracks.valid[a, span], K, stop, job.result.fps)

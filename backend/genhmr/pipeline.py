@@ -38,7 +38,7 @@ import numpy as np
 from genhmr import __version__
 from genhmr_core.ground import Ground, ground_of_solve
 from genhmr_core.protocol import DEFAULT_REFINE_STEPS
-from genhmr_core.result_format import JobResult, save_result
+from genhmr_core.result_format import JobResult, frame_intrinsics, save_result
 from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 from genhmr_core.vertical import Vertical
 
@@ -257,10 +257,11 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     out_dir = Path(options.out_dir)
     known_focal = _focal_px(options, info)
     K = intrinsics(info.width, info.height, known_focal)
-    camera_rotation, K = _camera_rotation(options, info, dets, K, clock, report, stop,
-                                          focal_known=known_focal is not None)
-    fits = _fit_people(body, options, generative, dets, K, float(info.fps), device, clock,
-                       report, stop, on_person)
+    camera_rotation, K, focal_px = _camera_rotation(options, info, dets, K, clock, report, stop,
+                                                    focal_known=known_focal is not None)
+    frames_K = K if focal_px is None else frame_intrinsics(K, focal_px, len(focal_px))
+    fits = _fit_people(body, options, generative, dets, frames_K, float(info.fps), device,
+                       clock, report, stop, on_person)
     if generative is not None:
         job_store.save_stage1(out_dir, [f.stage1 for f in fits])
 
@@ -268,6 +269,7 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     t = time.perf_counter()
     solve = _assemble(options, info, K, body, dets, fits)
     solve.camera_rotation = camera_rotation
+    solve.camera_focal_px = focal_px
     # a folder analysed before keeps the lines of its earlier range: found again here
     (out_dir / job_store.BACKGROUND_FILE).unlink(missing_ok=True)
     lines = job_background_lines(out_dir, solve)
@@ -319,15 +321,16 @@ def _focal_px(options: JobOptions, info: Any) -> float | None:
 
 def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray,
                      clock: _Clock, report: ProgressFn, stop: StopFn, focal_known: bool = False
-                     ) -> tuple[np.ndarray | None, np.ndarray]:
+                     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """How the camera turned over the job's frames (people masked out by their tracked boxes),
     or None for a fixed camera (turned less than ``STILL_TOLERANCE_DEG`` over the job) or when
-    the option is off; and the intrinsics to solve with: ``K``, or, when the lens is not known
-    (``focal_known``: the artist's or the file's) and the camera turned enough to tell, ``K``
-    with the focal length the turns say (:mod:`genhmr.focal_from_turns`; the turns then read
-    again with it)."""
+    the option is off; the intrinsics to solve with (the first frame's): ``K``, or, when the
+    lens is not known (``focal_known``: the artist's or the file's) and the camera turned
+    enough to tell, ``K`` with the focal length the turns say (:mod:`genhmr.focal_from_turns`;
+    the turns then read again with it); and each frame's focal length (F,) when the lens
+    zoomed (:mod:`genhmr.camera_motion`), else None."""
     if not options.camera_motion:
-        return None, K
+        return None, K, None
     from .camera_motion import estimate_camera_motion
 
     num_frames = len(dets.frame_indices)
@@ -358,12 +361,18 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
             report(Progress("camera", num_frames, num_frames, clock.elapsed(),
                             f"focal length {found.focal_px:.0f} px, from the camera's turns"))
     clock.add("camera", time.perf_counter() - t)
+    zoom = motion.zooms()
     report(Progress("camera", num_frames, num_frames, clock.elapsed(),
-                    "fixed camera" if still
-                    else f"the camera turned up to {motion.angles_deg().max():.1f} deg"))
-    if motion.num_frames != num_frames or still:
-        return None, K  # fixed (or the video ended early: the detections decide the frames)
-    return motion.rotations.astype(np.float32), K
+                    ("fixed camera" if still
+                     else f"the camera turned up to {motion.angles_deg().max():.1f} deg")
+                    + (f", the lens zoomed {zoom.min():.2f}-{zoom.max():.2f}x"
+                       if motion.zoomed else "")))
+    if motion.num_frames != num_frames:
+        return None, K, None  # the video ended early: the detections decide the frames
+    focal_px = motion.focal_px(K).astype(np.float32) if motion.zoomed else None
+    if still:
+        return None, K, focal_px  # no turn; a zoom on a tripod still zooms
+    return motion.rotations.astype(np.float32), K, focal_px
 
 
 def _smooth_depth(result: JobResult, sigma_s: float) -> None:
@@ -420,10 +429,15 @@ def _ground_and_contacts(result: JobResult, lines: BackgroundLines | None
     contacts = np.stack([foot_contacts(to_world_axes(result.keypoints3d[p],
                                                      result.camera_rotation),
                                        result.keypoints2d[p], result.valid[p],
-                                       result.fps, ground, camera_K=result.camera_K,
+                                       result.fps, ground, camera_K=_lens(result),
                                        camera_rotation=result.camera_rotation)
                          for p in range(result.num_people)])
     return ground, contacts
+
+
+def _lens(result: JobResult) -> np.ndarray:
+    """``camera_K``, or each frame's intrinsics (F, 3, 3) when the lens zoomed."""
+    return result.camera_K if result.camera_focal_px is None else result.intrinsics()
 
 
 def _ground(result: JobResult, lines: BackgroundLines | None,
@@ -595,7 +609,8 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
                 report: ProgressFn, stop: StopFn, on_person: PersonFn | None
                 ) -> list[_PersonFit]:
     """Shape, then pose, of every track over the span of frames where it appears, by the
-    fitting baseline or, given ``generative`` models, the generative method (same result)."""
+    fitting baseline or, given ``generative`` models, the generative method (same result).
+    ``K``: (3, 3), or (F, 3, 3) for a lens that zoomed."""
     from .camera import landmarks_in_camera_axes
     from .fitting import FitConfig, estimate_betas, fit_track
 
@@ -611,9 +626,10 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
         span = slice(int(seen[0]), int(seen[-1]) + 1)
         kp2d, world, valid = (dets.keypoints2d[p, span], dets.world_keypoints[p, span],
                               dets.valid[p, span])
+        track_K = K if K.ndim == 2 else K[span]  # a zooming lens: the span's own frames
         if generative is not None:
             fit, betas, first = solve_generative_track(body, options, generative, kp2d, world,
-                                                       valid, K, stop, fps)
+                                                       valid, track_K, stop, fps)
             stage1 = job_store.PersonStage1(span=(span.start, span.stop), stage1=first)
             skeleton = body.skeleton(betas)
         else:
@@ -624,9 +640,10 @@ def _fit_people(body: Any, options: JobOptions, generative: tuple[Any, Any] | No
                 log.info("person %d shape %s (bone lengths within %.1f %%)", p,
                          np.round(betas, 2).tolist(), 100 * shape.relative_error)
             skeleton = body.skeleton(betas)
-            world_cam = landmarks_in_camera_axes(world, kp2d, K)  # the fit works in camera axes
+            world_cam = landmarks_in_camera_axes(world, kp2d, track_K)  # fit in camera axes
             try:
-                fit = fit_track(skeleton, kp2d, world_cam, valid, K, FitConfig(device=device),
+                fit = fit_track(skeleton, kp2d, world_cam, valid, track_K,
+                                FitConfig(device=device),
                                 should_stop=stop)
             except InterruptedError as exc:
                 raise JobCancelled() from exc

@@ -221,7 +221,7 @@ class RangeContext:
     first: int  # job frames of the stretch, inclusive, clipped to the track
     last: int
     window: slice  # job frames refined: the stretch and its anchored margin
-    K: np.ndarray  # (3, 3) intrinsics
+    K: np.ndarray  # (n, 3, 3) intrinsics of each frame of the track (a zoom changes them)
     obs: Any  # generative.Observations over the person's track
 
     @property
@@ -265,7 +265,7 @@ def load_range(job_dir: str | Path, person: int, frame_start: int, frame_end: in
     margin = max(2, round(MARGIN_S * current.fps))
     window = slice(max(span[0], first - margin), min(span[1], last + 1 + margin))
     track = slice(*span)
-    K = solve.camera_K.astype(np.float64)
+    K = solve.intrinsics()[track]
     obs = observations(tracks.keypoints2d[p, track], tracks.world_keypoints[p, track],
                        tracks.valid[p, track], K)
     return RangeContext(job_dir=job_dir, job=job, people=people, tracks=tracks, solve=solve,

@@ -137,8 +137,10 @@ def vertical_segments(frame: np.ndarray, boxes: np.ndarray,
 @dataclasses.dataclass(frozen=True)
 class BackgroundLines:
     """The background's candidate vertical segments of one job (what :func:`background_up`
-    reads from the video): ``segments`` (N, 4) px, ``rotations`` (N, 3, 3) world-to-camera of
-    each segment's frame, or None for a fixed camera. Kept in the job folder
+    reads from the video): ``segments`` (N, 4) px as the first frame's lens sees them (a
+    zooming lens's segments are scaled about the principal point to ``camera_K``'s focal
+    length), ``rotations`` (N, 3, 3) world-to-camera of each segment's frame, or None for a
+    fixed camera. Kept in the job folder
     (``job_store.save_background_lines``): finding them reads and scans the video (1-3 s), the
     up they give depends on the people's poses (the prior) and is found again in milliseconds
     whenever a re-run changes a body. N = 0 is a valid answer (the video was read, no line)."""
@@ -163,7 +165,7 @@ def background_lines(result: JobResult,
             row = frame_of[index]
             found = vertical_segments(frame, result.boxes[result.valid[:, row], row], config,
                                       detector)
-            segments.append(found)
+            segments.append(_unzoomed(found, result, row))
             if rotation is not None:
                 rotations.append(np.repeat(np.asarray(rotation[row], dtype=np.float64)[None],
                                            len(found), axis=0))
@@ -177,6 +179,16 @@ def background_lines(result: JobResult,
         segments=np.concatenate(segments).astype(np.float64).reshape(-1, 4),
         rotations=(np.concatenate(rotations).reshape(-1, 3, 3) if rotation is not None
                    else None))
+
+
+def _unzoomed(segments: np.ndarray, result: JobResult, row: int) -> np.ndarray:
+    """(N, 4) segments of frame ``row`` as the first frame's lens would see them: a zoom scales
+    the picture about the principal point, so one ``camera_K`` serves every frame's lines."""
+    if result.camera_focal_px is None or not len(segments):
+        return segments
+    centre = np.tile(np.asarray(result.camera_K, np.float64)[:2, 2], 2)
+    scale = float(result.camera_K[0, 0]) / float(result.camera_focal_px[row])
+    return centre + (np.asarray(segments, np.float64) - centre) * scale
 
 
 def up_from_lines(lines: BackgroundLines, K: np.ndarray, prior: np.ndarray,

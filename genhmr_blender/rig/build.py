@@ -181,6 +181,8 @@ def _build(context: bpy.types.Context, result: result_format.JobResult, options:
                 camera.set_rotation(cam, quats[0])
             else:
                 camera.key_rotation(cam, frames, quats, f"{cam.name}_motion")
+        if result.camera_focal_px is not None:
+            camera.key_lens(cam, frames, result.camera_focal_px, image_size, f"{cam.name}_zoom")
 
         clip_name = ""
         if options.load_background:

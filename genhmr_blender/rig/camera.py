@@ -3,7 +3,8 @@
 The camera sits at ``(0, 0, height)`` looking along +Y with a level horizon
 (:mod:`genhmr_core.scene_space`), with the video's intrinsics turned into lens, sensor and shift.
 When the footage's camera turned (the result's ``camera_rotation``), its rotation is keyed on
-every frame of the result, so the rigs stay in one world while the view pans over them.
+every frame of the result, so the rigs stay in one world while the view pans over them; when
+its lens zoomed (``camera_focal_px``), the camera's lens is keyed on every frame too.
 The source video is loaded as a Movie Clip and shown as the camera background, starting at the
 scene frame that shows video frame 0, so camera view overlays each rig on its person.
 """
@@ -55,6 +56,20 @@ def key_rotation(camera: bpy.types.Object, frames: np.ndarray, quaternions: np.n
     for axis in range(4):
         fc = new_fcurve(action, camera, "rotation_quaternion", axis, "Camera motion")
         write_channel(fc, np.asarray(frames, dtype=np.float64), quaternions[:, axis])
+
+
+def key_lens(camera: bpy.types.Object, frames: np.ndarray, focal_px: np.ndarray,
+             image_size: tuple[int, int], action_name: str) -> None:
+    """Key the camera's lens (its data's ``lens``, mm) at scene ``frames`` (F,) from the
+    result's focal length of each frame ``focal_px`` (F,): the footage's zoom, so the rigs stay
+    on the people through it. The sensor and shift stay (the principal point does not move),
+    so the background clip keeps matching the camera's view."""
+    data = camera.data
+    lens = scene_space.blender_lens_mm(focal_px, image_size, data.sensor_width)
+    data.lens = float(lens[0])
+    action = new_action(data, action_name)
+    write_channel(new_fcurve(action, data, "lens", 0, "Zoom"),
+                  np.asarray(frames, dtype=np.float64), lens)
 
 
 def load_clip(path: str, frame_offset: int) -> tuple[bpy.types.MovieClip | None, bool]:

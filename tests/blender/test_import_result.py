@@ -15,18 +15,19 @@ from genhmr_core.result_format import load_result, save_result
 MEDIA = Path(os.environ.get("GENHMR_MEDIA_DIR", Path.home() / ".cache/genhmr/media"))
 
 
-@pytest.mark.parametrize(("size", "pan"), [((640, 360), 0.0), ((360, 640), 0.0),
-                                           ((640, 360), 30.0)],
-                         ids=["landscape", "portrait", "panning-camera"])
+@pytest.mark.parametrize(("size", "pan", "zoom"), [((640, 360), 0.0, 1.0), ((360, 640), 0.0, 1.0),
+                                                   ((640, 360), 30.0, 1.0),
+                                                   ((640, 360), 20.0, 1.5)],
+                         ids=["landscape", "portrait", "panning-camera", "zooming-camera"])
 def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int],
-                               pan: float) -> None:
+                               pan: float, zoom: float) -> None:
     """Bone heads where the result puts the joints (in the world frame), and, through the scene
-    camera at every frame (keyed with the footage's rotation when it panned), on the pixels
-    where the result's joints project."""
+    camera at every frame (keyed with the footage's rotation when it panned, and its lens when
+    it zoomed), on the pixels where the result's joints project with that frame's lens."""
     video = MEDIA / "demo.mp4"
     src = str(video) if video.is_file() else "/nonexistent/video.mp4"
     path = write_result(tmp_path / "r.npz", source_video=src, image_size=size,
-                        camera_pan_deg=pan, contacts=True)
+                        camera_pan_deg=pan, contacts=True, camera_zoom=zoom)
     offset = 11
     r = driver("import_synthetic", path, offset)
     assert r["status"] == ["FINISHED"]
@@ -41,7 +42,8 @@ def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int],
     height = ground_of_solve(res.keypoints3d, res.global_orient, res.valid,
                              res.camera_rotation).camera_height
     assert r["camera"]["height"] == pytest.approx(height, abs=1e-4)
-    assert added["actions"] == (3 if pan else 2)  # the camera's motion is an action too
+    # the camera's motion is an action too, and so is its lens's zoom
+    assert added["actions"] == 2 + bool(pan) + (zoom != 1.0)
     assert added["collections"] == 1 and added["cameras"] == 1
     assert set(r["people"]) == {"GenHMR_person_3", "GenHMR_person_7"}
     for name, person in r["people"].items():
@@ -86,6 +88,14 @@ def test_import_matches_result(driver, tmp_path: Path, size: tuple[int, int],
         assert cam["rotation_keys"] == list(range(5 + offset, 17 + offset))
     else:
         assert cam["rotation_mode"] == "XYZ" and cam["rotation_keys"] == []
+    if zoom != 1.0:  # the lens keyed on every frame: the result's focal length in mm
+        lens = np.array(cam["lens_keys"])
+        assert lens[:, 0].tolist() == list(range(5 + offset, 17 + offset))
+        np.testing.assert_allclose(lens[:, 1], res.camera_focal_px * cam["sensor_width"]
+                                   / size[0], rtol=1e-5)
+        assert lens[-1, 1] == pytest.approx(zoom * lens[0, 1], rel=1e-5)
+    else:
+        assert cam["lens_keys"] == []
     assert r["render"]["resolution"] == list(size) and r["render"]["fps"] == pytest.approx(30)
     if video.is_file():
         assert cam["backgrounds"] == 1 and cam["bg_source"] == "MOVIE_CLIP" and cam["show_bg"]

@@ -96,6 +96,28 @@ def test_optional_camera_rotation_round_trips_and_must_hold_rotations(tmp_path):
             save_result(res, tmp_path / "bad.npz")
 
 
+def test_optional_camera_focal_px_round_trips_and_gives_each_frame_its_intrinsics(tmp_path):
+    """A zooming lens: every frame's focal length, fy scaled with fx, the principal point kept;
+    without the field every frame has camera_K (files written before it mean what they did)."""
+    res = _filled()
+    K = res.intrinsics()
+    assert K.shape == (5, 3, 3) and np.array_equal(K, np.repeat(res.camera_K[None], 5, 0))
+    assert load_result(save_result(res, tmp_path / "fixed.npz")).camera_focal_px is None
+    res.camera_K = np.array([[1000.0, 0.0, 640.0], [0.0, 1100.0, 360.0], [0.0, 0.0, 1.0]])
+    res.camera_focal_px = np.linspace(1000.0, 1500.0, 5)
+    back = load_result(save_result(res, tmp_path / "zoom.npz"))
+    assert back.camera_focal_px.dtype == np.float32
+    K = back.intrinsics()
+    np.testing.assert_allclose(K[:, 0, 0], [1000, 1125, 1250, 1375, 1500])
+    np.testing.assert_allclose(K[:, 1, 1], 1.1 * K[:, 0, 0], rtol=1e-6)
+    np.testing.assert_allclose(K[:, :2, 2], np.tile([640.0, 360.0], (5, 1)))
+    for bad, match in ((np.full(4, 1000.0), "dim F"), (np.full(5, -1.0), "positive"),
+                       (np.array([1000.0, np.nan, 1000, 1000, 1000]), "positive")):
+        res.camera_focal_px = bad
+        with pytest.raises(ResultFormatError, match=match):
+            save_result(res, tmp_path / "bad.npz")
+
+
 def test_optional_foot_contact_round_trips_and_holds_probabilities(tmp_path):
     res = _filled()
     assert load_result(save_result(res, tmp_path / "none.npz")).foot_contact is None

@@ -76,7 +76,8 @@ def fit_track(model: SkeletonModel, keypoints2d: np.ndarray, world: np.ndarray,
 
     keypoints2d (F, K, 3): pixel x, y and confidence; world (F, K, 3): the detector's metric 3D
     keypoints in camera-aligned axes (x right, y down, z forward), hip-centred; valid (F,):
-    frames where the person was detected (others are ignored and filled by the nearest fit).
+    frames where the person was detected (others are ignored and filled by the nearest fit);
+    K (3, 3), or (F, 3, 3) for a lens that zoomed.
     """
     cfg = config or FitConfig()
     valid = np.asarray(valid, dtype=bool)
@@ -101,8 +102,9 @@ def fit_track(model: SkeletonModel, keypoints2d: np.ndarray, world: np.ndarray,
     world_t = torch.as_tensor(world, dtype=f32, device=dev)
     box_h = _box_heights(keypoints2d, conf)
     scale = torch.as_tensor(box_h, dtype=f32, device=dev)[:, None]
-    fx, fy = float(K[0, 0]), float(K[1, 1])
-    cxy = torch.tensor([K[0, 2], K[1, 2]], dtype=f32, device=dev)
+    frames_K = np.broadcast_to(np.asarray(K, dtype=np.float64), (len(valid), 3, 3))
+    focal = torch.as_tensor(frames_K[:, [0, 1], [0, 1]][:, None], dtype=f32, device=dev)
+    cxy = torch.as_tensor(frames_K[:, :2, 2][:, None], dtype=f32, device=dev)  # (F, 1, 2)
     identity6 = torch.tensor([1.0, 0, 0, 0, 1.0, 0], dtype=f32, device=dev)
     pair = torch.as_tensor(valid[1:] & valid[:-1], dtype=f32, device=dev)
     triple = torch.as_tensor(valid[2:] & valid[1:-1] & valid[:-2], dtype=f32, device=dev)
@@ -116,7 +118,7 @@ def fit_track(model: SkeletonModel, keypoints2d: np.ndarray, world: np.ndarray,
         local = torch.cat([rotation_6d_to_matrix(root6)[:, None], rotation_6d_to_matrix(body6)], 1)
         joints, _, kp = model(local, transl, num_joints=_BODY_CHAIN)
         z = kp[..., 2:3].clamp(min=0.05)
-        uv = kp[..., :2] / z * torch.tensor([fx, fy], dtype=f32, device=dev) + cxy
+        uv = kp[..., :2] / z * focal + cxy
         err2d = torch.linalg.norm(uv - kp2d, dim=-1) / scale
         loss_2d = (w2d * torch.nn.functional.huber_loss(
             err2d, torch.zeros_like(err2d), delta=cfg.huber_delta_2d, reduction="none")).sum()
@@ -137,7 +139,7 @@ def fit_track(model: SkeletonModel, keypoints2d: np.ndarray, world: np.ndarray,
         local = torch.cat([rotation_6d_to_matrix(root6)[:, None], rotation_6d_to_matrix(body6)], 1)
         joints, _, kp = model(local, transl)
         z = kp[..., 2:3].clamp(min=0.05)
-        uv = kp[..., :2] / z * torch.tensor([fx, fy], dtype=f32, device=dev) + cxy
+        uv = kp[..., :2] / z * focal + cxy
         px_err = torch.linalg.norm(uv - kp2d, dim=-1).cpu().numpy()
     local_np = local.cpu().numpy().astype(np.float64)
     reproj = float((px_err * conf).sum() / max(conf.sum(), 1e-9))

@@ -117,11 +117,12 @@ def solve_translation(points: np.ndarray, uv: np.ndarray, conf: np.ndarray, K: n
 
     The pinhole constraint u (z + tz) = fx (x + tx) + cx (z + tz) is linear in t, so each frame
     is a small weighted least-squares problem. Frames with too little evidence get a depth of
-    5 m on the optical axis.
+    5 m on the optical axis. ``K``: (3, 3), or (F, 3, 3) for a lens that zoomed.
     """
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    frames_K = np.broadcast_to(np.asarray(K, dtype=np.float64), (points.shape[0], 3, 3))
     out = np.tile(np.array([0.0, 0.0, 5.0]), (points.shape[0], 1))
     for f in range(points.shape[0]):
+        (fx, _, cx), (_, fy, cy) = frames_K[f, :2]
         w = np.sqrt(np.clip(conf[f], 0, 1))
         if (conf[f] > 0.3).sum() < 3:
             continue

@@ -9,7 +9,8 @@ is already measured elsewhere:
 * **the scene is a real lab**: Pose2Sim ``Demo_MultiPerson`` cam01's first frame, with that
   camera's published calibration (intrinsics, height, pitch, roll over the lab floor z = 0);
 * **the camera turns by known rotations** about its centre (a tripod pan following the
-  person, a hand-held wobble, or none): a pure turn maps the picture by ``K R K^-1``
+  person, a hand-held wobble, or none), and its lens may **zoom** by a known amount: a pure
+  turn maps the picture by ``K R K^-1``, a turn through a zoomed lens by ``K_z R K^-1``
   (:mod:`~genhmr.synthetic.turned_camera`), so the frames are exact pictures of the lab from
   the turned camera, with sensor noise (black beyond the real view, faded in: mirrored
   content there would have its vertical edges meet at a mirrored vanishing point, a hard
@@ -42,6 +43,7 @@ from scipy.spatial.transform import Rotation
 from genhmr.motion.clip import MotionClip
 from genhmr_core.ground import FOOT_POINTS
 
+from ..camera_motion import zoomed
 from .conditioning import BatchedKeypointBody
 from .noise import BIAS_FRAME_JOINT, NoiseModel
 from .turned_camera import turned_frame
@@ -91,6 +93,7 @@ class ClipSpec:
     heading_deg: float = 0.0  # travel (or facing, when still) from the camera's right, on
     # the floor, counter-clockwise seen from above: 0 left to right, 90 away, -90 towards it
     seed: int = 0
+    zoom: float = 1.0  # the lens's focal length at the last frame over the first's (1: fixed)
 
 
 @dataclasses.dataclass
@@ -113,10 +116,20 @@ class WorldClip:
     world_keypoints: np.ndarray  # (F, 25, 3) the detector's hip-centred metric keypoints
     detected: np.ndarray  # (F,) bool
     boxes: np.ndarray  # (F, 4) the person's box, x0 y0 x1 y1 (from the true keypoints)
+    # (F,) the lens's focal length in each frame over ``K``'s (ones: a fixed lens)
+    zoom: np.ndarray = dataclasses.field(default_factory=lambda: np.ones(0))
 
     @property
     def num_frames(self) -> int:
         return int(self.joints.shape[0])
+
+    def zooms(self) -> np.ndarray:
+        """(F,) each frame's focal length over ``K``'s."""
+        return np.ones(self.num_frames) if len(self.zoom) == 0 else np.asarray(self.zoom)
+
+    def intrinsics(self) -> np.ndarray:
+        """(F, 3, 3) the true intrinsics of every frame (``K`` zoomed)."""
+        return np.stack([zoomed(self.K, float(z)) for z in self.zooms()])
 
     def to_first_camera(self, points: np.ndarray) -> np.ndarray:
         """World points (F, ..., 3) in the first frame's camera axes (the product's world)."""
@@ -134,22 +147,23 @@ class WorldClip:
         turn, with a textured stand-in in the person's box (:func:`paint_stand_in`)."""
         rng = np.random.default_rng(self.spec.seed if seed is None else seed)
         texture = _blocky_texture(rng, 240, 96)
-        for turn, box, seen in zip(self.turn, self.boxes, self.detected, strict=True):
-            frame = faded_edges(turned_frame(image, self.K, turn, rng,
-                                             border=cv2.BORDER_CONSTANT), self.K, turn)
+        for turn, box, seen, zoom in zip(self.turn, self.boxes, self.detected, self.zooms(),
+                                         strict=True):
+            frame = faded_edges(turned_frame(image, self.K, turn, rng, border=cv2.BORDER_CONSTANT,
+                                             zoom=float(zoom)), self.K, turn, zoom=float(zoom))
             yield paint_stand_in(frame, box, texture) if seen else frame
 
 
 def faded_edges(frame: np.ndarray, K: np.ndarray, turn: np.ndarray,
-                width: float = 0.04) -> np.ndarray:
-    """A turned frame whose real view fades to black over ``width`` of the frame's width
-    before its edge. Beyond the first frame's view nothing is known; a hard black edge there
-    is a long straight line that turns with the view, which the floor's vertical-line stage
-    would take for an edge of the scene (its vanishing point the first camera's own down).
-    Faded, it has no edge to find."""
+                width: float = 0.04, zoom: float = 1.0) -> np.ndarray:
+    """A turned frame (seen through a lens ``zoom`` times ``K``'s focal length) whose real view
+    fades to black over ``width`` of the frame's width before its edge. Beyond the first
+    frame's view nothing is known; a hard black edge there is a long straight line that turns
+    with the view, which the floor's vertical-line stage would take for an edge of the scene
+    (its vanishing point the first camera's own down). Faded, it has no edge to find."""
     height, size = frame.shape[:2]
     inside = cv2.warpPerspective(np.ones((height, size), np.float32),
-                                 K @ turn @ np.linalg.inv(K), (size, height),
+                                 zoomed(K, zoom) @ turn @ np.linalg.inv(K), (size, height),
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     if inside.min() >= 1.0:
         return frame
@@ -301,6 +315,14 @@ def camera_turns(kind: str, camera: SceneCamera, target: np.ndarray, fps: float,
     raise ValueError(f"unknown camera motion {kind!r}; available: {', '.join(CAMERA_MOTIONS)}")
 
 
+def lens_zoom(zoom: float, frames: int) -> np.ndarray:
+    """(F,) the focal length of each frame over the first's for a zoom to ``zoom`` times over
+    the clip: a zoom rocker pushed and let go (smoothstep in the logarithm, at rest at both
+    ends)."""
+    t = np.linspace(0.0, 1.0, frames)
+    return np.exp(np.log(zoom) * t * t * (3.0 - 2.0 * t))
+
+
 def person_boxes(pixels: np.ndarray, height_px: np.ndarray) -> np.ndarray:
     """(F, 4) a detector-like box around each frame's projected keypoints (F, 25, 2): padded
     by 10 % of the person's height at the sides and feet, 15 % over the head (the keypoints
@@ -345,16 +367,19 @@ def make_clip(spec: ClipSpec, clip: MotionClip, camera: SceneCamera,
     turn = camera_turns(spec.camera, camera, joints[:, 0], motion.fps, rng)
     R = turn @ camera.R
     t = turn @ camera.t
+    zoom = lens_zoom(spec.zoom, len(turn))
+    lens = np.stack([zoomed(camera.K, float(z)) for z in zoom])  # (F, 3, 3)
     kp_cam = np.einsum("fij,fnj->fni", R, keypoints) + t[:, None]
     if (kp_cam[..., 2] < 0.5).any():
         raise ValueError(f"{spec.name}: the body comes within 0.5 m of the camera")
     frames = R[:, None] @ rotations[:, BIAS_FRAME_JOINT]
     obs = (noise or NoiseModel.load()).apply(
-        kp_cam[None], camera.K[None], rng, image_size=camera.image_size, body_height=height,
+        kp_cam[None], lens[None], rng, image_size=camera.image_size, body_height=height,
         frames=frames[None], dt=1.0 / motion.fps)
     uv = obs.keypoints_2d[0]
     confidence = np.where(np.isfinite(uv).all(-1), obs.confidence[0], 0.0)
-    pixels = kp_cam[..., :2] / kp_cam[..., 2:] * np.diag(camera.K)[:2] + camera.K[:2, 2]
+    pixels = (kp_cam[..., :2] / kp_cam[..., 2:] * lens[:, None, [0, 1], [0, 1]]
+              + lens[:, None, :2, 2])
     width, image_height = camera.image_size
     inside = ((pixels >= 0) & (pixels < [width, image_height])).all(-1).all(-1)
     if not inside.all():
@@ -366,7 +391,7 @@ def make_clip(spec: ClipSpec, clip: MotionClip, camera: SceneCamera,
         body_height_m=height,
         keypoints2d=np.concatenate([np.nan_to_num(uv), confidence[..., None]], -1),
         world_keypoints=np.nan_to_num(obs.world[0]), detected=obs.detected[0].astype(bool),
-        boxes=person_boxes(pixels, obs.person_scale_px[0]))
+        boxes=person_boxes(pixels, obs.person_scale_px[0]), zoom=zoom)
 
 
 def write_video(frames: Iterator[np.ndarray], path: Path, fps: float) -> Path:

@@ -42,7 +42,7 @@ out["good"]["frame_indices"] = [int(v) for v in res.frame_indices]
 rigs = [bpy.data.objects[f"GenHMR_person_{int(t)}"] for t in res.track_ids]
 cam = scene.camera
 width, height = (int(v) for v in res.image_size)
-K = res.camera_K.astype(np.float64)
+frames_K = res.intrinsics()  # each frame's lens (a zoom changes it)
 max_px = 0.0
 keyed = []
 for p, rig in enumerate(rigs):
@@ -53,7 +53,7 @@ for p, rig in enumerate(rigs):
         ev, cam_ev = rig.evaluated_get(dg), cam.evaluated_get(dg)
         for j, name in enumerate(JOINT_NAMES):
             ndc = world_to_camera_view(scene, cam_ev, ev.matrix_world @ ev.pose.bones[name].head)
-            x = res.joints3d[p, f, j]
+            x, K = res.joints3d[p, f, j], frames_K[f]
             want = np.array([K[0, 0] * x[0] / x[2] + K[0, 2], K[1, 1] * x[1] / x[2] + K[1, 2]])
             got = np.array([ndc.x * width, (1.0 - ndc.y) * height])
             max_px = max(max_px, float(np.abs(got - want).max()))

@@ -4,7 +4,8 @@ Usage: python import_synthetic.py RESULT.npz FRAME_OFFSET [BIG_RESULT.npz]
 
 Checks made in the test: armature per person, 55 bones, keys exactly at the valid frames,
 evaluated bone heads vs camera_to_world(joints3d), projection through the Blender camera vs the
-pinhole projection with camera_K, camera background, scene settings. With a second file, also
+pinhole projection with each frame's intrinsics (camera_K, or a zoom's per frame), the
+camera's keyed lens, camera background, scene settings. With a second file, also
 times a large import.
 """
 
@@ -51,7 +52,7 @@ for p, track in enumerate(res.track_ids):
     key_frames = sorted({round(k.co.x) for fc in curves for k in fc.keyframe_points})
     valid_frames = sorted(int(v) + offset for v in res.frame_indices[res.valid[p]])
     want_world = scene_space.camera_to_world(res.joints3d[p], height, turn)
-    want_px = project(res.joints3d[p], res.camera_K)
+    want_px = project(res.joints3d[p], res.intrinsics())  # each frame's lens (a zoom)
     max_mm = max_px = 0.0
     checked = 0
     for f in np.flatnonzero(res.valid[p]):
@@ -116,7 +117,10 @@ out = {
                "rotation_mode": cam.rotation_mode,
                "rotation_keys": sorted({round(k.co.x) for fc in fcurves_of(cam)
                                         if fc.data_path == "rotation_quaternion"
-                                        for k in fc.keyframe_points})},
+                                        for k in fc.keyframe_points}),
+               "lens_keys": [[round(k.co.x), k.co.y] for fc in fcurves_of(cam.data)
+                             if fc.data_path == "lens" for k in fc.keyframe_points],
+               "sensor_width": cam.data.sensor_width},
     "render": {"resolution": [scene.render.resolution_x, scene.render.resolution_y],
                "fps": scene.render.fps / scene.render.fps_base},
     "frame_range": [scene.frame_start, scene.frame_end],
