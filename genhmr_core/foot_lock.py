@@ -13,14 +13,18 @@ foot the solve turns by a few degrees a frame sweeps its other end across the fl
 floor known, nothing is left under the level the person stands on (``lift_feet``): a pinned
 foot whose other end the solve drove into the floor is tipped up about its pinned point, and a
 foot that is not pinned (the swing) but dips under the level is lifted onto it by the same leg
-IK. The hip stays; with
-``max_reach`` set, a leg that cannot reach moves the whole body towards the pin by what is
-missing. The pin holds over the whole stretch; the correction it made at each end fades out
-over ``blend_s`` into the frames before and after (the swing), so nothing pops.
+IK. Before the legs bend, the whole body slides along the camera's ray through its pelvis by
+the pinned ankles' mean move along that ray (``depth_from_feet_m``): the solve's depth is its
+noisiest direction, and a pin asks every planted ankle to undo the same depth error, which
+bending the legs alone turned into knees swinging back and forth; along the ray the pelvis
+keeps its pixel. With ``max_reach`` set, a leg that still cannot reach moves the whole body
+towards the pin by what is missing. The pin holds over the whole stretch; the correction it
+made at each end fades out over ``blend_s`` into the frames before and after (the swing), so
+nothing pops.
 
 Everything is numpy over the result's own arrays (SMPL-X local axis-angles, camera space per
-frame); apart from that reach adjustment the pelvis and the rest of the body are left where the
-solve put them.
+frame); apart from those shifts of the whole body the pelvis and the rest of the body are left
+where the solve put them.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .ground import Ground
 from .keypoints import keypoint_attachments
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from .skeleton import JOINT_INDEX, NUM_BODY_JOINTS, NUM_JOINTS, PARENTS
+from .temporal import gaussian_smooth
 
 # (hip, knee, ankle) joints and the contact columns (heel, toe) of each leg
 LEGS = (
@@ -53,6 +58,16 @@ class FootLockConfig:
     # 9.5 / 8.8 to 7.9 / 8.1 mm per frame but costs 0.7-1.3 px of median reprojection, since
     # the whole body leaves its detected pixels (docs/world_space.md).
     max_reach: float | None = None
+    # The planted feet tell the body's depth: a frame's pins are fixed places in the world,
+    # while the solve's depth (along the camera's ray) is its noisiest direction. So the whole
+    # body first slides along the ray through its pelvis, at most this far, by the pinned
+    # ankles' mean move along that ray; then the legs bend for what is left.
+    # Along the ray the pelvis keeps its pixel and the rest of the body only scales about it (a
+    # few pixels). Without it (0) the legs alone took the depth noise: on Pose2Sim's standing
+    # people the pinned knees moved 3.5-11 cm against the pelvis, legs pulled straight in up to
+    # 87 % of frames, and the knees' error grew by 9-18 mm (docs/world_space.md, §3).
+    depth_from_feet_m: float = 0.3
+    depth_smooth_s: float = 0.1  # that slide smoothed over time (Gaussian sigma)
     # The planted foot's heading (heel to toe, about the vertical) held too, at the stretch's
     # median: pinning one point alone let the foot turn about it, and the other point swept
     # 20 mm per frame (demo.mp4's walking woman: heels 21-23 mm/frame about pinned toes).
@@ -136,7 +151,7 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
               config: FootLockConfig | None = None, ground: Ground | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One person's ``(body_pose, transl, joints3d, keypoints3d)`` with planted feet pinned
-    (see the module docstring; ``transl`` changes only where a leg could not reach its pin).
+    (see the module docstring; ``transl`` changes along the camera's ray where a foot is pinned).
     Inputs as in the result file for one person: camera space per frame,
     ``camera_rotation`` (F, 3, 3) when the camera turned (the pin is a place in the world),
     contact (F, 4) from :mod:`genhmr_core.contacts`. With ``ground``, each pin is put exactly
@@ -196,6 +211,7 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
         targets.append((hip, knee, ankle, moves, turns, pivots))
         pins.append(pinned)
     new_transl = np.array(transl, dtype=np.float64)
+    per_frame = []  # (frame, legs, headings) where a foot is pinned or fading
     for f in range(frames):
         legs, headings = [], []
         for h, k, a, m, t, pivot in targets:
@@ -206,10 +222,14 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             # the ankle goes where the foot, turned about its pinned point, puts it
             legs.append((h, k, a, pivot[f] + m[f] + spin @ (joints[f, a] - pivot[f])))
             headings.append((a, spin))
-        if not legs:
-            continue
+        if legs:
+            per_frame.append((f, legs, headings))
+    depth = _depth_shifts(joints, per_frame, valid, config, fps)
+    for f, legs, headings in per_frame:
+        new_joints[f] += depth[f]  # the whole body, along the ray through its pelvis
+        new_transl[f] += depth[f]
         if config.max_reach is not None:
-            shift = _root_shift(joints[f], legs, config.max_reach)
+            shift = _root_shift(new_joints[f], legs, config.max_reach)
             new_joints[f] += shift  # the whole body, when a leg cannot reach its pin
             new_transl[f] += shift
         for hip, knee, ankle, target in legs:
@@ -226,6 +246,31 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             body_pose[:, j - 1] = matrix_to_axis_angle(local)
     return body_pose, new_transl, new_joints, _move_keypoints(keypoints3d, joints, rots,
                                                               new_joints, new_rots)
+
+
+def _depth_shifts(joints: np.ndarray, per_frame: list, valid: np.ndarray,
+                  config: FootLockConfig, fps: float) -> np.ndarray:
+    """(F, 3) how far the whole body slides along the camera's ray through its pelvis
+    (``joints[f, 0]``, camera frame: the camera at the origin) in each frame with a pinned or
+    fading foot: the pinned ankles' mean move along that ray, at most ``depth_from_feet_m``
+    either way, smoothed over ``depth_smooth_s`` (zero outside the pins, so the shift fades
+    with them). The solve's depth noise moves the whole body along the ray, so a pin asks
+    every planted ankle to move back by about the same amount; moving the body does that
+    without bending a leg (a leg's length alone cannot tell it: for an upright leg a 2 cm
+    change of depth changes the hip-to-ankle distance by a quarter of a millimetre). The
+    smoothing keeps the ankles' own frame-to-frame noise out of the body's path."""
+    frames = len(joints)
+    amount = np.zeros(frames)
+    if config.depth_from_feet_m <= 0 or not per_frame:
+        return np.zeros((frames, 3))
+    rays = joints[:, 0] / np.maximum(np.linalg.norm(joints[:, 0], axis=1, keepdims=True), 1e-9)
+    for f, legs, _ in per_frame:
+        amount[f] = np.mean([(target - joints[f, ankle]) @ rays[f]
+                             for _hip, _knee, ankle, target in legs])
+    amount = np.clip(amount, -config.depth_from_feet_m, config.depth_from_feet_m)
+    if config.depth_smooth_s > 0:
+        amount = gaussian_smooth(amount, valid, config.depth_smooth_s * fps)
+    return amount[:, None] * rays
 
 
 def _root_shift(joints: np.ndarray, legs: list, max_reach: float) -> np.ndarray:

@@ -395,8 +395,8 @@ def _smooth_depth(result: JobResult, sigma_s: float) -> None:
 
 def _lock_feet(result: JobResult, ground: Ground, threshold: float) -> None:
     """Pin planted feet in the world, on the level they rest on (``genhmr_core.foot_lock``), in
-    place: the legs' local rotations, the joints and the keypoints change, and the root where a
-    leg could not reach; nothing else does."""
+    place: the legs' local rotations, the joints and the keypoints change, and the root along
+    the camera's ray where a foot is pinned; nothing else does."""
     from genhmr_core.foot_lock import FootLockConfig, lock_feet
 
     if result.foot_contact is None:

@@ -23,10 +23,13 @@ LEG_JOINTS = {JOINT_INDEX[n] for n in ("left_hip", "left_knee", "left_ankle", "r
                                        "right_knee", "right_ankle")}
 
 
-def _person(frames: int = 40, seed: int = 0):
-    """A person 5 m in front of the camera, knees slightly bent, whose pelvis jitters by 2 cm
-    (as the solve's does) while the left foot is planted (frames 5-29) and the right swings:
-    rest joints, orientation, pose, translation, keypoints, contacts."""
+def _person(frames: int = 40, seed: int = 0, jitter: tuple[float, float, float] = (0.02,) * 3,
+            depth_drift: float = 0.0):
+    """A person 5 m in front of the camera, knees slightly bent, whose pelvis jitters by
+    ``jitter`` (x, y, z std, metres; 2 cm each way as the solve's does) and drifts in depth by
+    ``depth_drift`` (metres, once back and forth a second) while the left foot is planted
+    (frames 5-29) and the right swings: rest joints, orientation, pose, translation,
+    keypoints, contacts."""
     rng = np.random.default_rng(seed)
     rest = builtin_rest_joints()
     go = np.tile([np.pi, 0.0, 0.0], (frames, 1))  # upright, facing the camera
@@ -34,7 +37,8 @@ def _person(frames: int = 40, seed: int = 0):
     for side in ("left", "right"):
         pose[:, JOINT_INDEX[f"{side}_hip"] - 1] = [-0.25, 0.0, 0.0]
         pose[:, JOINT_INDEX[f"{side}_knee"] - 1] = [0.45, 0.0, 0.0]
-    transl = np.tile([0.0, 0.3, 5.0], (frames, 1)) + rng.normal(0.0, 0.02, (frames, 3))
+    transl = np.tile([0.0, 0.3, 5.0], (frames, 1)) + rng.normal(0.0, 1.0, (frames, 3)) * jitter
+    transl[:, 2] += depth_drift * np.sin(2 * np.pi * np.arange(frames) / FPS)
     joints, rots = forward_kinematics(rest, go, pose, transl)
     attached, offsets = keypoint_attachments()
     keypoints = joints[:, attached] + np.einsum("fkij,kj->fki", rots[:, attached], offsets)
@@ -43,12 +47,16 @@ def _person(frames: int = 40, seed: int = 0):
     return rest, go, pose, transl, keypoints, contact
 
 
+LEGS_ONLY = FootLockConfig(depth_from_feet_m=0.0)
+
+
 def test_a_planted_foot_stops_sliding_and_only_the_legs_bend():
     rest, go, pose, transl, keypoints, contact = _person()
     valid = np.ones(len(go), bool)
     before = sliding_mm_per_frame(keypoints[:, list(CONTACT_INDEX)], contact)
     new_pose, new_transl, joints, new_keypoints = lock_feet(rest, go, pose, transl, keypoints,
-                                                            contact, valid, FPS)
+                                                            contact, valid, FPS,
+                                                            config=LEGS_ONLY)
     after = sliding_mm_per_frame(new_keypoints[:, list(CONTACT_INDEX)], contact)
     assert before > 15.0 and after < 1.0, (before, after)
     # the result is self-consistent: forward kinematics of the new pose gives the new joints
@@ -69,6 +77,42 @@ def test_a_planted_foot_stops_sliding_and_only_the_legs_bend():
     heel, toe = CONTACT_INDEX[0], CONTACT_INDEX[1]
     np.testing.assert_allclose(new_keypoints[:, toe] - new_keypoints[:, heel],
                                keypoints[:, toe] - keypoints[:, heel], atol=1e-9)
+
+
+def test_the_planted_feet_steady_the_bodys_depth():
+    """The solve's pelvis drifts 5 cm back and forth in depth (its noisiest direction, what
+    is left after the depth smoothing) and jitters 3 mm, while the left foot is planted. By
+    default the whole body first slides along the camera's ray through its pelvis by the
+    pinned ankle's move along it (smoothed over a tenth of a second): the pelvis keeps its
+    pixel, its depth over the stretch steadies, and the knee moves far less against the pelvis
+    than the legs-only lock must move it, with the foot as still."""
+    rest, go, pose, transl, keypoints, contact = _person(seed=5, jitter=(0.003,) * 3,
+                                                         depth_drift=0.05)
+    valid = np.ones(len(go), bool)
+    old, _ = forward_kinematics(rest, go, pose, transl)
+    new_pose, new_transl, joints, locked = lock_feet(rest, go, pose, transl, keypoints,
+                                                     contact, valid, FPS)
+    _, _, legs_only, _ = lock_feet(rest, go, pose, transl, keypoints, contact,
+                                             valid, FPS, config=LEGS_ONLY)
+    assert sliding_mm_per_frame(locked[:, list(CONTACT_INDEX)], contact) < 1.0
+    fk, _ = forward_kinematics(rest, go, new_pose, new_transl)
+    np.testing.assert_allclose(fk, joints, atol=1e-9)
+    # along the ray: the pelvis's pixel is where it was
+    pixel = joints[:, 0, :2] / joints[:, 0, 2:]
+    np.testing.assert_allclose(pixel, old[:, 0, :2] / old[:, 0, 2:], atol=1e-12)
+    stretch = slice(8, 27)  # inside the pin, past its fade-in
+    assert joints[stretch, 0, 2].std() < 0.5 * old[stretch, 0, 2].std()
+    assert np.abs(joints[:, 0, 2] - old[:, 0, 2]).max() > 0.005  # it did move
+    knee = JOINT_INDEX["left_knee"]
+
+    def knee_moved(js: np.ndarray) -> float:  # against the pelvis, mean over the stretch
+        return float(np.linalg.norm((js[stretch, knee] - js[stretch, 0])
+                                    - (old[stretch, knee] - old[stretch, 0]), axis=1).mean())
+
+    assert knee_moved(joints) < 0.5 * knee_moved(legs_only), (knee_moved(joints),
+                                                             knee_moved(legs_only))
+    # beyond the pin and its fade the body is left exactly where the solve put it
+    np.testing.assert_allclose(joints[-6:], old[-6:], atol=1e-12)
 
 
 def test_the_lock_fades_out_without_a_pop():
@@ -149,8 +193,9 @@ def test_pins_rest_on_the_level_they_stand_on():
         np.testing.assert_allclose(heights, box, atol=1e-6)
         assert np.abs(new_transl - transl).max() > 0.005  # the root was adjusted to get there
         _, legs_only, _, short = lock_feet(rest, go, pose, transl, keypoints, contact,
-                                           np.ones(len(go), bool), FPS, ground=ground)
-        np.testing.assert_array_equal(legs_only, transl)  # by default only the legs move
+                                           np.ones(len(go), bool), FPS, config=LEGS_ONLY,
+                                           ground=ground)
+        np.testing.assert_array_equal(legs_only, transl)  # only the legs move
         assert (ground.height_above(short[5:30, heel]) >= box - 1e-9).all()  # as far as they go
 
 
