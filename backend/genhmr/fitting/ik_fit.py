@@ -104,7 +104,7 @@ def fit_track(model: SkeletonModel, keypoints2d: np.ndarray, world: np.ndarray,
     scale = torch.as_tensor(box_h, dtype=f32, device=dev)[:, None]
     frames_K = np.broadcast_to(np.asarray(K, dtype=np.float64), (len(valid), 3, 3))
     focal = torch.as_tensor(frames_K[:, [0, 1], [0, 1]][:, None], dtype=f32, device=dev)
-    cxy = torch.as_tensor(frames_K[:, :2, 2][:, None], dtype=f32, device=dev)  # (F, 1, 2)
+    cxy = torch.as_tensor(frames_K[:, :2, 2][:, None].copy(), dtype=f32, device=dev)  # (F, 1, 2)
     identity6 = torch.tensor([1.0, 0, 0, 0, 1.0, 0], dtype=f32, device=dev)
     pair = torch.as_tensor(valid[1:] & valid[:-1], dtype=f32, device=dev)
     triple = torch.as_tensor(valid[2:] & valid[1:-1] & valid[:-2], dtype=f32, device=dev)
