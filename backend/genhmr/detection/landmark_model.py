@@ -290,7 +290,17 @@ class RoiLandmarker:
                              f"{frame.dtype}")
         if not rois:
             return []
-        batch = np.stack([crop_input(frame, roi) for roi in rois])
+        return self.landmarks_from_inputs(np.stack([crop_input(frame, roi) for roi in rois]),
+                                          rois)
+
+    def landmarks_from_inputs(self, batch: np.ndarray, rois: Sequence[Roi]) -> list[LandmarkResult]:
+        """Landmarks from network inputs already cropped (:func:`crop_input`) for ``rois`` and
+        perhaps edited (the other people painted over, :mod:`.masking`); ``batch`` is
+        (N, 256, 256, 3) float32 RGB in [0, 1]."""
+        if len(batch) != len(rois):
+            raise ValueError(f"{len(batch)} inputs for {len(rois)} regions")
+        if not rois:
+            return []
         with self._lock:  # onnxruntime is thread-safe, but two runs would oversubscribe the CPU
             outputs = self._session.run(list(_OUTPUTS), {_INPUT_NAME: batch})
         raw, flags, heatmaps, worlds = outputs
