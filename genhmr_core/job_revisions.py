@@ -34,7 +34,6 @@ No ``numpy`` and no ``bpy``: the add-on reads where a revision's result is
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -43,6 +42,8 @@ import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from .folder_removal import remove_whole
 
 REVISIONS_DIR = "revisions"
 LOG_FILE = "log.json"
@@ -324,13 +325,7 @@ def remove(job_dir: str | os.PathLike[str], revisions: Iterable[int]) -> None:
 def clear(job_dir: str | os.PathLike[str]) -> None:
     """Forget every revision (a new analysis written into the folder): renamed away first, so
     a half-deleted folder never looks like a log."""
-    folder = Path(job_dir) / REVISIONS_DIR
-    if not folder.exists():
-        return
-    gone = Path(tempfile.mkdtemp(dir=job_dir, prefix=".revisions-old-"))
-    with contextlib.suppress(OSError):
-        os.replace(folder, gone / REVISIONS_DIR)
-    shutil.rmtree(gone, ignore_errors=True)
+    remove_whole(Path(job_dir) / REVISIONS_DIR, job_dir, ".revisions-old-")
 
 
 # -- size on disk --------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ artist chose.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -34,16 +33,17 @@ import numpy as np
 
 from genhmr_core import alternatives as layout
 from genhmr_core import job_revisions
+from genhmr_core.folder_removal import remove_whole
 from genhmr_core.result_format import save_result
 from genhmr_core.rotations import axis_angle_to_matrix
 
 from . import job_store
 from .errors import JobCancelled, JobError
-from .pipeline import MAX_REFINE_STEPS, Models, Progress
+from .pipeline import Models, Progress
 from .rerun import (
-    MAX_BLEND_FRAMES,
     RangeContext,
     apply_refined,
+    check_stretch_request,
     load_range,
     refine_stretch,
     refinement_config,
@@ -101,6 +101,8 @@ class AcceptSummary:
 
 
 def _check(options: ResampleOptions) -> None:
+    check_stretch_request(options.steps, options.blend_frames, options.frame_start,
+                          options.frame_end)
     if not (isinstance(options.count, int) and 1 <= options.count <= layout.MAX_ALTERNATIVES):
         raise JobError(f"count must be a whole number from 1 to {layout.MAX_ALTERNATIVES}, "
                        f"got {options.count!r}")
@@ -110,15 +112,6 @@ def _check(options: ResampleOptions) -> None:
                        f"{options.temperature!r}")
     if isinstance(options.seed, bool) or not isinstance(options.seed, int) or options.seed < 0:
         raise JobError(f"seed must be a whole number from 0, got {options.seed!r}")
-    if options.steps is not None and not (isinstance(options.steps, int)
-                                          and 1 <= options.steps <= MAX_REFINE_STEPS):
-        raise JobError(f"steps must be a whole number from 1 to {MAX_REFINE_STEPS}, got "
-                       f"{options.steps!r}")
-    if not (isinstance(options.blend_frames, int)
-            and 0 <= options.blend_frames <= MAX_BLEND_FRAMES):
-        raise JobError(f"blend_frames must be a whole number from 0 to {MAX_BLEND_FRAMES}")
-    if options.frame_end < options.frame_start:
-        raise JobError(f"empty frame range {options.frame_start}-{options.frame_end}")
 
 
 def _files_at(job_dir: Path, revision: int | None) -> tuple[int, Path]:
@@ -317,10 +310,7 @@ def _drop_old_sets(job_dir: Path) -> None:
 
 def _remove_set(job_dir: Path, set_id: str) -> None:
     """A set renamed away first, so a half-deleted set never looks whole."""
-    gone = Path(tempfile.mkdtemp(dir=job_dir, prefix=".alternatives-old-"))
-    with contextlib.suppress(OSError):
-        os.rename(layout.set_dir(job_dir, set_id), gone / "set")
-    shutil.rmtree(gone, ignore_errors=True)
+    remove_whole(layout.set_dir(job_dir, set_id), job_dir, ".alternatives-old-")
 
 
 def accept_alternative(job_dir: str | os.PathLike[str], index: int, set_id: str | None = None,

@@ -35,7 +35,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from genhmr_core import alternatives, job_revisions
+from genhmr_core.folder_removal import remove_whole
 
 from .errors import JobError
 
@@ -247,12 +247,7 @@ def load_stage1_rows(path: Path) -> tuple[slice, np.ndarray, np.ndarray]:
 def discard_alternatives(job_dir: str | os.PathLike[str]) -> None:
     """Forget every set of the folder's alternatives (``genhmr.alternatives``: a new analysis
     is written there): renamed away first, so a half-deleted set never looks whole."""
-    target = Path(job_dir) / alternatives.ALTERNATIVES_DIR
-    if not target.exists():
-        return
-    gone = Path(tempfile.mkdtemp(dir=job_dir, prefix=".alternatives-old-"))
-    os.rename(target, gone / "set")
-    shutil.rmtree(gone, ignore_errors=True)
+    remove_whole(Path(job_dir) / alternatives.ALTERNATIVES_DIR, job_dir, ".alternatives-old-")
 
 
 # -- the background's vertical lines --------------------------------------------------------------

@@ -84,11 +84,22 @@ class RefineSummary:
     revision: int = 0  # the job folder's revision the re-run made
 
 
-def _check(options: RefineOptions) -> None:
-    if options.steps is not None and not (isinstance(options.steps, int)
-                                          and 1 <= options.steps <= MAX_REFINE_STEPS):
+def check_stretch_request(steps: int | None, blend_frames: int, frame_start: int,
+                          frame_end: int) -> None:
+    """What every request on a stretch of one person's frames (a re-run, alternatives) must
+    hold; a ``JobError`` whose message the artist reads otherwise."""
+    if steps is not None and not (isinstance(steps, int) and 1 <= steps <= MAX_REFINE_STEPS):
         raise JobError(f"steps must be a whole number from 1 to {MAX_REFINE_STEPS}, got "
-                       f"{options.steps!r}")
+                       f"{steps!r}")
+    if not (isinstance(blend_frames, int) and 0 <= blend_frames <= MAX_BLEND_FRAMES):
+        raise JobError(f"blend_frames must be a whole number from 0 to {MAX_BLEND_FRAMES}")
+    if frame_end < frame_start:
+        raise JobError(f"empty frame range {frame_start}-{frame_end}")
+
+
+def _check(options: RefineOptions) -> None:
+    check_stretch_request(options.steps, options.blend_frames, options.frame_start,
+                          options.frame_end)
     if options.smoothing is not None and not (isinstance(options.smoothing, int | float)
                                               and 0 <= options.smoothing <= MAX_SMOOTHING):
         raise JobError(f"smoothing must be a factor from 0 to {MAX_SMOOTHING:g} (1 = the "
@@ -97,16 +108,11 @@ def _check(options: RefineOptions) -> None:
             isinstance(options.min_confidence, int | float) and 0 <= options.min_confidence < 1):
         raise JobError("min_confidence must be from 0 to below 1, got "
                        f"{options.min_confidence!r}")
-    if not (isinstance(options.blend_frames, int)
-            and 0 <= options.blend_frames <= MAX_BLEND_FRAMES):
-        raise JobError(f"blend_frames must be a whole number from 0 to {MAX_BLEND_FRAMES}")
     unknown = [j for j in options.keep_joints
                if not 1 <= JOINT_INDEX.get(j, -1) <= NUM_BODY_JOINTS]
     if unknown:
         raise JobError(f"cannot keep {', '.join(map(repr, unknown))}: not a body joint (the "
                        "pelvis and the hands are not refined)")
-    if options.frame_end < options.frame_start:
-        raise JobError(f"empty frame range {options.frame_start}-{options.frame_end}")
 
 
 def job_options(job_dir: Path) -> JobOptions:

@@ -86,6 +86,12 @@ class BackendOperator:
                                   f"GenHMR {what} cancelled; {unchanged}",
                                   f"GenHMR {what} failed, {unchanged}: ")
 
+    def _succeeded(self, context: bpy.types.Context, summary: str) -> set[str]:
+        """Say what the finished job did (panel status and the info bar)."""
+        context.window_manager.genhmr.status = summary
+        self.report({"INFO"}, f"GenHMR: {summary}")
+        return {"FINISHED"}
+
     def _unsuccessful(self, context: bpy.types.Context, state: JobState,
                       cancelled_status: str, cancelled: str, failed: str) -> set[str] | None:
         """A cancelled or failed job reported (``cancelled_status`` in the panel, ``cancelled``
@@ -227,6 +233,7 @@ class OnPersonJob(BackendOperator):
     while the rig shows an alternative nobody accepted."""
 
     choosing = False  # the operator works on a rig that is choosing (accept)
+    _rig_name = ""  # plain attribute (see BackendOperator): the rig the running job works on
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -242,3 +249,17 @@ class OnPersonJob(BackendOperator):
                                  if not cls.choosing else f"{rig.name} has no alternatives")
             return False
         return True
+
+    def _rig_when_ended(self, context: bpy.types.Context, state: JobState, what: str,
+                        unchanged: str) -> bpy.types.Object | set[str]:
+        """The job is over (see ``_ended``): the rig it worked on, to apply its result to; or
+        the operator's result when the job was cancelled or failed, or the artist deleted the
+        rig while it ran (reported)."""
+        ended = self._ended(context, state, what, unchanged)
+        if ended is not None:
+            return ended
+        rig = bpy.data.objects.get(self._rig_name)
+        if rig is None:
+            self._fail(context, f"GenHMR: {self._rig_name} was deleted during the {what}")
+            return {"CANCELLED"}
+        return rig

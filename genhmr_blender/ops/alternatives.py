@@ -65,7 +65,6 @@ class GENHMR_OT_sample_alternatives(RangeChoice, OnPersonJob, bpy.types.Operator
                                   "each time")
 
     _range = None  # (first, last) scene frames
-    _rig_name = ""
     _offset = 0
     _job_dir = ""
     _revision = 0
@@ -89,13 +88,9 @@ class GENHMR_OT_sample_alternatives(RangeChoice, OnPersonJob, bpy.types.Operator
                             f"Sampling alternatives for {rig.name}, frames {first}-{last}")
 
     def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
-        ended = self._ended(context, state, "sampling", "the rig is unchanged")
-        if ended is not None:
-            return ended
-        rig = bpy.data.objects.get(self._rig_name)
-        if rig is None:
-            self._fail(context, f"GenHMR: {self._rig_name} was deleted while sampling")
-            return {"CANCELLED"}
+        rig = self._rig_when_ended(context, state, "sampling", "the rig is unchanged")
+        if isinstance(rig, set):
+            return rig
         if not state.alternatives:
             self._fail(context, "GenHMR: the backend offered no alternatives")
             return {"CANCELLED"}
@@ -108,9 +103,7 @@ class GENHMR_OT_sample_alternatives(RangeChoice, OnPersonJob, bpy.types.Operator
         count = len(state.alternatives)
         summary = (f"{rig.name}: {count} alternatives for frames {first}-{last} in "
                    f"{state.elapsed_s:.1f} s; step through them, then Accept or Discard")
-        context.window_manager.genhmr.status = summary
-        self.report({"INFO"}, f"GenHMR: {summary}")
-        return {"FINISHED"}
+        return self._succeeded(context, summary)
 
 
 def _choosing_rig(context: bpy.types.Context) -> bpy.types.Object | None:
@@ -163,7 +156,6 @@ class GENHMR_OT_accept_alternative(OnPersonJob, bpy.types.Operator):
     bl_options = {"UNDO"}  # noqa: RUF012 - one undo step
     choosing = True
 
-    _rig_name = ""
     _collection = ""
 
     @classmethod
@@ -194,13 +186,9 @@ class GENHMR_OT_accept_alternative(OnPersonJob, bpy.types.Operator):
         return self._launch(context, job, python, f"Keeping alternative {state['shown']}")
 
     def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
-        ended = self._ended(context, state, "accept", "the choice is still open")
-        if ended is not None:
-            return ended
-        rig = bpy.data.objects.get(self._rig_name)
-        if rig is None:
-            self._fail(context, f"GenHMR: {self._rig_name} was deleted")
-            return {"CANCELLED"}
+        rig = self._rig_when_ended(context, state, "accept", "the choice is still open")
+        if isinstance(rig, set):
+            return rig
         choice = alternatives.pending(rig)
         count = self._apply_result(
             context, state, "alternative", lambda result: rerange.apply_range(
@@ -213,9 +201,7 @@ class GENHMR_OT_accept_alternative(OnPersonJob, bpy.types.Operator):
         context.scene.frame_set(context.scene.frame_current)
         summary = (f"{rig.name}: alternative {choice['shown']} kept for frames "
                    f"{choice['first']}-{choice['last']}")
-        context.window_manager.genhmr.status = summary
-        self.report({"INFO"}, f"GenHMR: {summary}")
-        return {"FINISHED"}
+        return self._succeeded(context, summary)
 
 
 class GENHMR_OT_discard_alternatives(bpy.types.Operator):

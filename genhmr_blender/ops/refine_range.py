@@ -163,7 +163,6 @@ class GENHMR_OT_refine_range(RangeChoice, OnPersonJob, bpy.types.Operator):
                     "the rest of the body is refined around them")
 
     _range = None  # (first, last) scene frames of the running re-run
-    _rig_name = ""
     _collection = ""  # the rig's import, which records the job folder's revision
     _keep: set[str] = set()  # noqa: RUF012 - replaced per run
 
@@ -188,14 +187,9 @@ class GENHMR_OT_refine_range(RangeChoice, OnPersonJob, bpy.types.Operator):
         return self._launch(context, job, python, f"Re-running {rig.name}, frames {first}-{last}")
 
     def _finish(self, context: bpy.types.Context, state: JobState) -> set[str]:
-        runtime = context.window_manager.genhmr
-        ended = self._ended(context, state, "re-run", "the rig is unchanged")
-        if ended is not None:
-            return ended
-        rig = bpy.data.objects.get(self._rig_name)
-        if rig is None:
-            self._fail(context, f"GenHMR: {self._rig_name} was deleted during the re-run")
-            return {"CANCELLED"}
+        rig = self._rig_when_ended(context, state, "re-run", "the rig is unchanged")
+        if isinstance(rig, set):
+            return rig
         first, last = self._range
         count = self._apply_result(
             context, state, "re-run", lambda result: rerange.apply_range(
@@ -207,9 +201,7 @@ class GENHMR_OT_refine_range(RangeChoice, OnPersonJob, bpy.types.Operator):
         context.scene.frame_set(context.scene.frame_current)
         summary = (f"{rig.name}: frames {first}-{last} re-refined ({count} keyed) in "
                    f"{state.elapsed_s:.1f} s")
-        runtime.status = summary
-        self.report({"INFO"}, f"GenHMR: {summary}")
-        return {"FINISHED"}
+        return self._succeeded(context, summary)
 
 
 CLASSES = (GENHMR_OT_refine_range,)

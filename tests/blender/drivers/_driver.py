@@ -65,3 +65,20 @@ def fcurves_of(obj: bpy.types.Object) -> list:
 
     bag = anim_utils.animdata_get_channelbag_for_assigned_slot(anim)
     return list(bag.fcurves) if bag is not None else []
+
+
+def analyze_clip_part(video: str, jobs: str, first_video_frame: int,
+                      frames: int) -> tuple[set[str], str]:
+    """Point the extension at the real backend (``GENHMR_BACKEND_PYTHON``, else this Python),
+    put ``frames`` video frames from ``first_video_frame`` on a movie strip at scene frame
+    ``first_video_frame + 1`` and Analyze them (blocking, job folder ``JOBS/job``): the
+    operator's result and the result file's path. What the edit drivers start from."""
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.backend_python = os.environ.get("GENHMR_BACKEND_PYTHON", sys.executable)
+    editor = bpy.context.scene.sequence_editor_create()
+    strip = strips_of(editor).new_movie("walk", video, channel=1, frame_start=1)
+    strip.frame_offset_start = first_video_frame
+    strip.frame_final_duration = frames
+    editor.active_strip = strip
+    analyzed = bpy.ops.genhmr.analyze(out_dir=os.path.join(jobs, "job"), timeout=600)
+    return analyzed, bpy.context.window_manager.genhmr.result_path

@@ -12,21 +12,14 @@ import os
 import sys
 
 import bpy
-from _driver import PACKAGE, emit, enable, fcurves_of, module, strips_of
+from _driver import analyze_clip_part, emit, enable, fcurves_of, module
 
 enable()
 video, jobs = sys.argv[1:3]
-prefs = bpy.context.preferences.addons[PACKAGE].preferences
-prefs.backend_python = os.environ.get("GENHMR_BACKEND_PYTHON", sys.executable)
 scene = bpy.context.scene
-editor = scene.sequence_editor_create()
-strip = strips_of(editor).new_movie("walk", video, channel=1, frame_start=1)
-strip.frame_offset_start = 40  # video frames 40..69 at scene frames 41..70
-strip.frame_final_duration = 30
-editor.active_strip = strip
-out = {"analyze": sorted(bpy.ops.genhmr.analyze(out_dir=os.path.join(jobs, "job"),
-                                                 timeout=600))}
-result_path = bpy.context.window_manager.genhmr.result_path
+# Video frames 40..69 at scene frames 41..70.
+analyzed, result_path = analyze_clip_part(video, jobs, 40, 30)
+out = {"analyze": sorted(analyzed)}
 job_dir = os.path.dirname(result_path)
 PENDING = "genhmr_alternatives"
 

@@ -22,22 +22,15 @@ import time
 
 import bpy
 import numpy as np
-from _driver import PACKAGE, emit, enable, fcurves_of, module, strips_of
+from _driver import PACKAGE, analyze_clip_part, emit, enable, fcurves_of, module
 
 enable()
 JOINT_NAMES = module("genhmr_blender._core").skeleton.JOINT_NAMES
 video, jobs = sys.argv[1:3]
-backend = os.environ.get("GENHMR_BACKEND_PYTHON", sys.executable)
-bpy.context.preferences.addons[PACKAGE].preferences.backend_python = backend
 scene = bpy.context.scene
-editor = scene.sequence_editor_create()
-strip = strips_of(editor).new_movie("walk", video, channel=1, frame_start=1)
-strip.frame_offset_start = 30  # video frames 30..41 at scene frames 31..42
-strip.frame_final_duration = 12
-editor.active_strip = strip
-out = {"analyze": sorted(bpy.ops.genhmr.analyze(out_dir=os.path.join(jobs, "job"),
-                                                 timeout=600))}
-result_path = bpy.context.window_manager.genhmr.result_path
+# Video frames 30..41 at scene frames 31..42.
+analyzed, result_path = analyze_clip_part(video, jobs, 30, 12)
+out = {"analyze": sorted(analyzed)}
 job_dir = os.path.dirname(result_path)
 people = module("genhmr_blender.rig.people")
 
@@ -298,6 +291,7 @@ out["cancel"] = {"status": status, "message": runtime().status, "unchanged": unc
 # No backend (a wrong interpreter in the preferences): the keys are merged as they are.
 bpy.ops.ed.undo_push(message="before the merges")
 prefs = bpy.context.preferences.addons[PACKAGE].preferences
+backend = prefs.backend_python
 prefs.backend_python = os.path.join(jobs, "no-python")
 status = merge(other)
 out["no_backend"] = {"status": status, "message": runtime().status, "keyed": keyed(keep),
