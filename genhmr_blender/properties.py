@@ -91,7 +91,7 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
                     "when the camera pans or tilts, else a 60 degree view across the longer "
                     "side of the picture")
     depth_smoothing: FloatProperty(
-        name="Depth Smoothing (s)", default=0.15, min=0.0, max=2.0, step=5, precision=2,
+        name="Depth Smoothing (s)", default=0.3, min=0.0, max=2.0, step=5, precision=2,
         description="Smooth each person's distance from the camera over this many seconds "
                     "(they keep their place in the picture); 0 = off, the raw per-frame depth")
     foot_locking: BoolProperty(

@@ -82,7 +82,7 @@ class JobOptions:
     tiling: str = "auto"
     max_people: int = 6
     camera_motion: bool = True
-    depth_smoothing_s: float = 0.15
+    depth_smoothing_s: float = 0.3
     foot_locking: bool = True
     contact_threshold: float = 0.5
 

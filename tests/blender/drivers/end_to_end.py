@@ -10,11 +10,11 @@ import time
 
 import bpy
 import numpy as np
-from _driver import PACKAGE, data_counts, emit, enable, fcurves_of, strips_of
+from _driver import PACKAGE, data_counts, emit, enable, fcurves_of, module, strips_of
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
-from genhmr_core import result_format
+from genhmr_core import contacts, result_format, scene_space, supports
 from genhmr_core.skeleton import JOINT_NAMES
 
 enable()
@@ -96,16 +96,24 @@ for obj in bpy.data.objects:
         corners = np.array([tuple(obj.matrix_world @ v.co) for v in obj.data.vertices])
         out["good"]["supports"].append({"name": obj.name, "low": corners.min(axis=0).tolist(),
                                         "high": corners.max(axis=0).tolist()})
-levels, pelvis_xy = [], []
+# resting: a foot point on the person's level, by the rule the blocks are built with
+levels, pelvis_xy, resting = [], [], []
+height, turn = module("genhmr_blender.rig.build").scene_placement(res)
+rule = supports.SupportConfig()
 for p, rig in enumerate(rigs):
     on = np.flatnonzero(res.valid[p])
     levels.append([float(res.support_height[p, f]) for f in on])
+    feet = scene_space.camera_to_world(res.keypoints3d[p][:, list(contacts.CONTACT_INDEX)],
+                                       height, turn)
+    on_level = np.abs(feet[..., 2] - res.support_height[p][:, None]) <= rule.near_level
+    rests = ((res.foot_contact[p] >= rule.contact) & on_level).any(axis=1)
+    resting.append([bool(rests[f]) for f in on])
     xy = []
     for f in on:
         scene.frame_set(int(res.frame_indices[f]) + 1)
         xy.append(list((rig.matrix_world @ rig.pose.bones["pelvis"].head)[:2]))
     pelvis_xy.append(xy)
-out["good"].update(levels=levels, pelvis_xy=pelvis_xy)
+out["good"].update(levels=levels, pelvis_xy=pelvis_xy, resting=resting)
 
 # A corrupt video through the same path: a clear error, nothing added or changed.
 scene.genhmr.source = "FILE"
