@@ -117,8 +117,18 @@ def solved_bodies(result: JobResult, tracks: Any) -> Bodies:
 def stage1_bodies(folder: Path, tracks: Any, result: JobResult, generative: tuple[Any, Any],
                   body: Any) -> Bodies:
     """Stage 1's samples posed without refinement, person by person over their span."""
-    from genhmr.generative import observations, refine_track
     from genhmr.models.refinement import RefinementConfig
+
+    return refined_from_stage1(folder, tracks, result, generative, body,
+                               RefinementConfig(steps=0))
+
+
+def refined_from_stage1(folder: Path, tracks: Any, result: JobResult,
+                        generative: tuple[Any, Any], body: Any, config: Any) -> Bodies:
+    """The stage 1 a job kept (``stage1.npz``), refined again with ``config`` (a
+    ``RefinementConfig``; 0 steps: stage 1 as it was) through the product's per-track path,
+    person by person over their span: settings compared on the same samples."""
+    from genhmr.generative import observations, refine_track
 
     frames_K = result.intrinsics()  # (F, 3, 3)
     keypoints = np.zeros_like(np.asarray(result.keypoints3d, dtype=np.float64))
@@ -128,8 +138,7 @@ def stage1_bodies(folder: Path, tracks: Any, result: JobResult, generative: tupl
         K = frames_K[span]
         obs = observations(tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
                            tracks.valid[p, span], K)
-        fit, _ = refine_track(generative[1], body, person.stage1, obs, K,
-                              RefinementConfig(steps=0))
+        fit, _ = refine_track(generative[1], body, person.stage1, obs, K, config)
         keypoints[p, span] = fit.keypoints3d
         valid[p, span] = tracks.valid[p, span]
     return Bodies(keypoints=keypoints, valid=valid, placed=True, hips_px=detected_hips(tracks))

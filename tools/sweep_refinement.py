@@ -25,18 +25,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "backend")]
 
 from genhmr import job_store  # noqa: E402
-from genhmr.generative import observations, refine_track  # noqa: E402
 from genhmr.models.refinement import RefinementConfig  # noqa: E402
 from genhmr.rerun import job_options  # noqa: E402
 
 from benchmarks import pose2sim_3d  # noqa: E402
-from benchmarks.methods import Bodies, detected_hips, load_models, mediapipe_bodies  # noqa: E402
+from benchmarks.methods import (  # noqa: E402
+    Bodies,
+    load_models,
+    mediapipe_bodies,
+    refined_from_stage1,
+)
 from benchmarks.report import summarise  # noqa: E402
 from genhmr_core.result_format import load_result  # noqa: E402
 
@@ -59,22 +61,10 @@ def refined_bodies(folder: Path, models: tuple[Any, tuple[Any, Any]],
                    overrides: dict[str, Any]) -> Bodies:
     """Every person of a job refined again from its kept stage 1 with ``overrides``."""
     body, generative = models
-    tracks = job_store.load_tracks(folder)
-    solve = load_result(folder / job_store.SOLVE_FILE)
-    frames_K = solve.intrinsics()
-    steps = job_options(folder).refine_steps
-    config = RefinementConfig(**{"steps": steps, **overrides})
-    keypoints = np.zeros_like(np.asarray(solve.keypoints3d, dtype=np.float64))
-    valid = np.zeros_like(np.asarray(solve.valid, dtype=bool))
-    for p, person in enumerate(job_store.load_stage1(folder)):
-        span = slice(*person.span)
-        K = frames_K[span]
-        obs = observations(tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
-                           tracks.valid[p, span], K)
-        fit, _ = refine_track(generative[1], body, person.stage1, obs, K, config)
-        keypoints[p, span] = fit.keypoints3d
-        valid[p, span] = tracks.valid[p, span]
-    return Bodies(keypoints=keypoints, valid=valid, placed=True, hips_px=detected_hips(tracks))
+    config = RefinementConfig(**{"steps": job_options(folder).refine_steps, **overrides})
+    return refined_from_stage1(folder, job_store.load_tracks(folder),
+                               load_result(folder / job_store.SOLVE_FILE), generative, body,
+                               config)
 
 
 def main() -> None:
