@@ -17,6 +17,7 @@ try:
         gaps,
         ground,
         job_revisions,
+        limb_ik,
         protocol,
         result_format,
         retarget,
@@ -33,6 +34,7 @@ except ImportError:  # imported as a top-level package (tests, tools)
         gaps,
         ground,
         job_revisions,
+        limb_ik,
         protocol,
         result_format,
         retarget,
@@ -42,5 +44,5 @@ except ImportError:  # imported as a top-level package (tests, tools)
     )
 
 __all__ = ["alternatives", "body_mesh", "confidence", "contacts", "gaps", "ground",
-           "job_revisions", "protocol", "result_format", "retarget", "scene_space", "skeleton",
-           "supports"]
+           "job_revisions", "limb_ik", "protocol", "result_format", "retarget", "scene_space",
+           "skeleton", "supports"]

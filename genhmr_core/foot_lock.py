@@ -36,6 +36,7 @@ import numpy as np
 from .contacts import CONTACT_INDEX, support_heights
 from .ground import Ground
 from .keypoints import keypoint_attachments
+from .limb_ik import two_bone_ik
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from .skeleton import JOINT_INDEX, NUM_BODY_JOINTS, NUM_JOINTS, PARENTS
 from .temporal import gaussian_smooth
@@ -109,27 +110,6 @@ def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if s < 1e-12:
         return np.eye(3)  # parallel (an exactly opposite bone does not occur in a leg solve)
     return axis_angle_to_matrix(axis / s * np.arctan2(s, c))
-
-
-def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """New knee and ankle positions with the ankle as close to ``target`` as the bone lengths
-    allow: hip fixed, thigh and shin lengths kept, the knee on the same side of the hip-ankle
-    line as before (its bending plane)."""
-    thigh, shin = np.linalg.norm(knee - hip), np.linalg.norm(ankle - knee)
-    reach = target - hip
-    distance = float(np.clip(np.linalg.norm(reach), abs(thigh - shin) + 1e-6,
-                             thigh + shin - 1e-6))
-    u = reach / max(np.linalg.norm(reach), 1e-9)
-    bend = (knee - hip) - ((knee - hip) @ u) * u  # the knee's offset from the line, today
-    if np.linalg.norm(bend) < 1e-9:  # a straight leg: bend forward of the old line
-        bend = np.cross(u, np.cross(ankle - hip, u)) if np.linalg.norm(
-            np.cross(ankle - hip, u)) > 1e-9 else np.array([0.0, 0.0, -1.0])
-    v = bend / max(np.linalg.norm(bend), 1e-12)
-    cos_hip = (thigh**2 + distance**2 - shin**2) / (2.0 * thigh * distance)
-    angle = np.arccos(np.clip(cos_hip, -1.0, 1.0))
-    new_knee = hip + thigh * (np.cos(angle) * u + np.sin(angle) * v)
-    return new_knee, hip + distance * u
 
 
 def planted_stretches(planted: np.ndarray, min_frames: int) -> list[tuple[int, int]]:

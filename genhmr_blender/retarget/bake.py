@@ -28,7 +28,7 @@ import bpy
 import numpy as np
 from mathutils import Euler, Matrix, Vector
 
-from .._core import retarget
+from .._core import limb_ik, retarget
 from ..rig.fcurves import new_action, new_fcurve
 from ..rig.keyframes import read_channel, replace_channel
 from . import armatures
@@ -212,7 +212,7 @@ def _pin_foot(poser: _Poser, leg: tuple[str, str, str], goal_weight: float,
     if np.linalg.norm(pin - heads[foot]) > MAX_PIN_SHIFT * leg_length:
         return False
     goal = heads[foot] + goal_weight * (pin - heads[foot])
-    knee, ankle = retarget.motion.two_bone_ik(heads[thigh], heads[shin], heads[foot], goal)
+    knee, ankle = limb_ik.two_bone_ik(heads[thigh], heads[shin], heads[foot], goal)
     rots = armatures.pose_rotations(poser.target, [thigh, shin])
     turn_thigh = retarget.motion.swing(heads[shin] - heads[thigh], knee - heads[thigh])
     carried = turn_thigh @ (heads[foot] - heads[shin])

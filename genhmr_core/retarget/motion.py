@@ -246,26 +246,3 @@ def stretch_starts(planted: np.ndarray) -> np.ndarray:
     return out
 
 
-def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, goal: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """New knee and ankle positions that put the ankle on ``goal`` (as near as the leg
-    reaches) with the thigh and shin lengths kept and the knee bending the way it bends now."""
-    hip, knee, ankle, goal = (np.asarray(v, dtype=np.float64) for v in (hip, knee, ankle, goal))
-    a = float(np.linalg.norm(knee - hip))
-    b = float(np.linalg.norm(ankle - knee))
-    reach = goal - hip
-    dist = float(np.linalg.norm(reach))
-    if dist < 1e-9 or a < 1e-9 or b < 1e-9:
-        return knee, ankle
-    u = reach / dist
-    dist = float(np.clip(dist, abs(a - b) + 1e-6, a + b - 1e-6))
-    side = (knee - hip) - np.dot(knee - hip, u) * u  # where the knee points now, across u
-    if np.linalg.norm(side) < 1e-9:  # a straight leg: bend forward of the current plane
-        side = np.cross(np.cross(u, ankle - hip), u)
-        if np.linalg.norm(side) < 1e-9:
-            return knee, hip + dist * u
-    v = side / np.linalg.norm(side)
-    cos_hip = (a * a + dist * dist - b * b) / (2 * a * dist)
-    sin_hip = np.sqrt(max(0.0, 1.0 - cos_hip * cos_hip))
-    new_knee = hip + a * (cos_hip * u + sin_hip * v)
-    return new_knee, hip + dist * u

@@ -12,9 +12,9 @@ from genhmr_core.foot_lock import (
     forward_kinematics,
     lock_feet,
     planted_stretches,
-    two_bone_ik,
 )
 from genhmr_core.keypoints import keypoint_attachments
+from genhmr_core.limb_ik import two_bone_ik
 from genhmr_core.rotations import axis_angle_to_matrix
 from genhmr_core.skeleton import JOINT_INDEX, NUM_BODY_JOINTS, builtin_rest_joints
 

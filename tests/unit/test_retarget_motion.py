@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from genhmr_core import rotations, skeleton
+from genhmr_core.limb_ik import two_bone_ik
 from genhmr_core.retarget import motion, source
 from genhmr_core.retarget.mapping import SOURCE_JOINTS
 from genhmr_core.retarget.motion import RootMode, Skeleton
@@ -127,7 +128,7 @@ def test_planted_stretches_ease_out_only_into_free_frames() -> None:
 def test_two_bone_ik_reaches_keeps_lengths_and_the_knee_side() -> None:
     hip, knee, ankle = np.array([0, 0, 1.0]), np.array([0, -0.1, 0.55]), np.array([0, 0, 0.1])
     for goal in (np.array([0.05, 0.02, 0.2]), np.array([0.0, 0.1, 0.15])):
-        new_knee, new_ankle = motion.two_bone_ik(hip, knee, ankle, goal)
+        new_knee, new_ankle = two_bone_ik(hip, knee, ankle, goal)
         assert new_ankle == pytest.approx(goal, abs=1e-9)
         assert np.linalg.norm(new_knee - hip) == pytest.approx(np.linalg.norm(knee - hip))
         assert np.linalg.norm(new_ankle - new_knee) == pytest.approx(
@@ -135,7 +136,7 @@ def test_two_bone_ik_reaches_keeps_lengths_and_the_knee_side() -> None:
         assert new_knee[1] < -0.05  # still bent forward (-Y), not flipped backwards
     # Out of reach: the leg straightens towards the goal, lengths kept.
     far = np.array([0.0, 0.0, -1.0])
-    new_knee, new_ankle = motion.two_bone_ik(hip, knee, ankle, far)
+    new_knee, new_ankle = two_bone_ik(hip, knee, ankle, far)
     reach = np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee)
     assert np.linalg.norm(new_ankle - hip) == pytest.approx(reach, abs=1e-5)
     assert new_ankle[2] < 0.1
