@@ -65,7 +65,7 @@ from .landmark_model import (
 from .masking import MaskSettings, others_mask, paint
 from .mediapipe_detector import PersonDetection, torso_score
 from .person_boxes import PersonBoxDetector, TilingMode
-from .tiling import keypoint_overlap
+from .tiling import keypoint_overlap, merge_duplicates
 
 # shoulders, elbows, wrists, hips, knees, ankles: what tells two overlapping bodies apart
 BODY_POINTS = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
@@ -355,25 +355,10 @@ def _keep_distinct(boxes: np.ndarray, rank: np.ndarray, keypoints: np.ndarray,
     behind the other's (Pose2Sim cam03) while the bodies are two, and a pose that had slid onto
     the other person would have found it painted over. Box containment is never a reason: the
     person behind someone has a box inside theirs."""
-    iou = box_iou(boxes, boxes)
-    keep: list[int] = []
-    for i in np.argsort(-np.asarray(rank), kind="stable"):
-        if not any(iou[i, k] >= iou_threshold
-                   or _same_person(keypoints[i], keypoints[k], masked[i] and masked[k],
-                                   keypoint_threshold) for k in keep):
-            keep.append(int(i))
-            if len(keep) >= max_keep:
-                break
-    return keep
-
-
-def _same_person(a: np.ndarray, b: np.ndarray, bodies_only: bool,
-                 threshold: float = 0.5) -> bool:
-    """Whether two poses (33, 3) coincide (:func:`keypoint_overlap` >= ``threshold``), on the
-    body keypoints alone when ``bodies_only``."""
-    if bodies_only:
-        a, b = a[BODY_POINTS], b[BODY_POINTS]
-    return keypoint_overlap(a, b) >= threshold
+    return merge_duplicates(
+        boxes, rank, keypoints, iou_threshold=iou_threshold, containment_threshold=2.0,
+        keypoint_threshold=keypoint_threshold, max_keep=max_keep,
+        compared_keypoints=lambda i, k: BODY_POINTS if masked[i] and masked[k] else None)
 
 
 def _person(result: LandmarkResult, box: np.ndarray, score: float,

@@ -14,6 +14,7 @@ overlaps a kept one (IoU) or whose confident keypoints land on a kept one's keyp
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -103,6 +104,13 @@ def keypoint_overlap(
     return float(np.mean(dist <= radius * scale))
 
 
+def _pair_overlap(keypoints: np.ndarray, i: int, k: int,
+                  compared: Callable[[int, int], Sequence[int] | None] | None) -> float:
+    rows = None if compared is None else compared(i, k)
+    a, b = keypoints[i], keypoints[k]
+    return keypoint_overlap(a, b) if rows is None else keypoint_overlap(a[rows], b[rows])
+
+
 def merge_duplicates(
     boxes: np.ndarray,
     scores: np.ndarray,
@@ -112,14 +120,16 @@ def merge_duplicates(
     keypoint_threshold: float = 0.5,
     containment_threshold: float = 0.55,
     max_keep: int | None = None,
+    compared_keypoints: Callable[[int, int], Sequence[int] | None] | None = None,
 ) -> list[int]:
     """Greedy NMS: indices of the candidates to keep, best score first.
 
     A candidate is a duplicate of a kept one when their boxes have IoU >= ``iou_threshold``, or
     when their intersection covers ``containment_threshold`` of the smaller box (a phantom pose
-    the model hallucinates over a real person: a different shape, so a low IoU), or, given
-    ``keypoints`` (N, K, 3), when at least ``keypoint_threshold`` of their shared confident
-    keypoints coincide (see :func:`keypoint_overlap`)."""
+    the model hallucinates over a real person: a different shape, so a low IoU; above 1: never),
+    or, given ``keypoints`` (N, K, 3), when at least ``keypoint_threshold`` of their shared
+    confident keypoints coincide (see :func:`keypoint_overlap`): of the rows
+    ``compared_keypoints(i, k)`` names for the pair, or all of them (None)."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(boxes) != len(scores):
@@ -133,7 +143,7 @@ def merge_duplicates(
         for k in keep:
             if iou[i, k] >= iou_threshold or containment[i, k] >= containment_threshold or (
                 keypoints is not None
-                and keypoint_overlap(keypoints[i], keypoints[k]) >= keypoint_threshold
+                and _pair_overlap(keypoints, i, k, compared_keypoints) >= keypoint_threshold
             ):
                 duplicate = True
                 break
