@@ -23,13 +23,13 @@ def remove_whole(folder: str | os.PathLike[str], hide_in: str | os.PathLike[str]
 
     The hidden copy is made in ``hide_in`` (on ``folder``'s file system; a job folder, where
     the code that owns ``hidden_prefix`` sweeps crash leftovers) as ``<hidden_prefix>…``. Best
-    effort after the rename: a file that cannot be deleted stays in the hidden copy, never in
-    ``folder``.
+    effort: a folder that cannot be renamed stays whole where it is, and a file that cannot be
+    deleted stays in the hidden copy, never in ``folder``.
     """
     folder = Path(folder)
     if not folder.exists():
         return
     gone = Path(tempfile.mkdtemp(dir=hide_in, prefix=hidden_prefix))
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):
         os.replace(folder, gone / folder.name)
     shutil.rmtree(gone, ignore_errors=True)

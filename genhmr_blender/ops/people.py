@@ -88,9 +88,7 @@ class _PersonEdit(OnPersonJob):
             self.report({"ERROR"}, f"GenHMR: {exc}")
             return {"CANCELLED"}
         if reason is not None:
-            runtime.status = message
-            self.report({"INFO"}, f"GenHMR: {message}")
-            return {"FINISHED"}
+            return self._succeeded(context, message)
         if modal and self._interactive(context):
             return self._run_modal(context)
         return super().execute(context)
@@ -155,9 +153,7 @@ class _PersonEdit(OnPersonJob):
             return {"CANCELLED"}
         rerange.set_job_revision(self._collection, state.revision)
         context.scene.frame_set(context.scene.frame_current)
-        context.window_manager.genhmr.status = message
-        self.report({"INFO"}, f"GenHMR: {message}")
-        return {"FINISHED"}
+        return self._succeeded(context, message)
 
 
 def _track(rig: bpy.types.Object) -> int:
