@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 from genhmr.camera import project as camera_project
-from genhmr.synthetic import cameras, noise
+from genhmr.synthetic import cameras, noise, noise_persistence
 from genhmr.synthetic.cameras import CameraConfig, sample_camera
 
 from genhmr_core.keypoints import KEYPOINT_INDEX, NUM_KEYPOINTS
@@ -319,6 +319,97 @@ def test_committed_model_is_plausible():
     assert 0.0 <= m.frame_miss_rate < 0.5
     assert 0.5 < m.world_scale < 1.5
     assert m.world_frame in ("camera", "ray")
+
+
+# --------------------------------------------------------------------------------------------
+# Persistence: errors that hold for seconds (noise._ar1_mixed, noise_persistence)
+
+FPS = 60.0
+SLOW_3S = float(np.exp(-1 / (3.0 * FPS)))  # a slow part with a 3 s 1/e time, per 60 fps frame
+
+
+def _series_frames(sequences: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.repeat(np.arange(sequences), frames), np.tile(np.arange(frames), sequences)
+
+
+def test_mixed_noise_without_a_slow_share_is_the_plain_ar1():
+    """A model fitted before persistence existed draws exactly what it drew before."""
+    a = noise._ar1(np.random.default_rng(4), (3, 50, 25, 2), 0.8)
+    b = noise._ar1_mixed(np.random.default_rng(4), (3, 50, 25, 2), 0.8, 0.99, 0.0)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_mixed_noise_has_the_two_timescale_autocorrelation_and_the_fit_recovers_it():
+    rng = np.random.default_rng(5)
+    sequences, frames = 300, 120
+    draws = {"half slow": (0.7, 0.5), "mostly fast": (0.9, 0.15)}
+    acfs = {}
+    for name, (fast, share) in draws.items():
+        x = noise._ar1_mixed(rng, (sequences, frames, 4), fast, SLOW_3S, share)
+        assert x.std() == pytest.approx(1.0, abs=0.05)  # the mixture keeps unit variance
+        seq, frame = _series_frames(sequences, frames)
+        acfs[name] = noise_persistence.autocorrelation(x.reshape(-1, 4), seq, frame)
+        expected = noise_persistence.TwoTimescales(fast, SLOW_3S, share, 0.0).curve(
+            np.asarray(noise_persistence.LAGS))
+        np.testing.assert_allclose(acfs[name], expected, atol=0.05)
+    fits = noise_persistence.fit_two_timescales(acfs, noise_persistence.LAGS, FPS)
+    for name, (fast, share) in draws.items():
+        assert fits[name].share == pytest.approx(share, abs=0.1)
+        assert fits[name].fast == pytest.approx(fast, abs=0.05)
+        assert fits[name].slow == fits["half slow"].slow  # one slow time for all
+    slow_seconds = -1 / np.log(fits["half slow"].slow) / FPS
+    assert 1.5 <= slow_seconds <= 10.0
+
+
+def test_residual_series_measure_the_persistence_apply_draws(rest_keypoints):
+    """Landmarks drawn with a slow share, measured back through the real-footage path (each
+    frame's similarity to the truth, the height law), persist where plain AR(1) ones do not."""
+    X, K, size, height, frames = _scene(rest_keypoints, 40, 60, seed=6)
+    measured = {}
+    for share in (0.0, 0.6):
+        model = noise.NoiseModel(world_std=np.full((NUM_KEYPOINTS, 3), 0.03), world_rho=0.5,
+                                 world_frame="ray", world_rot_std=4.0, world_scale_std=0.05,
+                                 slow_rho=float(np.exp(-1 / 90)), world_slow_share=share,
+                                 world_rot_slow_share=share)
+        obs = model.apply(X, K, np.random.default_rng(7), image_size=size, body_height=height,
+                          frames=frames, dt=1 / 30)
+        pairs = noise.Pairs.from_observation(obs, X, K, size, height, frames, dt=1 / 30)
+        series = noise_persistence.residual_series(pairs)
+        frame = np.round(pairs.time * 30).astype(int)
+        measured[share] = {name: noise_persistence.autocorrelation(
+            series[name], pairs.sequence, frame, (15,))[0]
+            for name in ("world", "world_rotation")}
+    for name in ("world", "world_rotation"):
+        assert measured[0.0][name] < 0.1  # 0.5 s at 0.5 per frame: gone
+        assert measured[0.6][name] > 0.35  # about 0.6 * 0.85 held
+
+
+def test_with_persistence_takes_the_world_time_structure_and_keeps_the_sizes():
+    shipped = noise.NoiseModel.load()
+    fits = {name: noise_persistence.TwoTimescales(fast=0.9, slow=0.999, share=share, rms=0.0)
+            for name, share in (("2d", 0.5), ("world", 0.2), ("world_rotation", 0.4),
+                                ("world_scale", 0.1))}
+    out = noise_persistence.with_persistence(shipped, fits, 1 / 60, {"command": "test"})
+    assert out.world_rho == pytest.approx(0.9 ** 2, rel=1e-4)  # per 1/60 s -> per 1/30 s
+    assert out.slow_rho == pytest.approx(0.999 ** 2, rel=1e-4)
+    assert (out.world_slow_share, out.world_rot_slow_share, out.world_scale_slow_share) == (
+        0.2, 0.4, 0.1)
+    assert (out.rho, out.slow_share) == (shipped.rho, shipped.slow_share)  # 2D not taken
+    np.testing.assert_array_equal(out.world_std, shipped.world_std)
+    assert out.world_rot_std == shipped.world_rot_std
+    assert out.provenance["persistence"]["command"] == "test"
+    assert shipped.provenance["persistence"]["command"] != "test"  # the input is unchanged
+    # The renders' own correlation stays on record through refits.
+    assert out.provenance["persistence"]["replaced"] == shipped.provenance["persistence"][
+        "replaced"]
+
+
+def test_committed_model_persists_as_measured_on_real_footage():
+    m = noise.NoiseModel.load()
+    record = m.provenance["persistence"]
+    assert record["pairs"] >= 200
+    assert 0.05 < m.world_slow_share < 0.9 and 0.0 <= m.world_rot_slow_share < 0.9
+    assert m.slow_rho > m.world_rho  # the slow part is slower
 
 
 # --------------------------------------------------------------------------------------------

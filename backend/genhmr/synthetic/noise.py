@@ -17,7 +17,8 @@ The model, per keypoint k (our 25, ``genhmr_core.keypoints.KEYPOINT_NAMES``):
   scale is the body height in pixels at the hips' depth (``f * body_height / z``: independent
   of pose and view). Jitter is ``low_conf_scale`` times larger where visibility < 0.5, and with
   probability ``outlier_rate[k]`` a point is an outlier ~ N(0, ``outlier_scale``). Over time it
-  is AR(1) with lag-1 correlation ``rho`` per ``rho_dt`` seconds.
+  is AR(1) with lag-1 correlation ``rho`` per ``rho_dt`` seconds, plus (``slow_share`` of
+  the variance) a slow AR(1) with ``slow_rho``: an offset that holds for seconds.
 * **Visibility**: logit(visibility) = ``vis_coef[k] . (1, facing, side, outside)`` + N(0,
   ``vis_std[k]``), AR(1) with ``vis_rho``: *facing* is how much the body part's front faces
   the camera, *side* how much its own side (left part: the body's left) does, *outside* is 1
@@ -31,7 +32,13 @@ The model, per keypoint k (our 25, ``genhmr_core.keypoints.KEYPOINT_NAMES``):
   hips) with a random rotation of ``world_rot_std`` degrees per axis, scaled by
   ``world_scale * (body_height / reference_height) ** world_scale_exponent`` (MediaPipe
   assumes an average body: exponent -1 means it always reports the same size), with log-normal
-  scale noise ``world_scale_std`` and per-axis noise ``world_std[k]`` (metres; z = depth).
+  scale noise ``world_scale_std`` and per-axis noise ``world_std[k]`` (metres; z = depth), all
+  three over time like the 2D jitter (``world_rho``; slow shares ``world_rot_slow_share``,
+  ``world_scale_slow_share``, ``world_slow_share``).
+
+The sizes of every error are fitted on renders (:func:`fit`); how long they persist, on real
+footage (``genhmr.synthetic.noise_persistence``: renders come in 4-frame sequences, too short to
+see an offset that holds for seconds).
 """
 
 from __future__ import annotations
@@ -183,6 +190,21 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float, time_axis
     return np.moveaxis(noise, 0, time_axis)
 
 
+def _ar1_mixed(rng: np.random.Generator, shape: tuple[int, ...], rho: float, slow_rho: float,
+               slow_share: float, time_axis: int = 1) -> np.ndarray:
+    """Standard normal noise over time: a fast AR(1) (``rho``) plus, with ``slow_share`` of the
+    variance, a slow one (``slow_rho``). Why two: on real footage MediaPipe's errors have both a
+    frame-to-frame jitter and an offset that holds for seconds (its idea of a person's size,
+    lean and depth); one AR(1) fitted on the jitter lets a model average the offset away, which
+    it cannot do on real footage (docs/synthetic.md, "Persistence on real footage"). With no
+    slow share it draws exactly what ``_ar1`` draws."""
+    fast = _ar1(rng, shape, rho, time_axis)
+    if slow_share <= 0:
+        return fast
+    slow = _ar1(rng, shape, slow_rho, time_axis)
+    return np.sqrt(1.0 - slow_share) * fast + np.sqrt(slow_share) * slow
+
+
 def _hip_mid(points: np.ndarray) -> np.ndarray:
     return 0.5 * (points[..., LEFT_HIP, :] + points[..., RIGHT_HIP, :])
 
@@ -236,6 +258,14 @@ class NoiseModel:
     world_frame: str = "camera"
     world_rot_std: float = 0.0  # degrees per axis
     world_rho: float = 0.0
+    # Persistence (``_ar1_mixed``): the share of each error's variance that drifts slowly,
+    # with lag-1 correlation ``slow_rho`` per ``rho_dt``; fitted on real footage
+    # (``noise_persistence``), zero in a model fitted on renders of 4-frame sequences alone.
+    slow_rho: float = 0.0
+    slow_share: float = 0.0  # the 2D keypoints'
+    world_slow_share: float = 0.0  # the world landmarks' per-point noise
+    world_rot_slow_share: float = 0.0  # the world frame's rotation
+    world_scale_slow_share: float = 0.0  # the world landmarks' scale
     reference_height: float = REFERENCE_HEIGHT
     provenance: dict = dataclasses.field(default_factory=dict)
 
@@ -317,13 +347,15 @@ class NoiseModel:
         vis = 1.0 / (1.0 + np.exp(-logit))
 
         sigma = self.jitter * np.where(vis < 0.5, self.low_conf_scale, 1.0)[..., None]
-        err = _ar1(rng, (B, T, NUM_KEYPOINTS, 2), rho_at(self.rho)) * sigma
+        slow = rho_at(self.slow_rho)
+        err = _ar1_mixed(rng, (B, T, NUM_KEYPOINTS, 2), rho_at(self.rho), slow,
+                         self.slow_share) * sigma
         outlier = rng.random((B, T, NUM_KEYPOINTS)) < self.outlier_rate
         err = np.where(outlier[..., None], rng.standard_normal(err.shape) * self.outlier_scale,
                        err)
         uv = uv + err * scale
 
-        world = self._world(x, F, height, rng, rho_at(self.world_rho))
+        world = self._world(x, F, height, rng, rho_at(self.world_rho), slow)
 
         # Left/right confusions relabel everything the detector reports for that frame.
         perm = np.broadcast_to(np.arange(NUM_KEYPOINTS), (B, T, NUM_KEYPOINTS)).copy()
@@ -348,18 +380,21 @@ class NoiseModel:
             person_scale_px=scale[..., 0, 0].reshape(lead))
 
     def _world(self, x: np.ndarray, F: np.ndarray, height: np.ndarray,
-               rng: np.random.Generator, rho: float) -> np.ndarray:
+               rng: np.random.Generator, rho: float, slow_rho: float = 0.0) -> np.ndarray:
         B, T = x.shape[:2]
         pts = x + (F @ self.world_bias[:, :, None])[..., 0]
         centred = pts - _hip_mid(pts)[..., None, :]
-        rot = _rotvec_to_matrix(np.radians(self.world_rot_std) * _ar1(rng, (B, T, 3), rho))
+        rot = _rotvec_to_matrix(np.radians(self.world_rot_std) * _ar1_mixed(
+            rng, (B, T, 3), rho, slow_rho, self.world_rot_slow_share))
         if self.world_frame == "ray":
             rot = rot @ ray_rotation(_hip_mid(x))
         log_scale = (np.log(self.world_scale)
                      + self.world_scale_exponent * np.log(height / self.reference_height)
-                     + self.world_scale_std * _ar1(rng, (B, T), rho))
+                     + self.world_scale_std * _ar1_mixed(rng, (B, T), rho, slow_rho,
+                                                         self.world_scale_slow_share))
         world = np.exp(log_scale)[..., None, None] * (centred @ np.swapaxes(rot, -1, -2))
-        return world + _ar1(rng, (B, T, NUM_KEYPOINTS, 3), rho) * self.world_std
+        return world + _ar1_mixed(rng, (B, T, NUM_KEYPOINTS, 3), rho, slow_rho,
+                                  self.world_slow_share) * self.world_std
 
 
 # --------------------------------------------------------------------------------------------
