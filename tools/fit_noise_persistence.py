@@ -12,7 +12,8 @@ slow AR(1) (``genhmr.synthetic.noise_persistence``). The table compares the meas
 shipped noise model's curve and the fitted one. ``--write`` puts the world landmarks' fitted
 time structure (not their sizes, which stay fitted on renders; not the 2D keypoints', whose
 truth is triangulated from them: ``noise_persistence.with_persistence``) into
-``backend/genhmr/synthetic/mediapipe_noise.json`` with this command in its provenance. Why and
+``backend/genhmr/synthetic/mediapipe_noise.json`` with this command in its provenance (the
+shipped file does not carry it: a model trained on it did no better on real footage). Why, and
 what it changed: docs/synthetic.md, "Persistence on real footage".
 """
 

@@ -36,9 +36,10 @@ The model, per keypoint k (our 25, ``genhmr_core.keypoints.KEYPOINT_NAMES``):
   three over time like the 2D jitter (``world_rho``; slow shares ``world_rot_slow_share``,
   ``world_scale_slow_share``, ``world_slow_share``).
 
-The sizes of every error are fitted on renders (:func:`fit`); how long they persist, on real
-footage (``genhmr.synthetic.noise_persistence``: renders come in 4-frame sequences, too short to
-see an offset that holds for seconds).
+The sizes of every error are fitted on renders (:func:`fit`). How long the world landmarks'
+errors persist can be fitted on real footage (``genhmr.synthetic.noise_persistence``: renders
+come in 4-frame sequences, too short to see an offset that holds for seconds); the shipped
+model does not carry that yet (docs/synthetic.md, "Persistence on real footage").
 """
 
 from __future__ import annotations
@@ -260,7 +261,8 @@ class NoiseModel:
     world_rho: float = 0.0
     # Persistence (``_ar1_mixed``): the share of each error's variance that drifts slowly,
     # with lag-1 correlation ``slow_rho`` per ``rho_dt``; fitted on real footage
-    # (``noise_persistence``), zero in a model fitted on renders of 4-frame sequences alone.
+    # (``noise_persistence``), zero in a model fitted on renders of 4-frame sequences alone
+    # (the shipped one).
     slow_rho: float = 0.0
     slow_share: float = 0.0  # the 2D keypoints'
     world_slow_share: float = 0.0  # the world landmarks' per-point noise
