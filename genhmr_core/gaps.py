@@ -50,6 +50,15 @@ def gap_ends(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a, b, np.clip(weight, 0.0, 1.0)
 
 
+def nearest_seen(valid: np.ndarray) -> np.ndarray:
+    """(F,) for every frame the nearest seen frame (the earlier one on a tie). Through
+    :func:`gap_ends`, so O(F log F): the distance matrix of every frame to every seen one took
+    0.8 GB for a 10,000-frame track."""
+    frames = np.arange(len(valid))
+    before, after, _ = gap_ends(valid)
+    return np.where(frames - before <= after - frames, before, after)
+
+
 def interpolate_missed(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """``values`` (F, ...) with the frames where ``valid`` is False replaced by the straight
     line between the seen frames on either side (held flat before the first and after the last

@@ -15,6 +15,7 @@ unambiguous.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ from genhmr.models.masked_transformer import PoseCondition, load_masked_transfor
 from genhmr.models.refinement import (
     RefinementConfig,
     RefinementInput,
+    RefinementResult,
     keypoint_rig,
+    loss_scale,
     pose_keypoints,
     refine,
 )
@@ -40,7 +43,12 @@ from genhmr.synthetic.conditioning import (
     crop_camera_to_translation,
     observation_inputs,
 )
-from genhmr_core.gaps import gap_ends, interpolate_missed, interpolate_missed_rotations
+from genhmr_core.gaps import (
+    gap_ends,
+    interpolate_missed,
+    interpolate_missed_rotations,
+    nearest_seen,
+)
 from genhmr_core.protocol import DEFAULT_KEYPOINT_CONFIDENCE
 from genhmr_core.rotations import matrix_to_axis_angle
 from genhmr_core.skeleton import NUM_BODY_JOINTS
@@ -231,8 +239,7 @@ def sample_track(model: Any, tokenizer: Any, body: Any, betas_fixed: np.ndarray 
     F = obs.valid.shape[0]
     if not obs.valid.any():
         raise ValueError("the track has no detected frame")
-    seen = np.flatnonzero(obs.valid)
-    nearest = seen[np.abs(np.arange(F)[:, None] - seen[None]).argmin(1)]
+    nearest = nearest_seen(obs.valid)
     inputs, cond = _conditions(obs, K, nearest, model.config.window, window_stride(fps))
     if cfg.select not in ("likelihood", "reprojection", "temporal"):
         raise ValueError(f"unknown hypothesis selection {cfg.select!r}")
@@ -486,10 +493,9 @@ def sample_range(model: Any, tokenizer: Any, body: Any, obs: Observations, K: np
 
     F = obs.valid.shape[0]
     window = range(F)[frames]
-    seen = np.flatnonzero(obs.valid)
-    if not len(seen):
+    if not obs.valid.any():
         raise ValueError("the track has no detected frame")
-    nearest = seen[np.abs(np.arange(F)[:, None] - seen[None]).argmin(1)]
+    nearest = nearest_seen(obs.valid)
     _, cond = _conditions(obs, K, nearest, model.config.window, window_stride(fps))
     part = PoseCondition(**{k: v[window.start:window.stop] for k, v in vars(cond).items()})
     n, N, C = len(window), model.num_tokens, tokenizer.codebook_size
@@ -515,6 +521,62 @@ def sample_range(model: Any, tokenizer: Any, body: Any, obs: Observations, K: np
                         global_orient=torch.stack(orients).numpy(),
                         keypoints=torch.stack(points).numpy(),
                         log_likelihood=np.asarray(likelihood))
+
+
+# Refinement optimises every frame of a track at once, and its working memory grows with the
+# frames (~0.9 MB each: the decoder's activations kept for the backward pass) and, through the
+# cache, so does its time per frame (0.8 ms per frame and step at 100 frames, 1.9 at 3,000).
+# A longer track is refined in chunks of about this many frames, each with a margin of free
+# frames on either side that it refines as context and drops, and all with the whole track's
+# loss scale: each frame then sees the same balance of terms and nearly the same neighbours as
+# in one piece, and time and memory stay linear in the frames (docs/performance.md, "Long
+# clips"). Tracks up to this length (33 s at 30 fps) are refined in one piece.
+REFINE_CHUNK = 1000
+CHUNK_MARGIN = 16  # frames refined as context on each side of a chunk, then dropped
+
+
+def refine_chunks(frames: int, chunk: int | None = None, margin: int = CHUNK_MARGIN
+                  ) -> list[tuple[int, int, int, int]]:
+    """(low, start, stop, high) of each chunk over ``frames`` (of at most ``chunk``, default
+    ``REFINE_CHUNK``): frames [low, high) are refined together, [start, stop) kept. Chunks
+    split the track evenly (none much shorter than the others)."""
+    chunk = REFINE_CHUNK if chunk is None else chunk
+    if frames <= chunk:
+        return [(0, 0, frames, frames)]
+    count = -(-frames // chunk)
+    bounds = np.linspace(0, frames, count + 1).round().astype(int).tolist()
+    return [(max(0, a - margin), a, b, min(frames, b + margin))
+            for a, b in itertools.pairwise(bounds)]
+
+
+def joined(parts: list[RefinementResult]) -> RefinementResult:
+    """One person's refinement of consecutive stretches of a track as one; the losses of each
+    step summed over the parts."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def cat(name: str) -> torch.Tensor:
+        return torch.cat([getattr(part, name) for part in parts], dim=1)
+
+    return RefinementResult(
+        logits=cat("logits"), body_pose=cat("body_pose"), global_orient=cat("global_orient"),
+        transl=cat("transl"), betas=parts[0].betas, keypoints_3d=cat("keypoints_3d"),
+        joints_3d=cat("joints_3d"), reprojection_px_before=cat("reprojection_px_before"),
+        reprojection_px_after=cat("reprojection_px_after"),
+        losses=[sum(step) for step in zip(*(part.losses for part in parts), strict=True)])
+
+
+def kept(part: RefinementResult, frames: slice) -> RefinementResult:
+    """``part`` over ``frames`` only (of its own frames)."""
+    def cut(t: torch.Tensor) -> torch.Tensor:
+        return t[:, frames]
+
+    return RefinementResult(
+        logits=cut(part.logits), body_pose=cut(part.body_pose),
+        global_orient=cut(part.global_orient), transl=cut(part.transl), betas=part.betas,
+        keypoints_3d=cut(part.keypoints_3d), joints_3d=cut(part.joints_3d),
+        reprojection_px_before=cut(part.reprojection_px_before),
+        reprojection_px_after=cut(part.reprojection_px_after), losses=part.losses)
 
 
 @solve_threads()
@@ -543,17 +605,30 @@ def refine_track(tokenizer: Any, body: Any, stage1: Stage1, obs: Observations, K
         return None if a is None else torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)[None]
 
     hold = hold or Hold()
-    result = refine(tokenizer, body, RefinementInput(
-        logits=tensor(stage1.logits[sl]), global_orient=tensor(stage1.global_orient[sl]),
-        transl=tensor(stage1.transl[sl]), betas=tensor(stage1.betas),
-        keypoints_2d=tensor(np.nan_to_num(obs.uv[sl])), confidence=tensor(conf),
-        K=K_t[None], valid=torch.as_tensor(valid)[None], landmarks_3d=tensor(obs.landmarks[sl]),
-        tracked=torch.ones(1, n, dtype=torch.bool),
-        anchor_joints=tensor(None if hold.anchor_joints is None else hold.anchor_joints[sl]),
-        anchor_weight=tensor(None if hold.anchor_weight is None else hold.anchor_weight[sl]),
-        keep_pose=tensor(None if hold.keep_pose is None else hold.keep_pose[sl]),
-        keep_mask=None if hold.keep_mask is None else torch.as_tensor(hold.keep_mask)),
-        config, should_stop)
+    chunks = refine_chunks(n)
+    scale = None if len(chunks) == 1 else loss_scale(
+        tensor(conf), tensor(valid, torch.bool), tensor(obs.landmarks[sl])
+        if config.landmarks_3d > 0 else None, config.min_confidence)
+    parts = []
+    for low, start, stop, high in chunks:
+        rows = slice(sl.start + low, sl.start + high)
+
+        def held(a: np.ndarray | None, rows: slice = rows) -> torch.Tensor | None:
+            return None if a is None else tensor(a[rows])
+
+        part = refine(tokenizer, body, RefinementInput(
+            logits=tensor(stage1.logits[rows]), global_orient=tensor(stage1.global_orient[rows]),
+            transl=tensor(stage1.transl[rows]), betas=tensor(stage1.betas),
+            keypoints_2d=tensor(np.nan_to_num(obs.uv[rows])),
+            confidence=tensor(obs.confidence[rows]), K=K_t[None, low:high],
+            valid=torch.as_tensor(obs.valid[rows])[None], landmarks_3d=held(obs.landmarks),
+            tracked=torch.ones(1, high - low, dtype=torch.bool),
+            anchor_joints=held(hold.anchor_joints), anchor_weight=held(hold.anchor_weight),
+            keep_pose=held(hold.keep_pose),
+            keep_mask=None if hold.keep_mask is None else torch.as_tensor(hold.keep_mask),
+            scale=scale), config, should_stop)
+        parts.append(kept(part, slice(start - low, stop - low)))
+    result = joined(parts)
     if gaps == "blend" and valid.any() and not valid.all():
         bridge_gaps(tokenizer, result, valid, config.temperature)
 

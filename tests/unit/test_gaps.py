@@ -11,6 +11,7 @@ from genhmr_core.gaps import (
     gap_ends,
     interpolate_missed,
     interpolate_missed_rotations,
+    nearest_seen,
     solved_frames,
     span,
 )
@@ -25,6 +26,17 @@ def test_gap_ends_name_the_seen_frames_around_each_frame():
     np.testing.assert_allclose(weight, [0, 0, 0, 0.25, 0.5, 0.75, 0, 0])
     with pytest.raises(ValueError, match="no seen frame"):
         gap_ends(np.zeros(3, bool))
+
+
+def test_nearest_seen_is_the_closest_seen_frame_the_earlier_on_a_tie():
+    assert nearest_seen(VALID).tolist() == [1, 1, 2, 2, 2, 6, 6, 6]  # frame 4: 2 and 6 tie
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # the distance-matrix definition it replaces, on random tracks
+        valid = rng.random(int(rng.integers(1, 40))) < rng.uniform(0.05, 0.9)
+        valid[rng.integers(len(valid))] = True
+        seen = np.flatnonzero(valid)
+        brute = seen[np.abs(np.arange(len(valid))[:, None] - seen[None]).argmin(1)]
+        np.testing.assert_array_equal(nearest_seen(valid), brute)
 
 
 def test_positions_follow_the_straight_line_and_seen_frames_stay():

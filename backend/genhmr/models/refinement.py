@@ -126,6 +126,38 @@ class RefinementInput:
     # ``keep_mask`` (21,) is True (an artist's hand-edited bones).
     keep_pose: Tensor | None = None
     keep_mask: Tensor | None = None
+    # The means' denominators; None = these inputs' own (:class:`LossScale`).
+    scale: LossScale | None = None
+
+
+@dataclass
+class LossScale:
+    """The denominators that turn refinement's sums into means: the data term's total keypoint
+    weight, the number of detected frames (the priors, anchors and smoothness), the landmark
+    term's total weight. By default each refinement takes its own inputs'; a long track refined
+    in chunks gives every chunk the whole track's (:func:`loss_scale`), so each frame sees the
+    same balance of terms as in one piece (Adam's steps do not depend on a constant factor
+    on the whole loss, but they do on the ratio between its terms)."""
+
+    keypoint_weight: float
+    frames: float
+    landmark_weight: float
+
+
+def loss_scale(confidence: Tensor, valid: Tensor, landmarks_3d: Tensor | None,
+               min_confidence: float) -> LossScale:
+    """:class:`LossScale` of inputs shaped as :class:`RefinementInput`'s."""
+    weight = _keypoint_weight(confidence, valid, min_confidence)
+    landmark_weight = 0.0 if landmarks_3d is None else float(
+        (weight * torch.isfinite(landmarks_3d).all(-1)).sum())
+    return LossScale(keypoint_weight=float(weight.sum()),
+                     frames=float(valid.to(torch.float32).sum()),
+                     landmark_weight=landmark_weight)
+
+
+def _keypoint_weight(confidence: Tensor, valid: Tensor, min_confidence: float) -> Tensor:
+    weight = confidence.to(torch.float32) * (confidence > min_confidence)
+    return weight * valid.to(torch.bool).unsqueeze(-1)
 
 
 @dataclass
@@ -136,6 +168,7 @@ class RefinementResult:
     transl: Tensor  # (P, F, 3)
     betas: Tensor  # (P, B)
     keypoints_3d: Tensor  # (P, F, 25, 3) camera space
+    joints_3d: Tensor  # (P, F, 22, 3) camera space
     reprojection_px_before: Tensor  # (P, F) confidence-weighted mean pixel error
     reprojection_px_after: Tensor  # (P, F)
     losses: list[float]  # total loss per step
@@ -193,8 +226,9 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     n = P * F
     dtype = torch.float32
     valid = inputs.valid.to(torch.bool)
-    weight = inputs.confidence.to(dtype) * (inputs.confidence > cfg.min_confidence)
-    weight = weight * valid.unsqueeze(-1)
+    weight = _keypoint_weight(inputs.confidence, valid, cfg.min_confidence)
+    means = inputs.scale or loss_scale(inputs.confidence, valid, inputs.landmarks_3d
+                                       if cfg.landmarks_3d > 0 else None, cfg.min_confidence)
     target = inputs.keypoints_2d.to(dtype)
     K = inputs.K.to(dtype)
     if K.ndim == 2:
@@ -227,7 +261,7 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     consecutive = (tracked[:, 2:] & tracked[:, 1:-1] & tracked[:, :-2]).to(dtype)
     depth0 = transl0[..., 2].clamp(min=0.1)
     frame_weight = valid.to(dtype)
-    num_valid = frame_weight.sum().clamp(min=1.0)
+    num_valid = max(means.frames, 1.0)
     use_landmarks = cfg.landmarks_3d > 0 and inputs.landmarks_3d is not None
     if use_landmarks:
         landmarks = inputs.landmarks_3d.to(dtype)
@@ -274,7 +308,7 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
             before = weighted_pixel_error(projected.detach(), target, weight)
         r2 = ((projected - target).norm(dim=-1) / scale.unsqueeze(-1)) ** 2
         robust = r2 / (r2 + sigma ** 2)
-        data = (robust * weight).sum() / weight.sum().clamp(min=1e-8)
+        data = (robust * weight).sum() / max(means.keypoint_weight, 1e-8)
         prior = (cfg.prior_pose * ((body_pose - pose0) ** 2).sum((-1, -2)).mean(-1)
                  + cfg.prior_orient * ((orient - orient0) ** 2).sum((-1, -2))
                  + cfg.prior_depth * ((transl[..., 2] - depth0) / depth0) ** 2)
@@ -285,7 +319,7 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
             d2 = ((rel_kp - landmarks) ** 2).sum(-1)
             gm = d2 / (d2 + cfg.landmarks_sigma ** 2)
             loss = loss + cfg.landmarks_3d * (gm * landmark_weight).sum() \
-                / landmark_weight.sum().clamp(min=1e-8)
+                / max(means.landmark_weight, 1e-8)
         if use_anchor:
             held = ((joints - anchor_joints) ** 2).sum(-1).mean(-1)
             loss = loss + cfg.anchor * (held * anchor_weight).sum() / num_valid
@@ -304,11 +338,12 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
         losses.append(float(loss.detach()))
 
     with torch.no_grad():
-        body_pose, orient, _, kp, projected = evaluate()
+        body_pose, orient, joints, kp, projected = evaluate()
         after = weighted_pixel_error(projected, target, weight)
     if before is None:  # no step: nothing moved
         before = after
     return RefinementResult(logits=logits.detach(), body_pose=body_pose, global_orient=orient,
                             transl=transl.detach(), betas=betas.detach(), keypoints_3d=kp,
+                            joints_3d=joints,
                             reprojection_px_before=before, reprojection_px_after=after,
                             losses=losses)
