@@ -180,6 +180,17 @@ def _log_probabilities(logits: np.ndarray) -> np.ndarray:
     return np.maximum(log_p, LOGIT_FLOOR)
 
 
+def _stored_log_probabilities(logits: np.ndarray, rows: int = 1024) -> np.ndarray:
+    """float16 log-probabilities of (F, T, C) logits, ``rows`` frames at a time: all at once,
+    the float32 temporaries held three copies of every person's logits (64 KB a frame each;
+    gigabytes for a long clip of several people)."""
+    out = np.empty(np.shape(logits), np.float16)
+    for start in range(0, len(logits), rows):
+        part = np.asarray(logits[start:start + rows], np.float32)
+        out[start:start + rows] = _log_probabilities(part).astype(np.float16)
+    return out
+
+
 def save_stage1(job_dir: Path, people: Sequence[PersonStage1]) -> Path:
     """All people's stage-1 outputs in one file, frames concatenated person after person."""
     def cat(name: str) -> np.ndarray:
@@ -187,7 +198,8 @@ def save_stage1(job_dir: Path, people: Sequence[PersonStage1]) -> Path:
 
     arrays = {
         "spans": np.array([p.span for p in people], np.int64).reshape(len(people), 2),
-        "log_probs": _log_probabilities(cat("logits").astype(np.float32)).astype(np.float16),
+        "log_probs": np.concatenate([_stored_log_probabilities(p.stage1.logits)
+                                     for p in people]),
         "global_orient": cat("global_orient").astype(np.float32),
         "transl": cat("transl").astype(np.float32),
         "betas": np.stack([np.asarray(p.stage1.betas, np.float32) for p in people]),
@@ -225,7 +237,7 @@ def save_stage1_rows(path: Path, rows: slice, logits: np.ndarray, global_orient:
     """Stage-1 rows ``rows`` (frames of one person's track) of another reading of them (an
     alternative, ``genhmr.alternatives``), stored as ``stage1.npz`` stores them."""
     arrays = {"rows": np.array([rows.start, rows.stop], np.int64),
-              "log_probs": _log_probabilities(np.asarray(logits, np.float32)).astype(np.float16),
+              "log_probs": _stored_log_probabilities(logits),
               "global_orient": np.asarray(global_orient, np.float32)}
     return _save_npz(Path(path), "stage1-rows", arrays, compressed=True)
 

@@ -256,12 +256,14 @@ def joint_uncertainty(tokenizer: PoseTokenizer, tokens: Tensor, logits: Tensor,
     B, N = tokens.shape
     codebook = tokenizer.codebook
     hard = codebook[tokens]  # (B, N, D)
-    expected = torch.softmax(logits.float(), -1) @ codebook.float()
     base = tokenizer.decode_quantized(hard)
     eye = torch.eye(N, dtype=torch.bool, device=tokens.device)
     out = []
     for start in range(0, B, chunk):
-        h, e = hard[start:start + chunk], expected[start:start + chunk]
+        # the expected codes chunk by chunk: all at once held a second copy of every logit
+        # (64 KB a frame, 0.6 GB for a 10,000-frame track)
+        e = torch.softmax(logits[start:start + chunk].float(), -1) @ codebook.float()
+        h = hard[start:start + chunk]
         b = h.shape[0]
         codes = torch.where(eye[None, :, :, None], e[:, None], h[:, None])  # (b, N, N, D)
         rot = tokenizer.decode_quantized(codes.reshape(b * N, N, -1)).view(b, N, -1, 3, 3)
