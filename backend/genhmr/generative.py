@@ -15,6 +15,7 @@ unambiguous.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -549,34 +550,26 @@ def refine_chunks(frames: int, chunk: int | None = None, margin: int = CHUNK_MAR
             for a, b in itertools.pairwise(bounds)]
 
 
+# RefinementResult's fields that run over the frames (dim 1); the others are per person.
+_PER_FRAME = ("logits", "body_pose", "global_orient", "transl", "keypoints_3d",
+              "reprojection_px_before", "reprojection_px_after")
+
+
 def joined(parts: list[RefinementResult]) -> RefinementResult:
     """One person's refinement of consecutive stretches of a track as one; the losses of each
     step summed over the parts."""
     if len(parts) == 1:
         return parts[0]
-
-    def cat(name: str) -> torch.Tensor:
-        return torch.cat([getattr(part, name) for part in parts], dim=1)
-
-    return RefinementResult(
-        logits=cat("logits"), body_pose=cat("body_pose"), global_orient=cat("global_orient"),
-        transl=cat("transl"), betas=parts[0].betas, keypoints_3d=cat("keypoints_3d"),
-        joints_3d=cat("joints_3d"), reprojection_px_before=cat("reprojection_px_before"),
-        reprojection_px_after=cat("reprojection_px_after"),
+    return dataclasses.replace(
+        parts[0], **{name: torch.cat([getattr(p, name) for p in parts], dim=1)
+                     for name in _PER_FRAME},
         losses=[sum(step) for step in zip(*(part.losses for part in parts), strict=True)])
 
 
 def kept(part: RefinementResult, frames: slice) -> RefinementResult:
     """``part`` over ``frames`` only (of its own frames)."""
-    def cut(t: torch.Tensor) -> torch.Tensor:
-        return t[:, frames]
-
-    return RefinementResult(
-        logits=cut(part.logits), body_pose=cut(part.body_pose),
-        global_orient=cut(part.global_orient), transl=cut(part.transl), betas=part.betas,
-        keypoints_3d=cut(part.keypoints_3d), joints_3d=cut(part.joints_3d),
-        reprojection_px_before=cut(part.reprojection_px_before),
-        reprojection_px_after=cut(part.reprojection_px_after), losses=part.losses)
+    return dataclasses.replace(part, **{name: getattr(part, name)[:, frames]
+                                        for name in _PER_FRAME})
 
 
 @solve_threads()
@@ -607,8 +600,7 @@ def refine_track(tokenizer: Any, body: Any, stage1: Stage1, obs: Observations, K
     hold = hold or Hold()
     chunks = refine_chunks(n)
     scale = None if len(chunks) == 1 else loss_scale(
-        tensor(conf), tensor(valid, torch.bool), tensor(obs.landmarks[sl])
-        if config.landmarks_3d > 0 else None, config.min_confidence)
+        tensor(conf), tensor(valid, torch.bool), tensor(obs.landmarks[sl]), config)
     parts = []
     for low, start, stop, high in chunks:
         rows = slice(sl.start + low, sl.start + high)

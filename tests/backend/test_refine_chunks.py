@@ -94,7 +94,7 @@ def test_a_loss_scale_of_the_inputs_own_changes_nothing(walk):
     config = RefinementConfig(steps=5)
     default = refine(tokenizer, body, inputs(), config)
     own = loss_scale(torch.as_tensor(obs.confidence)[None], torch.as_tensor(obs.valid)[None],
-                     torch.as_tensor(obs.landmarks)[None], config.min_confidence)
+                     torch.as_tensor(obs.landmarks)[None], config)
     same = refine(tokenizer, body, inputs(own), config)
     torch.testing.assert_close(same.keypoints_3d, default.keypoints_3d, rtol=0, atol=0)
     own.keypoint_weight *= 3  # the 2D term a third as strong against the others

@@ -145,9 +145,12 @@ class LossScale:
 
 
 def loss_scale(confidence: Tensor, valid: Tensor, landmarks_3d: Tensor | None,
-               min_confidence: float) -> LossScale:
-    """:class:`LossScale` of inputs shaped as :class:`RefinementInput`'s."""
-    weight = _keypoint_weight(confidence, valid, min_confidence)
+               config: RefinementConfig) -> LossScale:
+    """:class:`LossScale` of inputs shaped as :class:`RefinementInput`'s, refined with
+    ``config`` (its confidence floor; the landmarks count only when their term is on)."""
+    weight = _keypoint_weight(confidence, valid, config.min_confidence)
+    if config.landmarks_3d <= 0:
+        landmarks_3d = None
     landmark_weight = 0.0 if landmarks_3d is None else float(
         (weight * torch.isfinite(landmarks_3d).all(-1)).sum())
     return LossScale(keypoint_weight=float(weight.sum()),
@@ -168,7 +171,6 @@ class RefinementResult:
     transl: Tensor  # (P, F, 3)
     betas: Tensor  # (P, B)
     keypoints_3d: Tensor  # (P, F, 25, 3) camera space
-    joints_3d: Tensor  # (P, F, 22, 3) camera space
     reprojection_px_before: Tensor  # (P, F) confidence-weighted mean pixel error
     reprojection_px_after: Tensor  # (P, F)
     losses: list[float]  # total loss per step
@@ -227,8 +229,7 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     dtype = torch.float32
     valid = inputs.valid.to(torch.bool)
     weight = _keypoint_weight(inputs.confidence, valid, cfg.min_confidence)
-    means = inputs.scale or loss_scale(inputs.confidence, valid, inputs.landmarks_3d
-                                       if cfg.landmarks_3d > 0 else None, cfg.min_confidence)
+    means = inputs.scale or loss_scale(inputs.confidence, valid, inputs.landmarks_3d, cfg)
     target = inputs.keypoints_2d.to(dtype)
     K = inputs.K.to(dtype)
     if K.ndim == 2:
@@ -338,12 +339,11 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
         losses.append(float(loss.detach()))
 
     with torch.no_grad():
-        body_pose, orient, joints, kp, projected = evaluate()
+        body_pose, orient, _, kp, projected = evaluate()
         after = weighted_pixel_error(projected, target, weight)
     if before is None:  # no step: nothing moved
         before = after
     return RefinementResult(logits=logits.detach(), body_pose=body_pose, global_orient=orient,
                             transl=transl.detach(), betas=betas.detach(), keypoints_3d=kp,
-                            joints_3d=joints,
                             reprojection_px_before=before, reprojection_px_after=after,
                             losses=losses)
