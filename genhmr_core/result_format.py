@@ -30,6 +30,7 @@ import numpy as np
 
 from .body_mesh import BodyMesh, BodyMeshError
 from .keypoints import KEYPOINT_NAMES, MEDIAPIPE_NAMES
+from .npz import save_npz
 from .skeleton import JOINT_NAMES, NUM_BODY_JOINTS, PARENTS
 
 FORMAT_NAME = "genhmr-result"
@@ -237,7 +238,7 @@ def save_result(result: JobResult, path: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".npz.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            save_npz(fh, arrays)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -45,6 +45,7 @@ import numpy as np
 
 from genhmr_core import alternatives, job_revisions
 from genhmr_core.folder_removal import remove_whole
+from genhmr_core.npz import FAST_LEVEL, save_npz
 
 from .errors import JobError
 
@@ -88,7 +89,7 @@ def _save_npz(path: Path, kind: str, arrays: dict[str, np.ndarray],
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
-            (np.savez_compressed if compressed else np.savez)(f, **arrays)
+            save_npz(f, arrays, compresslevel=FAST_LEVEL if compressed else 0)
 
     return _atomic_write(path, write)
 

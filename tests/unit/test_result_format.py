@@ -207,11 +207,11 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     save_result(_filled(seed=1), path)
     before = path.read_bytes()
 
-    def broken(fh, **arrays):
+    def broken(fh, arrays, compresslevel=1):
         fh.write(b"PK\x03\x04 half a zip")
         raise OSError("disk full")
 
-    monkeypatch.setattr(rf.np, "savez_compressed", broken)
+    monkeypatch.setattr(rf, "save_npz", broken)
     with pytest.raises(OSError, match="disk full"):
         save_result(_filled(seed=2), path)
     assert path.read_bytes() == before  # the old file is untouched

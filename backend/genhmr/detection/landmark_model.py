@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genhmr.detection.onnx_session import cpu_session
+
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "assets" / "pose_landmark_full.onnx"
 INPUT_SIZE = 256  # the network's square input, pixels
 NUM_LANDMARKS = 33  # BlazePose topology, as MediaPipe's PoseLandmark enum
@@ -254,17 +256,8 @@ class RoiLandmarker:
             raise LandmarkModelError(
                 f"The pose landmark model {self.model_path} is missing; restore it from the "
                 "repository or rebuild it with tools/convert_landmark_model.py.")
-        import onnxruntime as ort  # deferred: importing genhmr.detection stays cheap
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(num_threads)
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(str(self.model_path), options,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = cpu_session(self.model_path, num_threads)
         except Exception as exc:
             raise LandmarkModelError(
                 f"The pose landmark model {self.model_path} cannot be loaded ({exc}); restore it "

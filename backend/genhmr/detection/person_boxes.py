@@ -20,6 +20,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from genhmr.detection.onnx_session import cpu_session
 from genhmr.detection.tiling import Tile, merge_duplicates, plan_tiles
 
 TilingMode = Literal["off", "on", "auto"]
@@ -74,20 +75,14 @@ class PersonBoxDetector:
     def _load_session(self):
         """An onnxruntime session on CPU; turns every loading failure into PersonModelError so
         callers get one sentence naming the file instead of an onnxruntime traceback."""
-        import onnxruntime as ort
-
         path = self.model_path
         if not path.is_file():
             raise PersonModelError(
                 f"Person detector model {path} is missing; restore it from the repository or "
                 f"rebuild it with tools/convert_models.py."
             )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.num_threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         try:
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            session = cpu_session(path, self.num_threads)
         except Exception as exc:  # onnxruntime raises several private exception types
             raise PersonModelError(
                 f"Person detector model {path} could not be loaded (corrupt or not an ONNX "
