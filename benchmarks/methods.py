@@ -123,6 +123,22 @@ def stage1_bodies(folder: Path, tracks: Any, result: JobResult, generative: tupl
                                RefinementConfig(steps=0))
 
 
+def refinement_overrides(text: str) -> dict[str, Any]:
+    """``"a=1,b=0.5"`` -> overrides of ``RefinementConfig`` (numbers, true/false)."""
+    from genhmr.models.refinement import RefinementConfig
+
+    fields = {f.name: f for f in dataclasses.fields(RefinementConfig)}
+    out: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in fields:
+            raise ValueError(f"unknown refinement setting {name!r}; known: {', '.join(fields)}")
+        default = getattr(RefinementConfig(), name)
+        out[name] = (value.lower() == "true" if isinstance(default, bool)
+                     else type(default)(value))
+    return out
+
+
 def refined_from_stage1(folder: Path, tracks: Any, result: JobResult,
                         generative: tuple[Any, Any], body: Any, config: Any) -> Bodies:
     """The stage 1 a job kept (``stage1.npz``), refined again with ``config`` (a

@@ -1,12 +1,16 @@
 """CPU time of the generative solve's two decoder-bound parts, per person-frame (issue #12).
 
     . ~/.cache/genhmr/env.sh
-    $GENHMR_PYTHON tools/bench_refinement.py [--jobs out/bench_s8] [--repeats 3]
+    $GENHMR_PYTHON tools/bench_refinement.py [--jobs out/bench_report] [--repeats 3] \
+        [--config "" --config "draft_steps=40"]
 
 For every tracked person of the Pose2Sim jobs in ``--jobs`` (``pose2sim_cam01..04/generative``,
 as ``benchmarks/report.py`` writes them), from the stage-1 output kept in the job folder:
 refinement of the whole track as the job runs it (``generative.refine_track``, its 50 steps)
-and the per-joint uncertainty (``sampling.joint_uncertainty``). Each is run ``--repeats``
+and the per-joint uncertainty (``sampling.joint_uncertainty``, decoded by the tokenizer's
+decoder and by its draft, which the product uses); refinement once per
+``--config`` (comma-separated ``RefinementConfig`` overrides, '' = the defaults, as
+``tools/sweep_refinement.py`` takes them). Each is run ``--repeats``
 times and the least CPU time (``time.process_time``) is kept: on a shared machine that is the
 least disturbed run. The machine is shared, so compare two versions of the code in the same
 session (e.g. a ``git worktree`` of the older commit), not against numbers of another day.
@@ -29,9 +33,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "backend")]
 
 from genhmr import job_store  # noqa: E402
 from genhmr.generative import observations, refine_track, solve_threads  # noqa: E402
+from genhmr.models.draft_decoder import draft_for  # noqa: E402
+from genhmr.models.refinement import RefinementConfig  # noqa: E402
 from genhmr.models.sampling import joint_uncertainty  # noqa: E402
 
-from benchmarks.methods import load_models  # noqa: E402
+from benchmarks.methods import load_models, refinement_overrides  # noqa: E402
 from genhmr_core.result_format import load_result  # noqa: E402
 
 
@@ -47,12 +53,23 @@ def least_cpu(run: Callable[[], object], repeats: int) -> tuple[float, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=Path, default=ROOT / "out" / "bench_s8")
+    parser.add_argument("--jobs", type=Path, default=ROOT / "out" / "bench_report")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--config", action="append", default=None,
+                        help="comma-separated RefinementConfig overrides (repeat; '' = defaults)")
     args = parser.parse_args()
+    texts = args.config or [""]
+    try:
+        configs = [RefinementConfig(**refinement_overrides(text)) for text in texts]
+    except ValueError as exc:
+        parser.error(str(exc))
     body, (_, tokenizer) = load_models()
-    refine_s = uncertainty_s = 0.0
-    person_frames, checksum = 0, 0.0
+    refine_s = [0.0] * len(configs)
+    checksum = [0.0] * len(configs)
+    # the uncertainty as the decoder reads it, and as the product does (its draft, if any)
+    decoders = [tokenizer] + [d for d in [draft_for(tokenizer)] if d is not None]
+    uncertainty_s = [0.0] * len(decoders)
+    person_frames = 0
     folders = sorted(args.jobs.glob("pose2sim_cam*/generative"))
     if not folders:
         parser.error(f"no pose2sim_cam*/generative job folders in {args.jobs}: run "
@@ -66,24 +83,28 @@ def main() -> int:
             obs = observations(tracks.keypoints2d[p, span], tracks.world_keypoints[p, span],
                                tracks.valid[p, span], K)
             stage1 = person.stage1
-            seconds, (fit, _) = least_cpu(
-                lambda stage1=stage1, obs=obs, K=K: refine_track(tokenizer, body, stage1, obs, K),
-                args.repeats)
-            refine_s += seconds
+            for i, config in enumerate(configs):
+                seconds, (fit, _) = least_cpu(
+                    lambda stage1=stage1, obs=obs, K=K, config=config: refine_track(
+                        tokenizer, body, stage1, obs, K, config), args.repeats)
+                refine_s[i] += seconds
+                checksum[i] += float(np.abs(fit.keypoints3d).sum())
             logits = torch.as_tensor(stage1.logits)
             with solve_threads():
-                seconds, _ = least_cpu(
-                    lambda logits=logits: joint_uncertainty(tokenizer, logits.argmax(-1), logits),
-                    args.repeats)
-            uncertainty_s += seconds
+                for i, decoder in enumerate(decoders):
+                    seconds, _ = least_cpu(
+                        lambda logits=logits, decoder=decoder: joint_uncertainty(
+                            decoder, logits.argmax(-1), logits), args.repeats)
+                    uncertainty_s[i] += seconds
             person_frames += int(obs.valid.sum())
-            checksum += float(np.abs(fit.keypoints3d).sum())
         print(f"{folder.parent.name}: done", flush=True)
     print(f"person-frames: {person_frames}, torch {torch.__version__}")
-    print(f"refinement: {1000 * refine_s / person_frames:.1f} CPU ms per person-frame")
-    print(f"joint uncertainty: {1000 * uncertainty_s / person_frames:.1f} CPU ms per "
-          "person-frame")
-    print(f"checksum of the refined keypoints: {checksum:.3f}")
+    for text, seconds, total in zip(texts, refine_s, checksum, strict=True):
+        print(f"refinement ({text or 'defaults'}): {1000 * seconds / person_frames:.1f} CPU ms "
+              f"per person-frame, checksum of the refined keypoints {total:.3f}")
+    for name, seconds in zip(("decoder", "draft decoder"), uncertainty_s, strict=False):
+        print(f"joint uncertainty ({name}): {1000 * seconds / person_frames:.1f} CPU ms per "
+              "person-frame")
     return 0
 
 

@@ -19,7 +19,6 @@ on the same frames are the first row, and the ratio every row is read against.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -38,23 +37,10 @@ from benchmarks.methods import (  # noqa: E402
     load_models,
     mediapipe_bodies,
     refined_from_stage1,
+    refinement_overrides,
 )
 from benchmarks.report import summarise  # noqa: E402
 from genhmr_core.result_format import load_result  # noqa: E402
-
-
-def parse_config(text: str) -> dict[str, Any]:
-    """``"a=1,b=0.5"`` -> overrides of ``RefinementConfig`` (numbers, true/false)."""
-    fields = {f.name: f for f in dataclasses.fields(RefinementConfig)}
-    out: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, value = item.partition("=")
-        if name not in fields:
-            raise SystemExit(f"unknown refinement setting {name!r}; known: {', '.join(fields)}")
-        default = getattr(RefinementConfig(), name)
-        out[name] = (value.lower() == "true" if isinstance(default, bool)
-                     else type(default)(value))
-    return out
 
 
 def refined_bodies(folder: Path, models: tuple[Any, tuple[Any, Any]],
@@ -75,7 +61,10 @@ def main() -> None:
     parser.add_argument("--views", nargs="*", default=list(pose2sim_3d.VIEWS),
                         choices=pose2sim_3d.VIEWS)
     args = parser.parse_args()
-    configs = [parse_config(text) for text in (args.config or [""])]
+    try:
+        configs = [refinement_overrides(text) for text in (args.config or [""])]
+    except ValueError as exc:
+        parser.error(str(exc))
     models = load_models()
     folders = {view: args.jobs / f"pose2sim_{view}" / "generative" for view in args.views}
     print("| setting | PA-MPJPE mm (x MP) | MPJPE mm (x MP) | accel error (x MP) "

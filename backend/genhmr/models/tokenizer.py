@@ -45,7 +45,7 @@ NUM_FK_JOINTS = NUM_BODY_JOINTS + 1  # pelvis + body: the joints whose positions
 
 # 6D of the identity rotation: the decoder predicts a residual on it so an untrained decoder
 # already outputs the rest pose instead of a degenerate (collinear-column) rotation.
-_IDENTITY_6D = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+IDENTITY_6D = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the identity rotation in 6D (first two columns)
 
 
 @dataclass
@@ -209,7 +209,7 @@ class PoseTokenizer(nn.Module):
         self.dec_joint_blocks = _blocks(c.joint_blocks, joints, c)
         self.dec_norm = nn.LayerNorm(c.hidden_dim)
         self.dec_out = nn.Linear(c.hidden_dim, 6)
-        self.register_buffer("identity_6d", torch.tensor(_IDENTITY_6D), persistent=False)
+        self.register_buffer("identity_6d", torch.tensor(IDENTITY_6D), persistent=False)
         nn.init.normal_(self.joint_embed, std=0.02)
         nn.init.normal_(self.token_embed, std=0.02)
 
