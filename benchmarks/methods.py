@@ -69,6 +69,7 @@ class Job:
     seconds: float  # the whole job, decoding to result file (wall clock)
     stage_seconds: dict[str, float]
     cpu_seconds: float  # the same job's CPU time, all threads of the process
+    fresh: bool = False  # run by this call (not read back from an earlier run's folder)
 
     @property
     def result(self) -> JobResult:
@@ -80,7 +81,8 @@ def run_cached(video: Path, folder: Path, **options: Any) -> Job:
     (with its timing). Delete the folder after changing the pipeline."""
     timing = folder / TIMING_FILE
     saved = json.loads(timing.read_text()) if timing.is_file() else {}
-    if not ("cpu_seconds" in saved and (folder / job_store.RESULT_FILE).is_file()):
+    fresh = not ("cpu_seconds" in saved and (folder / job_store.RESULT_FILE).is_file())
+    if fresh:
         t, cpu = time.perf_counter(), time.process_time()
         summary = run_job(JobOptions(video=str(video), out_dir=str(folder), **options))
         saved = {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - cpu,
@@ -88,7 +90,7 @@ def run_cached(video: Path, folder: Path, **options: Any) -> Job:
         timing.write_text(json.dumps(saved))
     return Job(folder=folder, seconds=float(saved["seconds"]),
                stage_seconds={k: float(v) for k, v in saved["stage_seconds"].items()},
-               cpu_seconds=float(saved["cpu_seconds"]))
+               cpu_seconds=float(saved["cpu_seconds"]), fresh=fresh)
 
 
 def detected_hips(tracks: Any) -> np.ndarray:
