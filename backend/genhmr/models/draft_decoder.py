@@ -29,7 +29,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genhmr.body.skeleton_model import rotation_6d_to_matrix
 from genhmr.models.checkpoint import check_payload, model_payload
 from genhmr.models.tokenizer import (
     IDENTITY_6D,
@@ -37,6 +36,7 @@ from genhmr.models.tokenizer import (
     MixerBlock,
     PoseTokenizer,
     Resample,
+    decode_sequence_first,
 )
 
 CHECKPOINT_FORMAT = "genhmr-draft-decoder"
@@ -94,13 +94,8 @@ class DraftDecoder(nn.Module):
     def decode_quantized(self, quantized: Tensor) -> Tensor:
         """The same layout as the teacher's (sequence-first inside, one product per mixing)."""
         x = self.token_in(quantized.transpose(0, 1)) + self.token_embed.unsqueeze(1)
-        for block in self.token_blocks:
-            x = block.forward_sequence_first(x)
-        x = self.resample.forward_sequence_first(x)
-        for block in self.joint_blocks:
-            x = block.forward_sequence_first(x)
-        d6 = self.out(self.norm(x)).float().transpose(0, 1) + self.identity_6d
-        return rotation_6d_to_matrix(d6)
+        return decode_sequence_first(x, self.token_blocks, self.resample, self.joint_blocks,
+                                     self.norm, self.out, self.identity_6d)
 
     def decode_logits(self, logits: Tensor, temperature: float = 1.0) -> Tensor:
         """(B, num_tokens, codebook_size) logits -> (B, 21, 3, 3), as the teacher's."""

@@ -169,6 +169,25 @@ class Resample(nn.Module):
         return out.view(-1, batch, dim)
 
 
+def decode_sequence_first(x: Tensor, token_blocks: nn.Sequential, resample: Resample,
+                          joint_blocks: nn.Sequential, norm: nn.LayerNorm, out: nn.Linear,
+                          identity_6d: Tensor) -> Tensor:
+    """The decoder's body over (num_tokens, B, D) embedded codes -> (B, 21, 3, 3) rotations
+    (the tokenizer's decoder and its draft, ``genhmr.models.draft_decoder``, share it).
+
+    Sequence-first (L, B, D) inside: every token mixing is then one plain matrix product
+    (``MixerBlock.forward_sequence_first``); the same weights and the same function as the
+    blocks' own (B, L, D) forward, to rounding."""
+    for block in token_blocks:
+        x = block.forward_sequence_first(x)
+    x = resample.forward_sequence_first(x)
+    for block in joint_blocks:
+        x = block.forward_sequence_first(x)
+    # float32 from here on, also under bf16 autocast: Gram-Schmidt needs the precision
+    d6 = out(norm(x)).float().transpose(0, 1) + identity_6d
+    return rotation_6d_to_matrix(d6)
+
+
 def _blocks(count: int, length: int, cfg: TokenizerConfig) -> nn.Sequential:
     return nn.Sequential(*[MixerBlock(length, cfg.hidden_dim, cfg.token_mlp_dim,
                                       cfg.channel_mlp_dim) for _ in range(count)])
@@ -263,18 +282,10 @@ class PoseTokenizer(nn.Module):
         if quantized.ndim != 3 or quantized.shape[1:] != (self.num_tokens, self.config.code_dim):
             raise ValueError(f"quantized must be (B, {self.num_tokens}, {self.config.code_dim}), "
                              f"got {tuple(quantized.shape)}")
-        # Sequence-first (L, B, D) inside: every token mixing is then one plain matrix product
-        # (``MixerBlock.forward_sequence_first``); the same weights and the same function as
-        # the blocks' own (B, L, D) forward, to rounding.
         x = self.token_in(quantized.transpose(0, 1)) + self.token_embed.unsqueeze(1)
-        for block in self.dec_token_blocks:
-            x = block.forward_sequence_first(x)
-        x = self.dec_resample.forward_sequence_first(x)
-        for block in self.dec_joint_blocks:
-            x = block.forward_sequence_first(x)
-        # float32 from here on, also under bf16 autocast: Gram-Schmidt needs the precision
-        d6 = self.dec_out(self.dec_norm(x)).float().transpose(0, 1) + self.identity_6d
-        return rotation_6d_to_matrix(d6)
+        return decode_sequence_first(x, self.dec_token_blocks, self.dec_resample,
+                                     self.dec_joint_blocks, self.dec_norm, self.dec_out,
+                                     self.identity_6d)
 
     def decode_indices(self, indices: Tensor) -> Tensor:
         """(B, num_tokens) integer token indices -> (B, 21, 3, 3)."""
