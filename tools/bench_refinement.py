@@ -67,8 +67,9 @@ def main() -> int:
     refine_s = [0.0] * len(configs)
     checksum = [0.0] * len(configs)
     # the uncertainty as the decoder reads it, and as the product does (its draft, if any)
-    decoders = [tokenizer] + [d for d in [draft_for(tokenizer)] if d is not None]
-    uncertainty_s = [0.0] * len(decoders)
+    draft = draft_for(tokenizer)
+    decoders = {"decoder": tokenizer} | ({"draft decoder": draft} if draft is not None else {})
+    uncertainty_s = dict.fromkeys(decoders, 0.0)
     person_frames = 0
     folders = sorted(args.jobs.glob("pose2sim_cam*/generative"))
     if not folders:
@@ -91,18 +92,18 @@ def main() -> int:
                 checksum[i] += float(np.abs(fit.keypoints3d).sum())
             logits = torch.as_tensor(stage1.logits)
             with solve_threads():
-                for i, decoder in enumerate(decoders):
+                for name, decoder in decoders.items():
                     seconds, _ = least_cpu(
                         lambda logits=logits, decoder=decoder: joint_uncertainty(
                             decoder, logits.argmax(-1), logits), args.repeats)
-                    uncertainty_s[i] += seconds
+                    uncertainty_s[name] += seconds
             person_frames += int(obs.valid.sum())
         print(f"{folder.parent.name}: done", flush=True)
     print(f"person-frames: {person_frames}, torch {torch.__version__}")
     for text, seconds, total in zip(texts, refine_s, checksum, strict=True):
         print(f"refinement ({text or 'defaults'}): {1000 * seconds / person_frames:.1f} CPU ms "
               f"per person-frame, checksum of the refined keypoints {total:.3f}")
-    for name, seconds in zip(("decoder", "draft decoder"), uncertainty_s, strict=False):
+    for name, seconds in uncertainty_s.items():
         print(f"joint uncertainty ({name}): {1000 * seconds / person_frames:.1f} CPU ms per "
               "person-frame")
     return 0

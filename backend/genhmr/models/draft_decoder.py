@@ -37,6 +37,7 @@ from genhmr.models.tokenizer import (
     PoseTokenizer,
     Resample,
     decode_sequence_first,
+    soft_probs,
 )
 
 CHECKPOINT_FORMAT = "genhmr-draft-decoder"
@@ -99,8 +100,7 @@ class DraftDecoder(nn.Module):
 
     def decode_logits(self, logits: Tensor, temperature: float = 1.0) -> Tensor:
         """(B, num_tokens, codebook_size) logits -> (B, 21, 3, 3), as the teacher's."""
-        scaled = logits if temperature == 1.0 else logits / temperature
-        return self.decode_quantized(torch.softmax(scaled, dim=-1) @ self.codebook)
+        return self.decode_quantized(soft_probs(logits, temperature) @ self.codebook)
 
     def forward(self, logits: Tensor) -> Tensor:
         """The training pass (what DDP wraps): :meth:`decode_logits` at temperature 1."""

@@ -236,12 +236,12 @@ def _angle_deg(a: Tensor, b: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def joint_uncertainty(tokenizer: PoseTokenizer | DraftDecoder, tokens: Tensor, logits: Tensor,
+def joint_uncertainty(decoder: PoseTokenizer | DraftDecoder, tokens: Tensor, logits: Tensor,
                       chunk: int = 4) -> Tensor:
     """Per-joint uncertainty (B, 21) in degrees of decoded poses.
 
-    ``tokenizer`` decodes; its draft decoder (``genhmr.models.draft_decoder``) does as well, at
-    a fifth of the cost: the product passes the draft where there is one (on the Pose2Sim
+    ``decoder``: the tokenizer, or its draft decoder (``genhmr.models.draft_decoder``), at a
+    fifth of the cost: the product passes the draft where there is one (on the Pose2Sim
     tracks its uncertainties correlate 0.96 with the decoder's, 0.7 deg apart on average).
 
     For each token slot i the decoder is run with slot i's code replaced by its *expected*
@@ -259,9 +259,9 @@ def joint_uncertainty(tokenizer: PoseTokenizer | DraftDecoder, tokens: Tensor, l
     docs/performance.md). Same numbers.
     """
     B, N = tokens.shape
-    codebook = tokenizer.codebook
+    codebook = decoder.codebook
     hard = codebook[tokens]  # (B, N, D)
-    base = tokenizer.decode_quantized(hard)
+    base = decoder.decode_quantized(hard)
     eye = torch.eye(N, dtype=torch.bool, device=tokens.device)
     out = []
     for start in range(0, B, chunk):
@@ -271,7 +271,7 @@ def joint_uncertainty(tokenizer: PoseTokenizer | DraftDecoder, tokens: Tensor, l
         h = hard[start:start + chunk]
         b = h.shape[0]
         codes = torch.where(eye[None, :, :, None], e[:, None], h[:, None])  # (b, N, N, D)
-        rot = tokenizer.decode_quantized(codes.reshape(b * N, N, -1)).view(b, N, -1, 3, 3)
+        rot = decoder.decode_quantized(codes.reshape(b * N, N, -1)).view(b, N, -1, 3, 3)
         angle = _angle_deg(rot, base[start:start + chunk, None])  # (b, N, 21)
         out.append(angle.square().sum(1).sqrt())
     return torch.cat(out)

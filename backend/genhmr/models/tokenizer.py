@@ -169,6 +169,16 @@ class Resample(nn.Module):
         return out.view(-1, batch, dim)
 
 
+def soft_probs(logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """``softmax(logits / temperature)`` over the codes: the distributions soft decoding reads
+    (the tokenizer's decoder and its draft).
+
+    Dividing by 1 changes nothing but costs a pass over every logit, forward and backward:
+    refinement decodes 32 x 512 logits per frame at every step, and the two passes were about a
+    tenth of its time; so a temperature of 1 is not divided by."""
+    return torch.softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)
+
+
 def decode_sequence_first(x: Tensor, token_blocks: nn.Sequential, resample: Resample,
                           joint_blocks: nn.Sequential, norm: nn.LayerNorm, out: nn.Linear,
                           identity_6d: Tensor) -> Tensor:
@@ -314,11 +324,7 @@ class PoseTokenizer(nn.Module):
         """
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        # Dividing by 1 changes nothing but costs a pass over every logit, forward and
-        # backward: refinement decodes 32 x 512 logits per frame at every step, and the two
-        # passes were about a tenth of its time.
-        scaled = logits if temperature == 1.0 else logits / temperature
-        return self.decode_probs(torch.softmax(scaled, dim=-1))
+        return self.decode_probs(soft_probs(logits, temperature))
 
     # -- training --------------------------------------------------------------------------------
 
