@@ -106,10 +106,13 @@ def make_detector(config: PerceptionConfig) -> Any:
 
 def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,
                   progress: DetectProgressFn | None = None, should_stop: StopFn | None = None,
-                  seconds: dict[str, float] | None = None) -> list[FrameDetections]:
-    """Decode ``[start, end)`` and detect and describe every person in every frame.
+                  seconds: dict[str, float] | None = None,
+                  backfill_frames: int = 0) -> list[FrameDetections]:
+    """Decode ``[start, end)`` and detect and describe every person in every frame, following
+    people backwards ``backfill_frames`` frames from where they first appear (:class:`Backfill`;
+    0: not at all).
 
-    ``seconds`` (if given) accumulates "decode" and "detect" times. Raises
+    ``seconds`` (if given) accumulates "decode", "detect" and "backfill" times. Raises
     :class:`InputVideoError` for undecodable video and :class:`JobCancelled` when
     ``should_stop`` says so (checked between frames).
     """
@@ -120,6 +123,7 @@ def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,
         last = info.frame_count if end is None else min(end, info.frame_count)
         total = max(last - start, 1)
     out: list[FrameDetections] = []
+    behind = Backfill(detector, backfill_frames)
     frames = read_frames(info.path, start, end, info=info)
     last_report = -1.0
     clock = time.perf_counter()
@@ -140,6 +144,9 @@ def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,
         appearance = [describe_appearance(frame, p.landmarks_px) for p in people]
         timing["detect"] = timing.get("detect", 0.0) + time.perf_counter() - t
         out.append(FrameDetections(index, list(people), appearance))
+        t = time.perf_counter()
+        behind.add(out, frame)
+        timing["backfill"] = timing.get("backfill", 0.0) + time.perf_counter() - t
         now = time.perf_counter() - clock
         if progress is not None and (now - last_report > 0.25 or len(out) == total):
             last_report = now
@@ -149,80 +156,67 @@ def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,
     return out
 
 
-def _starts(per_frame: list[FrameDetections]) -> dict[int, list[int]]:
-    """{job-frame position: [detection index, ...]} of people who were not there (no
-    overlapping detection) in the previous job frame."""
-    out: dict[int, list[int]] = {}
-    for pos in range(1, len(per_frame)):
-        before = per_frame[pos - 1].people
-        for i, person in enumerate(per_frame[pos].people):
-            if not any(_same_person(person, other, 0.3) for other in before):
-                out.setdefault(pos, []).append(i)
-    return out
-
-
 def _same_person(a: Any, b: Any, threshold: float) -> bool:
     iou = float(box_iou(a.box[None], b.box[None])[0, 0])
     return iou >= threshold or keypoint_overlap(a.landmarks_px, b.landmarks_px) >= threshold
 
 
-def backfill(info: VideoInfo, per_frame: list[FrameDetections], detector: Any,
-             max_frames: int, should_stop: StopFn | None = None) -> int:
-    """Follow people backwards, up to ``max_frames`` frames, from each frame where somebody
-    appears who was not in the previous frame; returns the number of detections added.
+class Backfill:
+    """Follows people backwards, up to ``max_frames`` frames, from each frame where somebody
+    appears who was not in the previous frame (no overlapping detection there).
 
     The followed person is added to an earlier frame while the landmark model still sees a
     person there and until they meet a detection that frame already has (their own earlier
-    track, or somebody else). Frames are decoded once more, in order, keeping only the last
-    ``max_frames`` in memory. Only detectors that can follow a person in a given frame
-    (``detector.follow``) take part; with others this does nothing.
-    """
-    follow = getattr(detector, "follow", None)
-    if follow is None or max_frames < 1 or len(per_frame) < 2:
-        return 0
-    starts = _starts(per_frame)
-    if not starts:
-        return 0
-    stop = should_stop or (lambda: False)
-    added = 0
-    recent: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=max_frames)
-    first, last = per_frame[0].frame, per_frame[-1].frame
-    try:
-        for pos, (_, frame) in enumerate(read_frames(info.path, first, last + 1, info=info)):
-            if pos >= len(per_frame) or pos > max(starts):
-                break
-            if stop():
-                raise JobCancelled()
-            for index in starts.get(pos, []):
-                person = per_frame[pos].people[index]
-                for earlier, earlier_frame in reversed(recent):
-                    found = follow(earlier_frame, person)
-                    target = per_frame[earlier]
-                    if found is None or any(_same_person(found, other, 0.5)
-                                            for other in target.people):
-                        break
-                    target.people.append(found)
-                    target.appearance.append(describe_appearance(earlier_frame,
-                                                                 found.landmarks_px))
-                    added += 1
-                    person = found
-            recent.append((pos, frame))
-    except VideoError as exc:
-        raise InputVideoError(str(exc)) from exc
-    return added
+    track, or somebody else). It works during the detection pass (:meth:`add` after each
+    frame), holding the last ``max_frames`` decoded frames: the video is decoded once. Only
+    detectors that can follow a person in a given frame (``detector.follow``) take part; with
+    others it does nothing.
+
+    Why online gives what a second pass over the finished list gave: whether somebody in frame
+    ``n`` is new depends on frames ``n - 1`` and ``n`` only, and no walk has changed them
+    when frame ``n`` arrives (a walk from frame ``m`` adds to frames before ``m``); the walks
+    then run in the same order (by frame, then by detection)."""
+
+    def __init__(self, detector: Any, max_frames: int) -> None:
+        self.follow = getattr(detector, "follow", None)
+        self.max_frames = int(max_frames)
+        self.recent: collections.deque[tuple[int, np.ndarray]] = collections.deque(
+            maxlen=max(self.max_frames, 1))
+        self.added = 0  # detections added so far
+
+    def add(self, per_frame: list[FrameDetections], frame: np.ndarray) -> None:
+        """``per_frame[-1]`` was just detected in ``frame``: follow its newcomers back."""
+        if self.follow is None or self.max_frames < 1:
+            return
+        pos = len(per_frame) - 1
+        if pos > 0:
+            before = per_frame[pos - 1].people
+            newcomers = [p for p in per_frame[pos].people
+                         if not any(_same_person(p, other, 0.3) for other in before)]
+            for person in newcomers:  # all found before the first walk adds to ``before``
+                self._walk_back(per_frame, person)
+        self.recent.append((pos, frame))
+
+    def _walk_back(self, per_frame: list[FrameDetections], person: Any) -> None:
+        for earlier, earlier_frame in reversed(self.recent):
+            found = self.follow(earlier_frame, person)
+            target = per_frame[earlier]
+            if found is None or any(_same_person(found, other, 0.5) for other in target.people):
+                return
+            target.people.append(found)
+            target.appearance.append(describe_appearance(earlier_frame, found.landmarks_px))
+            self.added += 1
+            person = found
 
 
 def detect_people(info: VideoInfo, start: int, end: int | None, detector: Any,
                   config: PerceptionConfig, progress: DetectProgressFn | None = None,
                   should_stop: StopFn | None = None,
                   seconds: dict[str, float] | None = None) -> list[FrameDetections]:
-    """:func:`detect_frames`, then :func:`backfill` (timed as "backfill" in ``seconds``)."""
-    timing = seconds if seconds is not None else {}
-    per_frame = detect_frames(info, start, end, detector, progress, should_stop, timing)
-    t = time.perf_counter()
-    backfill(info, per_frame, detector, round(config.backfill_s * info.fps), should_stop)
-    timing["backfill"] = timing.get("backfill", 0.0) + time.perf_counter() - t
-    return per_frame
+    """:func:`detect_frames` with ``config``'s backfill (``backfill_s`` of the clip's frames;
+    timed as "backfill" in ``seconds``)."""
+    return detect_frames(info, start, end, detector, progress, should_stop, seconds,
+                         backfill_frames=round(config.backfill_s * info.fps))
 
 
 DETECTIONS_FORMAT = "genhmr-detections/1"
