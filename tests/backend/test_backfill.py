@@ -8,7 +8,6 @@ stepping out from behind the tree) cannot isolate."""
 from __future__ import annotations
 
 import numpy as np
-
 from genhmr.detection.mediapipe_detector import PersonDetection
 from genhmr.perception import Backfill
 from genhmr.tracking import FrameDetections
