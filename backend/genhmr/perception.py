@@ -59,6 +59,9 @@ class PerceptionConfig:
     tiling: str = "auto"
     max_people: int = 6
     backfill_s: float = 0.5  # how far back to follow a person from where they were found
+    # the "boxes" detector's person-box model (None: the shipped one); for evaluating another,
+    # e.g. the int8 one tools/convert_models.py makes (tools/bench_tracking.py --box-model)
+    box_model: str | None = None
     tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
 
 
@@ -97,9 +100,11 @@ def make_detector(config: PerceptionConfig) -> Any:
                          f"{', '.join(DETECTORS)}")
     from .detection import PersonPoseDetector, PoseDetector
 
-    kind = PoseDetector if config.detector == "blazepose" else PersonPoseDetector
     try:
-        return kind(max_people=config.max_people, tiling=config.tiling)
+        if config.detector == "blazepose":
+            return PoseDetector(max_people=config.max_people, tiling=config.tiling)
+        return PersonPoseDetector(max_people=config.max_people, tiling=config.tiling,
+                                  box_model=config.box_model)
     except RuntimeError as exc:  # a model file missing or damaged: say which, and what to do
         raise DetectorModelError(str(exc)) from exc
 

@@ -17,6 +17,7 @@ from genhmr.detection.person_boxes import (
     DEFAULT_MODEL_PATH,
     PersonBoxDetector,
     PersonModelError,
+    network_input,
 )
 
 pytestmark = pytest.mark.slow
@@ -126,3 +127,27 @@ def test_bad_arguments():
         PersonBoxDetector(tiling="sometimes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="uint8"):
         PersonBoxDetector(tiling="off").detect(np.zeros((10, 10), np.uint8))
+
+
+def test_network_input_is_the_crop_stretched_to_300_px_in_rgb():
+    crop = np.zeros((90, 600, 3), np.uint8)
+    crop[:, :300] = (255, 0, 0)  # blue on the left (BGR), red on the right
+    crop[:, 300:] = (0, 0, 255)
+    image = network_input(crop)
+    assert image.shape == (1, 300, 300, 3) and image.dtype == np.float32
+    assert image[0, 45, 10].tolist() == [0.0, 0.0, 255.0]  # blue, as RGB
+    assert image[0, 45, 290].tolist() == [255.0, 0.0, 0.0]
+
+
+def test_perception_can_be_given_another_box_model(tmp_path: Path):
+    """``PerceptionConfig.box_model`` (tools/bench_tracking.py --box-model): the detector
+    loads that file, and a missing one is the same clear error as a missing shipped model."""
+    from genhmr.errors import DetectorModelError
+    from genhmr.perception import PerceptionConfig, make_detector
+
+    other = tmp_path / "other_boxes.onnx"
+    other.write_bytes(DEFAULT_MODEL_PATH.read_bytes())
+    with make_detector(PerceptionConfig(box_model=str(other))) as detector:
+        assert detector._boxes.model_path == other
+    with pytest.raises(DetectorModelError, match=r"gone\.onnx"):
+        make_detector(PerceptionConfig(box_model=str(tmp_path / "gone.onnx")))

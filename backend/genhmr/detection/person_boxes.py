@@ -30,6 +30,21 @@ INPUT_SIZE = 300
 PERSON_CLASS = 1  # scores are [background, person]
 
 
+def network_input(crop_bgr: np.ndarray) -> np.ndarray:
+    """The network's ``image`` input (1, 300, 300, 3) float32 RGB 0..255 for a BGR crop.
+
+    The crop is stretched to 300x300 like the TF Object Detection API preprocessor did in
+    training (no letterbox). INTER_AREA when shrinking: a plain bilinear resize of a 1768-px
+    frame to 300 px skips most pixels and aliases thin limbs away. The int8 model's
+    calibration (``tools/convert_models.py``) feeds the same, so its ranges are the ones met
+    here."""
+    h, w = crop_bgr.shape[:2]
+    interp = cv2.INTER_AREA if max(h, w) > INPUT_SIZE else cv2.INTER_LINEAR
+    rgb = cv2.cvtColor(cv2.resize(crop_bgr, (INPUT_SIZE, INPUT_SIZE), interpolation=interp),
+                       cv2.COLOR_BGR2RGB)
+    return rgb[None].astype(np.float32)
+
+
 class PersonModelError(RuntimeError):
     """The person detector's model file is missing or is not a loadable ONNX model."""
 
@@ -106,14 +121,9 @@ class PersonBoxDetector:
         """One network call on a crop: (boxes (M, 4) x0, y0, x1, y1 in crop pixels, scores (M,))
         above ``score_threshold``, before any suppression.
 
-        The crop is stretched to 300x300 like the TF Object Detection API preprocessor did in
-        training (no letterbox). INTER_AREA when shrinking: a plain bilinear resize of a
-        1768-px frame to 300 px skips most pixels and aliases thin limbs away."""
+        The crop goes in as :func:`network_input` makes it."""
         h, w = crop_bgr.shape[:2]
-        interp = cv2.INTER_AREA if max(h, w) > INPUT_SIZE else cv2.INTER_LINEAR
-        rgb = cv2.cvtColor(cv2.resize(crop_bgr, (INPUT_SIZE, INPUT_SIZE), interpolation=interp),
-                           cv2.COLOR_BGR2RGB)
-        boxes, scores = self._session.run(None, {"image": rgb[None].astype(np.float32)})
+        boxes, scores = self._session.run(None, {"image": network_input(crop_bgr)})
         person = scores[0, :, PERSON_CLASS]
         keep = person >= score_threshold
         ymin, xmin, ymax, xmax = np.clip(boxes[0, keep], 0.0, 1.0).T
