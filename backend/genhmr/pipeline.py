@@ -257,8 +257,10 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     out_dir = Path(options.out_dir)
     known_focal = _focal_px(options, info)
     K = intrinsics(info.width, info.height, known_focal)
+    line_frames: dict[int, np.ndarray] = {}  # the vertical lines' frames, met on the way
     camera_rotation, K, focal_px = _camera_rotation(options, info, dets, K, clock, report, stop,
-                                                    focal_known=known_focal is not None)
+                                                    focal_known=known_focal is not None,
+                                                    keep=line_frames)
     frames_K = K if focal_px is None else frame_intrinsics(K, focal_px, len(focal_px))
     fits = _fit_people(body, options, generative, dets, frames_K, float(info.fps), device,
                        clock, report, stop, on_person)
@@ -272,7 +274,8 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     solve.camera_focal_px = focal_px
     # a folder analysed before keeps the lines of its earlier range: found again here
     (out_dir / job_store.BACKGROUND_FILE).unlink(missing_ok=True)
-    lines = job_background_lines(out_dir, solve)
+    lines = job_background_lines(out_dir, solve, line_frames)
+    del line_frames
     if options.estimate_shape:
         _size_on_the_floor(solve, body, lines, out_dir,
                            [f.stage1 for f in fits] if generative is not None else None)
@@ -320,7 +323,8 @@ def _focal_px(options: JobOptions, info: Any) -> float | None:
 
 
 def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray,
-                     clock: _Clock, report: ProgressFn, stop: StopFn, focal_known: bool = False
+                     clock: _Clock, report: ProgressFn, stop: StopFn, focal_known: bool = False,
+                     keep: dict[int, np.ndarray] | None = None
                      ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """How the camera turned over the job's frames (people masked out by their tracked boxes),
     or None for a fixed camera (turned less than ``STILL_TOLERANCE_DEG`` over the job) or when
@@ -328,10 +332,15 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
     lens is not known (``focal_known``: the artist's or the file's) and the camera turned
     enough to tell, ``K`` with the focal length the turns say (:mod:`genhmr.focal_from_turns`;
     the turns then read again with it); and each frame's focal length (F,) when the lens
-    zoomed (:mod:`genhmr.camera_motion`), else None."""
+    zoomed (:mod:`genhmr.camera_motion`), else None. ``keep``: filled with the grey frames
+    the background's vertical lines will look at (``vertical_lines.line_rows``), so that they
+    need not decode the clip again."""
     if not options.camera_motion:
         return None, K, None
+    import cv2
+
     from .camera_motion import estimate_camera_motion
+    from .vertical_lines import line_rows
 
     num_frames = len(dets.frame_indices)
     report(Progress("camera", 0, num_frames, clock.elapsed(), "camera motion"))
@@ -339,11 +348,15 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
     boxes = [dets.boxes[dets.valid[:, f], f] for f in range(num_frames)]
     first = int(dets.frame_indices[0])
 
+    wanted = set(line_rows(num_frames).tolist()) if keep is not None else set()
+
     def frames() -> Any:
         for i, (_, frame) in enumerate(read_frames(options.video, first, first + num_frames,
                                                    info)):
             if i % 25 == 0:
                 report(Progress("camera", i, num_frames, clock.elapsed(), "camera motion"))
+            if i in wanted:
+                keep[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             yield frame
 
     try:
@@ -529,15 +542,17 @@ def _background_up(result: JobResult, lines: BackgroundLines | None) -> Vertical
                          VerticalConfig(max_prior_deg=PEOPLE_PRIOR_DEG))
 
 
-def job_background_lines(job_dir: Path, solve: JobResult) -> BackgroundLines | None:
-    """The background's vertical segments of a job: kept in its folder, else read from the
+def job_background_lines(job_dir: Path, solve: JobResult,
+                         frames: dict[int, np.ndarray] | None = None) -> BackgroundLines | None:
+    """The background's vertical segments of a job: kept in its folder, else found in
+    ``frames`` (job row -> frame, as the camera-motion pass keeps them) or read from the
     video (``solve``'s frames and people's boxes) and kept there for the next finish. None
     when the video cannot be read (nothing is kept: the next finish tries again)."""
     from .vertical_lines import background_lines
 
     lines = job_store.load_background_lines(job_dir)
     if lines is None:
-        lines = background_lines(solve)
+        lines = background_lines(solve, frames=frames)
         if lines is not None:
             job_store.save_background_lines(job_dir, lines)
     return lines

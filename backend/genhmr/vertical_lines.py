@@ -5,8 +5,9 @@ Why here and not in ``genhmr_core``: finding line segments needs OpenCV (its Lin
 Detector, ``cv2.createLineSegmentDetector``), which the add-on does not have; the maths on the
 segments is pure numpy in ``genhmr_core.vertical``.
 
-* **Frames**: ``frames`` (8) spread evenly over the job, read again from the video
-  (``video.read_frames_at``) rather than held from the detection pass. A fixed camera sees the
+* **Frames**: ``frames`` (8) spread evenly over the job (:func:`line_rows`), kept by the job's
+  camera-motion pass, which decodes every frame anyway, or else read again from the video
+  (``video.read_frames_at``). A fixed camera sees the
   same background in all of them; they still help, because the people stand elsewhere in each.
   With a turning camera every segment keeps its frame's rotation.
 * **Segments**: LSD on the full-resolution grey frame (frames longer than ``max_side`` are
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
@@ -52,6 +54,11 @@ class VerticalLinesConfig:
     person_pad: float = 0.1  # each person's box grows by this share of its size on every side
     border_share: float = 0.01  # segments this close to the left or right edge are dropped
     samples: int = 33  # points along a segment tested against the people's boxes
+
+
+def line_rows(num_frames: int, config: VerticalLinesConfig | None = None) -> np.ndarray:
+    """The job rows whose frames :func:`background_lines` looks at."""
+    return job_frames(num_frames, (config or VerticalLinesConfig()).frames)
 
 
 def job_frames(num_frames: int, count: int) -> np.ndarray:
@@ -149,19 +156,24 @@ class BackgroundLines:
     rotations: np.ndarray | None
 
 
-def background_lines(result: JobResult,
-                     config: VerticalLinesConfig | None = None) -> BackgroundLines | None:
+def background_lines(result: JobResult, config: VerticalLinesConfig | None = None,
+                     frames: Mapping[int, np.ndarray] | None = None) -> BackgroundLines | None:
     """The candidate vertical segments behind the people of a result (its ``source_video``,
     ``frame_indices``, ``boxes``, ``valid``, ``camera_rotation``), or None when the video could
-    not be read or OpenCV failed (module docstring)."""
+    not be read or OpenCV failed (module docstring). ``frames``: job row -> BGR or grey frame,
+    used when it holds every row of :func:`line_rows` (the video is not read then)."""
     config = config or VerticalLinesConfig()
     try:
-        rows = job_frames(len(result.frame_indices), config.frames)
+        rows = line_rows(len(result.frame_indices), config)
         frame_of = {int(result.frame_indices[r]): int(r) for r in rows}
         rotation = result.camera_rotation
         detector = cv2.createLineSegmentDetector()
         segments, rotations = [], []
-        for index, frame in read_frames_at(result.source_video, frame_of):
+        if frames is not None and all(int(r) in frames for r in rows):
+            found = ((int(result.frame_indices[r]), frames[int(r)]) for r in rows)
+        else:
+            found = read_frames_at(result.source_video, frame_of)
+        for index, frame in found:
             row = frame_of[index]
             found = vertical_segments(frame, result.boxes[result.valid[:, row], row], config,
                                       detector)

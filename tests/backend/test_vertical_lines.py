@@ -12,8 +12,10 @@ import pytest
 from genhmr.camera import intrinsics
 from genhmr.vertical_lines import (
     VerticalLinesConfig,
+    background_lines,
     background_up,
     job_frames,
+    line_rows,
     vertical_segments,
 )
 from genhmr.video import read_frames_at
@@ -126,6 +128,29 @@ def test_rendered_posts_give_the_known_up_through_a_person(tmp_path: Path, pitch
                 & (ends[:, 1] > y0 + 1) & (ends[:, 1] < y1 - 1)).any()
     # without the box, the person's lines are found (they are what the mask takes out)
     assert len(vertical_segments(frames[0], np.zeros((0, 4)))) > len(segments)
+
+
+def test_frames_kept_by_the_camera_pass_give_the_lines_read_from_the_video(tmp_path: Path):
+    """The job hands over the grey frames its camera-motion pass met (``line_rows``): the same
+    segments as reading the video again, and no read at all (the video may be gone); a set
+    missing a row reads the video instead."""
+    K = intrinsics(WIDTH, HEIGHT)
+    background = _poles(_camera(15.0, 3.0), K)
+    frames = [np.roll(background, 4 * i, axis=1) for i in range(20)]
+    video = write_video(tmp_path / "posts.avi", frames)
+    boxes = np.array([[100.0 + 20 * i, 100.0, 260.0 + 20 * i, 460.0] for i in range(20)])
+    result = _result(video, 20, K, boxes)
+    read = background_lines(result)
+    decoded = dict(read_frames_at(video, range(20)))
+    kept = {int(r): cv2.cvtColor(decoded[int(r)], cv2.COLOR_BGR2GRAY) for r in line_rows(20)}
+    assert read is not None and len(read.segments) > 30
+    assert len(kept) == VerticalLinesConfig().frames
+    np.testing.assert_array_equal(background_lines(result, frames=kept).segments, read.segments)
+    video.unlink()
+    assert background_lines(result) is None
+    np.testing.assert_array_equal(background_lines(result, frames=kept).segments, read.segments)
+    del kept[int(line_rows(20)[3])]
+    assert background_lines(result, frames=kept) is None  # one row short: the video is read
 
 
 def test_a_post_behind_a_person_keeps_its_visible_parts():
