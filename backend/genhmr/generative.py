@@ -93,11 +93,12 @@ class CheckpointError(RuntimeError):
 
 @dataclass
 class GenerativeConfig:
-    # Decoding iterations of stage 1. 4 would halve the transformer's CPU time (5 ms per
-    # person-frame) and scored as well on Pose2Sim and the synthetic clips, but bridged a
+    # Decoding iterations of stage 1. 6 (8 until 2026-12-04) saves a quarter of the
+    # transformer's CPU time and scores as well or better on Pose2Sim (docs/performance.md).
+    # 4 would halve it and scored as well on Pose2Sim and the synthetic clips, but bridged a
     # merged person's 4-frame gap with a 16 cm pelvis jump (tests/backend/test_server.py) and
-    # took the largest pelvis step on Pose2Sim from 8 to 9 cm (docs/performance.md).
-    iterations: int = 8
+    # took the largest pelvis step on Pose2Sim from 8 to 9 cm.
+    iterations: int = 6
     hypotheses: int = 1
     # Which hypothesis to keep: "likelihood" of its tokens, "reprojection" (the smallest 2D
     # error of its keypoints through its own crop camera; the heads then run per hypothesis),
