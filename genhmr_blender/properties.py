@@ -19,6 +19,9 @@ from bpy.props import (
 
 from ._core import alternatives, confidence, protocol
 
+# The job options' defaults, written once for the add-on, the backend and its command line
+_DEFAULTS = protocol.START_DEFAULTS
+
 RERUN_RANGES = (
     ("PREVIEW", "Preview Range", "The timeline's preview range (else the scene range)"),
     ("SELECTED", "Selected Keys", "From the first to the last selected key of the rig"),
@@ -59,10 +62,10 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
                ("fit", "Fit",
                 "Fit the skeleton to the detector's 3D landmarks frame by frame (no model; "
                 "the baseline the generative method is measured against)")],
-        default="generative",
+        default=_DEFAULTS["method"],
         description="How 3D bodies are estimated from the detected keypoints")
     refine_steps: IntProperty(
-        name="Refinement Steps", default=protocol.DEFAULT_REFINE_STEPS, min=0, max=200,
+        name="Refinement Steps", default=_DEFAULTS["refine_steps"], min=0, max=200,
         description="Optimisation steps that fit the sampled poses to the 2D keypoints over "
                     "the clip (generative method). More: tighter fit, slower; 0 = the model's "
                     "samples as they are")
@@ -73,15 +76,15 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
                ("on", "Always", "Search the fine grid every time (slower, finds distant "
                                 "people soonest)"),
                ("off", "Off", "Whole frame only (fastest)")],
-        default="auto")
+        default=_DEFAULTS["tiling"])
     max_people: IntProperty(
-        name="Max People", default=6, min=1, max=32,
+        name="Max People", default=_DEFAULTS["max_people"], min=1, max=32,
         description="Most people to track at once")
     estimate_shape: BoolProperty(
         name="Estimate Body Shape",
         description="Fit each person's body shape (limb lengths, build) from the whole clip; "
                     "off = the average body for everyone",
-        default=True)
+        default=_DEFAULTS["estimate_shape"])
     lens_35mm: FloatProperty(
         name="Lens (35 mm equiv.)", default=0.0, min=0.0, max=2000.0, step=100, precision=0,
         description="The camera's lens as a 35 mm-equivalent focal length, as a phone's spec "
@@ -91,15 +94,17 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
                     "when the camera pans or tilts, else a 60 degree view across the longer "
                     "side of the picture")
     depth_smoothing: FloatProperty(
-        name="Depth Smoothing (s)", default=0.3, min=0.0, max=2.0, step=5, precision=2,
+        name="Depth Smoothing (s)", default=_DEFAULTS["depth_smoothing_s"], min=0.0, max=2.0,
+        step=5, precision=2,
         description="Smooth each person's distance from the camera over this many seconds "
                     "(they keep their place in the picture); 0 = off, the raw per-frame depth")
     foot_locking: BoolProperty(
-        name="Foot Locking", default=True,
+        name="Foot Locking", default=_DEFAULTS["foot_locking"],
         description="Keep planted feet still in the world (the legs bend to reach them); off = "
                     "feet as solved, which slide by a few centimetres")
     contact_threshold: FloatProperty(
-        name="Contact Threshold", default=0.5, min=0.05, max=0.95, step=5, precision=2,
+        name="Contact Threshold", default=_DEFAULTS["contact_threshold"], min=0.05, max=0.95,
+        step=5, precision=2,
         description="How sure the analysis must be that a foot rests on the ground before it "
                     "is locked; lower locks more")
     # No update callback (recolouring at once): the bpy 4.2 module crashes at exit when a
@@ -114,7 +119,7 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
         description="Estimate how the camera turned (pan, tilt, roll) from the background and "
                     "key the scene camera with it, so the rigs stay in one world while the "
                     "footage pans; off = a fixed camera",
-        default=True)
+        default=_DEFAULTS["camera_motion"])
 
     # Re-running refinement on a range of the active rig (ops/refine_range.py)
     rerun_range: EnumProperty(name="Range", items=RERUN_RANGES, default="PREVIEW",

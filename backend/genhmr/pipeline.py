@@ -37,7 +37,7 @@ import numpy as np
 
 from genhmr import __version__
 from genhmr_core.ground import Ground, ground_of_solve
-from genhmr_core.protocol import DEFAULT_REFINE_STEPS
+from genhmr_core.protocol import START_DEFAULTS as _DEFAULTS
 from genhmr_core.result_format import JobResult, frame_intrinsics, save_result
 from genhmr_core.skeleton import NUM_BODY_JOINTS, NUM_JOINTS
 from genhmr_core.vertical import Vertical
@@ -64,27 +64,28 @@ RESULT_NAME = job_store.RESULT_FILE
 
 @dataclasses.dataclass
 class JobOptions:
-    """What to analyse and how; the fields mirror ``genhmr_core.protocol.START_DEFAULTS``."""
+    """What to analyse and how. The defaults are ``genhmr_core.protocol.START_DEFAULTS``, the one
+    place they are written (the add-on's panel and the command line read them there too)."""
 
     video: str
     out_dir: str
-    start: int = 0
-    end: int | None = None
-    device: str = "auto"
-    method: str = "generative"
-    checkpoint: str = ""
-    refine_steps: int = DEFAULT_REFINE_STEPS
-    smplx_dir: str = ""
-    smplx_gender: str = "neutral"
-    estimate_shape: bool = True
-    focal_px: float | None = None
-    lens_35mm: float | None = None
-    tiling: str = "auto"
-    max_people: int = 6
-    camera_motion: bool = True
-    depth_smoothing_s: float = 0.3
-    foot_locking: bool = True
-    contact_threshold: float = 0.5
+    start: int = _DEFAULTS["start"]
+    end: int | None = _DEFAULTS["end"]
+    device: str = _DEFAULTS["device"]
+    method: str = _DEFAULTS["method"]
+    checkpoint: str = _DEFAULTS["checkpoint"]
+    refine_steps: int = _DEFAULTS["refine_steps"]
+    smplx_dir: str = _DEFAULTS["smplx_dir"]
+    smplx_gender: str = _DEFAULTS["smplx_gender"]
+    estimate_shape: bool = _DEFAULTS["estimate_shape"]
+    focal_px: float | None = _DEFAULTS["focal_px"]
+    lens_35mm: float | None = _DEFAULTS["lens_35mm"]
+    tiling: str = _DEFAULTS["tiling"]
+    max_people: int = _DEFAULTS["max_people"]
+    camera_motion: bool = _DEFAULTS["camera_motion"]
+    depth_smoothing_s: float = _DEFAULTS["depth_smoothing_s"]
+    foot_locking: bool = _DEFAULTS["foot_locking"]
+    contact_threshold: float = _DEFAULTS["contact_threshold"]
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> JobOptions:

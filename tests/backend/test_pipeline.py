@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from genhmr.pipeline import (
     run_job,
 )
 
-from genhmr_core.protocol import DEFAULT_REFINE_STEPS
+from genhmr_core.protocol import DEFAULT_REFINE_STEPS, START_DEFAULTS
 from genhmr_core.result_format import load_result
 
 pytestmark = pytest.mark.slow
@@ -157,6 +158,15 @@ def test_a_missing_detection_model_is_a_clear_job_error(module: str, media_dir: 
                            end=3))
     assert info.value.kind == "detector"
     assert not (tmp_path / "out" / "result.npz").exists()
+
+
+def test_job_options_are_the_protocols_start_options_with_its_defaults():
+    """One list of job options and their defaults (``START_DEFAULTS``): an option added to the
+    backend's ``JobOptions`` but not to the protocol (or the other way round) fails here."""
+    defaults = {f.name: f.default for f in dataclasses.fields(JobOptions)
+                if f.name not in ("video", "out_dir")}
+    assert defaults == START_DEFAULTS
+    assert JobOptions.from_request({"video": "v.mp4", "out_dir": "o"}) == JobOptions("v.mp4", "o")
 
 
 def test_a_single_frame_is_a_legitimate_input(media_dir: Path, tmp_path: Path):
