@@ -8,10 +8,10 @@ benchmark (``tools/bench_tracking.py``) measures on its own:
    BlazePose landmark model in each person's region, followed from frame to frame;
    ``"blazepose"``: MediaPipe's own multi-person landmarker on the frame and on tiles, kept for
    comparison), and describe each person's appearance (colour statistics of the torso and
-   legs) while the frame is at hand, for the offline stitching; then **backfill**: follow each
-   person backwards from the frame where the detector first found them (:func:`backfill`) -
-   the box detector runs only every few frames, and it finds a person late who steps out from
-   behind something or lands from a jump;
+   legs) while the frame is at hand, for the offline stitching; and **backfill** in the same
+   pass: follow each person backwards from the frame where the detector first found them
+   (:class:`Backfill`) - the box detector runs only every few frames, and it finds a person
+   late who steps out from behind something or lands from a jump;
 2. **track**: link detections into tracklets online, then join tracklets that belong to one
    person and drop implausible ones using the whole clip (:mod:`genhmr.tracking`);
 3. pack the tracks into ``(P, F, ...)`` arrays (:class:`Tracks`), and give each person the

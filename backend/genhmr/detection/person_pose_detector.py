@@ -306,7 +306,7 @@ class PersonPoseDetector:
         sees a person there. Stateless: it neither uses nor changes the followed people.
 
         This is what lets the perception stage walk *backwards* from where the detector first
-        found someone (:func:`genhmr.perception.backfill`)."""
+        found someone (:class:`genhmr.perception.Backfill`)."""
         frame = np.asarray(frame_bgr)
         height, width = frame.shape[:2]
         if person.alignment_px is not None:
