@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -208,8 +209,6 @@ def calibration_media(ctx: Context) -> Path:
     print(f"+ extracting {len(names)} calibration files from {deb.name}", flush=True)
     contents = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], check=True,
                               capture_output=True).stdout
-    import io
-
     with tarfile.open(fileobj=io.BytesIO(contents)) as tf:
         for name in names:
             member = tf.extractfile(OPENCV_DOC_DATA + name)
@@ -309,16 +308,14 @@ def worker_fp16_storage(src: Path, dst: Path, min_elements: int = 256) -> None:
 
 def calibration_inputs(media: Path, limit: int = CALIBRATION_INPUTS) -> list:
     """The box detector's network inputs for the calibration media: every tile of a full
-    scan (``PersonBoxDetector.plan(..., "on")``) of each picture and sampled video frame,
+    scan (``person_boxes.crop_plan(..., "on")``) of each picture and sampled video frame,
     ``limit`` of them spread evenly over the list (ordered by file name, then tile)."""
     import cv2
     import numpy as np
 
     sys.path.insert(0, str(ROOT / "backend"))
-    from genhmr.detection.person_boxes import PersonBoxDetector, network_input
+    from genhmr.detection.person_boxes import crop_plan, network_input
 
-    planner = PersonBoxDetector.__new__(PersonBoxDetector)  # plan() needs no model
-    planner.tiling = "on"
     frames = []
     for path in sorted(media.iterdir()):
         if path.suffix == ".avi":
@@ -337,7 +334,7 @@ def calibration_inputs(media: Path, limit: int = CALIBRATION_INPUTS) -> list:
     inputs = []
     for frame in frames:
         height, width = frame.shape[:2]
-        for tile in planner.plan(width, height):
+        for tile in crop_plan(width, height, "on"):
             inputs.append(network_input(frame[tile.y0:tile.y1, tile.x0:tile.x1]))
     picks = np.unique(np.linspace(0, len(inputs) - 1, min(limit, len(inputs))).round())
     print(f"calibration: {len(frames)} pictures, {len(inputs)} tiles, {len(picks)} used",

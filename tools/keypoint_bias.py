@@ -31,27 +31,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def body_axes(points: np.ndarray, index: dict[str, int]) -> np.ndarray:
-    """(F, 3, 3) rows: the subject's left (right hip to left hip), up (mid-hip to mid-shoulder,
-    made orthogonal to the first) and forward (the direction the hips face), of keypoints
-    ``points`` (F, K, 3)."""
-    left = points[:, index["left_hip"]] - points[:, index["right_hip"]]
-    left = left / np.linalg.norm(left, axis=-1, keepdims=True)
-    up = (0.5 * (points[:, index["left_shoulder"]] + points[:, index["right_shoulder"]])
-          - 0.5 * (points[:, index["left_hip"]] + points[:, index["right_hip"]]))
-    up = up - left * (up * left).sum(axis=-1, keepdims=True)
-    up = up / np.linalg.norm(up, axis=-1, keepdims=True)
-    return np.stack([left, up, np.cross(left, up)], axis=1)
-
-
 def residuals(jobs: Path, methods: tuple[str, ...]) -> dict[str, dict[int, list[np.ndarray]]]:
     """method -> keypoint -> residuals (3,) in metres, body axes, over every scored frame."""
     from genhmr import job_store
+    from genhmr.synthetic.noise import torso_frames
 
     from benchmarks import pose2sim_3d
     from benchmarks.methods import mediapipe_bodies, solved_bodies
     from benchmarks.scoring import BODY_POINTS
-    from genhmr_core.keypoints import KEYPOINT_INDEX
     from genhmr_core.pose_metrics import procrustes
     from genhmr_core.result_format import load_result
 
@@ -78,8 +65,9 @@ def residuals(jobs: Path, methods: tuple[str, ...]) -> dict[str, dict[int, list[
                 keep = use.sum(axis=1) >= 8  # as PA-MPJPE: enough trusted points to align
                 ours, true, use = (np.nan_to_num(a[keep]) for a in (ours, true, use))
                 aligned = procrustes(ours, true, use.astype(np.float64))
-                axes = body_axes(truth.keypoints[frames[keep], who], KEYPOINT_INDEX)
-                local = np.einsum("fab,fkb->fka", axes, aligned - true)
+                # the truth body's axes as columns (left, up, forward), one frame per row
+                axes = torso_frames(truth.keypoints[frames[keep], who])[:, 0]
+                local = np.einsum("fba,fkb->fka", axes, aligned - true)
                 for k, joint in enumerate(points):
                     out[method][joint].extend(local[use[:, k].astype(bool), k])
     return out

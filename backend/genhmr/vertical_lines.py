@@ -170,10 +170,10 @@ def background_lines(result: JobResult, config: VerticalLinesConfig | None = Non
         detector = cv2.createLineSegmentDetector()
         segments, rotations = [], []
         if frames is not None and all(int(r) in frames for r in rows):
-            found = ((int(result.frame_indices[r]), frames[int(r)]) for r in rows)
+            pictures = ((int(result.frame_indices[r]), frames[int(r)]) for r in rows)
         else:
-            found = read_frames_at(result.source_video, frame_of)
-        for index, frame in found:
+            pictures = read_frames_at(result.source_video, frame_of)
+        for index, frame in pictures:
             row = frame_of[index]
             found = vertical_segments(frame, result.boxes[result.valid[:, row], row], config,
                                       detector)
