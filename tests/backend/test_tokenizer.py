@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from genhmr.models.checkpoint import state_nbytes
+from genhmr.models.frozen_codebook import FrozenCodebook
 from genhmr.models.tokenizer import (
     PoseTokenizer,
     TokenizerConfig,
@@ -167,10 +168,19 @@ def test_load_tokenizer_round_trip(trained):
         loaded = load_tokenizer(out / name)
         assert not loaded.training
         assert loaded.config == model.config
+        # loaded for use, the codes are frozen (no training library): the same encodings
+        assert isinstance(loaded.vq, FrozenCodebook) and model.trainable
         enc2 = loaded.encode(pose)
         assert torch.equal(enc2.indices, enc.indices)
+        assert torch.equal(enc2.quantized, enc.quantized)
+        assert float(enc2.commit_loss) == float(enc.commit_loss.detach()) == 0.0  # eval mode
         assert torch.equal(loaded.decode_indices(enc.indices), model.decode_indices(enc.indices))
         assert torch.equal(loaded.codebook, model.codebook)
+    # the frozen codes keep the library's layout: a trainable tokenizer reads them back
+    again = PoseTokenizer(model.config)
+    again.load_state_dict(load_tokenizer(out / "model.pt").state_dict())
+    assert torch.equal(again.codebook, model.codebook)
+    assert set(again.state_dict()) == set(model.state_dict())
 
 
 def test_load_tokenizer_rejects_other_checkpoints(tmp_path: Path):

@@ -21,6 +21,7 @@ import torch
 from genhmr_core.keypoints import KEYPOINT_INDEX
 
 from ..body.body_model import BodyModel
+from ..fused_adam import FusedAdam
 
 # (keypoint, keypoint, weight). Hip width gets a low weight: SMPL-X puts its "hip" keypoints on
 # the internal hip joints, closer together than a detector's hip landmarks.
@@ -103,9 +104,9 @@ def estimate_betas(body: BodyModel, world: np.ndarray, conf: np.ndarray,
         target = torch.as_tensor(observed[has], dtype=torch.float32)
         weight = torch.as_tensor(w[has], dtype=torch.float32)
         ia, ib = torch.as_tensor(a[has]), torch.as_tensor(b[has])
-        opt = torch.optim.Adam([betas], lr=cfg.learning_rate)
+        opt = FusedAdam([([betas], cfg.learning_rate)])  # no torch.optim: genhmr.fused_adam
         for _ in range(cfg.iterations):
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             kp = rest_keypoints(betas)
             length = torch.linalg.norm(kp[ia] - kp[ib], dim=-1)
             loss = (weight * ((length - target) / target) ** 2).sum() / weight.sum()

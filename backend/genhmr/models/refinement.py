@@ -43,6 +43,7 @@ from genhmr.body.skeleton_model import (
     matrix_to_rotation_6d,
     rotation_6d_to_matrix,
 )
+from genhmr.fused_adam import FusedAdam
 from genhmr.models.draft_decoder import DraftDecoder, draft_for
 from genhmr.models.tokenizer import PoseTokenizer
 from genhmr_core.keypoints import KEYPOINT_INDEX, keypoint_attachments
@@ -254,18 +255,17 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     orient6 = matrix_to_rotation_6d(orient0).clone().requires_grad_(True)
     transl = transl0.clone().requires_grad_(True)
     betas = inputs.betas.detach().to(dtype).clone().requires_grad_(cfg.refine_shape)
-    groups = [{"params": [logits], "lr": cfg.lr_logits},
-              {"params": [orient6], "lr": cfg.lr_orient},
-              {"params": [transl], "lr": cfg.lr_transl}]
+    groups = [([logits], cfg.lr_logits), ([orient6], cfg.lr_orient), ([transl], cfg.lr_transl)]
     if cfg.refine_shape:
-        groups.append({"params": [betas], "lr": cfg.lr_betas})
+        groups.append(([betas], cfg.lr_betas))
     # One fused pass over each variable per step: torch's default CPU Adam makes about ten
     # (sqrt, divide, add, ... each over all 32 x 512 logits of every frame), a tenth of a
-    # step's time; the fused kernel computes the same update (to float rounding).
-    optimizer = torch.optim.Adam(groups, fused=True)
+    # step's time; the fused kernel computes the same update (to float rounding). Called
+    # without torch.optim, which imports torch._dynamo (genhmr.fused_adam).
+    optimizer = FusedAdam(groups)
     # Gradients of these only: the backward pass then skips the weight gradients of the
     # tokenizer's decoder (a fifth of refinement's CPU time, and they piled up in its .grad).
-    variables = [p for group in groups for p in group["params"]]
+    variables = [p for params, _ in groups for p in params]
     rig = None if cfg.refine_shape else keypoint_rig(body, betas.detach())
 
     tracked = valid if inputs.tracked is None else inputs.tracked.to(torch.bool) | valid
@@ -314,7 +314,7 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     for step in range(cfg.steps):
         if should_stop is not None and should_stop():
             raise InterruptedError("refinement cancelled")
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         progress = step / max(cfg.steps - 1, 1)
         sigma = max(cfg.robust_sigma_start, cfg.robust_sigma) ** (1 - progress) \
             * cfg.robust_sigma ** progress

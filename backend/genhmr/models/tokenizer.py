@@ -14,7 +14,8 @@ tree flattened parents-first, so "neighbours" on the joint axis are not neighbou
 a convolution's locality prior buys nothing, while a token-mixing MLP learns which joints go
 together. Quantisation is ``vector_quantize_pytorch.VectorQuantize`` with EMA codebook updates,
 dead-code reset and k-means initialisation (the TokenHMR recipe, scaled down so that the shipped
-checkpoint stays around a megabyte).
+checkpoint stays around a megabyte); a loaded tokenizer reads its codes through
+:class:`~genhmr.models.frozen_codebook.FrozenCodebook` instead, which does not import the library.
 
 Rotations enter and leave as matrices; internally the 6D representation of
 :mod:`genhmr.body.skeleton_model` is used. The global orientation is *not* part of the pose here:
@@ -29,7 +30,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from vector_quantize_pytorch import VectorQuantize
 
 from genhmr.body.skeleton_model import (
     SkeletonModel,
@@ -37,6 +37,7 @@ from genhmr.body.skeleton_model import (
     rotation_6d_to_matrix,
 )
 from genhmr.models.checkpoint import check_payload, model_payload
+from genhmr.models.frozen_codebook import FrozenCodebook
 from genhmr_core.skeleton import NUM_BODY_JOINTS, mirror_index
 
 CHECKPOINT_FORMAT = "genhmr-pose-tokenizer"
@@ -211,11 +212,17 @@ class PoseTokenizer(nn.Module):
     be all-reduced across ranks or every rank drifts to its own codebook. The library decides
     this at construction time from ``torch.distributed.is_initialized()`` when left ``None``;
     trainers pass it explicitly. It has no effect in eval mode (no collectives there).
+
+    ``trainable=False`` (what :func:`tokenizer_from_payload` builds) keeps the codes in a
+    :class:`FrozenCodebook`: the same weights, codes and eval-mode encodings, no EMA updates,
+    and no import of the training library.
     """
 
-    def __init__(self, config: TokenizerConfig, sync_codebook: bool | None = None) -> None:
+    def __init__(self, config: TokenizerConfig, sync_codebook: bool | None = None,
+                 trainable: bool = True) -> None:
         super().__init__()
         self.config = config
+        self.trainable = bool(trainable)
         c, joints = config, NUM_BODY_JOINTS
         # encoder: per-joint 6D -> hidden, + a learned embedding saying which joint it is
         self.joint_in = nn.Linear(6, c.hidden_dim)
@@ -225,11 +232,8 @@ class PoseTokenizer(nn.Module):
         self.enc_token_blocks = _blocks(c.token_blocks, c.num_tokens, c)
         self.enc_norm = nn.LayerNorm(c.hidden_dim)
         self.enc_out = nn.Linear(c.hidden_dim, c.code_dim)
-        self.vq = VectorQuantize(
-            dim=c.code_dim, codebook_size=c.codebook_size, decay=c.ema_decay,
-            commitment_weight=1.0,  # weighted in tokenizer_losses, next to the other terms
-            threshold_ema_dead_code=c.dead_code_threshold, kmeans_init=c.kmeans_init,
-            kmeans_iters=c.kmeans_iters, sync_codebook=sync_codebook)
+        self.vq = (_training_quantizer(c, sync_codebook) if self.trainable
+                   else FrozenCodebook(c.codebook_size, c.code_dim))
         # decoder: code -> hidden, + a learned embedding per token slot
         self.token_in = nn.Linear(c.code_dim, c.hidden_dim)
         self.token_embed = nn.Parameter(torch.zeros(c.num_tokens, c.hidden_dim))
@@ -262,6 +266,8 @@ class PoseTokenizer(nn.Module):
         applies the same map so ``softmax(logits) @ codebook`` matches what ``encode`` yields.
         Not a parameter: no gradient flows into the codebook from soft decoding.
         """
+        if not self.trainable:
+            return self.vq.codes
         return self.vq.project_out(self.vq.codebook)
 
     # -- encoder ---------------------------------------------------------------------------------
@@ -278,9 +284,15 @@ class PoseTokenizer(nn.Module):
         """Tokenise body poses (B, 21, 3, 3).
 
         In training mode this also updates the codebook (EMA, dead-code reset, k-means on the
-        first call): call it once per optimiser step. In eval mode it is a pure function.
+        first call): call it once per optimiser step. In eval mode it is a pure function, and
+        so it always is for a tokenizer built with ``trainable=False`` (commitment loss 0, as
+        the library gives in eval mode).
         """
         latents = self.encode_latents(pose)
+        if not self.trainable:
+            quantized, indices = self.vq.nearest(latents)
+            return TokenizerOutput(indices=indices, quantized=quantized, latents=latents,
+                                   commit_loss=latents.new_zeros(()))
         quantized, indices, _, breakdown = self.vq(latents, return_loss_breakdown=True)
         return TokenizerOutput(indices=indices, quantized=quantized, latents=latents,
                                commit_loss=breakdown.commitment)
@@ -339,17 +351,31 @@ class PoseTokenizer(nn.Module):
         return model_payload(self, self.config, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
 
 
+def _training_quantizer(c: TokenizerConfig, sync_codebook: bool | None) -> nn.Module:
+    """The library's VQ layer, imported here: importing it costs ~2 s of CPU (it brings in
+    ``torch._dynamo``), which only training needs to pay."""
+    from vector_quantize_pytorch import VectorQuantize
+
+    return VectorQuantize(
+        dim=c.code_dim, codebook_size=c.codebook_size, decay=c.ema_decay,
+        commitment_weight=1.0,  # weighted in tokenizer_losses, next to the other terms
+        threshold_ema_dead_code=c.dead_code_threshold, kmeans_init=c.kmeans_init,
+        kmeans_iters=c.kmeans_iters, sync_codebook=sync_codebook)
+
+
 def _check_pose(pose: Tensor) -> None:
     if pose.ndim != 4 or pose.shape[1:] != (NUM_BODY_JOINTS, 3, 3):
         raise ValueError(f"pose must be (B, {NUM_BODY_JOINTS}, 3, 3) body rotations "
                          f"(global orientation excluded), got {tuple(pose.shape)}")
 
 
-def tokenizer_from_payload(payload: dict[str, Any], map_location: str | torch.device = "cpu"
-                           ) -> PoseTokenizer:
-    """Rebuild a tokenizer from a checkpoint dict (``model.pt`` or a trainer's ``last.pt``)."""
+def tokenizer_from_payload(payload: dict[str, Any], map_location: str | torch.device = "cpu",
+                           trainable: bool = False) -> PoseTokenizer:
+    """Rebuild a tokenizer from a checkpoint dict (``model.pt`` or a trainer's ``last.pt``), in
+    eval mode; with its codes frozen (:class:`FrozenCodebook`) unless ``trainable``."""
     check_payload(payload, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "pose tokenizer")
-    model = PoseTokenizer(TokenizerConfig(**payload["model_config"]), sync_codebook=False)
+    model = PoseTokenizer(TokenizerConfig(**payload["model_config"]), sync_codebook=False,
+                          trainable=trainable)
     model.load_state_dict(payload["model"])
     return model.to(map_location).eval()
 
