@@ -23,11 +23,18 @@ exclude decoding (perception's own "decode" seconds are in the JSON):
 * ``x MP (person)``: perception ms per *detected person-frame* (a person kept in a track on a
   frame) / MediaPipe Pose ms per frame, i.e. the price of one person-frame relative to the
   single-person tool, which is the fair comparison on clips with several people.
+
+``--noise-seeds 1 2 3`` runs every clip once per seed with +-1 grey level of random noise added
+to every frame the detector sees (invisible; :class:`FrameNoise`), then prints the mean and
+range of each clip's scores over the draws. One run is one draw: on vtest.avi the IDF1 moved
+between 0.55 and 0.77 over such draws (docs/detection.md), more than most changes tried, so a
+change to perception is judged on the draws' mean, not on one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -129,14 +136,41 @@ def mediapipe_baseline(video: Path, frame_indices: np.ndarray) -> dict[str, floa
             "frames_with_person": found}
 
 
+class FrameNoise:
+    """A detector that sees every frame with random noise of -1, 0 or +1 grey level per pixel
+    and channel (drawn from ``seed``): one draw of how perception moves under a change of the
+    pixels nobody can see. Everything but ``detect`` and ``follow`` goes to the detector."""
+
+    def __init__(self, detector: Any, seed: int) -> None:
+        self._detector = detector
+        self._rng = np.random.default_rng(seed)
+        if not hasattr(detector, "follow"):  # Backfill only follows with detectors that can
+            self.follow = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._detector, name)
+
+    def noisy(self, frame: np.ndarray) -> np.ndarray:
+        step = self._rng.integers(-1, 2, size=frame.shape, dtype=np.int8)
+        up, down = (step > 0).view(np.uint8), (step < 0).view(np.uint8)
+        return cv2.subtract(cv2.add(frame, up), down)  # uint8, saturating at 0 and 255
+
+    def detect(self, frame: np.ndarray, **kwargs: Any) -> Any:
+        return self._detector.detect(self.noisy(frame), **kwargs)
+
+    def follow(self, frame: np.ndarray, person: Any) -> Any:
+        return self._detector.follow(self.noisy(frame), person)
+
+
 def run_perception(video: Path, start: int, end: int | None, detector: str, tiling: str,
                    max_people: int, detections: Path | None = None,
-                   box_model: Path | None = None) -> Any:
+                   box_model: Path | None = None, noise_seed: int | None = None) -> Any:
     """The perception stage on ``video[start:end]``. With ``detections`` (a folder), the
     per-frame detections are read from there when an earlier run saved them for the same
     clip, range and settings (their detect and backfill seconds too), else saved there: then
     only tracking runs again, which is how tracking changes are tried in seconds. Delete the
-    folder after changing the detector."""
+    folder after changing the detector. ``noise_seed``: the detector sees the frames through
+    :class:`FrameNoise` with that seed (its time, ~2 ms per frame, counts as detection)."""
     from genhmr.perception import (
         Perception,
         PerceptionConfig,
@@ -151,9 +185,18 @@ def run_perception(video: Path, start: int, end: int | None, detector: str, tili
 
     config = PerceptionConfig(detector=detector, tiling=tiling, max_people=max_people,
                               box_model=None if box_model is None else str(box_model))
+    def loaded() -> Any:
+        made = make_detector(config)
+        return made if noise_seed is None else FrameNoise(made, noise_seed)
+
     t = time.perf_counter()
     if detections is None:
-        result = perceive(video, start=start, end=end, config=config)
+        detector_object = loaded()
+        try:
+            result = perceive(video, start=start, end=end, config=config,
+                              detector=detector_object)
+        finally:
+            detector_object.close()
         result.seconds["wall"] = time.perf_counter() - t
         return result
     info = probe(video)
@@ -161,15 +204,20 @@ def run_perception(video: Path, start: int, end: int | None, detector: str, tili
     stem = f"{video.stem}_{detector}_{tiling}_{max_people}_{start}_{end}"
     if box_model is not None:
         stem += f"_{box_model.stem}"
+    if noise_seed is not None:
+        stem += f"_noise{noise_seed}"
     cached, timing = detections / f"{stem}.npz", detections / f"{stem}.json"
     if cached.is_file() and timing.is_file():
         per_frame = load_detections(cached)
         seconds = json.loads(timing.read_text())
     else:
         seconds = {}
-        with make_detector(config) as detector_object:
+        detector_object = loaded()
+        try:
             per_frame = detect_people(info, start, end, detector_object, config,
                                       seconds=seconds)
+        finally:
+            detector_object.close()
         detections.mkdir(parents=True, exist_ok=True)
         save_detections(cached, per_frame)
         timing.write_text(json.dumps(seconds))
@@ -259,6 +307,31 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 and math.isfinite(a) else math.nan
 
 
+DRAW_COLUMNS = ("IDF1", "ID switches", "min coverage", "tracks", "ghost tracks", "recall",
+                "precision")
+
+
+def draws_table(runs: list[dict[str, Any]]) -> str:
+    """Markdown: per clip and detector, each score's mean over the noise draws and its range."""
+    keys = {"IDF1": "idf1", "ID switches": "switches", "min coverage": "min_coverage",
+            "tracks": "tracks", "ghost tracks": "ghost_tracks", "recall": "recall",
+            "precision": "precision"}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["clip"], run["detector"]), []).append(run["score"])
+    lines = [markdown_header(("clip", "detector (draws)", *DRAW_COLUMNS))]
+    for (clip, detector), scores in groups.items():
+        cells = []
+        for column in DRAW_COLUMNS:
+            values = np.array([math.nan if s[keys[column]] is None else float(s[keys[column]])
+                               for s in scores])
+            digits = 2 if column in ("IDF1", "min coverage", "recall", "precision") else 1
+            cells.append(f"{values.mean():.{digits}f} ({values.min():.{digits}f}-"
+                         f"{values.max():.{digits}f})")
+        lines.append(f"| {clip} | {detector} ({len(scores)}) | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", nargs="+", help="truth file stems or clip paths "
@@ -270,14 +343,17 @@ def main() -> int:
     parser.add_argument("--tiling", default="auto")
     parser.add_argument("--box-model", type=Path,
                         help="another person-box ONNX model for the boxes detector (default: "
-                        "the shipped one), e.g. ~/.cache/genhmr/models/person_ssdlite_int8.onnx "
-                        "from tools/convert_models.py --only person_ssdlite_int8")
+                        "the shipped int8 one), e.g. the float one it is made from, "
+                        "backend/genhmr/detection/assets/person_ssdlite.onnx")
     parser.add_argument("--max-people", type=int, default=6)
     parser.add_argument("--truth-dir", type=Path, default=TRUTH_DIR)
     parser.add_argument("--save-json", type=Path, help="write every number here")
     parser.add_argument("--detections", type=Path, metavar="DIR",
                         help="save per-frame detections here, or reuse those saved by an "
                         "earlier run with the same settings (tracking experiments in seconds)")
+    parser.add_argument("--noise-seeds", type=int, nargs="+", metavar="SEED",
+                        help="run each clip once per seed, the frames seen with +-1 grey level "
+                        "of noise (FrameNoise), and print each clip's mean and range over them")
     parser.add_argument("--contact-sheet", type=Path, metavar="DIR",
                         help="draw truth and predicted boxes on a few annotated frames per run")
     args = parser.parse_args()
@@ -309,12 +385,14 @@ def main() -> int:
         start = truth.frames[0]
         end = start + args.frames if args.frames else None
         baseline: dict[str, float] | None = None
-        for detector in args.detector:
-            label = f"{truth.clip} {detector}"
+        for detector, seed in itertools.product(args.detector, args.noise_seeds or [None]):
+            setting = detector if seed is None else f"{detector}, noise {seed}"
+            label = f"{truth.clip} {setting}"
             print(f"[{label}] perceiving from frame {start}...", file=sys.stderr, flush=True)
             try:
                 result = run_perception(video, start, end, detector, args.tiling,
-                                        args.max_people, args.detections, args.box_model)
+                                        args.max_people, args.detections, args.box_model,
+                                        seed)
             except Exception as exc:  # one broken setting must not lose the other rows
                 notes.append(f"{label}: perception failed: {type(exc).__name__}: {exc}")
                 print(f"[{label}] FAILED: {exc!r}", file=sys.stderr, flush=True)
@@ -341,14 +419,15 @@ def main() -> int:
             ms_person = 1000 * work / person_frames if person_frames else math.nan
             mp_ms = baseline["ms_per_frame"]
             ratio_frame, ratio_person = _ratio(ms_frame, mp_ms), _ratio(ms_person, mp_ms)
-            rows.append(format_row(score, before=(truth.clip, detector), after=(
+            rows.append(format_row(score, before=(truth.clip, setting), after=(
                 f"{ms_frame:.0f}", f"{ratio_frame:.1f}",
                 "n/a" if math.isnan(ratio_person) else f"{ratio_person:.1f}")))
             print(rows[-1], file=sys.stderr, flush=True)
             runs.append({
                 "clip": truth.clip, "truth_file": str(truth_path.relative_to(ROOT))
                 if truth_path.is_relative_to(ROOT) else str(truth_path),
-                "detector": detector, "tiling": args.tiling, "max_people": args.max_people,
+                "detector": detector, "noise_seed": seed, "tiling": args.tiling,
+                "max_people": args.max_people,
                 "processed_frames": [int(processed[0]), int(processed[-1])],
                 "num_processed_frames": len(processed), "scored_frames": scored,
                 "seconds": seconds, "person_frames": person_frames,
@@ -373,6 +452,9 @@ def main() -> int:
     print(markdown_header(("clip", "detector", *SCORE_COLUMNS, *TIME_COLUMNS)))
     for row in rows:
         print(row)
+    if args.noise_seeds:
+        print()
+        print(draws_table(runs))
     if notes:
         print()
         for note in notes:
@@ -383,7 +465,8 @@ def main() -> int:
             "machine": {"cpu_threads": os.cpu_count(), "platform": platform.platform(),
                         "python": platform.python_version()},
             "args": {"clips": args.clips, "frames": args.frames, "detector": args.detector,
-                     "tiling": args.tiling, "max_people": args.max_people},
+                     "tiling": args.tiling, "max_people": args.max_people,
+                     "noise_seeds": args.noise_seeds},
             "runs": runs,
         }, indent=1))
         print(f"\nwrote {args.save_json}", file=sys.stderr)

@@ -59,8 +59,8 @@ class PerceptionConfig:
     tiling: str = "auto"
     max_people: int = 6
     backfill_s: float = 0.5  # how far back to follow a person from where they were found
-    # the "boxes" detector's person-box model (None: the shipped one); for evaluating another,
-    # e.g. the int8 one tools/convert_models.py makes (tools/bench_tracking.py --box-model)
+    # the "boxes" detector's person-box model (None: the shipped int8 one); for evaluating
+    # another, e.g. the float one (person_boxes.FLOAT_MODEL_PATH; bench_tracking --box-model)
     box_model: str | None = None
     tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
 

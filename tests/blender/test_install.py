@@ -28,9 +28,11 @@ def test_zip_contents(extension_zip: Path) -> None:
                      "genhmr_core/result_format.py", "backend/genhmr/server.py",
                      "backend/install_backend.py", "backend/requirements.txt",
                      # the detection models the backend runs (not downloadable at run time)
-                     "backend/genhmr/detection/assets/person_ssdlite.onnx",
+                     "backend/genhmr/detection/assets/person_ssdlite_int8.onnx",
                      "backend/genhmr/detection/assets/pose_landmark_full.onnx"):
         assert required in names
+    # the float box model is what the int8 one is made from, not what the backend runs
+    assert "backend/genhmr/detection/assets/person_ssdlite.onnx" not in names
     for name in names:
         assert not name.startswith(("tests/", "tools/", "docs/", "benchmarks/", ".ci/", "out/",
                                     "dist/"))

