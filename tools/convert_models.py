@@ -229,8 +229,8 @@ def convert_person_ssdlite_int8(ctx: Context) -> list[Path]:
     squares and fine tiles, through ``person_boxes.network_input``), none of them a benchmark
     clip. Byte-reproducible (two runs, the same sha256). Why it is shipped, and how it was
     chosen (docs/detection.md, "Scores over noise draws, and the int8 box detector"): 1.8x
-    faster per call, and its tracks
-    score as the float model's over noise draws of every benchmark clip."""
+    faster per call, and its tracks score as the float model's over noise draws of every
+    benchmark clip."""
     src = DETECTION_ASSETS / "person_ssdlite.onnx"
     if not src.is_file():
         raise SystemExit(f"{src} is missing: run --only person_ssdlite first")

@@ -69,6 +69,7 @@ from .tiling import keypoint_overlap, merge_duplicates
 
 # shoulders, elbows, wrists, hips, knees, ankles: what tells two overlapping bodies apart
 BODY_POINTS = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
+LEGS = ((25, 27), (26, 28))  # (knee, ankle) of the left and the right leg
 
 
 @dataclasses.dataclass
@@ -297,8 +298,10 @@ class PersonPoseDetector:
         settled = self._landmarks.landmarks_many(
             frame, [roi_from_landmarks(r.auxiliary_px) for r in seen]) if seen else []
         self.calls_last_frame += 1 + bool(seen)
-        return [_Followed(fine if fine.presence >= self.min_presence else rough, 0.0)
-                for rough, fine in zip(seen, settled, strict=True)]
+        started = [_Followed(fine if fine.presence >= self.min_presence else rough, 0.0)
+                   for rough, fine in zip(seen, settled, strict=True)]
+        return [s for s in started
+                if not any(_phantom_of(s.result.landmarks_px, k) for k in known)]
 
     def follow(self, frame_bgr: np.ndarray, person: PersonDetection) -> PersonDetection | None:
         """The same person in a neighbouring frame (before or after ``person``'s own), found in
@@ -395,6 +398,45 @@ def _spans_two_people(landmarks: np.ndarray, boxes: np.ndarray) -> bool:
         return False
     overlap = box_iou(members, members)
     return bool((overlap[np.triu_indices(len(members), 1)] < 0.3).any())
+
+
+def _phantom_of(landmarks: np.ndarray, other: np.ndarray, inside: float = 0.9,
+                smaller: float = 0.75, radius: float = 0.1) -> bool:
+    """Whether a new pose is a phantom drawn on part of a followed person (``other``): its
+    extent (nearly) inside the other's, much shorter, and standing on one of the other's legs
+    (its knee and ankle on one side each within ``radius`` x the other's height of the other's
+    knee and ankle on one side: the phantom's legs are drawn near the real ones, 14-46 px off
+    on a man ~800 px tall).
+
+    Why: the box detector sometimes boxes only part of a person (Pose2Sim cam03: the man
+    leaning over, whose bare upper body against the wall it does not see, boxed from the hips
+    down). That box overlaps his whole extent too little to be explained as him, so it started
+    a person, and the landmark model drew a small body on his legs; followed from then on and
+    painted out of his region, it took his legs from him, until he was lost (frame 63 of one
+    noise draw, and the 37 frames after). A real person behind or in front of someone has legs
+    of their own: the woman half behind the man in the same clip is inside his extent but
+    stands on her own knees and ankles."""
+    seen = landmarks[:, 2] >= 0.5
+    if seen.sum() < 4:
+        return False
+    x0, y0 = landmarks[:, :2].min(axis=0)
+    x1, y1 = landmarks[:, :2].max(axis=0)
+    ox0, oy0 = other[:, :2].min(axis=0)
+    ox1, oy1 = other[:, :2].max(axis=0)
+    height, other_height = max(y1 - y0, 1.0), max(oy1 - oy0, 1.0)
+    if height > smaller * other_height:
+        return False
+    overlap = max(0.0, min(x1, ox1) - max(x0, ox0)) * max(0.0, min(y1, oy1) - max(y0, oy0))
+    if overlap < inside * max((x1 - x0) * height, 1.0):
+        return False
+    near = radius * other_height
+
+    def on(point: int, theirs: int) -> bool:
+        return bool(landmarks[point, 2] >= 0.5 and other[theirs, 2] >= 0.5
+                    and np.linalg.norm(landmarks[point, :2] - other[theirs, :2]) <= near)
+
+    return any(on(knee, their_knee) and on(ankle, their_ankle)
+               for knee, ankle in LEGS for their_knee, their_ankle in LEGS)
 
 
 def _explained(box: np.ndarray, keypoints: np.ndarray | None,
