@@ -391,17 +391,33 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
 
 def _smooth_depth(result: JobResult, sigma_s: float) -> None:
     """Move each person along their viewing rays to a depth smoothed over time
-    (``genhmr_core.root_depth``), in place: the whole body shifts with the pelvis."""
+    (``genhmr_core.root_depth``), in place: the whole body shifts with the pelvis.
+
+    The depth is smoothed over the frames the person was seen in. Frames the method solved
+    without seeing them (the generative method's bridges across gaps) move with the seen
+    frames on either side: their shift is interpolated across the gap. Left where they were,
+    a bridge no longer met its ends once those moved (a 24 cm pelvis step into the frame after
+    a 4-frame gap of demo.mp4, ``tests/backend/test_server.py``'s merge)."""
+    from genhmr_core.gaps import gap_ends, solved_frames
     from genhmr_core.root_depth import DepthSmoothing, smooth_depth, visibility_weights
 
     if not sigma_s > 0:
         return
     config = DepthSmoothing(sigma_s=float(sigma_s))
     for p in range(result.num_people):
+        valid = np.asarray(result.valid[p], dtype=bool)
+        if not valid.any():
+            continue
         root = result.transl[p] + result.rest_joints[p, 0]
-        shift = (smooth_depth(root, result.valid[p], result.fps,
+        shift = (smooth_depth(root, valid, result.fps,
                               visibility_weights(result.keypoints2d[p]), config)
                  - root).astype(np.float32)
+        bridged = solved_frames(valid, result.method) & ~valid
+        if bridged.any():
+            before, after, weight = gap_ends(valid)
+            across = ((1.0 - weight)[:, None] * shift[before]
+                      + weight[:, None] * shift[after]).astype(np.float32)
+            shift[bridged] = across[bridged]
         result.transl[p] += shift
         result.joints3d[p] += shift[:, None]
         result.keypoints3d[p] += shift[:, None]
