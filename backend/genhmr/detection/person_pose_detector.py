@@ -380,6 +380,11 @@ def _start_roi(box: np.ndarray, keypoints: np.ndarray | None) -> Roi:
     return roi_from_box(box)
 
 
+def _extent(landmarks: np.ndarray) -> np.ndarray:
+    """(4,) x0, y0, x1, y1: the unpadded extent of a pose's landmarks, every one counted."""
+    return np.concatenate([landmarks[:, :2].min(axis=0), landmarks[:, :2].max(axis=0)])
+
+
 def _spans_two_people(landmarks: np.ndarray, boxes: np.ndarray) -> bool:
     """Whether a followed pose has slid over two people walking side by side: two detector
     boxes, each (nearly) inside the pose's extent and at least half its height, that do not
@@ -388,11 +393,9 @@ def _spans_two_people(landmarks: np.ndarray, boxes: np.ndarray) -> bool:
     person detector, which sees them apart, settles it."""
     if len(boxes) < 2:
         return False
-    x0, y0 = landmarks[:, :2].min(axis=0)
-    x1, y1 = landmarks[:, :2].max(axis=0)
-    extent = np.array([[x0, y0, x1, y1]])
+    extent = _extent(landmarks)
     inside = box_intersection(boxes, extent)[:, 0] / np.maximum(box_area(boxes), 1e-9)
-    tall = (boxes[:, 3] - boxes[:, 1]) >= 0.5 * (y1 - y0)
+    tall = (boxes[:, 3] - boxes[:, 1]) >= 0.5 * (extent[3] - extent[1])
     members = boxes[(inside >= 0.7) & tall]
     if len(members) < 2:
         return False
@@ -419,15 +422,11 @@ def _phantom_of(landmarks: np.ndarray, other: np.ndarray, inside: float = 0.9,
     seen = landmarks[:, 2] >= 0.5
     if seen.sum() < 4:
         return False
-    x0, y0 = landmarks[:, :2].min(axis=0)
-    x1, y1 = landmarks[:, :2].max(axis=0)
-    ox0, oy0 = other[:, :2].min(axis=0)
-    ox1, oy1 = other[:, :2].max(axis=0)
-    height, other_height = max(y1 - y0, 1.0), max(oy1 - oy0, 1.0)
-    if height > smaller * other_height:
+    mine, theirs = _extent(landmarks), _extent(other)
+    other_height = max(theirs[3] - theirs[1], 1.0)
+    if max(mine[3] - mine[1], 1.0) > smaller * other_height:
         return False
-    overlap = max(0.0, min(x1, ox1) - max(x0, ox0)) * max(0.0, min(y1, oy1) - max(y0, oy0))
-    if overlap < inside * max((x1 - x0) * height, 1.0):
+    if box_intersection(mine, theirs)[0, 0] < inside * max(float(box_area(mine)[0]), 1.0):
         return False
     near = radius * other_height
 
