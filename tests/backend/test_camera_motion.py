@@ -18,7 +18,9 @@ from genhmr.camera_motion import (
     estimate_camera_motion,
     fit_rotation,
     rays,
+    shrunk,
     static_camera,
+    work_shrink,
 )
 from genhmr.synthetic.turned_camera import turned_frames
 from scipy.spatial.transform import Rotation
@@ -128,3 +130,19 @@ def test_cancel_is_honoured(lab_frames: list[np.ndarray]):
 def test_no_frames_is_an_error():
     with pytest.raises(ValueError, match="no frames"):
         estimate_camera_motion([], np.eye(3), config=CameraMotionConfig())
+
+
+def test_frames_are_shrunk_by_whole_factors_to_the_work_side() -> None:
+    """HD stays at full resolution, 4K is halved, and a shrunk frame is the block means of the
+    frame (a remainder row or column left out), so the work pixels are an exact grid."""
+    assert work_shrink((1080, 1920), 1920) == 1
+    assert work_shrink((1920, 1088), 1920) == 1
+    assert work_shrink((2160, 3840), 1920) == 2
+    assert work_shrink((1080, 1921), 1920) == 2
+    assert work_shrink((576, 768), 1920) == 1
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (7, 9), dtype=np.uint8)
+    small = shrunk(gray, 2)
+    assert small.shape == (3, 4)
+    blocks = gray[:6, :8].astype(np.float64).reshape(3, 2, 4, 2).mean(axis=(1, 3))
+    assert np.abs(small - blocks).max() <= 0.5  # OpenCV rounds the means

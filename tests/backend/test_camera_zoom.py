@@ -153,22 +153,31 @@ def test_a_fixed_lens_keeps_one_focal_length_even_tracked_with_a_wrong_one(
 
 
 @pytest.mark.slow
-def test_a_wide_pan_tells_the_focal_length_of_a_zoom_lens(lab_image: np.ndarray) -> None:
+@pytest.mark.parametrize(("orientation", "tolerance", "max_turn_error_deg"),
+                         [("portrait", 0.03, 1.0), ("landscape", 0.05, 1.5)])
+def test_a_wide_pan_tells_the_focal_length_of_a_zoom_lens(lab_image: np.ndarray,
+                                                          orientation: str, tolerance: float,
+                                                          max_turn_error_deg: float) -> None:
     """A 40-degree pan through a lens zooming 1.0 -> 1.5x, tracked from a focal length 40 %
-    long: the turns, each frame's zoom set free, tell the first frame's focal length within
-    3 % (measured +1.0 %), and every frame's focal length follows."""
-    height, width = lab_image.shape[:2]
+    long: the turns, each frame's zoom set free, tell the first frame's focal length (measured
+    +1.5 % on the portrait Pose2Sim frame, +3.4 % on it turned landscape), and every frame's
+    focal length follows (the turns within 1 degree, landscape 1.3). HD frames are tracked at full resolution for this
+    (``camera_motion.work_shrink``): at 960 px along the longer side the portrait's is 5.8 %
+    off and the landscape's is not found."""
+    image = lab_image if orientation == "portrait" else np.ascontiguousarray(
+        lab_image.transpose(1, 0, 2))
+    height, width = image.shape[:2]
     K = intrinsics(width, height, TRUE_FOCAL)
     truth = Rotation.from_euler("y", np.linspace(0.0, 40.0, 60)[:, None],
                                 degrees=True).as_matrix()
     zoom = np.linspace(1.0, 1.5, 60)
-    frames, boxes = turned_frames(lab_image, K, truth, walker=True, zooms=zoom)
+    frames, boxes = turned_frames(image, K, truth, walker=True, zooms=zoom)
     long = intrinsics(width, height, 1.4 * TRUE_FOCAL)
     motion, K_found, found = refocused(estimate_camera_motion(frames, long, boxes), long)
     assert found is not None and found.believed and motion.zoomed
-    assert K_found[0, 0] == pytest.approx(TRUE_FOCAL, rel=0.03)
-    np.testing.assert_allclose(motion.focal_px(K_found), TRUE_FOCAL * zoom, rtol=0.03)
-    assert _angle_deg(motion.rotations, truth).max() < 1.0
+    assert K_found[0, 0] == pytest.approx(TRUE_FOCAL, rel=tolerance)
+    np.testing.assert_allclose(motion.focal_px(K_found), TRUE_FOCAL * zoom, rtol=tolerance)
+    assert _angle_deg(motion.rotations, truth).max() < max_turn_error_deg
 
 
 # -- the job ------------------------------------------------------------------------------------
