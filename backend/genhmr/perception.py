@@ -49,6 +49,8 @@ DETECTORS = ("boxes", "blazepose")
 
 DetectProgressFn = Callable[[int, int, str], None]  # (frames done, frames total, message)
 StopFn = Callable[[], bool]
+# (a frame's detections, that frame as decoded): called once nothing can change them any more
+FinalFrameFn = Callable[[FrameDetections, np.ndarray], None]
 
 
 @dataclasses.dataclass
@@ -112,10 +114,16 @@ def make_detector(config: PerceptionConfig) -> Any:
 def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,
                   progress: DetectProgressFn | None = None, should_stop: StopFn | None = None,
                   seconds: dict[str, float] | None = None,
-                  backfill_frames: int = 0) -> list[FrameDetections]:
+                  backfill_frames: int = 0,
+                  on_final: FinalFrameFn | None = None) -> list[FrameDetections]:
     """Decode ``[start, end)`` and detect and describe every person in every frame, following
     people backwards ``backfill_frames`` frames from where they first appear (:class:`Backfill`;
     0: not at all).
+
+    ``on_final`` (if given) is called with each frame, in order, once no backfill walk can add
+    to its detections any more (``backfill_frames`` frames later, or at the end), with the frame
+    as decoded: work that needs every frame and its people (the camera's motion) is done on
+    the way instead of decoding the clip again. Its time is not counted in ``seconds``.
 
     ``seconds`` (if given) accumulates "decode", "detect" and "backfill" times. Raises
     :class:`InputVideoError` for undecodable video and :class:`JobCancelled` when
@@ -150,14 +158,20 @@ def detect_frames(info: VideoInfo, start: int, end: int | None, detector: Any,
         timing["detect"] = timing.get("detect", 0.0) + time.perf_counter() - t
         out.append(FrameDetections(index, list(people), appearance))
         t = time.perf_counter()
-        behind.add(out, frame)
+        final = behind.add(out, frame)
         timing["backfill"] = timing.get("backfill", 0.0) + time.perf_counter() - t
+        if on_final is not None:
+            for position, final_frame in final:
+                on_final(out[position], final_frame)
         now = time.perf_counter() - clock
         if progress is not None and (now - last_report > 0.25 or len(out) == total):
             last_report = now
             progress(len(out), max(total, len(out)), f"frame {index}: {len(people)} people")
     if not out:
         raise InputVideoError(f"no frames could be decoded from {info.path}")
+    if on_final is not None:
+        for position, final_frame in behind.flush():
+            on_final(out[position], final_frame)
     return out
 
 
@@ -180,7 +194,11 @@ class Backfill:
     Why online gives what a second pass over the finished list gave: whether somebody in frame
     ``n`` is new depends on frames ``n - 1`` and ``n`` only, and no walk has changed them
     when frame ``n`` arrives (a walk from frame ``m`` adds to frames before ``m``); the walks
-    then run in the same order (by frame, then by detection)."""
+    then run in the same order (by frame, then by detection).
+
+    A frame leaves the held ones when ``max_frames`` newer frames have come: no walk can reach
+    it after that, so its detections are final (:meth:`add` and :meth:`flush` hand such frames
+    on, in order)."""
 
     def __init__(self, detector: Any, max_frames: int) -> None:
         self.follow = getattr(detector, "follow", None)
@@ -189,18 +207,29 @@ class Backfill:
             maxlen=max(self.max_frames, 1))
         self.added = 0  # detections added so far
 
-    def add(self, per_frame: list[FrameDetections], frame: np.ndarray) -> None:
-        """``per_frame[-1]`` was just detected in ``frame``: follow its newcomers back."""
-        if self.follow is None or self.max_frames < 1:
-            return
+    def add(self, per_frame: list[FrameDetections],
+            frame: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """``per_frame[-1]`` was just detected in ``frame``: follow its newcomers back. Returns
+        the frames (position in ``per_frame``, frame) whose detections no walk can change any
+        more: the one that left the held frames, or this one when nothing is held."""
         pos = len(per_frame) - 1
+        if self.follow is None or self.max_frames < 1:
+            return [(pos, frame)]
         if pos > 0:
             before = per_frame[pos - 1].people
             newcomers = [p for p in per_frame[pos].people
                          if not any(_same_person(p, other, 0.3) for other in before)]
             for person in newcomers:  # all found before the first walk adds to ``before``
                 self._walk_back(per_frame, person)
+        final = [self.recent.popleft()] if len(self.recent) == self.recent.maxlen else []
         self.recent.append((pos, frame))
+        return final
+
+    def flush(self) -> list[tuple[int, np.ndarray]]:
+        """The frames still held, in order (the clip ended: they are final), and forget them."""
+        final = list(self.recent)
+        self.recent.clear()
+        return final
 
     def _walk_back(self, per_frame: list[FrameDetections], person: Any) -> None:
         for earlier, earlier_frame in reversed(self.recent):
@@ -217,11 +246,12 @@ class Backfill:
 def detect_people(info: VideoInfo, start: int, end: int | None, detector: Any,
                   config: PerceptionConfig, progress: DetectProgressFn | None = None,
                   should_stop: StopFn | None = None,
-                  seconds: dict[str, float] | None = None) -> list[FrameDetections]:
+                  seconds: dict[str, float] | None = None,
+                  on_final: FinalFrameFn | None = None) -> list[FrameDetections]:
     """:func:`detect_frames` with ``config``'s backfill (``backfill_s`` of the clip's frames;
     timed as "backfill" in ``seconds``)."""
     return detect_frames(info, start, end, detector, progress, should_stop, seconds,
-                         backfill_frames=round(config.backfill_s * info.fps))
+                         backfill_frames=round(config.backfill_s * info.fps), on_final=on_final)
 
 
 DETECTIONS_FORMAT = "genhmr-detections/1"

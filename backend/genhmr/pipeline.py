@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,6 +54,10 @@ from .errors import (
 from .perception import PerceptionConfig, Tracks, detect_people, make_detector, track
 from .vertical_lines import BackgroundLines
 from .video import VideoError, probe, read_frames, resolve_range
+
+if TYPE_CHECKING:
+    from .camera_motion import CameraMotion
+    from .camera_pass import CameraReading
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +216,23 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     def detect_progress(done: int, total: int, message: str) -> None:
         report(Progress("detect", done, total, clock.elapsed(), message))
 
+    # the camera's turns are read from the frames the detection pass decodes (camera_pass)
+    follower = None
+    if options.camera_motion:
+        from .camera_pass import CameraFollower
+
+        follower = CameraFollower(intrinsics(info.width, info.height, _focal_px(options, info)),
+                                  end - start if end - start < 10**8 else 0)
     try:
         per_frame = detect_people(info, start, end, detector, perception, detect_progress,
-                                  stop, clock.stages)
+                                  stop, clock.stages, on_final=follower)
     finally:
         if owns_detector:
             detector.close()
+    camera = None
+    if follower is not None:
+        clock.add("camera", follower.seconds)
+        camera = follower.reading()
 
     report(Progress("track", 0, 1, clock.elapsed(), "linking people across frames"))
     t = time.perf_counter()
@@ -234,7 +249,7 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             "tiling 'on' for small people.")
 
     result, fits = solve_tracks(options, info, dets, (body, generative), device, clock, report,
-                                stop, on_person)
+                                stop, on_person, camera)
     return JobSummary(result_path=out_dir / RESULT_NAME, num_people=num_people,
                       num_frames=len(per_frame), elapsed_s=clock.elapsed(),
                       stage_seconds=dict(clock.stages),
@@ -244,13 +259,16 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
 def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
                  models: tuple[Any, tuple[Any, Any] | None], device: str = "cpu",
                  clock: _Clock | None = None, report: ProgressFn | None = None,
-                 stop: StopFn | None = None, on_person: PersonFn | None = None
+                 stop: StopFn | None = None, on_person: PersonFn | None = None,
+                 camera: CameraReading | None = None
                  ) -> tuple[JobResult, list[_PersonFit]]:
     """Everything a job does after tracking, into ``options.out_dir`` (which holds the
     tracks): the camera's turns (and, without the artist's lens, the focal length they tell),
     each person's solve, sizing on the floor, then :func:`finish`. Returns the result (also
     written as the folder's result file) and the per-person fits. Benchmarks that make their
-    own tracks (synthetic people) call this so they measure exactly the product's steps."""
+    own tracks (synthetic people) call this so they measure exactly the product's steps.
+    ``camera``: the camera's reading made during the detection pass (:mod:`.camera_pass`);
+    without it (or when it does not cover these frames) the clip is decoded again for it."""
     clock = clock or _Clock()
     report = report or (lambda p: None)
     stop = stop or (lambda: False)
@@ -261,7 +279,7 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     line_frames: dict[int, np.ndarray] = {}  # the vertical lines' frames, met on the way
     camera_rotation, K, focal_px = _camera_rotation(options, info, dets, K, clock, report, stop,
                                                     focal_known=known_focal is not None,
-                                                    keep=line_frames)
+                                                    keep=line_frames, reading=camera)
     frames_K = K if focal_px is None else frame_intrinsics(K, focal_px, len(focal_px))
     fits = _fit_people(body, options, generative, dets, frames_K, float(info.fps), device,
                        clock, report, stop, on_person)
@@ -325,7 +343,8 @@ def _focal_px(options: JobOptions, info: Any) -> float | None:
 
 def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray,
                      clock: _Clock, report: ProgressFn, stop: StopFn, focal_known: bool = False,
-                     keep: dict[int, np.ndarray] | None = None
+                     keep: dict[int, np.ndarray] | None = None,
+                     reading: CameraReading | None = None
                      ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """How the camera turned over the job's frames (people masked out by their tracked boxes),
     or None for a fixed camera (turned less than ``STILL_TOLERANCE_DEG`` over the job) or when
@@ -335,37 +354,21 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
     the turns then read again with it); and each frame's focal length (F,) when the lens
     zoomed (:mod:`genhmr.camera_motion`), else None. ``keep``: filled with the grey frames
     the background's vertical lines will look at (``vertical_lines.line_rows``), so that they
-    need not decode the clip again."""
+    need not decode the clip again. ``reading``: the detection pass's reading
+    (:mod:`.camera_pass`), used when it covers these frames through ``K``; else the clip is
+    decoded again."""
     if not options.camera_motion:
         return None, K, None
-    import cv2
-
-    from .camera_motion import estimate_camera_motion
-    from .vertical_lines import line_rows
-
     num_frames = len(dets.frame_indices)
     report(Progress("camera", 0, num_frames, clock.elapsed(), "camera motion"))
     t = time.perf_counter()
-    boxes = [dets.boxes[dets.valid[:, f], f] for f in range(num_frames)]
-    first = int(dets.frame_indices[0])
-
-    wanted = set(line_rows(num_frames).tolist()) if keep is not None else set()
-
-    def frames() -> Any:
-        for i, (_, frame) in enumerate(read_frames(options.video, first, first + num_frames,
-                                                   info)):
-            if i % 25 == 0:
-                report(Progress("camera", i, num_frames, clock.elapsed(), "camera motion"))
-            if i in wanted:
-                keep[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-            yield frame
-
-    try:
-        motion = estimate_camera_motion(frames(), K, boxes, should_stop=stop)
-    except InterruptedError as exc:
-        raise JobCancelled() from exc
-    except VideoError as exc:
-        raise InputVideoError(str(exc)) from exc
+    if (reading is not None and reading.num_frames == num_frames
+            and np.array_equal(reading.K, np.asarray(K, dtype=np.float64))):
+        motion = reading.motion
+        if keep is not None:
+            keep.update(reading.line_frames)
+    else:
+        motion = _read_camera(options, info, dets, K, clock, report, stop, keep)
     still = motion.is_still()
     if not still and not focal_known:
         from .focal_from_turns import refocused
@@ -387,6 +390,38 @@ def _camera_rotation(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray
     if still:
         return None, K, focal_px  # no turn; a zoom on a tripod still zooms
     return motion.rotations.astype(np.float32), K, focal_px
+
+
+def _read_camera(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray, clock: _Clock,
+                 report: ProgressFn, stop: StopFn,
+                 keep: dict[int, np.ndarray] | None) -> CameraMotion:
+    """The camera's motion over the tracks' frames, decoding them again (people masked out by
+    their tracked boxes); ``keep`` as :func:`_camera_rotation`'s."""
+    import cv2
+
+    from .camera_motion import estimate_camera_motion
+    from .vertical_lines import line_rows
+
+    num_frames = len(dets.frame_indices)
+    boxes = [dets.boxes[dets.valid[:, f], f] for f in range(num_frames)]
+    first = int(dets.frame_indices[0])
+    wanted = set(line_rows(num_frames).tolist()) if keep is not None else set()
+
+    def frames() -> Any:
+        for i, (_, frame) in enumerate(read_frames(options.video, first, first + num_frames,
+                                                   info)):
+            if i % 25 == 0:
+                report(Progress("camera", i, num_frames, clock.elapsed(), "camera motion"))
+            if i in wanted:
+                keep[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            yield frame
+
+    try:
+        return estimate_camera_motion(frames(), K, boxes, should_stop=stop)
+    except InterruptedError as exc:
+        raise JobCancelled() from exc
+    except VideoError as exc:
+        raise InputVideoError(str(exc)) from exc
 
 
 def _smooth_depth(result: JobResult, sigma_s: float) -> None:

@@ -92,3 +92,40 @@ def test_a_detector_that_cannot_follow_adds_nothing():
         behind.add(per_frame, np.zeros((4, 4, 3), np.uint8))
     assert [len(f.people) for f in per_frame] == [0, 1]
     assert behind.added == 0
+
+
+def _hand_on(detections: list[list[PersonDetection]], detector: object,
+             max_frames: int) -> tuple[list[FrameDetections], list[tuple[int, list[float], int]]]:
+    """The detection pass with ``on_final``'s bookkeeping: every frame the backfill hands on,
+    as (position, the people it held then, the frame's pixel value)."""
+    per_frame: list[FrameDetections] = []
+    behind = Backfill(detector, max_frames)
+    handed: list[tuple[int, list[float], int]] = []
+    for index, people in enumerate(detections):
+        per_frame.append(FrameDetections(index, list(people), [np.zeros(1)] * len(people)))
+        final = behind.add(per_frame, np.full((4, 4, 3), index, np.uint8))
+        handed += [(pos, _names(per_frame[pos]), int(frame[0, 0, 0])) for pos, frame in final]
+    handed += [(pos, _names(per_frame[pos]), int(frame[0, 0, 0]))
+               for pos, frame in behind.flush()]
+    return per_frame, handed
+
+
+def test_each_frame_is_handed_on_once_in_order_with_what_every_walk_added():
+    """A frame leaves the backfill ``max_frames`` frames after it came (the rest at the end),
+    in order, each once, with its own pixels, and only when no walk can reach it any more:
+    what it held when handed on is what it holds at the end (a newcomer found at frame 6 is
+    followed back to frame 3 before frame 3 is handed on)."""
+    detections = [[] for _ in range(6)] + [[_person(0.0, 1.0)] for _ in range(3)]
+    per_frame, handed = _hand_on(detections, FollowingDetector({1.0: 0}), 3)
+    assert [pos for pos, _, _ in handed] == list(range(9))
+    assert all(pos == pixel for pos, _, pixel in handed)
+    assert [names for _, names, _ in handed] == [_names(f) for f in per_frame]
+    assert [len(f.people) for f in per_frame] == [0, 0, 0, 1, 1, 1, 1, 1, 1]
+
+
+def test_without_following_each_frame_is_handed_on_at_once():
+    class Plain:
+        pass
+
+    _, handed = _hand_on([[], [_person(0.0, 1.0)]], Plain(), 5)
+    assert [(pos, names) for pos, names, _ in handed] == [(0, []), (1, [1.0])]

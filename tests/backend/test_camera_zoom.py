@@ -161,9 +161,9 @@ def test_a_wide_pan_tells_the_focal_length_of_a_zoom_lens(lab_image: np.ndarray,
     """A 40-degree pan through a lens zooming 1.0 -> 1.5x, tracked from a focal length 40 %
     long: the turns, each frame's zoom set free, tell the first frame's focal length (measured
     +1.5 % on the portrait Pose2Sim frame, +3.4 % on it turned landscape), and every frame's
-    focal length follows (the turns within 1 degree, landscape 1.3). HD frames are tracked at full resolution for this
-    (``camera_motion.work_shrink``): at 960 px along the longer side the portrait's is 5.8 %
-    off and the landscape's is not found."""
+    focal length and turn follow (the turns within 1 degree; landscape 1.3). HD frames are
+    tracked at full resolution for this (``camera_motion.work_shrink``): at 960 px along the
+    longer side the portrait's focal is 5.8 % off and the landscape's is not found."""
     image = lab_image if orientation == "portrait" else np.ascontiguousarray(
         lab_image.transpose(1, 0, 2))
     height, width = image.shape[:2]

@@ -202,7 +202,7 @@ def test_the_artists_lens_sets_the_focal_length_and_the_depth(media_dir: Path,
 
 
 def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Path,
-                                                  video_iter):
+                                                  video_iter, monkeypatch):
     """demo.mp4 frames 40-63 filmed again by a camera panning 6 degrees and tilting 2 (each
     frame turned by the homography K R K^-1 of the job's own intrinsics): the result's
     camera_rotation matches the known rotation within 0.2 degrees; with camera_motion off the
@@ -219,12 +219,32 @@ def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Pa
                                   borderMode=cv2.BORDER_REFLECT)
               for frame, rotation in zip(frames, truth, strict=True)]
     video = write_video(tmp_path / "panned.avi", turned, fps=30.0)
+    # the turns are read from the frames the detection pass decodes (genhmr.camera_pass): the
+    # job decodes the clip once (a second pass would go through pipeline.read_frames)
+    from genhmr import job_store, pipeline
+    from genhmr.video import probe
+
+    def second_pass(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the job decoded the clip a second time")
+
+    monkeypatch.setattr(pipeline, "read_frames", second_pass)
     summary = run_job(JobOptions(video=str(video), out_dir=str(tmp_path / "on"), method="fit"))
+    monkeypatch.undo()
     result = load_result(summary.result_path)
     assert result.camera_rotation is not None and summary.num_people >= 1
     error = Rotation.from_matrix(result.camera_rotation.astype(np.float64) @
                                  np.swapaxes(truth, 1, 2)).magnitude()
     assert np.degrees(error).max() < 0.2, np.degrees(error)
+    # ... and they are the turns a second pass over the video reads, with the tracks' boxes
+    # (the detection pass masks every box the detector gave; the tracks keep a subset)
+    again, K_again, _ = pipeline._camera_rotation(
+        JobOptions(video=str(video), out_dir=str(tmp_path / "on")), probe(str(video)),
+        job_store.load_tracks(tmp_path / "on"), K, pipeline._Clock(), lambda progress: None,
+        lambda: False)
+    assert K_again[0, 0] == pytest.approx(result.camera_K[0, 0], rel=1e-6)  # stored float32
+    turned_apart = Rotation.from_matrix(again.astype(np.float64) @ np.swapaxes(
+        result.camera_rotation.astype(np.float64), 1, 2)).magnitude()
+    assert np.degrees(turned_apart).max() < 0.01, np.degrees(turned_apart)
     # the turns tell the focal length (genhmr.focal_from_turns), the one the frames were
     # turned with (the default guess here; measured 0.1 % off)
     assert result.camera_K[0, 0] == pytest.approx(K[0, 0], rel=0.02)
