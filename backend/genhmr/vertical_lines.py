@@ -6,7 +6,8 @@ Detector, ``cv2.createLineSegmentDetector``), which the add-on does not have; th
 segments is pure numpy in ``genhmr_core.vertical``.
 
 * **Frames**: ``frames`` (8) spread evenly over the job (:func:`line_rows`), kept by the job's
-  camera-motion pass, which decodes every frame anyway, or else read again from the video
+  camera-motion reading (``camera_pass``, during the detection pass, which decodes every
+  frame anyway), or else read again from the video
   (``video.read_frames_at``). A fixed camera sees the
   same background in all of them; they still help, because the people stand elsewhere in each.
   With a turning camera every segment keeps its frame's rotation.
