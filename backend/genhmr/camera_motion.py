@@ -58,6 +58,10 @@ STILL_TOLERANCE_DEG = 0.1
 # lens (one focal length for the clip): read from a fixed lens, the zoom fit's own noise is
 # under 0.1 %, and 0.5 % is 5 px at the edge of a 1920-pixel picture.
 ZOOM_TOLERANCE = 0.005
+# refine_zoom's damping: the most one Gauss-Newton step may change the focal length's logarithm
+# (x/÷ 1.22) and the turn
+MAX_LOG_FOCAL_STEP = 0.2
+MAX_TURN_STEP_RAD = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +75,9 @@ class CameraMotionConfig:
     person_pad: float = 0.1  # each person's box grows by this share of its size on every side
     static_px: float = 0.3  # median background motion below this: the camera has not moved
     inlier_px: float = 1.5  # RANSAC: a point fits a rotation within this many pixels
+    # a followed point is kept only if it tracks back to within this many pixels of where it
+    # was (full resolution: the same scene tolerance at any work size)
+    back_px: float = 1.0
     ransac_iterations: int = 200
     min_points: int = 30  # fewer background points than this: a new key frame
     min_kept: float = 0.5  # a new key frame when fewer than this share of its points remain
@@ -374,7 +381,14 @@ def refine_zoom(a: np.ndarray, after: np.ndarray, focal: float, centre: np.ndarr
     """The turn and focal length that put key-frame rays ``a`` (N, 3) on pixels ``after``
     (N, 2) best in pixels (all of them inliers), from the turn that fits ``focal``:
     Gauss-Newton on the turn (a small rotation on top) and the focal length's logarithm, with
-    the projection's exact derivatives. Four unknowns, a handful of steps."""
+    the projection's exact derivatives. Four unknowns, a handful of steps.
+
+    Each step moves the focal length by at most ``MAX_LOG_FOCAL_STEP`` in its logarithm and
+    the turn by at most ``MAX_TURN_STEP_RAD``, and the last finite answer is kept: read from a
+    focal length far from the true one (:func:`_zoom_of_a_fixed_lens` tries 0.33-3x), an
+    undamped step could overshoot until the focal length overflowed and the least squares
+    failed on NaNs (a zooming turned clip of ``tools/bench_camera_motion.py``, 2026-12-04).
+    Near the answer the steps are far smaller than either bound."""
     rotation = turn_for_zoom(a, after, focal, centre)[0]
     log_focal = float(np.log(focal))
     for _ in range(iterations):
@@ -393,7 +407,13 @@ def refine_zoom(a: np.ndarray, after: np.ndarray, focal: float, centre: np.ndarr
         cross[:, 2, 0], cross[:, 2, 1] = m[:, 1], -m[:, 0]
         jacobian = np.concatenate([f * dpi @ cross, f * projected[..., None]], axis=2)
         jacobian = jacobian.reshape(-1, 4)
+        if not (np.isfinite(jacobian).all() and np.isfinite(residual).all()):
+            break
         step = np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
+        turn = float(np.linalg.norm(step[:3]))
+        if turn > MAX_TURN_STEP_RAD:
+            step[:3] *= MAX_TURN_STEP_RAD / turn
+        step[3] = float(np.clip(step[3], -MAX_LOG_FOCAL_STEP, MAX_LOG_FOCAL_STEP))
         rotation = Rotation.from_rotvec(step[:3]).as_matrix() @ rotation
         log_focal += float(step[3])
         if np.abs(step).max() < 1e-9:
@@ -591,7 +611,7 @@ class CameraTracker:
         reference = keys[-1] if keys else 0
         if self._previous is not None and len(current):
             current, key_points = _follow(self._previous, gray, current, key_points, boxes,
-                                          config)
+                                          config, scale)
             if len(current) >= max(2, config.min_points // 2):
                 moved = np.median(np.linalg.norm(current - key_points, axis=1)) / scale
                 is_static = bool(moved < config.static_px)
@@ -698,7 +718,8 @@ def _corners(gray: np.ndarray, boxes: np.ndarray, config: CameraMotionConfig) ->
 
 
 def _follow(previous: np.ndarray, gray: np.ndarray, points: np.ndarray, key_points: np.ndarray,
-            boxes: np.ndarray, config: CameraMotionConfig) -> tuple[np.ndarray, np.ndarray]:
+            boxes: np.ndarray, config: CameraMotionConfig,
+            scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Points tracked from ``previous`` into ``gray`` (with their key-frame positions), keeping
     those that track back to where they were and are not on a person."""
     params = dict(winSize=(21, 21), maxLevel=3,
@@ -707,7 +728,7 @@ def _follow(previous: np.ndarray, gray: np.ndarray, points: np.ndarray, key_poin
     back, ok_back, _ = cv2.calcOpticalFlowPyrLK(gray, previous, forward, None, **params)
     height, width = gray.shape[:2]
     good = (ok.reshape(-1) == 1) & (ok_back.reshape(-1) == 1)
-    good &= np.linalg.norm(back - points, axis=1) <= 0.5
+    good &= np.linalg.norm(back - points, axis=1) <= config.back_px * scale
     good &= (forward[:, 0] >= 0) & (forward[:, 0] < width) & (forward[:, 1] >= 0)
     good &= forward[:, 1] < height
     good &= ~_in_boxes(forward, boxes, config.person_pad)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from genhmr.camera import intrinsics
 from genhmr.camera_motion import (
+    MAX_LOG_FOCAL_STEP,
     CameraMotionConfig,
     estimate_camera_motion,
     fit_rotation_zoom,
@@ -92,6 +93,22 @@ def test_refining_the_zoom_converges_from_a_few_per_cent_off():
     turn = Rotation.from_euler("yx", [8.0, 3.0], degrees=True).as_matrix()
     after = _seen(before, turn, K, 1.07) + rng.normal(0.0, 0.3, (150, 2))
     rotation, focal = refine_zoom(rays(before, K), after, 1000.0, K[:2, 2])
+    assert focal == pytest.approx(1070.0, rel=2e-4) and _angle_deg(rotation, turn) < 0.01
+
+
+def test_refining_the_zoom_takes_bounded_steps_from_far_off():
+    """Read from a focal length twice the zoomed frame's (as the search for a fixed lens tries,
+    0.33-3x), one Gauss-Newton step moves the focal length by at most x/÷ 1.22
+    (MAX_LOG_FOCAL_STEP): undamped steps could overshoot until it overflowed. Given the steps,
+    it still arrives."""
+    K = intrinsics(1280, 720, 1000.0)
+    rng = np.random.default_rng(3)
+    before = rng.uniform([0, 0], [1280, 720], (150, 2))
+    turn = Rotation.from_euler("yx", [8.0, 3.0], degrees=True).as_matrix()
+    after = _seen(before, turn, K, 1.07) + rng.normal(0.0, 0.3, (150, 2))
+    _, one_step = refine_zoom(rays(before, K), after, 2140.0, K[:2, 2], iterations=1)
+    assert 2140.0 / np.exp(MAX_LOG_FOCAL_STEP) - 1e-6 <= one_step < 2140.0
+    rotation, focal = refine_zoom(rays(before, K), after, 2140.0, K[:2, 2], iterations=30)
     assert focal == pytest.approx(1070.0, rel=2e-4) and _angle_deg(rotation, turn) < 0.01
 
 
