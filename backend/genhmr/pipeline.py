@@ -221,8 +221,9 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
     if options.camera_motion:
         from .camera_pass import CameraFollower
 
-        follower = CameraFollower(intrinsics(info.width, info.height, _focal_px(options, info)),
-                                  end - start if end - start < 10**8 else 0)
+        known_focal = _focal_px(options, info)
+        follower = CameraFollower(intrinsics(info.width, info.height, known_focal),
+                                  end - start if end - start < 10**8 else 0, known_focal)
     try:
         per_frame = detect_people(info, start, end, detector, perception, detect_progress,
                                   stop, clock.stages, on_final=follower)
@@ -274,7 +275,8 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     stop = stop or (lambda: False)
     body, generative = models
     out_dir = Path(options.out_dir)
-    known_focal = _focal_px(options, info)
+    # the detection pass's reading was made with the lens (looked up once: the file's metadata)
+    known_focal = camera.known_focal_px if camera is not None else _focal_px(options, info)
     K = intrinsics(info.width, info.height, known_focal)
     line_frames: dict[int, np.ndarray] = {}  # the vertical lines' frames, met on the way
     camera_rotation, K, focal_px = _camera_rotation(options, info, dets, K, clock, report, stop,
@@ -397,31 +399,27 @@ def _read_camera(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray, cl
                  keep: dict[int, np.ndarray] | None) -> CameraMotion:
     """The camera's motion over the tracks' frames, decoding them again (people masked out by
     their tracked boxes); ``keep`` as :func:`_camera_rotation`'s."""
-    import cv2
-
-    from .camera_motion import estimate_camera_motion
-    from .vertical_lines import line_rows
+    from .camera_pass import CameraFollower
 
     num_frames = len(dets.frame_indices)
-    boxes = [dets.boxes[dets.valid[:, f], f] for f in range(num_frames)]
     first = int(dets.frame_indices[0])
-    wanted = set(line_rows(num_frames).tolist()) if keep is not None else set()
-
-    def frames() -> Any:
+    follower = CameraFollower(K, num_frames if keep is not None else 0)
+    try:
         for i, (_, frame) in enumerate(read_frames(options.video, first, first + num_frames,
                                                    info)):
+            if stop():
+                raise JobCancelled()
             if i % 25 == 0:
                 report(Progress("camera", i, num_frames, clock.elapsed(), "camera motion"))
-            if i in wanted:
-                keep[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-            yield frame
-
-    try:
-        return estimate_camera_motion(frames(), K, boxes, should_stop=stop)
-    except InterruptedError as exc:
-        raise JobCancelled() from exc
+            follower.add(frame, dets.boxes[dets.valid[:, i], i])
     except VideoError as exc:
         raise InputVideoError(str(exc)) from exc
+    reading = follower.reading()
+    if reading is None:
+        raise InputVideoError(f"no frames could be decoded from {options.video}")
+    if keep is not None:
+        keep.update(reading.line_frames)
+    return reading.motion
 
 
 def _smooth_depth(result: JobResult, sigma_s: float) -> None:
