@@ -222,8 +222,9 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
         from .camera_pass import CameraFollower
 
         known_focal = _focal_px(options, info)
-        follower = CameraFollower(intrinsics(info.width, info.height, known_focal),
-                                  end - start if end - start < 10**8 else 0, known_focal)
+        expected = end - start if info.frame_count > 0 or options.end is not None else 0
+        follower = CameraFollower(intrinsics(info.width, info.height, known_focal), expected,
+                                  known_focal)
     try:
         per_frame = detect_people(info, start, end, detector, perception, detect_progress,
                                   stop, clock.stages, on_final=follower)
