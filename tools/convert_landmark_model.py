@@ -64,7 +64,7 @@ INPUT_NAME = "image"
 OPSET = 17
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -74,7 +74,6 @@ def _sha256(path: Path) -> str:
 def _inner_postprocess(raw_path: Path, out_path: Path, meta: dict[str, str]) -> None:
     """Cut, rename, make the batch symbolic and store float16 weights (see module docstring)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load(str(raw_path))
     graph = model.graph
@@ -106,24 +105,8 @@ def _inner_postprocess(raw_path: Path, out_path: Path, meta: dict[str, str]) -> 
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     del graph.value_info[:]  # shapes inferred for batch 1 would contradict the symbolic batch
 
-    # float16 storage: exact, because every weight came from a float16 tensor in the tflite.
-    casts = []
-    for init in inits:
-        array = numpy_helper.to_array(init)
-        exact = array.dtype == np.float32 and np.array_equal(
-            array.astype(np.float16).astype(np.float32), array)
-        if exact and array.size >= 16:
-            half = numpy_helper.from_array(array.astype(np.float16), init.name + "__fp16")
-            graph.initializer.append(half)
-            casts.append(helper.make_node("Cast", [half.name], [init.name],
-                                          name=init.name + "__cast", to=TensorProto.FLOAT))
-        else:
-            graph.initializer.append(init)
-    nodes = casts + list(graph.node)
-    del graph.node[:]
-    graph.node.extend(nodes)
-
-    _canonicalise(graph)
+    store_float16(graph, inits)
+    canonicalise(graph)
     graph.name = "blazepose_landmark_full"
     graph.doc_string = ""  # tf2onnx writes the absolute source path here
     model.producer_name = "genhmr tools/convert_landmark_model.py"
@@ -141,7 +124,31 @@ def _inner_postprocess(raw_path: Path, out_path: Path, meta: dict[str, str]) -> 
     onnx.save(model, str(out_path))
 
 
-def _canonicalise(graph: Any) -> None:
+def store_float16(graph: Any, weights: list[Any]) -> None:
+    """Put ``weights`` (initializers, already removed from ``graph``) back into ``graph``, each
+    float32 one that float16 holds exactly (every weight that came from a float16 tensor in the
+    tflite) stored as float16 and cast back to float32 by a node in front of the graph: the
+    same numbers in half the file."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    casts = []
+    for init in weights:
+        array = numpy_helper.to_array(init)
+        exact = array.dtype == np.float32 and np.array_equal(
+            array.astype(np.float16).astype(np.float32), array)
+        if exact and array.size >= 16:
+            half = numpy_helper.from_array(array.astype(np.float16), init.name + "__fp16")
+            graph.initializer.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name],
+                                          name=init.name + "__cast", to=TensorProto.FLOAT))
+        else:
+            graph.initializer.append(init)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def canonicalise(graph: Any) -> None:
     """Order nodes by a depth-first walk from the outputs and rename every inner tensor, weight
     and node after that order. tf2onnx's generated names and node order vary from run to run
     (they follow Python object ids), so without this two conversions differ in bytes."""
@@ -231,14 +238,15 @@ def _inner_parity(tflite_path: Path, onnx_path: Path, inputs_path: Path, report:
 # --------------------------------------------------------------------------------------------
 # outer driver: run by the backend python (mediapipe, cv2)
 # --------------------------------------------------------------------------------------------
-def find_tflite() -> tuple[Path, str]:
-    """The landmark tflite inside the installed mediapipe wheel, and mediapipe's version."""
+def find_tflite(in_wheel: str = TFLITE_IN_WHEEL) -> tuple[Path, str]:
+    """A tflite inside the installed mediapipe wheel (path relative to the package; default the
+    landmark model), and mediapipe's version."""
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("mediapipe is not installed in this python; run this script with the "
                          "backend venv ($GENHMR_PYTHON)")
     root = Path(next(iter(spec.submodule_search_locations)))
-    path = root / TFLITE_IN_WHEEL
+    path = root / in_wheel
     if not path.is_file():
         raise SystemExit(f"{path} is missing; mediapipe==0.10.21 ships it")
     from importlib.metadata import version
@@ -283,7 +291,7 @@ def _test_inputs(media_dir: Path | None) -> dict[str, np.ndarray]:
     return out
 
 
-def _inner_env() -> dict[str, str]:
+def inner_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)  # the backend's path must not shadow the convert venv's packages
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -291,9 +299,10 @@ def _inner_env() -> dict[str, str]:
     return env
 
 
-def _run_inner(python: str, *args: str) -> None:
-    done = subprocess.run([python, str(Path(__file__).resolve()), "--inner", *args],
-                          env=_inner_env(), capture_output=True, text=True)
+def run_inner(python: str, *args: str, script: str = __file__) -> None:
+    """Run ``script --inner args`` (a stage that needs the conversion venv) in ``python``."""
+    done = subprocess.run([python, str(Path(script).resolve()), "--inner", *args],
+                          env=inner_env(), capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
         raise SystemExit(f"stage {args[0]} failed in {python} (its output is above)")
@@ -328,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         raw = tmp / "raw.onnx"
-        env = _inner_env()
+        env = inner_env()
         done = subprocess.run([args.convert_python, "-m", "tf2onnx.convert", "--tflite",
                                str(tflite), "--output", str(raw), "--opset", str(OPSET)],
                               env=env, capture_output=True, text=True)
@@ -337,16 +346,16 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("tf2onnx failed (its output is above)")
         meta = {
             "source": f"mediapipe=={mp_version} wheel: mediapipe/{TFLITE_IN_WHEEL}",
-            "source_sha256": _sha256(tflite),
+            "source_sha256": sha256_of(tflite),
             "license": "Apache-2.0",
             "input_normalisation": "RGB / 255",
         }
         args.output.parent.mkdir(parents=True, exist_ok=True)
         staged = tmp / "model.onnx"
-        _run_inner(args.convert_python, "postprocess", str(raw), str(staged), json.dumps(meta))
+        run_inner(args.convert_python, "postprocess", str(raw), str(staged), json.dumps(meta))
         inputs = _test_inputs(Path(media) if media and Path(media).is_dir() else None)
         np.savez(tmp / "inputs.npz", **inputs)
-        _run_inner(args.convert_python, "parity", str(tflite), str(staged),
+        run_inner(args.convert_python, "parity", str(tflite), str(staged),
                    str(tmp / "inputs.npz"), str(tmp / "parity.json"))
         parity = json.loads((tmp / "parity.json").read_text())
         worst = 0.0
@@ -367,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"largest relative difference {worst:.1e} (tolerance {args.tolerance})")
         shutil.copyfile(staged, args.output)
     print(f"wrote   {args.output} ({args.output.stat().st_size} bytes, sha256 "
-          f"{_sha256(args.output)})")
+          f"{sha256_of(args.output)})")
     return 0
 
 

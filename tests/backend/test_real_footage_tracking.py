@@ -65,9 +65,10 @@ def test_pedestrians_keep_their_ids(media_dir: Path):
 
 def test_a_person_facing_the_camera_is_not_turned_round(media_dir: Path):
     """demo.mp4 frames 0-29: the man on the box faces the camera throughout, but the landmark
-    model reports him as seen from the back (left and right exchanged) in frames 12-13 and
-    16-17; the tracks the 3D stage reads have his left shoulder on the picture's right in
-    every frame, and his raw landmarks are kept as the detector gave them."""
+    model reports him as seen from the back (left and right exchanged) in frame 12 (frames
+    12-13 and 16-17 while the BlazePose proposals came from MediaPipe's landmarker); the
+    tracks the 3D stage reads have his left shoulder on the picture's right in every frame,
+    and his raw landmarks are kept as the detector gave them."""
     result = perceive(_clip(media_dir, "demo.mp4"), 0, 30, config=PerceptionConfig())
     tracks = result.tracks
     assert tracks.num_people == 1 and tracks.valid[0].all()
@@ -76,4 +77,4 @@ def test_a_person_facing_the_camera_is_not_turned_round(media_dir: Path):
     facing = tracks.keypoints2d[0, :, left[0], 0] > tracks.keypoints2d[0, :, right[0], 0]
     assert facing.all(), np.flatnonzero(~facing)
     raw = tracks.landmarks2d[0, :, left[1], 0] > tracks.landmarks2d[0, :, right[1], 0]
-    assert (~raw).sum() >= 2, "the detector no longer turns him round: pick another range"
+    assert (~raw).sum() >= 1, "the detector no longer turns him round: pick another range"

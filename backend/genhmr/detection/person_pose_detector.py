@@ -19,12 +19,14 @@ Why this design (measurements: docs/detection.md):
   finer grid of tiles too (tiling "on"), which finds far people and silhouettes against the light
   (demo.mp4's man on the box, against the sun) that the coarse view scores too low. Following
   then carries whoever a scan found.
-* Every ``blazepose_every``-th time the person detector runs, MediaPipe's own multi-person
-  landmarker (its face-driven BlazePose detector + landmarks) also runs once on the full
-  frame, and the people it finds are proposals like the boxes. The two detectors fail in
-  different places: on Pose2Sim Demo_MultiPerson cam03/cam04 the box detector misses the man
-  seen close up from above in most frames while BlazePose finds him in 37 of 40 sampled frames,
-  and BlazePose misses the woman in 29 of 40 where the box detector finds her every time.
+* Every ``blazepose_every``-th time the person detector runs, MediaPipe's face-driven BlazePose
+  detector (:mod:`.blazepose_detector`) also runs once on the full frame, and the landmark
+  model is run in the region it gives each person, as MediaPipe's own landmarker does (the
+  same landmarks to 0.06 px, median); the people found are proposals like the boxes, with
+  their landmarks. The two detectors fail in different places: on Pose2Sim Demo_MultiPerson
+  cam03/cam04 the box detector misses the man seen close up from above in most frames while
+  BlazePose finds him in 37 of 40 sampled frames, and BlazePose misses the woman in 29 of 40
+  where the box detector finds her every time.
 * A followed region that has not been confirmed by a detector box for ``max_unconfirmed_s`` is
   dropped: the landmark model keeps "seeing" a body on texture once put there.
 * Two regions that converge on one person give near-identical landmarks; duplicates are
@@ -53,6 +55,7 @@ import numpy as np
 
 from genhmr.boxes import box_area, box_containment, box_intersection, box_iou, landmark_box
 
+from .blazepose_detector import BlazePoseDetector
 from .landmark_model import (
     LandmarkResult,
     Roi,
@@ -70,6 +73,18 @@ from .tiling import keypoint_overlap, merge_duplicates
 # shoulders, elbows, wrists, hips, knees, ankles: what tells two overlapping bodies apart
 BODY_POINTS = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
 LEGS = ((25, 27), (26, 28))  # (knee, ankle) of the left and the right leg
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Proposal:
+    """Somebody a detector found this frame: a person box, or (BlazePose) a pose."""
+
+    box: np.ndarray  # (4,) x0, y0, x1, y1 pixels
+    found: LandmarkResult | None = None  # BlazePose: the landmarks in its region for the person
+
+    @property
+    def keypoints(self) -> np.ndarray | None:
+        return None if self.found is None else self.found.landmarks_px
 
 
 @dataclasses.dataclass
@@ -99,9 +114,10 @@ class PersonPoseDetector:
         max_unconfirmed_s: drop a followed person not overlapped by a detector box for longer.
         scan_every_s: run the person detector with every tile level ("on") this often (and on
             the first frame); 0: never. A scan costs ~16 network calls on a 16:9 frame.
-        blazepose_every: also run MediaPipe's BlazePose landmarker on the full frame every n-th
+        blazepose_every: also run MediaPipe's BlazePose detector on the full frame every n-th
             time the person detector runs (0: never).
-        box_model, landmark_model: ONNX files (default: the ones shipped in ``assets``).
+        box_model, landmark_model, pose_model: ONNX files (default: the ones shipped in
+            ``assets``).
         num_threads: onnxruntime intra-op threads of each model.
         mask_others: paint the other followed people over in each followed person's region
             (module docstring; :mod:`.masking`).
@@ -122,6 +138,7 @@ class PersonPoseDetector:
         blazepose_every: int = 2,
         box_model: str | Path | None = None,
         landmark_model: str | Path | None = None,
+        pose_model: str | Path | None = None,
         num_threads: int = 2,
         mask_others: bool = True,
         mask_settings: MaskSettings | None = None,
@@ -146,9 +163,8 @@ class PersonPoseDetector:
         self._box_runs = 0
         self._blazepose = None
         if self.blazepose_every > 0:
-            from .mediapipe_detector import PoseDetector
-
-            self._blazepose = PoseDetector(max_people=max_people, tiling="off")
+            self._blazepose = BlazePoseDetector(pose_model, max_people=max_people,
+                                                num_threads=num_threads)
         self.mask_others = bool(mask_others)
         self.mask_settings = mask_settings or MaskSettings()
         self._followed: list[_Followed] = []
@@ -159,12 +175,8 @@ class PersonPoseDetector:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Free MediaPipe's graph and forget the followed people (the onnxruntime sessions go
-        with the object)."""
+        """Forget the followed people (the onnxruntime sessions go with the object)."""
         self._followed = []
-        if self._blazepose is not None:
-            self._blazepose.close()
-            self._blazepose = None
 
     def __enter__(self) -> Self:
         return self
@@ -203,28 +215,48 @@ class PersonPoseDetector:
         self._followed = [candidates[i] for i in kept]
         return people
 
-    def _propose(self, frame: np.ndarray, run: bool,
-                 tiling: TilingMode) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        """(box, landmarks or None) of everybody the box detector (and, every
-        ``blazepose_every``-th run, BlazePose) finds; nothing on frames where they do not
-        run."""
+    def _propose(self, frame: np.ndarray, run: bool, tiling: TilingMode) -> list[_Proposal]:
+        """Everybody the box detector (and, every ``blazepose_every``-th run, BlazePose) finds;
+        nothing on frames where they do not run."""
         if not run:
             self._since_boxes += 1
             return []
         height, width = frame.shape[:2]
         boxes, _ = self._boxes.detect(frame, tiling=tiling)
-        proposals: list[tuple[np.ndarray, np.ndarray | None]] = [(b, None) for b in boxes]
+        proposals = [_Proposal(b) for b in boxes]
         self.calls_last_frame += len(self._boxes.plan(width, height, tiling))
         self._since_boxes = 0
         if self._blazepose is not None and self._box_runs % self.blazepose_every == 0:
-            faces = self._blazepose.detect(frame)  # full frame, no memory between calls
-            proposals += [(p.box, p.landmarks_px) for p in faces]
-            self.calls_last_frame += 1
+            proposals += self._pose_proposals(frame)
         self._box_runs += 1
         return proposals
 
-    def _follow_people(self, frame: np.ndarray,
-                       proposals: list[tuple[np.ndarray, np.ndarray | None]],
+    def _pose_proposals(self, frame: np.ndarray) -> list[_Proposal]:
+        """The people BlazePose finds on the full frame, each with the landmarks in the region
+        its detector gives them (what MediaPipe's landmarker returns for a still image): those
+        the landmark model sees a person in whose torso shows, one per person (duplicates
+        merged on box overlap and keypoints, as :class:`~.mediapipe_detector.PoseDetector`
+        did)."""
+        found = self._blazepose.detect(frame)  # full frame, no memory between calls
+        self.calls_last_frame += 1
+        if not found:
+            return []
+        results = self._landmarks.landmarks_many(frame, [d.roi() for d in found])
+        self.calls_last_frame += 1
+        results = [r for r in results if r.presence >= self.min_presence
+                   and torso_score(r.landmarks_px) >= self.min_score]
+        if not results:
+            return []
+        height, width = frame.shape[:2]
+        boxes = np.stack([landmark_box(r.landmarks_px, width, height, 0.1) for r in results])
+        rank = np.array([torso_score(r.landmarks_px)
+                         + 0.2 * min(float(np.ptp(r.landmarks_px[:, 1])) / max(width, height),
+                                     1.0) for r in results])
+        keep = merge_duplicates(boxes, rank, np.stack([r.landmarks_px for r in results]),
+                                iou_threshold=0.4, max_keep=self.max_people)
+        return [_Proposal(boxes[i], results[i]) for i in keep]
+
+    def _follow_people(self, frame: np.ndarray, proposals: list[_Proposal],
                        step: int) -> list[_Followed]:
         """Last frame's people in the regions their landmarks define, with the time since a
         proposal last backed each; those lost, slid over two people or unbacked for too long
@@ -235,8 +267,8 @@ class PersonPoseDetector:
         height, width = frame.shape[:2]
         followed, masked = self._follow_landmarks(frame)
         self.calls_last_frame += 1
-        boxes = np.array([b for b, _ in proposals]).reshape(-1, 4)
-        bare = np.array([b for b, keypoints in proposals if keypoints is None]).reshape(-1, 4)
+        boxes = np.array([p.box for p in proposals]).reshape(-1, 4)
+        bare = np.array([p.box for p in proposals if p.found is None]).reshape(-1, 4)
         out: list[_Followed] = []
         for i, (previous, result) in enumerate(zip(self._followed, followed, strict=True)):
             if result.presence < self.min_presence:
@@ -282,21 +314,18 @@ class PersonPoseDetector:
                   if j != index and r.presence >= self.min_presence]
         return boxes[np.array([not _explained(b, None, others) for b in boxes], bool)]
 
-    def _start_people(self, frame: np.ndarray,
-                      proposals: list[tuple[np.ndarray, np.ndarray | None]],
+    def _start_people(self, frame: np.ndarray, proposals: list[_Proposal],
                       followed: list[_Followed]) -> list[_Followed]:
         """New people from the proposals no followed person explains, each settled in two
         landmark passes (the proposal's region, :func:`_start_roi`, then the region that pose
         defines)."""
         known = [f.result.landmarks_px for f in followed]
-        fresh = [_start_roi(b, keypoints) for b, keypoints in proposals
-                 if not _explained(b, keypoints, known)]
+        fresh = [_start_roi(p) for p in proposals if not _explained(p.box, p.keypoints, known)]
         if not fresh:
             return []
         first = self._landmarks.landmarks_many(frame, fresh)
         seen = [r for r in first if r.presence >= self.min_presence]
-        settled = self._landmarks.landmarks_many(
-            frame, [roi_from_landmarks(r.auxiliary_px) for r in seen]) if seen else []
+        settled = self._landmarks.landmarks_many(frame, [r.next_roi for r in seen])
         self.calls_last_frame += 1 + bool(seen)
         started = [_Followed(fine if fine.presence >= self.min_presence else rough, 0.0)
                    for rough, fine in zip(seen, settled, strict=True)]
@@ -371,13 +400,20 @@ def _person(result: LandmarkResult, box: np.ndarray, score: float,
                            source=source, alignment_px=result.auxiliary_px)
 
 
-def _start_roi(box: np.ndarray, keypoints: np.ndarray | None) -> Roi:
-    """The first region for a new person: from the pose when the proposal has one (a
-    BlazePose proposal; centred on the hips and turned with the body, like MediaPipe's own
-    detector), else upright around the box."""
-    if keypoints is not None:
-        return roi_from_landmarks(alignment_from_pose(keypoints))
-    return roi_from_box(box)
+def _start_roi(proposal: _Proposal) -> Roi:
+    """The first region for a new person: upright around a box, or for a BlazePose proposal
+    from its pose (centred on the hips and turned with the body; :func:`alignment_from_pose`).
+
+    Why a pose proposal is not started from the region its landmarks were found in (the
+    detector's, whose pass is already done, saving one): on demo.mp4 both find the jumping man
+    again at frame 186, in his flip against the sun, 17 frames after he was lost. Settled from
+    the detector's region, his pose is one from which following him back fails at once, and his
+    two tracklets then look too different in that light to be joined (link cost 0.65 > 0.60);
+    settled from his pose's region, following him back reaches frame 181 and they are joined.
+    """
+    if proposal.keypoints is not None:
+        return roi_from_landmarks(alignment_from_pose(proposal.keypoints))
+    return roi_from_box(proposal.box)
 
 
 def _extent(landmarks: np.ndarray) -> np.ndarray:
