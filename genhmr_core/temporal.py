@@ -50,17 +50,24 @@ def rolling_median(values: np.ndarray, valid: np.ndarray, radius: int) -> np.nda
     return out
 
 
-def min_cost_path(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
+def min_cost_path(unary: np.ndarray, pairwise: np.ndarray,
+                  skip: np.ndarray | None = None) -> np.ndarray:
     """The state sequence (F,) that minimises ``sum_t unary[t, s_t] + sum_t pairwise[t, s_t,
     s_t+1]`` (Viterbi): unary (F, S) is what each state costs in each frame, pairwise
     (F-1, S, S) what going from one state to the next costs. Ties go to the lower state, so
-    state 0 should be "as observed"."""
+    state 0 should be "as observed".
+
+    ``skip`` (F-2, S, S), optional, adds ``sum_t skip[t, s_t, s_t+2]``: what the states of
+    frames two apart cost together. The chain is then of second order, solved exactly as a
+    first-order one whose states are pairs of consecutive states (S^2 of them)."""
     unary = np.asarray(unary, dtype=np.float64)
     pairwise = np.asarray(pairwise, dtype=np.float64)
     num_frames, num_states = unary.shape
     if pairwise.shape != (max(num_frames - 1, 0), num_states, num_states):
         raise ValueError(f"pairwise must be ({num_frames - 1}, {num_states}, {num_states}), "
                          f"got {pairwise.shape}")
+    if skip is not None:
+        return _second_order_path(unary, pairwise, np.asarray(skip, dtype=np.float64))
     if num_frames == 0:
         return np.zeros(0, dtype=np.int64)
     cost = unary[0].copy()
@@ -74,6 +81,27 @@ def min_cost_path(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
     for t in range(num_frames - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
     return path
+
+
+def _second_order_path(unary: np.ndarray, pairwise: np.ndarray,
+                       skip: np.ndarray) -> np.ndarray:
+    """:func:`min_cost_path` with ``skip`` terms: node t is the pair (s_t, s_t+1), which
+    carries ``pairwise[t]`` and ``unary[t + 1]`` (node 0 also ``unary[0]``); going from pair
+    (a, b) to pair (b', d) costs ``skip[t, a, d]`` when b' = b, and cannot happen otherwise."""
+    num_frames, num_states = unary.shape
+    if skip.shape != (max(num_frames - 2, 0), num_states, num_states):
+        raise ValueError(f"skip must be ({num_frames - 2}, {num_states}, {num_states}), "
+                         f"got {skip.shape}")
+    if num_frames < 3:
+        return min_cost_path(unary, pairwise)
+    pairs = pairwise + unary[1:, None, :]  # (F-1, a, b)
+    pairs[0] += unary[0][:, None]
+    a, b, d = np.meshgrid(*[np.arange(num_states)] * 3, indexing="ij")
+    step = np.full((num_frames - 2, num_states ** 2, num_states ** 2), np.inf)
+    step[:, (a * num_states + b).ravel(), (b * num_states + d).ravel()] = \
+        skip[:, a.ravel(), d.ravel()]
+    chosen = min_cost_path(pairs.reshape(num_frames - 1, -1), step)
+    return np.concatenate([chosen[:1] // num_states, chosen % num_states])
 
 
 def consistent_choice(points: np.ndarray, score: np.ndarray, valid: np.ndarray,

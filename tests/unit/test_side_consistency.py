@@ -4,11 +4,20 @@ the way the detector errs (a person seen from the front reported as seen from th
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
 from genhmr_core.keypoints import KEYPOINT_INDEX, KEYPOINT_NAMES
-from genhmr_core.side_consistency import SIDE_SWAP, side_swaps, side_swaps_3d, swap_sides
+from genhmr_core.side_consistency import (
+    SIDE_SWAP,
+    SideConfig,
+    side_swaps,
+    side_swaps_3d,
+    swap_sides,
+)
 from genhmr_core.temporal import consistent_choice, min_cost_path
 
 # A body in its own frame (SMPL's axes: x the subject's left, y up, z forward), metres.
@@ -35,11 +44,13 @@ def body(frame: int) -> np.ndarray:
     return points
 
 
-def observe(yaw: np.ndarray, flipped: set[int]) -> tuple[np.ndarray, np.ndarray]:
+def observe(yaw: np.ndarray, flipped: set[int],
+            pose: Callable[[int], np.ndarray] = body) -> tuple[np.ndarray, np.ndarray]:
     """What the detector reports for the body turned by ``yaw`` (F,) radians from facing the
     camera: 2D keypoints (F, 25, 3) and hip-centred 3D landmarks in camera axes (x right,
     y down, z away), and in the ``flipped`` frames the same person taken as seen from the back
-    (left and right exchanged, the 3D mirrored in depth)."""
+    (left and right exchanged, the 3D mirrored in depth). ``pose(frame)`` gives the body
+    (default :func:`body`)."""
     frames = len(yaw)
     kp = np.zeros((frames, 25, 3))
     world = np.zeros((frames, 25, 3))
@@ -47,7 +58,7 @@ def observe(yaw: np.ndarray, flipped: set[int]) -> tuple[np.ndarray, np.ndarray]
         c, s = np.cos(yaw[f]), np.sin(yaw[f])
         turn = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])  # about the body's up
         to_camera = np.diag([1.0, -1.0, -1.0])  # facing the camera: left on the image right
-        local = body(f) @ turn.T @ to_camera.T
+        local = pose(f) @ turn.T @ to_camera.T
         hips = local[[KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]].mean(0)
         placed = local - hips + np.array([0.0, 0.0, DEPTH])
         kp[f, :, :2] = FOCAL * placed[:, :2] / placed[:, 2:] + CENTRE
@@ -69,6 +80,35 @@ def test_min_cost_path_known_answer():
     assert min_cost_path(np.zeros((3, 2)), np.zeros((2, 2, 2))).tolist() == [0, 0, 0]
     with pytest.raises(ValueError, match="pairwise"):
         min_cost_path(np.zeros((3, 2)), np.zeros((3, 2, 2)))
+
+
+@pytest.mark.parametrize("num_states", [2, 3])
+def test_min_cost_path_with_skip_terms_is_the_exact_minimum(num_states: int):
+    """Against every state sequence of a small random problem (seeded): the path's cost is the
+    least, and it is a path that costs that much."""
+    rng = np.random.default_rng(num_states)
+    frames = 6
+    for _ in range(20):
+        unary = rng.random((frames, num_states))
+        pairwise = rng.random((frames - 1, num_states, num_states))
+        skip = rng.random((frames - 2, num_states, num_states))
+
+        def cost(path: tuple[int, ...], unary: np.ndarray = unary,
+                 pairwise: np.ndarray = pairwise, skip: np.ndarray = skip) -> float:
+            return float(sum(unary[t, path[t]] for t in range(frames))
+                         + sum(pairwise[t, path[t], path[t + 1]] for t in range(frames - 1))
+                         + sum(skip[t, path[t], path[t + 2]] for t in range(frames - 2)))
+
+        best = min(cost(p) for p in itertools.product(range(num_states), repeat=frames))
+        path = min_cost_path(unary, pairwise, skip)
+        assert cost(tuple(path.tolist())) == pytest.approx(best)
+    # without skip terms it is the first-order answer; two frames have nothing to skip
+    assert min_cost_path(unary, pairwise, np.zeros_like(skip)).tolist() == \
+        min_cost_path(unary, pairwise).tolist()
+    assert min_cost_path(unary[:2], pairwise[:1], np.zeros((0, num_states, num_states))
+                         ).tolist() == min_cost_path(unary[:2], pairwise[:1]).tolist()
+    with pytest.raises(ValueError, match="skip"):
+        min_cost_path(unary, pairwise, skip[:-1])
 
 
 def test_swap_is_its_own_inverse():
@@ -118,6 +158,50 @@ def test_the_longer_stretch_wins_and_gaps_cut_the_chain():
     valid[5:45] = False  # 40 frames unseen: frames 0-4 and 45-49 are two separate pieces
     kp, world = observe(np.zeros(50), set(range(45, 50)))
     assert not side_swaps(kp, world, valid).any()
+
+
+def _slide(start: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Facing the camera for 60 frames, but reported as seen from the back from ``start`` for
+    ``length`` frames, reached part by part: the hands swap a frame before the rest of the
+    upper body and swap back a frame after it, and the legs stand side by side for three
+    frames either side of both ends (their left and right at one place: their names say
+    nothing there)."""
+    def pairs(*parts: str) -> list[tuple[int, int]]:
+        return [(KEYPOINT_INDEX["left_" + p], KEYPOINT_INDEX["right_" + p]) for p in parts]
+
+    end = start + length
+    together = {*range(start - 3, start + 3), *range(end - 3, end + 3)}
+
+    def legs_together(frame: int) -> np.ndarray:
+        points = body(frame)
+        if frame in together:
+            for left, right in pairs("hip", "knee", "ankle", "heel", "foot_index"):
+                points[[left, right], 0] = 0.0
+        return points
+
+    kp, world = observe(np.zeros(60), set(range(start + 2, end - 2)), legs_together)
+    hands = pairs("elbow", "wrist", "index", "pinky")
+    upper = hands + pairs("shoulder", "eye", "ear")
+    for frame, swapped in ((start, hands), (start + 1, upper), (end - 2, upper),
+                           (end - 1, hands)):
+        one = np.zeros(60, bool)
+        one[frame] = True
+        partial = swap_sides(kp, world, one)  # the whole body swapped in that frame ...
+        names = [i for pair in swapped for i in pair]
+        kp[frame, names], world[frame, names] = partial[0][frame, names], partial[1][frame, names]
+    return kp, world  # ... and only ``swapped``'s names kept from it
+
+
+def test_a_slide_into_the_swap_part_by_part_is_found():
+    """What Pose2Sim cam02's kicking man showed (25 frames of "seen from the back" entered
+    and left a part at a time): between neighbours each step moves too few names to show, so
+    the first-order chain keeps the detector's labels; across two frames the slide shows, and
+    every wrong frame is swapped back (the part-swapped frames at the ends go with their upper
+    body, the legs there saying nothing)."""
+    kp, world = _slide(15, 25)
+    valid = np.ones(60, bool)
+    assert not side_swaps(kp, world, valid, SideConfig(skip_weight=0.0)).any()
+    assert np.flatnonzero(side_swaps(kp, world, valid)).tolist() == list(range(16, 39))
 
 
 def test_triangulated_labels_follow_the_face():
