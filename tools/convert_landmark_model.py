@@ -97,31 +97,59 @@ def _inner_postprocess(raw_path: Path, out_path: Path, meta: dict[str, str]) -> 
     inits = [i for i in graph.initializer if i.name in needed]
     del graph.initializer[:]
 
-    for node in graph.node:
-        node.input[:] = [renames.get(n, n) for n in node.input]
-        node.output[:] = [renames.get(n, n) for n in node.output]
+    rename(graph, renames)
     for value in [*graph.input, *graph.output]:
-        value.name = renames.get(value.name, value.name)
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     del graph.value_info[:]  # shapes inferred for batch 1 would contradict the symbolic batch
 
     store_float16(graph, inits)
-    canonicalise(graph)
-    graph.name = "blazepose_landmark_full"
-    graph.doc_string = ""  # tf2onnx writes the absolute source path here
-    model.producer_name = "genhmr tools/convert_landmark_model.py"
-    model.doc_string = (
+    save_canonical(model, out_path, "blazepose_landmark_full", __file__, meta, (
         "BlazePose GHUM 3D landmark model (full) from mediapipe, converted with tf2onnx. "
         "Input 'image': (batch, 256, 256, 3) float32 RGB in [0, 1]. Outputs: 'landmarks' "
         "(batch, 195) = 39 x [x, y, z, visibility logit, presence logit] in 256-px input "
         "coordinates; 'pose_flag' (batch, 1) person-presence probability (sigmoid applied); "
         "'heatmap' (batch, 64, 64, 39) logits; 'world_landmarks' (batch, 117) = 39 x [x, y, z] "
-        "metres, hip-centred, in the ROI's rotated axes. License Apache-2.0.")
+        "metres, hip-centred, in the ROI's rotated axes. License Apache-2.0."))
+
+
+def rename(graph: Any, renames: dict[str, str]) -> None:
+    """Rename tensors (``renames``: old -> new) wherever nodes, inputs and outputs name them."""
+    for node in graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+    for value in [*graph.input, *graph.output]:
+        value.name = renames.get(value.name, value.name)
+
+
+def save_canonical(model: Any, out_path: Path, name: str, script: str, meta: dict[str, str],
+                   doc: str) -> None:
+    """Name the graph's inner tensors canonically (:func:`canonicalise`), set its name, the
+    producer (``script``'s file name, no path), ``doc`` and the ``meta`` data (sorted; no dates
+    or paths, so the bytes are reproducible), check it and write it to ``out_path``."""
+    import onnx
+
+    graph = model.graph
+    canonicalise(graph)
+    graph.name = name
+    graph.doc_string = ""  # tf2onnx writes the absolute source path here
+    model.producer_name = f"genhmr tools/{Path(script).name}"
+    model.doc_string = doc
     del model.metadata_props[:]
     for key, value in sorted(meta.items()):
         model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(out_path))
+
+
+def tf2onnx(python: str, tflite: Path, out_path: Path) -> None:
+    """``tf2onnx --tflite`` in the conversion venv (opset :data:`OPSET`); exits with its output
+    on failure."""
+    done = subprocess.run([python, "-m", "tf2onnx.convert", "--tflite", str(tflite),
+                           "--output", str(out_path), "--opset", str(OPSET)],
+                          env=inner_env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
+        raise SystemExit("tf2onnx failed (its output is above)")
 
 
 def store_float16(graph: Any, weights: list[Any]) -> None:
@@ -337,13 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         raw = tmp / "raw.onnx"
-        env = inner_env()
-        done = subprocess.run([args.convert_python, "-m", "tf2onnx.convert", "--tflite",
-                               str(tflite), "--output", str(raw), "--opset", str(OPSET)],
-                              env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
-            raise SystemExit("tf2onnx failed (its output is above)")
+        tf2onnx(args.convert_python, tflite, raw)
         meta = {
             "source": f"mediapipe=={mp_version} wheel: mediapipe/{TFLITE_IN_WHEEL}",
             "source_sha256": sha256_of(tflite),

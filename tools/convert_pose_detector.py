@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -43,12 +42,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from convert_landmark_model import (
-    canonicalise,
     find_tflite,
-    inner_env,
+    rename,
     run_inner,
+    save_canonical,
     sha256_of,
     store_float16,
+    tf2onnx,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,6 @@ INPUT_SIZE = 224
 # tf2onnx output name -> our name
 OUTPUT_NAMES: dict[str, str] = {"Identity": "boxes", "Identity_1": "scores"}
 INPUT_NAME = "image"
-OPSET = 17
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,30 +125,17 @@ def _inner_postprocess(raw_path: Path, out_path: Path, meta: dict[str, str]) -> 
     graph = model.graph
     renames = dict(OUTPUT_NAMES)
     renames[graph.input[0].name] = INPUT_NAME
-    for node in graph.node:
-        node.input[:] = [renames.get(n, n) for n in node.input]
-        node.output[:] = [renames.get(n, n) for n in node.output]
-    for value in [*graph.input, *graph.output]:
-        value.name = renames.get(value.name, value.name)
+    rename(graph, renames)
     del graph.value_info[:]
     weights = list(graph.initializer)
     del graph.initializer[:]
     store_float16(graph, weights)
-    canonicalise(graph)
-    graph.name = "blazepose_detector"
-    graph.doc_string = ""  # tf2onnx writes the absolute source path here
-    model.producer_name = "genhmr tools/convert_pose_detector.py"
-    model.doc_string = (
+    save_canonical(model, out_path, "blazepose_detector", __file__, meta, (
         "BlazePose person detector from mediapipe, converted with tf2onnx. Input 'image': "
         "(1, 224, 224, 3) float32 RGB in [-1, 1], the frame letterboxed. Outputs: 'boxes' "
         "(1, 2254, 12) = per SSD anchor a box (centre x, y, width, height) and 4 keypoints "
         "(x, y), in input pixels relative to the anchor centre; 'scores' (1, 2254, 1) logits. "
-        "License Apache-2.0.")
-    del model.metadata_props[:]
-    for key, value in sorted(meta.items()):
-        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(out_path))
+        "License Apache-2.0."))
 
 
 def _inner_parity(tflite_path: Path, onnx_path: Path, inputs_path: Path, report: Path) -> None:
@@ -248,12 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         dense = tmp / "dense.tflite"
         run_inner(args.convert_python, "densify", str(tflite), str(dense), script=__file__)
         raw = tmp / "raw.onnx"
-        done = subprocess.run([args.convert_python, "-m", "tf2onnx.convert", "--tflite",
-                               str(dense), "--output", str(raw), "--opset", str(OPSET)],
-                              env=inner_env(), capture_output=True, text=True)
-        if done.returncode != 0:
-            print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
-            raise SystemExit("tf2onnx failed (its output is above)")
+        tf2onnx(args.convert_python, dense, raw)
         meta = {
             "source": f"mediapipe=={mp_version} wheel: mediapipe/{TFLITE_IN_WHEEL}",
             "source_sha256": sha256_of(tflite),
