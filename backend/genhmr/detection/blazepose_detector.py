@@ -40,6 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from genhmr.boxes import box_iou
 from genhmr.detection.landmark_model import Roi, roi_from_landmarks
 from genhmr.detection.onnx_session import cpu_session
 
@@ -146,19 +147,6 @@ def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray,
     return scores[keep], boxes, keypoints
 
 
-def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """(M,) IoU of one x0, y0, x1, y1 box with each of ``others`` (0 where a union is empty)."""
-    x0 = np.maximum(box[0], others[:, 0])
-    y0 = np.maximum(box[1], others[:, 1])
-    x1 = np.minimum(box[2], others[:, 2])
-    y1 = np.minimum(box[3], others[:, 3])
-    inter = np.clip(x1 - x0, 0.0, None) * np.clip(y1 - y0, 0.0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
 def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
                  iou_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MediaPipe's weighted non-maximum suppression: best score first, every remaining
@@ -170,7 +158,7 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
     out_scores, out_boxes, out_keypoints = [], [], []
     while len(remaining):
         best = remaining[0]
-        overlap = _iou(boxes[best], boxes[remaining]) > iou_threshold
+        overlap = box_iou(boxes[best], boxes[remaining])[0] > iou_threshold
         overlap[0] = True  # the best box always merges with itself (even when empty)
         members = remaining[overlap]
         weights = scores[members]

@@ -80,11 +80,7 @@ class _Proposal:
     """Somebody a detector found this frame: a person box, or (BlazePose) a pose."""
 
     box: np.ndarray  # (4,) x0, y0, x1, y1 pixels
-    found: LandmarkResult | None = None  # BlazePose: the landmarks in its region for the person
-
-    @property
-    def keypoints(self) -> np.ndarray | None:
-        return None if self.found is None else self.found.landmarks_px
+    keypoints: np.ndarray | None = None  # BlazePose: (33, 3) landmarks in its region
 
 
 @dataclasses.dataclass
@@ -254,7 +250,7 @@ class PersonPoseDetector:
                                      1.0) for r in results])
         keep = merge_duplicates(boxes, rank, np.stack([r.landmarks_px for r in results]),
                                 iou_threshold=0.4, max_keep=self.max_people)
-        return [_Proposal(boxes[i], results[i]) for i in keep]
+        return [_Proposal(boxes[i], results[i].landmarks_px) for i in keep]
 
     def _follow_people(self, frame: np.ndarray, proposals: list[_Proposal],
                        step: int) -> list[_Followed]:
@@ -268,7 +264,7 @@ class PersonPoseDetector:
         followed, masked = self._follow_landmarks(frame)
         self.calls_last_frame += 1
         boxes = np.array([p.box for p in proposals]).reshape(-1, 4)
-        bare = np.array([p.box for p in proposals if p.found is None]).reshape(-1, 4)
+        bare = np.array([p.box for p in proposals if p.keypoints is None]).reshape(-1, 4)
         out: list[_Followed] = []
         for i, (previous, result) in enumerate(zip(self._followed, followed, strict=True)):
             if result.presence < self.min_presence:
