@@ -5,7 +5,8 @@ lets it slide by centimetres from one frame to the next (demo.mp4: 27-41 mm per 
 depth smoothing). For every stretch of frames where a foot is in contact
 (:mod:`genhmr_core.contacts`) this pass pins the foot's most planted point over the stretch (heel
 or big toe) to one place in the world, the median of where the solve put it (moved onto the
-support level it rests on, the floor or e.g. a box top, when the floor is known), and bends
+support level it rests on, the floor or e.g. a box top, when the floor is known: along the
+camera's ray through it, the solve's least certain direction, ``level_along_ray_m``), and bends
 that leg so the point lands there, with two-bone IK (the knee stays in its bending plane). The
 foot keeps its pitch and roll, so it can still roll about the pinned point (heel strike, push-off),
 but its heading about the vertical is held at the stretch's median: pinned by one point alone, a
@@ -76,6 +77,15 @@ class FootLockConfig:
     # A foot that is not pinned but dips under the level the person stands on (a swinging foot
     # of a body solved a little low) is lifted onto it by the same leg IK (needs the floor).
     lift_feet: bool = True
+    # A pin is put on its support level by moving it along the camera's ray through it, at most
+    # this far, then straight up or down for whatever is left (0: straight, as before
+    # 2026-12-04). A planted foot that hovers over its level or sinks under it is mostly the
+    # solve's depth: with the camera looking down, a body a little too near stands a little
+    # too high. Moved straight down, the pin asked the leg to reach for it, and near full
+    # extension a centimetre of reach is several of knee: on Pose2Sim (contacts in every frame)
+    # the lock cost 3.3 mm of PA-MPJPE, the knees 9-16 mm each; along the ray the body slides
+    # after it (``depth_from_feet_m``) and the cost is 0.3 mm (docs/world_space.md, section 5).
+    level_along_ray_m: float = 0.3
 
 
 def forward_kinematics(rest_joints: np.ndarray, global_orient: np.ndarray,
@@ -163,9 +173,7 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             world = np.einsum("fji,fj->fi", turn[start:end], point[start:end])
             pin = np.median(world, axis=0)
             if ground is not None:  # onto the level it rests on
-                height = float(ground.height_above(pin))
-                level = float(support_heights(np.array([height]), ground.levels)[0])
-                pin = pin - (height - level) * ground.normal
+                pin = _onto_level(pin, ground, config.level_along_ray_m)
             for f in range(start, end):
                 moves[f] = turn[f] @ pin - point[f]  # the pin, in this frame's camera
                 pivots[f] = point[f]
@@ -226,6 +234,23 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             body_pose[:, j - 1] = matrix_to_axis_angle(local)
     return body_pose, new_transl, new_joints, _move_keypoints(keypoints3d, joints, rots,
                                                               new_joints, new_rots)
+
+
+def _onto_level(pin: np.ndarray, ground: Ground, along_ray_m: float) -> np.ndarray:
+    """``pin`` (world) moved onto the support level it rests on: along the camera's ray
+    through it by at most ``along_ray_m``, then straight up or down for what is left. The
+    camera sits at the world's origin (it only turns), so that ray is the pin's own direction
+    and moving along it scales the pin."""
+    height = float(ground.height_above(pin))
+    level = float(support_heights(np.array([height]), ground.levels)[0])
+    towards = float(pin @ ground.normal)  # height gained per unit of scale along the ray
+    distance = float(np.linalg.norm(pin))
+    if along_ray_m > 0 and abs(towards) > 1e-6 and distance > 1e-6:
+        scale = 1.0 + (level - height) / towards
+        step = np.clip(scale - 1.0, -along_ray_m / distance, along_ray_m / distance)
+        pin = pin * (1.0 + step)
+        height = float(ground.height_above(pin))
+    return pin - (height - level) * ground.normal
 
 
 def _depth_shifts(joints: np.ndarray, per_frame: list, valid: np.ndarray,

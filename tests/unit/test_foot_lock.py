@@ -272,3 +272,53 @@ def test_feet_driven_into_the_floor_are_brought_up_onto_it():
     assert left.min() > -1e-6, (np.argmin(left), left.min())
     fk, _ = forward_kinematics(rest, go, lifted[0], lifted[1])
     np.testing.assert_allclose(fk, lifted[2], atol=1e-9)
+
+
+def test_a_foot_held_off_the_floor_by_the_depth_reaches_it_along_the_ray():
+    """The solve put the whole body 15 cm too near along the camera's ray (its noisiest
+    direction), and the camera looks down at 25 degrees, so the planted heel hovers about 7 cm
+    over the floor. Its pin is moved onto the floor along the camera's ray through it (by
+    default, up to 0.3 m): the body then slides back along its own ray towards the pin, the
+    heel lands on the floor and the knee moves less than half as far against the pelvis as
+    when the pin goes straight down, where the leg reaches for it and still falls short."""
+    from genhmr_core.ground import Ground
+
+    rest, go, pose, transl, keypoints, contact = _person(seed=7, jitter=(0.002,) * 3)
+    frames = len(go)
+    valid = np.ones(frames, bool)
+    heel = CONTACT_INDEX[0]
+    tilt = np.radians(25.0)
+    up = np.array([0.0, -np.cos(tilt), -np.sin(tilt)])  # the floor's up, camera axes
+    ground = Ground(normal=up, offset=float(np.median(keypoints[5:30, heel] @ up)),
+                    levels=(0.0,), support=(frames,), estimated=True)
+    pelvis = rest[0] + transl
+    near = -0.15 * pelvis / np.linalg.norm(pelvis, axis=1, keepdims=True)  # along the ray
+    solved_transl, solved_keypoints = transl + near, keypoints + near[:, None]
+    hover = ground.height_above(solved_keypoints[5:30, heel])
+    assert (hover > 0.05).all(), hover.min()
+
+    true_joints, _ = forward_kinematics(rest, go, pose, transl)
+    solved, _ = forward_kinematics(rest, go, pose, solved_transl)
+    along = lock_feet(rest, go, pose, solved_transl, solved_keypoints, contact, valid, FPS,
+                      ground=ground)
+    straight = lock_feet(rest, go, pose, solved_transl, solved_keypoints, contact, valid, FPS,
+                         config=FootLockConfig(level_along_ray_m=0.0), ground=ground)
+    stretch = slice(8, 27)  # inside the pin, past its fade-in
+    np.testing.assert_allclose(ground.height_above(along[3][stretch, heel]), 0.0, atol=1e-6)
+    # straight down, the leg reaches as far as it goes and the heel still hovers
+    assert (ground.height_above(straight[3][stretch, heel]) > 0.02).all()
+    for locked in (along, straight):
+        fk, _ = forward_kinematics(rest, go, locked[0], locked[1])
+        np.testing.assert_allclose(fk, locked[2], atol=1e-9)
+    knee = JOINT_INDEX["left_knee"]
+
+    def knee_moved(js: np.ndarray) -> float:  # against the pelvis, mean over the stretch
+        return float(np.linalg.norm((js[stretch, knee] - js[stretch, 0])
+                                    - (solved[stretch, knee] - solved[stretch, 0]),
+                                    axis=1).mean())
+
+    assert knee_moved(along[2]) < 0.5 * knee_moved(straight[2]), (knee_moved(along[2]),
+                                                                 knee_moved(straight[2]))
+    # and the body is back near where it stood (from 15 cm too near to under 5)
+    depth_error = np.abs(along[2][stretch, 0, 2] - true_joints[stretch, 0, 2])
+    assert depth_error.max() < 0.05, depth_error.max()
