@@ -43,6 +43,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks import demo_motion, pose2sim_3d, synthetic_3d, world_space  # noqa: E402
 from benchmarks.methods import LABELS, METHODS, all_bodies, load_models, run_cached  # noqa: E402
+from benchmarks.scoring import BODY_POINTS  # noqa: E402
+from genhmr_core.keypoints import KEYPOINT_NAMES  # noqa: E402
 
 COMMAND = "$GENHMR_PYTHON benchmarks/report.py"
 SINGLE_FRAME_CHECKPOINT = ROOT / "backend/genhmr/models/assets/genhmr_single_frame.pt"
@@ -152,6 +154,25 @@ def detail_table(rows: list[dict[str, Any]]) -> list[str]:
             + (f"| {r['pelvis_error_m']:.2f} m ({100 * r['pelvis_error_share']:.0f} %) "
                f"| {r['depth_ratio']:.2f} | {fmt(r['largest_step_cm'], 0)} "
                f"({fmt(r['truth_largest_step_cm'], 0)}) |" if placed else "| — | — | — |"))
+    return lines
+
+
+def point_table(rows: list[dict[str, Any]]) -> list[str]:
+    """PA-aligned error per body point (mm), each method pooled over every (view, person) and
+    frame the point was scored in: where PA-MPJPE's error sits."""
+    methods = [m for m in METHODS if any(r["method"] == m and "pa_point_mm" in r for r in rows)]
+    names = [KEYPOINT_NAMES[j].replace("_", " ") for j in BODY_POINTS]
+    lines = ["| point | " + " | ".join(LABELS[m] for m in methods) + " |",
+             "|---|" + "---:|" * len(methods)]
+    pooled = {}
+    for m in methods:
+        mine = [r for r in rows if r["method"] == m and "pa_point_mm" in r]
+        means = np.nan_to_num(np.array([r["pa_point_mm"] for r in mine], dtype=np.float64))
+        counts = np.array([r["pa_point_frames"] for r in mine], dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pooled[m] = (means * counts).sum(axis=0) / counts.sum(axis=0)
+    for i, name in enumerate(names):
+        lines.append(f"| {name} | " + " | ".join(fmt(pooled[m][i], 0) for m in methods) + " |")
     return lines
 
 
@@ -394,6 +415,13 @@ def markdown(report: dict[str, Any], args: argparse.Namespace, image: Path) -> s
             "<details><summary>Per view and person</summary>",
             "",
             *detail_table(report["pose2sim"]["rows"]),
+            "",
+            "</details>",
+            "",
+            "<details><summary>Per body point: PA-aligned error in mm, every (view, person) "
+            "and frame the point was scored in pooled</summary>",
+            "",
+            *point_table(report["pose2sim"]["rows"]),
             "",
             "</details>",
             "",

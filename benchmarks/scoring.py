@@ -32,10 +32,14 @@ def score(ours: np.ndarray, true: np.ndarray, frames: np.ndarray, trusted: np.nd
     points = list(BODY_POINTS)
     ours, true = np.asarray(ours, np.float64)[:, points], np.asarray(true, np.float64)[:, points]
     mask = None if trusted is None else np.asarray(trusted, bool)[:, points]
+    point_means, point_counts = pm.pa_joint_errors(ours, true, frames, mask)
     row: dict[str, Any] = {
         "frames": int(np.sum(frames)),
         "mpjpe_mm": 1000 * pm.mpjpe(ours, true, frames, ROOTS, mask),
         "pa_mpjpe_mm": 1000 * pm.pa_mpjpe(ours, true, frames, mask),
+        # per body point (BODY_POINTS' order), what makes PA-MPJPE: mean and frames counted
+        "pa_point_mm": [float(v) for v in 1000 * point_means],
+        "pa_point_frames": [int(n) for n in point_counts],
         "accel_error_mm": 1000 * pm.accel_error(ours, true, frames, ROOTS, mask),
         "jerk_mm": 1000 * pm.jerk(pm.root_aligned(ours, ROOTS), frames),
         "truth_jerk_mm": 1000 * pm.jerk(pm.root_aligned(true, ROOTS), frames),

@@ -84,7 +84,8 @@ class FootLockConfig:
     # too high. Moved straight down, the pin asked the leg to reach for it, and near full
     # extension a centimetre of reach is several of knee: on Pose2Sim (contacts in every frame)
     # the lock cost 3.3 mm of PA-MPJPE, the knees 9-16 mm each; along the ray the body slides
-    # after it (``depth_from_feet_m``) and the cost is 0.3 mm (docs/world_space.md, section 5).
+    # after it (``depth_from_feet_m``) and the cost is 0.3 mm (the knees still 7-13 mm, the
+    # feet 1-4 mm better; docs/world_space.md, section 5).
     level_along_ray_m: float = 0.3
 
 

@@ -78,13 +78,29 @@ def pa_mpjpe(pred: np.ndarray, target: np.ndarray, valid: np.ndarray,
              mask: np.ndarray | None = None) -> float:
     """Mean joint distance (m) after a per-frame Procrustes similarity fitted to the joints
     that count (valid frames; ``mask`` (F, J) when given), over those joints."""
-    use = _joint_mask(valid, mask, np.shape(pred)[1])
-    frames = use.sum(axis=1) >= 3
-    if not frames.any():
+    means, counts = pa_joint_errors(pred, target, valid, mask)
+    if not counts.any():
         return float("nan")
+    return float((np.nan_to_num(means) * counts).sum() / counts.sum())
+
+
+def pa_joint_errors(pred: np.ndarray, target: np.ndarray, valid: np.ndarray,
+                    mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pa_mpjpe` joint by joint: each joint's mean distance (m; NaN where it never
+    counts) after the same per-frame Procrustes, and how many frames it counted in, both (J,).
+    Where a whole-body mean hides it, this shows which joints an error sits in (a knee bent by
+    foot locking, a wrist put in front of the body instead of behind it)."""
+    joints = np.shape(pred)[1]
+    use = _joint_mask(valid, mask, joints)
+    frames = use.sum(axis=1) >= 3
+    counts = use[frames].sum(axis=0)
+    if not frames.any():
+        return np.full(joints, np.nan), counts
     target = np.asarray(target, dtype=np.float64)[frames]
     aligned = procrustes(np.asarray(pred)[frames], target, use[frames])
-    return float(np.linalg.norm(aligned - target, axis=-1)[use[frames]].mean())
+    error = np.where(use[frames], np.linalg.norm(aligned - target, axis=-1), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, error.sum(axis=0) / counts, np.nan), counts
 
 
 def _differences(points: np.ndarray, valid: np.ndarray, order: int) -> np.ndarray:

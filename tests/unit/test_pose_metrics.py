@@ -124,3 +124,25 @@ def test_acceleration_error_counts_a_joint_only_where_all_three_frames_are_trust
     mask[4, 2] = False  # untrusted there: the three stencils that see frame 4 drop joint 2
     assert pm.accel_error(pred, target, valid, roots=(0,), mask=mask) == pytest.approx(0.0)
     assert np.isnan(pm.accel_error(pred, target, valid, (0,), np.zeros((frames, 3), bool)))
+
+
+def test_joint_errors_show_where_the_error_sits_and_average_to_pa_mpjpe():
+    """One joint 10 cm off in two frames of five: the per-joint errors put the whole error on
+    it (the alignment spreads a little onto the others), and their count-weighted mean is
+    PA-MPJPE's."""
+    rng = np.random.default_rng(4)
+    target = _body(frames=5, joints=10)
+    pred = target.copy()
+    pred[[1, 3], 7] += np.array([0.1, 0.0, 0.0])
+    valid = np.array([True, True, True, True, False])
+    mask = rng.random((5, 10)) > 0.1
+    means, counts = pm.pa_joint_errors(pred, target, valid, mask)
+    assert counts.tolist() == mask[:4].sum(axis=0).tolist()
+    assert int(np.nanargmax(means)) == 7
+    assert means[7] > 3 * np.nanmax(np.delete(means, 7))
+    assert (np.nan_to_num(means) * counts).sum() / counts.sum() == pytest.approx(
+        pm.pa_mpjpe(pred, target, valid, mask), rel=1e-12)
+    never = np.zeros((5, 10), bool)
+    never[:, :4] = True
+    means, counts = pm.pa_joint_errors(pred, target, valid, never)
+    assert np.isnan(means[4:]).all() and (counts[4:] == 0).all()
