@@ -43,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -336,29 +337,42 @@ def run_inner(python: str, *args: str, script: str = __file__) -> None:
         raise SystemExit(f"stage {args[0]} failed in {python} (its output is above)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def converter_arguments(description: str, output: Path, argv: list[str] | None
+                        ) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The command line both converters share: the conversion venv's python, the output file,
+    the parity tolerance, and ``--inner`` (a stage run inside the conversion venv)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--convert-python", help="python of a venv with tensorflow, tf2onnx, "
                         "onnx and onnxruntime (not the backend venv)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--output", type=Path, default=output)
     parser.add_argument("--tolerance", type=float, default=1e-4,
                         help="largest allowed abs difference of an output, relative to that "
                         "output's largest abs value or 1, whichever is larger (float32 summation "
                         "order differs between XNNPACK and onnxruntime)")
     parser.add_argument("--inner", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    if args.inner:
-        stage, *rest = args.inner
-        if stage == "postprocess":
-            _inner_postprocess(Path(rest[0]), Path(rest[1]), json.loads(rest[2]))
-        elif stage == "parity":
-            _inner_parity(*(Path(p) for p in rest))
-        else:
-            raise SystemExit(f"unknown stage {stage}")
-        return 0
-    if not args.convert_python:
+    if not args.inner and not args.convert_python:
         parser.error("--convert-python is required")
+    return parser, args
+
+
+def run_stage(inner: list[str], stages: dict[str, Callable[..., None]]) -> None:
+    """Run the ``--inner`` stage named first in ``inner`` with the rest as its arguments
+    (paths; ``postprocess``'s third is the metadata as JSON)."""
+    stage, *rest = inner
+    if stage not in stages:
+        raise SystemExit(f"unknown stage {stage}")
+    if stage == "postprocess":
+        stages[stage](Path(rest[0]), Path(rest[1]), json.loads(rest[2]))
+    else:
+        stages[stage](*(Path(p) for p in rest))
+
+
+def main(argv: list[str] | None = None) -> int:
+    _, args = converter_arguments(__doc__.split("\n")[0], DEFAULT_OUTPUT, argv)
+    if args.inner:
+        run_stage(args.inner, {"postprocess": _inner_postprocess, "parity": _inner_parity})
+        return 0
 
     tflite, mp_version = find_tflite()
     media = os.environ.get("GENHMR_MEDIA_DIR")

@@ -30,7 +30,6 @@ the stages marked ``inner``:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -42,9 +41,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from convert_landmark_model import (
+    converter_arguments,
     find_tflite,
     rename,
     run_inner,
+    run_stage,
     save_canonical,
     sha256_of,
     store_float16,
@@ -203,29 +204,11 @@ def _test_inputs(media_dir: Path | None) -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--convert-python", help="python of a venv with tensorflow, tf2onnx, "
-                        "onnx and onnxruntime (not the backend venv)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--tolerance", type=float, default=1e-4,
-                        help="largest allowed abs difference of an output, relative to that "
-                        "output's largest abs value or 1, whichever is larger")
-    parser.add_argument("--inner", nargs="+", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-
+    _, args = converter_arguments(__doc__.split("\n")[0], DEFAULT_OUTPUT, argv)
     if args.inner:
-        stage, *rest = args.inner
-        if stage == "densify":
-            _inner_densify(Path(rest[0]), Path(rest[1]))
-        elif stage == "postprocess":
-            _inner_postprocess(Path(rest[0]), Path(rest[1]), json.loads(rest[2]))
-        elif stage == "parity":
-            _inner_parity(*(Path(p) for p in rest))
-        else:
-            raise SystemExit(f"unknown stage {stage}")
+        run_stage(args.inner, {"densify": _inner_densify, "postprocess": _inner_postprocess,
+                               "parity": _inner_parity})
         return 0
-    if not args.convert_python:
-        parser.error("--convert-python is required")
 
     tflite, mp_version = find_tflite(TFLITE_IN_WHEEL)
     media = os.environ.get("GENHMR_MEDIA_DIR")
