@@ -53,20 +53,25 @@ BASELINE_FILE = "mediapipe_baseline.json"  # in each clip's jobs folder, timed w
 
 def mediapipe_baseline_ms(video: Path, frames: np.ndarray, folder: Path, measure: bool
                           ) -> dict[str, float]:
-    """MediaPipe alone on the same frames: wall and CPU ms per frame (it runs on one core).
+    """MediaPipe alone on the same frames: wall and CPU ms per frame of its ``process`` (it runs
+    on one core), and of decoding each frame and converting it to RGB before it (a job's time
+    includes its own decoding: :func:`cpu_ratios`).
 
     Kept in ``folder`` (``BASELINE_FILE``) next to the clip's jobs and measured again only with
     them (``measure``: a job was run now, or there is no baseline yet): a ratio is read between
     a job and the baseline of the same run. Measuring it afresh against jobs timed in an
     earlier run mixed two machine states (the shared machines swing by 20-30 % between runs)."""
     path = folder / BASELINE_FILE
-    if not measure and path.is_file():
-        return {k: float(v) for k, v in json.loads(path.read_text()).items()}
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    if not measure and "mediapipe_decode_cpu_ms" in saved:
+        return {k: float(v) for k, v in saved.items()}
     from bench_tracking import mediapipe_baseline
 
     baseline = mediapipe_baseline(video, frames)
     out = {"mediapipe_ms": float(baseline["ms_per_frame"]),
-           "mediapipe_cpu_ms": float(baseline["cpu_ms_per_frame"])}
+           "mediapipe_cpu_ms": float(baseline["cpu_ms_per_frame"]),
+           "mediapipe_decode_ms": float(baseline["decode_ms_per_frame"]),
+           "mediapipe_decode_cpu_ms": float(baseline["decode_cpu_ms_per_frame"])}
     path.write_text(json.dumps(out))
     return out
 
@@ -194,8 +199,9 @@ def targets_table(report: dict[str, Any]) -> list[str]:
     ours, base = summary["product"], summary["mediapipe"]
     flips = sum(r["facing_flips"] for r in report["demo"] if r["method"] == "product")
     flips_mp = sum(r["facing_flips"] for r in report["demo"] if r["method"] == "mediapipe")
-    ratios = [1000 * t["generative_cpu"] / t["person_frames"] / t["mediapipe_cpu_ms"]
-              for t in report["timing"] if "generative_cpu" in t]
+    both = [cpu_ratios(t) for t in report["timing"] if "generative_cpu" in t]
+    ratios = [alone for alone, _ in both]
+    decoding = [with_decoding for _, with_decoding in both]
 
     def row(name: str, target: str, value: str, met: bool) -> str:
         return f"| {name} | {target} | {value} | {'met' if met else '**missed**'} |"
@@ -217,30 +223,50 @@ def targets_table(report: dict[str, Any]) -> list[str]:
                          f"landmarks: {flips_mp})", flips == 0))
     if ratios:
         lines.append(row("CPU time per person-frame", "≤ 3x MediaPipe alone",
-                         f"{min(ratios):.1f}-{max(ratios):.1f}x (CPU time of every thread; "
-                         "MediaPipe uses one core)", max(ratios) <= 3.0))
+                         f"{min(decoding):.1f}-{max(decoding):.1f}x, each side decoding the "
+                         f"video (CPU time of every thread; MediaPipe uses one core); "
+                         f"{min(ratios):.1f}-{max(ratios):.1f}x against MediaPipe's "
+                         "`process` alone, the job still decoding", max(decoding) <= 3.0))
     return lines
+
+
+def cpu_ratios(timing: dict[str, Any]) -> tuple[float, float]:
+    """The product's CPU time per person-frame over MediaPipe's per frame: against its
+    ``process`` alone (the ratio reported before 2026-12-04), and against ``process`` plus
+    decoding the frame and converting it to RGB (what a MediaPipe-to-rig script runs per frame;
+    a job's time includes its own decoding of the same video with the same decoder, so this is
+    the like-for-like ratio the target is judged on). NaN for a baseline measured before
+    decoding was timed."""
+    ours = 1000 * timing["generative_cpu"] / timing["person_frames"]
+    alone = timing["mediapipe_cpu_ms"]
+    return ours / alone, ours / (alone + timing.get("mediapipe_decode_cpu_ms", float("nan")))
 
 
 def timing_table(timing: list[dict[str, Any]]) -> list[str]:
     """Wall clock (what the artist waits) and CPU time (the target: every thread counted),
     each per tracked person-frame against MediaPipe alone on the same frames."""
     lines = ["| clip | frames | person-frames | MediaPipe alone ms/frame, wall / CPU "
+             "| decoding for it, wall / CPU "
              "| perception, wall (× MP per person-frame) | fit job, wall "
-             "| generative job (the product), wall | fit job, CPU | generative job, CPU |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| generative job (the product), wall | fit job, CPU | generative job, CPU "
+             "| generative job, CPU × MP with decoding |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for t in timing:
         per = t["person_frames"]
         mp, mp_cpu = t["mediapipe_ms"], t.get("mediapipe_cpu_ms", float("nan"))
+        decode, decode_cpu = (t.get("mediapipe_decode_ms", float("nan")),
+                              t.get("mediapipe_decode_cpu_ms", float("nan")))
 
         def ratio(seconds: float, base: float, per: int = per) -> str:
             ms = 1000 * seconds / per
-            return f"{ms:.0f} ms ({ms / base:.1f}x)" if np.isfinite(ms) else "—"
+            return f"{ms:.0f} ms ({ms / base:.1f}x)" if np.isfinite(ms / base) else "—"
         lines.append(f"| {t['clip']} | {t['frames']} | {per} | {mp:.1f} / {mp_cpu:.1f} "
+                     f"| {f'{decode:.1f} / {decode_cpu:.1f}' if np.isfinite(decode_cpu) else '—'} "
                      f"| {ratio(t['perception'], mp)} | {ratio(t['fit'], mp)} "
                      f"| {ratio(t['generative'], mp)} "
                      f"| {ratio(t.get('fit_cpu', float('nan')), mp_cpu)} "
-                     f"| {ratio(t.get('generative_cpu', float('nan')), mp_cpu)} |")
+                     f"| {ratio(t.get('generative_cpu', float('nan')), mp_cpu)} "
+                     f"| {ratio(t.get('generative_cpu', float('nan')), mp_cpu + decode_cpu)} |")
     return lines
 
 
@@ -446,8 +472,13 @@ def markdown(report: dict[str, Any], args: argparse.Namespace, image: Path) -> s
                   "threads): wall clock, which is what the artist waits, and CPU time summed "
                   "over every thread, which is what the target counts. MediaPipe's legacy Pose "
                   "runs on one core (its CPU time equals its wall time); the product uses both "
-                  "cores, so its wall clock is shorter than its CPU time. Runs before "
-                  "2026-12-03 pinned torch to one thread and timed the wall clock only.", "",
+                  "cores, so its wall clock is shorter than its CPU time. A job's time "
+                  "includes decoding its video; MediaPipe's columns time its `process` "
+                  "alone, as every run before 2026-12-04 compared them, and the last column "
+                  "adds what decoding each frame (the same decoder) and converting it to RGB "
+                  "cost it in the same run: that like-for-like ratio is the one the target is "
+                  "judged on. Runs before 2026-12-03 pinned torch to one thread and timed the "
+                  "wall clock only.", "",
                   *timing_table(report["timing"]), ""]
     return "\n".join(lines)
 
