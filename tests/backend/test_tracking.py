@@ -256,6 +256,24 @@ def test_a_jump_off_a_box_is_stitched():
     assert len(chains) == 1
 
 
+def test_the_motion_tolerance_grows_with_the_speed_at_either_end():
+    """Found again 19 frames later, 435 px (about a body height) straight below where they were
+    lost: a person falling at 46 px a frame when found is linked (0.25 of the 870 px that speed
+    covers over the gap is allowed on top), a person found there moving at 2 px a frame is
+    not, and neither was the faller before the speed counted."""
+    def pieces(speed: float) -> list:
+        top = {f: (body(900, 330, 430), look(2)) for f in range(0, 50)}
+        below = {f: (body(900, 765 + speed * (f - 68), 430), look(2)) for f in range(68, 100)}
+        frames, ids = _split([top, below], [[range(0, 50)], [range(68, 100)]], 100)
+        return tracklets_of(frames, ids)
+
+    falling, walking = pieces(46.0), pieces(2.0)
+    assert link_cost(*falling, 30, StitchingConfig()) is not None
+    assert link_cost(*walking, 30, StitchingConfig()) is None
+    assert link_cost(*falling, 30, StitchingConfig(speed_tolerance=0.0)) is None
+    assert len(stitch(falling, fps=30)) == 1
+
+
 # -- plausibility ----------------------------------------------------------------------------------
 
 
