@@ -5,6 +5,9 @@ frames; the ratio against ``process`` alone is still shown."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+import numpy as np
 
 from benchmarks.report import cpu_ratios, timing_table
 
@@ -34,3 +37,15 @@ def test_a_baseline_measured_without_its_decoding_gives_no_like_for_like_ratio()
 def test_the_time_table_shows_both_ratios():
     row = timing_table([_timing(15.6, 6.0)])[-1]
     assert "78 ms (3.2x)" in row and "78 ms (2.6x)" in row and "3.0 / 6.0" in row
+
+
+def test_the_baseline_times_mediapipes_decoding_apart_from_its_process(media_dir: Path):
+    """MediaPipe's legacy Pose on six real frames of demo.mp4: ``process`` and the decoding
+    before it are timed separately, both for real (a baseline that lost its decoding would
+    make the like-for-like ratio silently the old one)."""
+    from bench_tracking import mediapipe_baseline  # tools/, on the path through the report
+
+    baseline = mediapipe_baseline(media_dir / "demo.mp4", np.arange(6))
+    assert baseline["frames"] == 6
+    assert baseline["cpu_ms_per_frame"] > 0 and baseline["ms_per_frame"] > 0
+    assert baseline["decode_cpu_ms_per_frame"] > 0 and baseline["decode_ms_per_frame"] > 0
