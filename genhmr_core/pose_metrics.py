@@ -78,7 +78,14 @@ def pa_mpjpe(pred: np.ndarray, target: np.ndarray, valid: np.ndarray,
              mask: np.ndarray | None = None) -> float:
     """Mean joint distance (m) after a per-frame Procrustes similarity fitted to the joints
     that count (valid frames; ``mask`` (F, J) when given), over those joints."""
-    means, counts = pa_joint_errors(pred, target, valid, mask)
+    return pooled_error(*pa_joint_errors(pred, target, valid, mask))
+
+
+def pooled_error(means: np.ndarray, counts: np.ndarray) -> float:
+    """The mean over every counted (frame, joint) of per-joint means and their counts, as
+    :func:`pa_joint_errors` gives them (NaN when nothing counts): a caller that wants both the
+    per-joint table and the whole-body number fits the Procrustes once."""
+    counts = np.asarray(counts)
     if not counts.any():
         return float("nan")
     return float((np.nan_to_num(means) * counts).sum() / counts.sum())

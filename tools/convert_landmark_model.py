@@ -338,7 +338,7 @@ def run_inner(python: str, *args: str, script: str = __file__) -> None:
 
 
 def converter_arguments(description: str, output: Path, argv: list[str] | None
-                        ) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+                        ) -> argparse.Namespace:
     """The command line both converters share: the conversion venv's python, the output file,
     the parity tolerance, and ``--inner`` (a stage run inside the conversion venv)."""
     parser = argparse.ArgumentParser(description=description)
@@ -353,7 +353,7 @@ def converter_arguments(description: str, output: Path, argv: list[str] | None
     args = parser.parse_args(argv)
     if not args.inner and not args.convert_python:
         parser.error("--convert-python is required")
-    return parser, args
+    return args
 
 
 def run_stage(inner: list[str], stages: dict[str, Callable[..., None]]) -> None:
@@ -369,7 +369,7 @@ def run_stage(inner: list[str], stages: dict[str, Callable[..., None]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _, args = converter_arguments(__doc__.split("\n")[0], DEFAULT_OUTPUT, argv)
+    args = converter_arguments(__doc__.split("\n")[0], DEFAULT_OUTPUT, argv)
     if args.inner:
         run_stage(args.inner, {"postprocess": _inner_postprocess, "parity": _inner_parity})
         return 0

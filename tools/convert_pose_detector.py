@@ -204,7 +204,7 @@ def _test_inputs(media_dir: Path | None) -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _, args = converter_arguments(__doc__.split("\n")[0], DEFAULT_OUTPUT, argv)
+    args = converter_arguments(__doc__.split("\n")[0], DEFAULT_OUTPUT, argv)
     if args.inner:
         run_stage(args.inner, {"densify": _inner_densify, "postprocess": _inner_postprocess,
                                "parity": _inner_parity})
