@@ -34,7 +34,8 @@ import dataclasses
 
 import numpy as np
 
-from .contacts import CONTACT_INDEX, support_heights
+from .contacts import CONTACT_INDEX, person_height_px, support_heights
+from .foot_drift import drift_breaks
 from .ground import Ground
 from .keypoints import keypoint_attachments
 from .limb_ik import two_bone_ik
@@ -87,6 +88,17 @@ class FootLockConfig:
     # after it (``depth_from_feet_m``) and the cost is 0.3 mm (the knees still 7-13 mm, the
     # feet 1-4 mm better; docs/world_space.md, section 5).
     level_along_ray_m: float = 0.3
+    # A planted foot whose detected 2D position creeps (smoothed over ``creep_smooth_s``) more
+    # than ``creep_limit`` person heights from where its pin started gets a new pin from there,
+    # and the pin glides from one place to the next (:mod:`genhmr_core.foot_drift`; needs the
+    # 2D keypoints). A person standing and talking shuffles without lifting a foot: Pose2Sim's
+    # woman moves her left foot 11-13 cm in contact, and one pin per stretch held it still.
+    # 0.05 / 0.2 s: Pose2Sim PA-MPJPE 63.6 -> 63.0 mm; 0.03 / 0.15 s split on the detector's
+    # slow jitter (synthetic walk's true contacts slid 3.4 -> 6.2 mm/frame); a pin that jumps
+    # to the next place within the fade instead of gliding made the boxer's planted feet slide
+    # 3.0 -> 4.0 mm/frame, gliding 3.6 (docs/world_space.md, section 5).
+    creep_limit: float = 0.05
+    creep_smooth_s: float = 0.2
 
 
 def forward_kinematics(rest_joints: np.ndarray, global_orient: np.ndarray,
@@ -139,7 +151,8 @@ def planted_stretches(planted: np.ndarray, min_frames: int) -> list[tuple[int, i
 def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.ndarray,
               transl: np.ndarray, keypoints3d: np.ndarray, contact: np.ndarray,
               valid: np.ndarray, fps: float, camera_rotation: np.ndarray | None = None,
-              config: FootLockConfig | None = None, ground: Ground | None = None
+              config: FootLockConfig | None = None, ground: Ground | None = None,
+              keypoints2d: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One person's ``(body_pose, transl, joints3d, keypoints3d)`` with planted feet pinned
     (see the module docstring; ``transl`` changes along the camera's ray where a foot is pinned).
@@ -147,7 +160,9 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
     ``camera_rotation`` (F, 3, 3) when the camera turned (the pin is a place in the world),
     contact (F, 4) from :mod:`genhmr_core.contacts`. With ``ground``, each pin is put exactly
     on the support level it rests on (the floor, or a level above it such as a box top), so
-    planted feet neither sink into it nor hover."""
+    planted feet neither sink into it nor hover. With ``keypoints2d`` (F, K, 3+: the detector's,
+    in steady pixels when the camera turned, :func:`genhmr_core.contacts.steady_pixels`), a
+    planted foot that creeps in the picture is followed (``FootLockConfig.creep_limit``)."""
     config = config or FootLockConfig()
     valid = np.asarray(valid, dtype=bool)
     body_pose = np.array(body_pose, dtype=np.float64)
@@ -163,6 +178,7 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
     up = np.array([0.0, -1.0, 0.0]) if ground is None else np.asarray(ground.normal, float)
     for (hip, knee, ankle), columns in LEGS:
         planted = valid & (np.asarray(contact)[:, list(columns)].max(axis=1) >= config.threshold)
+        creeps = _creep_breaks(keypoints2d, columns, planted, valid, fps, config)
         moves = np.zeros((frames, 3))  # how far each frame's pinned point is sent
         turns = np.zeros((frames, 3))  # how the foot turns about its pinned point (world, aa)
         pivots = np.zeros((frames, 3))  # the pinned point, where the solve put it
@@ -172,11 +188,20 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             column = max(columns, key=lambda c: float(np.mean(contact[start:end, c])))
             point = np.asarray(keypoints3d, dtype=np.float64)[:, CONTACT_INDEX[column]]
             world = np.einsum("fji,fj->fi", turn[start:end], point[start:end])
-            pin = np.median(world, axis=0)
-            if ground is not None:  # onto the level it rests on
-                pin = _onto_level(pin, ground, config.level_along_ray_m)
+            cuts = (start + np.flatnonzero(creeps[start:end])).tolist()
+            knots, places = [], []
+            for a, b in zip([start, *cuts], [*cuts, end], strict=True):
+                one = np.median(world[a - start:b - start], axis=0)
+                if ground is not None:  # onto the level it rests on
+                    one = _onto_level(one, ground, config.level_along_ray_m)
+                knots.append((a + b - 1) / 2.0 - start)
+                places.append(one)
+            # a creeping foot creeps: from one pin to the next evenly, centre to centre
+            frame = np.arange(end - start, dtype=np.float64)
+            pin = np.stack([np.interp(frame, knots, [p[i] for p in places]) for i in range(3)],
+                           axis=-1)
             for f in range(start, end):
-                moves[f] = turn[f] @ pin - point[f]  # the pin, in this frame's camera
+                moves[f] = turn[f] @ pin[f - start] - point[f]  # the pin, in this camera
                 pivots[f] = point[f]
             if config.lock_heading:
                 turns[start:end] = np.outer(
@@ -235,6 +260,19 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             body_pose[:, j - 1] = matrix_to_axis_angle(local)
     return body_pose, new_transl, new_joints, _move_keypoints(keypoints3d, joints, rots,
                                                               new_joints, new_rots)
+
+
+def _creep_breaks(keypoints2d: np.ndarray | None, columns: tuple[int, int],
+                  planted: np.ndarray, valid: np.ndarray, fps: float,
+                  config: FootLockConfig) -> np.ndarray:
+    """(F,) the frames where one leg's foot, creeping in the picture, gets a new pin (none
+    without the 2D keypoints or with ``creep_limit`` 0)."""
+    if keypoints2d is None or config.creep_limit <= 0:
+        return np.zeros(len(planted), dtype=bool)
+    kp = np.asarray(keypoints2d, dtype=np.float64)
+    return drift_breaks(kp[:, [CONTACT_INDEX[c] for c in columns]], planted, valid,
+                        person_height_px(kp, valid), config.creep_limit,
+                        config.creep_smooth_s * fps)
 
 
 def _onto_level(pin: np.ndarray, ground: Ground, along_ray_m: float) -> np.ndarray:

@@ -470,11 +470,25 @@ def _lock_feet(result: JobResult, ground: Ground, threshold: float) -> None:
         body_pose, transl, joints, keypoints = lock_feet(
             result.rest_joints[p], result.global_orient[p], result.body_pose[p],
             result.transl[p], result.keypoints3d[p], result.foot_contact[p], result.valid[p],
-            result.fps, result.camera_rotation, config, ground)
+            result.fps, result.camera_rotation, config, ground,
+            keypoints2d=_steady_keypoints(result, p))
         result.body_pose[p] = body_pose
         result.transl[p] = transl
         result.joints3d[p] = joints
         result.keypoints3d[p] = keypoints
+
+
+def _steady_keypoints(result: JobResult, p: int) -> np.ndarray:
+    """Person ``p``'s detected 2D keypoints, turned back into the first frame's camera when
+    the camera turned or zoomed (``genhmr_core.contacts.steady_pixels``): a foot that stays put
+    in the world stays put in these pixels."""
+    from genhmr_core.contacts import steady_pixels
+
+    keypoints = np.asarray(result.keypoints2d[p], dtype=np.float64)
+    K = _lens(result)
+    if result.camera_rotation is None and np.ndim(K) == 2:
+        return keypoints
+    return steady_pixels(keypoints, K, result.camera_rotation)
 
 
 def _ground_and_contacts(result: JobResult, lines: BackgroundLines | None
