@@ -21,7 +21,10 @@ bending the legs alone turned into knees swinging back and forth; along the ray 
 keeps its pixel. With ``max_reach`` set, a leg that still cannot reach moves the whole body
 towards the pin by what is missing. The pin holds over the whole stretch; the correction it
 made at each end fades out over ``blend_s`` into the frames before and after (the swing), so
-nothing pops.
+nothing pops. A planted foot that creeps in the picture without lifting (a person standing
+and talking shuffles) gets a new pin wherever its detected 2D position has moved 5 % of the
+person's height, the pin gliding from one place to the next (``creep_limit``,
+:mod:`genhmr_core.foot_drift`).
 
 Everything is numpy over the result's own arrays (SMPL-X local axis-angles, camera space per
 frame); apart from those shifts of the whole body the pelvis and the rest of the body are left
