@@ -97,8 +97,10 @@ def steady_pixels(points2d: np.ndarray, camera_K: np.ndarray,
     ``camera_rotation[f].T``), so a point that stays still in the world stays still in these
     pixels while the camera pans or zooms. ``camera_K``: (3, 3), or (F, 3, 3) for a lens that
     zoomed; ``camera_rotation`` None: the camera did not turn. Extra columns (confidence) are
-    kept."""
+    kept. A camera that neither turned nor zoomed gives the pixels back as they are."""
     pts = np.asarray(points2d, dtype=np.float64)
+    if camera_rotation is None and np.ndim(camera_K) == 2:
+        return pts
     K = np.broadcast_to(np.asarray(camera_K, dtype=np.float64), (len(pts), 3, 3))
     homogeneous = np.concatenate([pts[..., :2], np.ones(pts.shape[:-1] + (1,))], axis=-1)
     rays = np.einsum("fij,fnj->fni", np.linalg.inv(K), homogeneous)
@@ -125,7 +127,7 @@ def foot_contacts(keypoints3d_world: np.ndarray, keypoints2d: np.ndarray, valid:
     points = list(CONTACT_INDEX)
     if camera_rotation is not None and camera_K is None:
         raise ValueError("camera_rotation needs camera_K")
-    if camera_rotation is not None or np.ndim(camera_K) == 3:
+    if camera_K is not None:
         keypoints2d = steady_pixels(keypoints2d, camera_K, camera_rotation)
     heights = ground.height_above(np.asarray(keypoints3d_world)[:, points])
     support = support_heights(heights.min(axis=1), ground.levels)

@@ -20,39 +20,29 @@ import numpy as np
 from .temporal import gaussian_smooth
 
 
-def drift_breaks(points2d: np.ndarray, planted: np.ndarray, valid: np.ndarray,
-                 height_px: float, limit: float, sigma_frames: float) -> np.ndarray:
-    """(F,) bool: the frames where a new pin starts inside a planted stretch.
+def drift_breaks(points2d: np.ndarray, seen: np.ndarray, height_px: float, limit: float,
+                 sigma_frames: float) -> np.ndarray:
+    """(n,) bool over one planted stretch's n frames: where a new pin starts.
 
-    ``points2d`` (F, N, 2+): the foot's image points (heel and toe; steady pixels when the
-    camera turned), their mean being where the foot is; ``planted`` (F,) the frames it is
-    pinned; ``height_px`` the person's height in pixels; ``limit`` how far (person heights) the
-    smoothed foot may creep from where its current pin started before a new one starts;
-    ``sigma_frames`` the smoothing (Gaussian sigma, frames) that takes the detector's jitter
-    out first. A break is never set on a stretch's first frame."""
-    planted = np.asarray(planted, dtype=bool) & np.asarray(valid, dtype=bool)
-    breaks = np.zeros(len(planted), dtype=bool)
+    ``points2d`` (n, N, 2+): the foot's image points over the stretch (heel and toe; steady
+    pixels when the camera turned), their mean being where the foot is; ``seen`` (n,) the
+    frames it was detected in; ``height_px`` the person's height in pixels; ``limit`` how far
+    (person heights) the smoothed foot may creep from where its current pin started before a
+    new one starts; ``sigma_frames`` the smoothing (Gaussian sigma, frames) that takes the
+    detector's jitter out first. Smoothed within the stretch only (the stance before a step is
+    another place); a break is never set on the first frame seen."""
     centre = np.asarray(points2d, dtype=np.float64)[..., :2].mean(axis=1)
-    seen = planted & np.isfinite(centre).all(axis=1)
-    if limit <= 0:
+    seen = np.asarray(seen, dtype=bool) & np.isfinite(centre).all(axis=1)
+    breaks = np.zeros(len(seen), dtype=bool)
+    if limit <= 0 or not seen.any():
         return breaks
+    smooth = gaussian_smooth(np.nan_to_num(centre), seen, sigma_frames)
     reach = limit * max(float(height_px), 1.0)
-    for start, end in _runs(planted):
-        # smoothed within the stretch only: the stance before a step is another place
-        smooth = gaussian_smooth(np.nan_to_num(centre[start:end]), seen[start:end],
-                                 sigma_frames)
-        anchor = None
-        for f in np.flatnonzero(seen[start:end]):
-            if anchor is None:
-                anchor = smooth[f]
-            elif np.linalg.norm(smooth[f] - anchor) > reach:
-                breaks[start + f] = True
-                anchor = smooth[f]
+    anchor = None
+    for f in np.flatnonzero(seen):
+        if anchor is None:
+            anchor = smooth[f]
+        elif np.linalg.norm(smooth[f] - anchor) > reach:
+            breaks[f] = True
+            anchor = smooth[f]
     return breaks
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) runs of True."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(),
-                    strict=True))

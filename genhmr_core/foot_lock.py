@@ -179,9 +179,12 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
     pins = []  # per leg: (F,) the frames its foot is pinned
     # the world's up: the floor's normal, else the camera's (OpenCV: y points down)
     up = np.array([0.0, -1.0, 0.0]) if ground is None else np.asarray(ground.normal, float)
+    # the detector's keypoints, to follow a planted foot that creeps in the picture
+    creep = None if keypoints2d is None or config.creep_limit <= 0 else \
+        np.asarray(keypoints2d, dtype=np.float64)
+    height_px = 0.0 if creep is None else person_height_px(creep, valid)
     for (hip, knee, ankle), columns in LEGS:
         planted = valid & (np.asarray(contact)[:, list(columns)].max(axis=1) >= config.threshold)
-        creeps = _creep_breaks(keypoints2d, columns, planted, valid, fps, config)
         moves = np.zeros((frames, 3))  # how far each frame's pinned point is sent
         turns = np.zeros((frames, 3))  # how the foot turns about its pinned point (world, aa)
         pivots = np.zeros((frames, 3))  # the pinned point, where the solve put it
@@ -191,7 +194,9 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             column = max(columns, key=lambda c: float(np.mean(contact[start:end, c])))
             point = np.asarray(keypoints3d, dtype=np.float64)[:, CONTACT_INDEX[column]]
             world = np.einsum("fji,fj->fi", turn[start:end], point[start:end])
-            cuts = (start + np.flatnonzero(creeps[start:end])).tolist()
+            cuts = [] if creep is None else (start + np.flatnonzero(drift_breaks(
+                creep[start:end, [CONTACT_INDEX[c] for c in columns]], valid[start:end],
+                height_px, config.creep_limit, config.creep_smooth_s * fps))).tolist()
             knots, places = [], []
             for a, b in zip([start, *cuts], [*cuts, end], strict=True):
                 one = np.median(world[a - start:b - start], axis=0)
@@ -263,19 +268,6 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             body_pose[:, j - 1] = matrix_to_axis_angle(local)
     return body_pose, new_transl, new_joints, _move_keypoints(keypoints3d, joints, rots,
                                                               new_joints, new_rots)
-
-
-def _creep_breaks(keypoints2d: np.ndarray | None, columns: tuple[int, int],
-                  planted: np.ndarray, valid: np.ndarray, fps: float,
-                  config: FootLockConfig) -> np.ndarray:
-    """(F,) the frames where one leg's foot, creeping in the picture, gets a new pin (none
-    without the 2D keypoints or with ``creep_limit`` 0)."""
-    if keypoints2d is None or config.creep_limit <= 0:
-        return np.zeros(len(planted), dtype=bool)
-    kp = np.asarray(keypoints2d, dtype=np.float64)
-    return drift_breaks(kp[:, [CONTACT_INDEX[c] for c in columns]], planted, valid,
-                        person_height_px(kp, valid), config.creep_limit,
-                        config.creep_smooth_s * fps)
 
 
 def _onto_level(pin: np.ndarray, ground: Ground, along_ray_m: float) -> np.ndarray:

@@ -479,16 +479,12 @@ def _lock_feet(result: JobResult, ground: Ground, threshold: float) -> None:
 
 
 def _steady_keypoints(result: JobResult, p: int) -> np.ndarray:
-    """Person ``p``'s detected 2D keypoints, turned back into the first frame's camera when
-    the camera turned or zoomed (``genhmr_core.contacts.steady_pixels``): a foot that stays put
-    in the world stays put in these pixels."""
+    """Person ``p``'s detected 2D keypoints turned back into the first frame's camera
+    (``genhmr_core.contacts.steady_pixels``): a foot that stays put in the world stays put in
+    these pixels while the camera turns or zooms."""
     from genhmr_core.contacts import steady_pixels
 
-    keypoints = np.asarray(result.keypoints2d[p], dtype=np.float64)
-    K = _lens(result)
-    if result.camera_rotation is None and np.ndim(K) == 2:
-        return keypoints
-    return steady_pixels(keypoints, K, result.camera_rotation)
+    return steady_pixels(result.keypoints2d[p], _lens(result), result.camera_rotation)
 
 
 def _ground_and_contacts(result: JobResult, lines: BackgroundLines | None
