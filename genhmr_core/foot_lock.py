@@ -18,7 +18,10 @@ IK. Before the legs bend, the whole body slides along the camera's ray through i
 the pinned ankles' mean move along that ray (``depth_from_feet_m``): the solve's depth is its
 noisiest direction, and a pin asks every planted ankle to undo the same depth error, which
 bending the legs alone turned into knees swinging back and forth; along the ray the pelvis
-keeps its pixel. With ``max_reach`` set, a leg that still cannot reach moves the whole body
+keeps its pixel. Where the pins still sit nearer the hips than the solve's feet, the body
+rises along the legs (``rise_to_pins``), and a leg asked to reach almost its full length eases
+into it (``soft_reach``): near full extension every millimetre of reach swings the knee by
+several. With ``max_reach`` set, a leg that still cannot reach moves the whole body
 towards the pin by what is missing. The pin holds over the whole stretch; the correction it
 made at each end fades out over ``blend_s`` into the frames before and after (the swing), so
 nothing pops. A planted foot that creeps in the picture without lifting (a person standing
@@ -41,7 +44,7 @@ from .contacts import CONTACT_INDEX, person_height_px, support_heights
 from .foot_drift import drift_breaks
 from .ground import Ground
 from .keypoints import keypoint_attachments
-from .limb_ik import two_bone_ik
+from .limb_ik import soft_goal, two_bone_ik
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from .skeleton import JOINT_INDEX, NUM_BODY_JOINTS, NUM_JOINTS, PARENTS
 from .temporal import gaussian_smooth
@@ -102,6 +105,23 @@ class FootLockConfig:
     # 3.0 -> 4.0 mm/frame, gliding 3.6 (docs/world_space.md, section 5).
     creep_limit: float = 0.05
     creep_smooth_s: float = 0.2
+    # Near full extension a centimetre of reach is several of knee (``limb_ik``), and a pin
+    # is a fixed place while the solve's hips move by a centimetre or two from frame to frame:
+    # standing legs were pulled straight and bent again, the knees swinging 3-6 cm against
+    # the pelvis (Pose2Sim's women: hip-centred knee scatter 17-25 mm without the lock,
+    # 24-39 with it). Two changes take that out of the knees. A leg asked to reach farther
+    # than the solve's own leg does (and beyond ``soft_reach`` of its length) eases into full
+    # extension (``limb_ik.soft_goal``) rather than snapping straight: the foot stops short of
+    # its pin by what is left. Where the pins sit nearer the hips than the solve's feet (the
+    # body solved a little low), the whole body rises along the legs by the planted legs' mean
+    # shortfall (smoothed over ``rise_smooth_s``, at most ``rise_max_m``) instead of the knees
+    # folding forward. Pose2Sim PA-MPJPE 63.0 -> 62.3 mm (knees 79 / 60 -> 71 / 57), the
+    # synthetic world clips' 48.0 -> 46.7 against their exact truth; demo.mp4's reprojection
+    # +0.5-0.8 px, sliding +0.2 mm/frame (docs/world_space.md, section 5).
+    soft_reach: float = 0.93
+    rise_to_pins: bool = True
+    rise_smooth_s: float = 0.1
+    rise_max_m: float = 0.1
 
 
 def forward_kinematics(rest_joints: np.ndarray, global_orient: np.ndarray,
@@ -247,14 +267,21 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
         if legs:
             per_frame.append((f, legs, headings))
     depth = _depth_shifts(joints, per_frame, valid, config, fps)
+    depth = depth + _rise_shifts(joints + depth[:, None], per_frame, valid, config, fps)
     for f, legs, headings in per_frame:
-        new_joints[f] += depth[f]  # the whole body, along the ray through its pelvis
+        new_joints[f] += depth[f]  # the whole body: along the ray, then up to its pins
         new_transl[f] += depth[f]
         if config.max_reach is not None:
             shift = _root_shift(new_joints[f], legs, config.max_reach)
             new_joints[f] += shift  # the whole body, when a leg cannot reach its pin
             new_transl[f] += shift
         for hip, knee, ankle, target in legs:
+            if config.soft_reach < 1.0 and config.max_reach is None:  # eased beyond the
+                # solve's own reach (with ``max_reach`` the body moves to let the leg reach)
+                length = _leg_length(new_joints[f], hip, knee, ankle)
+                solved = float(np.linalg.norm(new_joints[f, ankle] - new_joints[f, hip]))
+                target = soft_goal(new_joints[f, hip], target, length,
+                                   max(config.soft_reach * length, solved))
             _bend_leg(new_joints[f], new_rots[f], hip, knee, ankle, target)
         for ankle, spin in headings:
             _turn_foot(new_joints[f], new_rots[f], ankle, spin)
@@ -312,14 +339,51 @@ def _depth_shifts(joints: np.ndarray, per_frame: list, valid: np.ndarray,
     return amount[:, None] * rays
 
 
+def _rise_shifts(joints: np.ndarray, per_frame: list, valid: np.ndarray,
+                 config: FootLockConfig, fps: float) -> np.ndarray:
+    """(F, 3) how far the whole body rises in each frame where its pins sit nearer its hips
+    than the solve's own ankles (``joints``: after the slide along the ray): along the planted
+    legs' mean direction (hip to pin), by their mean shortfall, at most ``rise_max_m``,
+    smoothed over ``rise_smooth_s`` (zero elsewhere, so it fades with the pins). Bending the
+    knees would shorten the legs instead, and a nearly straight leg does that by swinging its
+    knee forward by several times the shortfall. Only up: a pin beyond reach is eased into
+    (``soft_reach``) rather than pulling the body down off its pixels."""
+    frames = len(joints)
+    out = np.zeros((frames, 3))
+    if not config.rise_to_pins or not per_frame:
+        return out
+    for f, legs, _ in per_frame:
+        directions, shortfalls = [], []
+        for hip, _knee, ankle, target in legs:
+            reach = target - joints[f, hip]
+            distance = float(np.linalg.norm(reach))
+            if distance < 1e-9:
+                continue
+            directions.append(reach / distance)
+            shortfalls.append(float(np.linalg.norm(joints[f, ankle] - joints[f, hip])) - distance)
+        shortfall = float(np.mean(shortfalls)) if shortfalls else 0.0
+        if shortfall <= 0:
+            continue
+        down = np.mean(directions, axis=0)
+        down /= max(float(np.linalg.norm(down)), 1e-9)
+        out[f] = -min(shortfall, config.rise_max_m) * down
+    if config.rise_smooth_s > 0:
+        out = gaussian_smooth(out, valid, config.rise_smooth_s * fps)
+    return out
+
+
+def _leg_length(joints: np.ndarray, hip: int, knee: int, ankle: int) -> float:
+    return float(np.linalg.norm(joints[knee] - joints[hip])
+                 + np.linalg.norm(joints[ankle] - joints[knee]))
+
+
 def _root_shift(joints: np.ndarray, legs: list, max_reach: float) -> np.ndarray:
     """(3,) how far to move the whole body so every pinned leg can reach its target with the
     knee at most ``max_reach`` of full extension: towards the farthest target by what is
     missing (zero when every target is within reach)."""
     shift = np.zeros(3)
     for hip, knee, ankle, target in legs:
-        length = np.linalg.norm(joints[knee] - joints[hip]) + np.linalg.norm(
-            joints[ankle] - joints[knee])
+        length = _leg_length(joints, hip, knee, ankle)
         reach = target - (joints[hip] + shift)
         missing = np.linalg.norm(reach) - max_reach * length
         if missing > 0:

@@ -3,6 +3,8 @@ foot slides."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ from genhmr_core.foot_lock import (
     planted_stretches,
 )
 from genhmr_core.keypoints import keypoint_attachments
-from genhmr_core.limb_ik import two_bone_ik
+from genhmr_core.limb_ik import soft_goal, two_bone_ik
 from genhmr_core.rotations import axis_angle_to_matrix
 from genhmr_core.skeleton import JOINT_INDEX, NUM_BODY_JOINTS, builtin_rest_joints
 
@@ -47,7 +49,11 @@ def _person(frames: int = 40, seed: int = 0, jitter: tuple[float, float, float] 
     return rest, go, pose, transl, keypoints, contact
 
 
-LEGS_ONLY = FootLockConfig(depth_from_feet_m=0.0)
+# The pins reached exactly, the body moved only along its ray (the lock before 2026-12-05):
+# what the tests of exact placement use. The default eases a leg into full extension and
+# lifts a body solved low instead (the last tests below).
+EXACT = FootLockConfig(soft_reach=1.0, rise_to_pins=False)
+LEGS_ONLY = dataclasses.replace(EXACT, depth_from_feet_m=0.0)
 
 
 def test_a_planted_foot_stops_sliding_and_only_the_legs_bend():
@@ -91,7 +97,7 @@ def test_the_planted_feet_steady_the_bodys_depth():
     valid = np.ones(len(go), bool)
     old, _ = forward_kinematics(rest, go, pose, transl)
     new_pose, new_transl, joints, locked = lock_feet(rest, go, pose, transl, keypoints,
-                                                     contact, valid, FPS)
+                                                     contact, valid, FPS, config=EXACT)
     _, _, legs_only, _ = lock_feet(rest, go, pose, transl, keypoints, contact,
                                              valid, FPS, config=LEGS_ONLY)
     assert sliding_mm_per_frame(locked[:, list(CONTACT_INDEX)], contact) < 1.0
@@ -257,9 +263,10 @@ def test_feet_driven_into_the_floor_are_brought_up_onto_it():
     assert (ground.height_above(keypoints[5:30, toe]) < -0.03).all()
     assert (ground.height_above(keypoints[:, feet[2:]]).min(axis=1) < -0.01).any()
 
-    lifted = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS, ground=ground)
+    lifted = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS, ground=ground,
+                       config=EXACT)
     kept = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS, ground=ground,
-                     config=FootLockConfig(lift_feet=False))
+                     config=dataclasses.replace(EXACT, lift_feet=False))
     np.testing.assert_allclose(ground.height_above(lifted[3][5:30, heel]), 0.0, atol=1e-6)
     assert ground.height_above(lifted[3][5:30, toe]).min() > -1e-6  # tipped up, not under
     assert ground.height_above(kept[3][5:30, toe]).min() < -0.03
@@ -300,9 +307,10 @@ def test_a_foot_held_off_the_floor_by_the_depth_reaches_it_along_the_ray():
     true_joints, _ = forward_kinematics(rest, go, pose, transl)
     solved, _ = forward_kinematics(rest, go, pose, solved_transl)
     along = lock_feet(rest, go, pose, solved_transl, solved_keypoints, contact, valid, FPS,
-                      ground=ground)
+                      config=EXACT, ground=ground)
     straight = lock_feet(rest, go, pose, solved_transl, solved_keypoints, contact, valid, FPS,
-                         config=FootLockConfig(level_along_ray_m=0.0), ground=ground)
+                         config=dataclasses.replace(EXACT, level_along_ray_m=0.0),
+                         ground=ground)
     stretch = slice(8, 27)  # inside the pin, past its fade-in
     np.testing.assert_allclose(ground.height_above(along[3][stretch, heel]), 0.0, atol=1e-6)
     # straight down, the leg reaches as far as it goes and the heel still hovers
@@ -362,9 +370,10 @@ def test_a_foot_that_creeps_in_the_picture_is_followed_by_its_pin():
     detected = _pixels(true_keypoints) + np.concatenate(
         [rng.normal(0.0, 2.0, true_keypoints.shape[:-1] + (2,)), np.zeros((frames, 25, 1))], -1)
 
-    one_pin = lock_feet(rest, go, pose, solved_transl, solved, contact, valid, FPS)[3]
+    one_pin = lock_feet(rest, go, pose, solved_transl, solved, contact, valid, FPS,
+                        config=EXACT)[3]
     followed = lock_feet(rest, go, pose, solved_transl, solved, contact, valid, FPS,
-                         keypoints2d=detected)[3]
+                         config=EXACT, keypoints2d=detected)[3]
     assert np.ptp(one_pin[:, heel, 0]) < 0.005  # held at one place (as far as the leg reaches)
     assert abs(one_pin[-1, heel, 0] - true_keypoints[-1, heel, 0]) > 0.08
     assert abs(followed[-1, heel, 0] - true_keypoints[-1, heel, 0]) < 0.06
@@ -385,3 +394,127 @@ def test_a_foot_that_creeps_in_the_picture_is_followed_by_its_pin():
                       valid, FPS)
     for a, b in zip(kept, alone, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_goal_near_full_reach_is_eased_into_it():
+    """``soft_goal`` keeps goals up to where the easing starts, moves farther ones nearer
+    along the same line, never to full length, and without a kink: near full extension a
+    centimetre of goal swings the knee of the eased chain a fraction of what it swings the
+    exact one."""
+    hip, length = np.zeros(3), 0.8
+    down = np.array([0.0, 1.0, 0.0])
+    near = hip + 0.7 * down
+    np.testing.assert_array_equal(soft_goal(hip, near, length, 0.74), near)
+    distances = np.linspace(0.70, 0.90, 201)
+    eased = np.array([np.linalg.norm(soft_goal(hip, d * down, length, 0.74)) for d in distances])
+    assert (np.diff(eased) > 0).all() and eased.max() < length  # monotone, never straight
+    slope = np.diff(eased) / np.diff(distances)
+    # no kink: the slope falls from 1 no faster than the easing's curvature (1 / 0.06 per m)
+    assert slope.max() <= 1.0 + 1e-9 and np.abs(np.diff(slope)).max() < 1.05 * 0.001 / 0.06
+    assert np.linalg.norm(soft_goal(hip, length * down, length, 0.74)) == pytest.approx(
+        0.74 + 0.06 * (1 - np.exp(-1)))
+    # a leg of two 0.4 m bones at 97 %, its goal 1 cm nearer or farther
+    forward = np.array([0.0, 0.0, -1.0])
+    knee = 0.4 * np.array([0.0, np.cos(0.245), -np.sin(0.245)])
+    ankle = 2 * (knee @ down) * down
+
+    def knee_at(goal: np.ndarray) -> float:
+        return float(two_bone_ik(hip, knee, ankle, goal)[0] @ forward)
+
+    goals = [(np.linalg.norm(ankle) + d) * down for d in (-0.01, 0.01)]
+    exact = [knee_at(g) for g in goals]
+    soft = [knee_at(soft_goal(hip, g, length, 0.93 * length)) for g in goals]
+    assert abs(exact[1] - exact[0]) > 0.04  # 2 cm of goal: the knee swings over 4 cm
+    assert abs(soft[1] - soft[0]) < 0.5 * abs(exact[1] - exact[0]), (soft, exact)
+
+
+def _standing(frames: int = 40, seed: int = 0, bend: float = 0.2):
+    """Both feet planted throughout, legs nearly straight (knees bent ``bend`` radians), the
+    solve's pelvis swaying 1 cm up and down over a second and a third (2 mm of jitter on
+    top): the case where exact pins swing the knees."""
+    rest, go, pose, _, _, _ = _person(frames=frames, seed=seed, jitter=(0.0,) * 3)
+    for side in ("left", "right"):
+        pose[:, JOINT_INDEX[f"{side}_hip"] - 1] = [-bend / 2, 0.0, 0.0]
+        pose[:, JOINT_INDEX[f"{side}_knee"] - 1] = [bend, 0.0, 0.0]
+    rng = np.random.default_rng(seed)
+    transl = np.tile([0.0, 0.3, 5.0], (frames, 1))
+    transl[:, 1] += 0.01 * np.sin(2 * np.pi * np.arange(frames) / (1.3 * FPS))
+    transl[:, 1] += rng.normal(0.0, 0.002, frames)
+    joints, rots = forward_kinematics(rest, go, pose, transl)
+    attached, offsets = keypoint_attachments()
+    keypoints = joints[:, attached] + np.einsum("fkij,kj->fki", rots[:, attached], offsets)
+    contact = np.full((frames, 4), 0.95)
+    return rest, go, pose, transl, keypoints, contact
+
+
+def _knee_scatter(joints: np.ndarray) -> float:
+    """How much the knees move against the pelvis over the clip (metres, RMS)."""
+    knees = [JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"]]
+    rel = joints[:, knees] - joints[:, :1]
+    return float(np.sqrt(((rel - rel.mean(axis=0)) ** 2).sum(-1).mean()))
+
+
+def test_standing_knees_do_not_swing_under_the_pins():
+    """A standing person whose solved pelvis jitters by a centimetre: exact pins pull the
+    nearly straight legs straight and bend them again every frame, the knees moving several
+    times the sway against the pelvis; by default (the body rises where the pins are nearer,
+    the legs ease into full reach) the knees move less than half as much, and no foot is left
+    more than 2.6 % of the leg from its pin."""
+    rest, go, pose, transl, keypoints, contact = _standing()
+    valid = np.ones(len(go), bool)
+    solved, _ = forward_kinematics(rest, go, pose, transl)
+    exact = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS, config=EXACT)
+    eased = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS)
+    assert _knee_scatter(solved) < 1e-9  # the solve's legs do not move against the pelvis
+    assert _knee_scatter(exact[2]) > 0.02, _knee_scatter(exact[2])
+    assert _knee_scatter(eased[2]) < 0.5 * _knee_scatter(exact[2]), (
+        _knee_scatter(eased[2]), _knee_scatter(exact[2]))
+    feet = list(CONTACT_INDEX)
+    pins = np.median(exact[3][:, feet], axis=0)
+    leg = np.linalg.norm(solved[0, JOINT_INDEX["left_ankle"]] - solved[0, JOINT_INDEX["left_hip"]])
+    assert np.linalg.norm(eased[3][:, feet] - pins, axis=-1).max() < 0.026 * leg / 0.97
+    fk, _ = forward_kinematics(rest, go, eased[0], eased[1])
+    np.testing.assert_allclose(fk, eased[2], atol=1e-9)
+
+
+def test_a_body_solved_low_rises_onto_its_pins():
+    """The floor 2 cm above the solved feet (the solve put the body a little low): with exact
+    pins the knees fold to lift the feet onto it; by default the whole body rises about those
+    2 cm along the legs instead, the knees keep the solve's bend, and the toes rest on the
+    floor."""
+    from genhmr_core.ground import Ground
+
+    rest, go, pose, _, _, _ = _standing(seed=1)
+    frames = len(go)
+    transl = np.tile([0.0, 0.3, 5.0], (frames, 1))
+    joints, rots = forward_kinematics(rest, go, pose, transl)
+    attached, offsets = keypoint_attachments()
+    keypoints = joints[:, attached] + np.einsum("fkij,kj->fki", rots[:, attached], offsets)
+    contact = np.full((frames, 4), 0.99)
+    contact[:, [0, 2]] = 0.9  # the toes rest most (the lowest points): they are pinned
+    toe = CONTACT_INDEX[1]
+    floor_y = float(np.median(keypoints[:, toe, 1])) - 0.02  # OpenCV y: down
+    ground = Ground(normal=np.array([0.0, -1.0, 0.0]), offset=-floor_y, levels=(0.0,),
+                    support=(frames,), estimated=True)
+    valid = np.ones(frames, bool)
+    # the pins straight up onto the floor, the body not slid along its ray: the rise alone
+    alone = {"depth_from_feet_m": 0.0, "level_along_ray_m": 0.0}
+    exact = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS, ground=ground,
+                      config=dataclasses.replace(EXACT, **alone))
+    risen = lock_feet(rest, go, pose, transl, keypoints, contact, valid, FPS, ground=ground,
+                      config=dataclasses.replace(FootLockConfig(), **alone))
+    middle = slice(5, 35)  # past the smoothing's edges
+    knee, ankle = JOINT_INDEX["left_knee"], JOINT_INDEX["left_ankle"]
+    # the body rises as far as the exact lock raised the ankles against the hips (2 cm)
+    lift = transl[middle, 1] - risen[1][middle, 1]  # OpenCV y: down
+    raised = joints[middle, ankle, 1] - exact[2][middle, ankle, 1]
+    assert np.all(lift > 0.019) and np.abs(lift - raised).max() < 0.003, (lift, raised)
+    np.testing.assert_array_equal(exact[1], transl)
+
+    def knee_moved(js: np.ndarray) -> float:
+        return float(np.linalg.norm((js[middle, knee] - js[middle, 0])
+                                    - (joints[middle, knee] - joints[middle, 0]), axis=1).max())
+
+    assert knee_moved(risen[2]) < 0.003 and knee_moved(exact[2]) > 0.01, (
+        knee_moved(risen[2]), knee_moved(exact[2]))
+    np.testing.assert_allclose(ground.height_above(risen[3][middle, toe]), 0.0, atol=2e-3)
