@@ -280,7 +280,9 @@ def markdown(world: dict[str, Any]) -> list[str]:
                   "the lowest foot point under the level the person stands on, as the scene "
                   "shows it. *Root error*: the pelvis, median distance; in brackets with each "
                   "path's mean position taken out. *Travel*, *leg*: ours over the truth's "
-                  "(the person's size: one view does not tell it).", "",
+                  "(the person's size: one view does not tell it). *PA-MPJPE*: the product's "
+                  "16 body points against the exact truth (the body we solve, so no question "
+                  "of point definitions), each frame Procrustes-aligned.", "",
                   *synthetic_world.table(clips["rows"]), ""]
     views = world.get("pose2sim") or []
     if views:
