@@ -3,31 +3,31 @@
 Why: while a foot rests on the ground it should not move in the world, but the per-frame solve
 lets it slide by centimetres from one frame to the next (demo.mp4: 27-41 mm per frame after the
 depth smoothing). For every stretch of frames where a foot is in contact
-(:mod:`genhmr_core.contacts`) this pass pins the foot's most planted point over the stretch (heel
-or big toe) to one place in the world, the median of where the solve put it (moved onto the
-support level it rests on, the floor or e.g. a box top, when the floor is known: along the
+(:mod:`genhmr_core.contacts`) this pass pins the foot's most planted point over the stretch
+(heel or big toe) to one place in the world, the median of where the solve put it (moved onto
+the support level it rests on, the floor or e.g. a box top, when the floor is known: along the
 camera's ray through it, the solve's least certain direction, ``level_along_ray_m``), and bends
 that leg so the point lands there, with two-bone IK (the knee stays in its bending plane). The
-foot keeps its pitch and roll, so it can still roll about the pinned point (heel strike, push-off),
-but its heading about the vertical is held at the stretch's median: pinned by one point alone, a
-foot the solve turns by a few degrees a frame sweeps its other end across the floor. With the
-floor known, nothing is left under the level the person stands on (``lift_feet``): a pinned
-foot whose other end the solve drove into the floor is tipped up about its pinned point, and a
-foot that is not pinned (the swing) but dips under the level is lifted onto it by the same leg
-IK. Before the legs bend, the whole body slides along the camera's ray through its pelvis by
-the pinned ankles' mean move along that ray (``depth_from_feet_m``): the solve's depth is its
-noisiest direction, and a pin asks every planted ankle to undo the same depth error, which
-bending the legs alone turned into knees swinging back and forth; along the ray the pelvis
-keeps its pixel. Where the pins still sit nearer the hips than the solve's feet, the body
-rises along the legs (``rise_to_pins``), and a leg asked to reach almost its full length eases
-into it (``soft_reach``): near full extension every millimetre of reach swings the knee by
-several. With ``max_reach`` set, a leg that still cannot reach moves the whole body
-towards the pin by what is missing. The pin holds over the whole stretch; the correction it
-made at each end fades out over ``blend_s`` into the frames before and after (the swing), so
-nothing pops. A planted foot that creeps in the picture without lifting (a person standing
-and talking shuffles) gets a new pin wherever its detected 2D position has moved 5 % of the
-person's height, the pin gliding from one place to the next (``creep_limit``,
-:mod:`genhmr_core.foot_drift`).
+foot keeps its pitch and roll, so it can still roll about the pinned point (heel strike,
+push-off), but its heading about the vertical is held at the stretch's median: pinned by one
+point alone, a foot the solve turns by a few degrees a frame sweeps its other end across the
+floor. With the floor known, nothing is left under the level the person stands on
+(``lift_feet``): a pinned foot whose other end the solve drove into the floor is tipped up about
+its pinned point, and a foot that is not pinned (the swing) but dips under the level is lifted
+onto it by the same leg IK. Before the legs bend, the whole body slides along the camera's ray
+through its pelvis by the pinned ankles' mean move along that ray (``depth_from_feet_m``): the
+solve's depth is its noisiest direction, and a pin asks every planted ankle to undo the same
+depth error, which bending the legs alone turned into knees swinging back and forth; along the
+ray the pelvis keeps its pixel. Where the pins still sit nearer the hips than the solve's feet,
+the body rises along the legs (``rise_to_pins``), and a leg asked to reach farther than the
+solve's own leg, near its full length, eases into it (``soft_reach``): near full extension every
+millimetre of reach swings the knee by several. With ``max_reach`` set, a leg that still cannot
+reach moves the whole body towards the pin by what is missing. The pin holds over the whole
+stretch; the correction it made at each end fades out over ``blend_s`` into the frames before
+and after (the swing), so nothing pops. A planted foot that creeps in the picture without
+lifting (a person standing and talking shuffles) gets a new pin wherever its detected 2D
+position has moved 5 % of the person's height, the pin gliding from one place to the next
+(``creep_limit``, :mod:`genhmr_core.foot_drift`).
 
 Everything is numpy over the result's own arrays (SMPL-X local axis-angles, camera space per
 frame); apart from those shifts of the whole body the pelvis and the rest of the body are left
@@ -373,6 +373,7 @@ def _rise_shifts(joints: np.ndarray, per_frame: list, valid: np.ndarray,
 
 
 def _leg_length(joints: np.ndarray, hip: int, knee: int, ankle: int) -> float:
+    """Thigh plus shin (metres): how far the leg reaches when straight."""
     return float(np.linalg.norm(joints[knee] - joints[hip])
                  + np.linalg.norm(joints[ankle] - joints[knee]))
 
