@@ -23,20 +23,32 @@ SHOULDERS = (KEYPOINT_INDEX["left_shoulder"], KEYPOINT_INDEX["right_shoulder"])
 ROOTS = (BODY_POINTS.index(HIPS[0]), BODY_POINTS.index(HIPS[1]))  # within BODY_POINTS
 
 
+def pa_mpjpe_mm(ours: np.ndarray, true: np.ndarray, frames: np.ndarray,
+                trusted: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """PA-MPJPE (mm) over ``BODY_POINTS`` of ``ours`` and ``true`` (F, 25, 3), each frame
+    Procrustes-aligned, pooled over the points as the report pools them; with each point's
+    mean error (metres) and frames counted."""
+    points = list(BODY_POINTS)
+    mask = None if trusted is None else np.asarray(trusted, bool)[:, points]
+    means, counts = pm.pa_joint_errors(np.asarray(ours, np.float64)[:, points],
+                                       np.asarray(true, np.float64)[:, points], frames, mask)
+    return 1000 * pm.pooled_error(means, counts), means, counts
+
+
 def score(ours: np.ndarray, true: np.ndarray, frames: np.ndarray, trusted: np.ndarray | None,
           placed: bool) -> dict[str, Any]:
     """``ours`` and ``true`` (F, 25, 3) camera frame, scored over ``frames`` (F,) and, given
     ``trusted`` (F, 25), only the points the truth is sure of: accuracy and smoothness of the
     body (hip-aligned), and, when ``placed`` (the method puts the body somewhere), of its
     pelvis in the camera frame with no alignment."""
+    pa_mpjpe, point_means, point_counts = pa_mpjpe_mm(ours, true, frames, trusted)
     points = list(BODY_POINTS)
     ours, true = np.asarray(ours, np.float64)[:, points], np.asarray(true, np.float64)[:, points]
     mask = None if trusted is None else np.asarray(trusted, bool)[:, points]
-    point_means, point_counts = pm.pa_joint_errors(ours, true, frames, mask)
     row: dict[str, Any] = {
         "frames": int(np.sum(frames)),
         "mpjpe_mm": 1000 * pm.mpjpe(ours, true, frames, ROOTS, mask),
-        "pa_mpjpe_mm": 1000 * pm.pooled_error(point_means, point_counts),
+        "pa_mpjpe_mm": pa_mpjpe,
         # per body point (BODY_POINTS' order), what makes PA-MPJPE: mean and frames counted
         "pa_point_mm": [float(v) for v in 1000 * point_means],
         "pa_point_frames": [int(n) for n in point_counts],

@@ -43,14 +43,13 @@ from genhmr.synthetic.world_clip import (
 )
 from genhmr.video import probe, read_frames
 
-from genhmr_core import pose_metrics
 from genhmr_core.ground import FOOT_POINTS
 from genhmr_core.keypoints import KEYPOINT_INDEX
 from genhmr_core.result_format import JobResult, load_result
 from genhmr_core.scene_space import to_world_axes
 
 from . import pose2sim_3d
-from .scoring import BODY_POINTS
+from .scoring import pa_mpjpe_mm
 from .world_metrics import (
     contact_precision_recall,
     deepest_mm,
@@ -152,10 +151,6 @@ def score(clip: WorldClip, result: JobResult) -> dict[str, Any]:
     turn = rotation_errors_deg(None, clip.turn)
     cos = float(np.dot(plane[:3], normal) / np.linalg.norm(plane[:3]))
     leg = _leg_m(np.asarray(result.keypoints3d[0], np.float64)[seen]) / _leg_m(clip.keypoints)
-    body = list(BODY_POINTS)  # the body against the exact truth, each frame aligned
-    point_means, point_counts = pose_metrics.pa_joint_errors(
-        np.asarray(result.keypoints3d[0], np.float64)[:, body],
-        np.asarray(clip.keypoints, np.float64)[:, body], seen, None)
     return {
         "clip": clip.spec.name, "motion": clip.spec.motion, "camera": clip.spec.camera,
         "frames": int(seen.sum()), "fps": clip.fps,
@@ -171,7 +166,7 @@ def score(clip: WorldClip, result: JobResult) -> dict[str, Any]:
         "camera_height_m": float(-plane[3] / np.linalg.norm(plane[:3])),
         "true_camera_height_m": -offset,
         "leg_ratio": leg,
-        "pa_mpjpe_mm": 1000 * pose_metrics.pooled_error(point_means, point_counts),
+        "pa_mpjpe_mm": pa_mpjpe_mm(result.keypoints3d[0], clip.keypoints, seen)[0],
         "true_contact_share": float(planted[seen].any(axis=1).mean()),
         "sliding_true_contacts_mm": slide, "truth_sliding_mm": true_slide,
         "sliding_own_contacts_mm": own_slide,

@@ -266,6 +266,9 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
             headings.append((a, spin))
         if legs:
             per_frame.append((f, legs, headings))
+    # each leg's full reach: bone lengths are the rest skeleton's, the same in every frame
+    full_reach = {ankle: _leg_length(joints[0], hip, knee, ankle)
+                  for (hip, knee, ankle), _ in LEGS}
     depth = _depth_shifts(joints, per_frame, valid, config, fps)
     depth = depth + _rise_shifts(joints + depth[:, None], per_frame, valid, config, fps)
     for f, legs, headings in per_frame:
@@ -278,7 +281,7 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
         for hip, knee, ankle, target in legs:
             if config.soft_reach < 1.0 and config.max_reach is None:  # eased beyond the
                 # solve's own reach (with ``max_reach`` the body moves to let the leg reach)
-                length = _leg_length(new_joints[f], hip, knee, ankle)
+                length = full_reach[ankle]
                 solved = float(np.linalg.norm(new_joints[f, ankle] - new_joints[f, hip]))
                 target = soft_goal(new_joints[f, hip], target, length,
                                    max(config.soft_reach * length, solved))
