@@ -73,6 +73,7 @@ OPTIONAL_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "foot_contact": (("P", "F", 4), "f"),
     "root_world": (("P", "F", 3), "f"),
     "support_height": (("P", "F"), "f"),
+    "body_scale": (("P",), "f"),
 }
 METADATA = ("format", "format_version", "source_video", "fps", "body_model", "method",
             "joint_names", "joint_parents", "keypoint_names", "landmark_names", "backend_version")
@@ -126,6 +127,12 @@ class JobResult:
     # (P, F) height above the floor of the level the person stands on (0: the floor; e.g. a
     # box top), per frame; 0 where not seen; None: no floor was found
     support_height: np.ndarray | None = None
+    # (P,) each person's uniform size: their body is ``body.shaped(betas)`` scaled by this about
+    # the model origin (``rest_joints`` already hold the scaled joints; the mesh is scaled
+    # alike). Set when people are sized by the floor they share (``genhmr.floor_sizing``): a
+    # scale about the camera keeps a person's picture exactly, which no shape coefficient
+    # does. None: every person at scale 1
+    body_scale: np.ndarray | None = None
 
     @property
     def num_people(self) -> int:
@@ -134,6 +141,13 @@ class JobResult:
     @property
     def num_frames(self) -> int:
         return int(self.frame_indices.shape[0])
+
+    def body_scales(self) -> np.ndarray:
+        """(P,) float64 each person's uniform size (``body_scale``; ones when the file has
+        none)."""
+        if self.body_scale is None:
+            return np.ones(self.num_people)
+        return np.asarray(self.body_scale, dtype=np.float64)
 
     def intrinsics(self) -> np.ndarray:
         """(F, 3, 3) float64 pinhole intrinsics of every frame (:func:`frame_intrinsics`). What
@@ -178,6 +192,11 @@ class JobResult:
             contact = np.asarray(self.foot_contact, dtype=np.float64)
             if not (np.isfinite(contact).all() and (contact >= 0).all() and (contact <= 1).all()):
                 raise ResultFormatError("foot_contact: probabilities must lie in [0, 1]")
+        if self.body_scale is not None:
+            size = np.asarray(self.body_scale, dtype=np.float64)
+            if not (np.isfinite(size).all() and (size > 0).all()):
+                raise ResultFormatError("body_scale: every person's size must be a positive "
+                                        "number")
         for name in ("root_world", "support_height"):
             if getattr(self, name) is not None and not np.isfinite(getattr(self, name)).all():
                 raise ResultFormatError(f"{name}: every value must be a finite number")

@@ -137,8 +137,9 @@ def _keypoints(ctx: RangeContext, rows: slice) -> np.ndarray:
     p, track = ctx.p, slice(*ctx.span)
     local = np.concatenate([ctx.solve.global_orient[p, track][rows, None],
                             ctx.solve.body_pose[p, track][rows]], axis=1)
-    rig = keypoint_rig(ctx.body, torch.as_tensor(
-        ctx.people[p].stage1.betas, dtype=torch.float32)[None])
+    person = ctx.people[p].stage1
+    rig = keypoint_rig(ctx.body, torch.as_tensor(person.betas, dtype=torch.float32)[None],
+                       float(person.body_scale))
     n = local.shape[0]
     with torch.no_grad():
         _, kp = pose_keypoints(rig[0].expand(n, -1, -1), rig[1].expand(n, -1, -1),
@@ -196,7 +197,8 @@ def resample_range(options: ResampleOptions, models: Models | None = None,
         samples = sample_range(ctx.model, ctx.tokenizer, ctx.body, ctx.obs, ctx.K, rows,
                                person.betas, draws, float(options.temperature),
                                torch.Generator().manual_seed(options.seed),
-                               fps=ctx.current.fps, should_stop=stop)
+                               fps=ctx.current.fps, should_stop=stop,
+                               body_scale=float(person.body_scale))
     except InterruptedError as exc:
         raise JobCancelled() from exc
     # Refinement removes every difference the image shows and keeps those along the camera's
@@ -293,7 +295,8 @@ def _with_rows(stage1: Any, rows: slice, logits: np.ndarray, orient: np.ndarray,
     new_logits[rows] = logits
     new_orient[rows] = orient
     return kind(logits=new_logits, global_orient=new_orient, transl=stage1.transl,
-                betas=stage1.betas, uncertainty=stage1.uncertainty)
+                betas=stage1.betas, uncertainty=stage1.uncertainty,
+                body_scale=stage1.body_scale)
 
 
 def _remove_leftovers(job_dir: Path) -> None:

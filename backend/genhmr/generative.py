@@ -204,6 +204,10 @@ class Stage1:
     transl: np.ndarray  # (F, 3) camera frame
     betas: np.ndarray  # (B,) the track's shape (predicted and averaged, or given)
     uncertainty: np.ndarray  # (F, 21) degrees per body joint
+    # the person's uniform size (``JobResult.body_scale``): 1 as sampled; the job's sizing on
+    # the floor scales it with the person (``floor_sizing.resize_stage1``), so a re-run refines
+    # the body at the size the result has
+    body_scale: float = 1.0
 
 
 @dataclass
@@ -485,7 +489,8 @@ class RangeSamples:
 def sample_range(model: Any, tokenizer: Any, body: Any, obs: Observations, K: np.ndarray,
                  frames: slice, betas: np.ndarray, draws: int, temperature: float,
                  generator: torch.Generator, fps: float | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> RangeSamples:
+                 should_stop: Callable[[], bool] | None = None,
+                 body_scale: float = 1.0) -> RangeSamples:
     """``draws`` other stage-1 samples of ``frames`` of one track: the artist's alternatives.
 
     Each draw decodes the frames at ``temperature`` with one Gumbel field shared by all of them
@@ -493,6 +498,7 @@ def sample_range(model: Any, tokenizer: Any, body: Any, obs: Observations, K: np
     same choice, so a draw is one coherent other reading of the stretch (the other knee
     forward, the arm behind rather than in front), not independent noise per frame that
     refinement's smoothness would average away. Choice noise is off for the same reason.
+    ``betas`` and ``body_scale``: the track's body and size, the draws' keypoints are posed on.
     """
     from genhmr.models.sampling import iterative_decode
 
@@ -504,7 +510,7 @@ def sample_range(model: Any, tokenizer: Any, body: Any, obs: Observations, K: np
     _, cond = _conditions(obs, K, nearest, model.config.window, window_stride(fps))
     part = PoseCondition(**{k: v[window.start:window.stop] for k, v in vars(cond).items()})
     n, N, C = len(window), model.num_tokens, tokenizer.codebook_size
-    rig = keypoint_rig(body, torch.as_tensor(betas, dtype=torch.float32)[None])
+    rig = keypoint_rig(body, torch.as_tensor(betas, dtype=torch.float32)[None], body_scale)
     logits, orients, points, likelihood = [], [], [], []
     with torch.no_grad():
         for _ in range(draws):
@@ -622,13 +628,14 @@ def refine_track(tokenizer: Any, body: Any, stage1: Stage1, obs: Observations, K
             anchor_joints=held(hold.anchor_joints), anchor_weight=held(hold.anchor_weight),
             keep_pose=held(hold.keep_pose),
             keep_mask=None if hold.keep_mask is None else torch.as_tensor(hold.keep_mask),
-            scale=scale), config, should_stop)
+            scale=scale, body_scale=torch.tensor([float(stage1.body_scale)])), config,
+            should_stop)
         parts.append(kept(part, slice(start - low, stop - low)))
     result = joined(parts)
     if gaps == "blend" and valid.any() and not valid.all():
         bridge_gaps(tokenizer, result, valid, config.temperature)
 
-    skeleton = body.skeleton(result.betas[0].numpy())
+    skeleton = body.skeleton(result.betas[0].numpy(), float(stage1.body_scale))
     local = torch.cat([result.global_orient[0][:, None], result.body_pose[0]], 1)
     with torch.no_grad():
         joints, _, kp = skeleton(local, result.transl[0])

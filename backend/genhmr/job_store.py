@@ -205,6 +205,7 @@ def save_stage1(job_dir: Path, people: Sequence[PersonStage1]) -> Path:
         "transl": cat("transl").astype(np.float32),
         "betas": np.stack([np.asarray(p.stage1.betas, np.float32) for p in people]),
         "uncertainty": cat("uncertainty").astype(np.float32),
+        "body_scale": np.array([float(p.stage1.body_scale) for p in people], np.float64),
     }
     return _save_npz(Path(job_dir) / STAGE1_FILE, "stage1", arrays, compressed=True)
 
@@ -218,6 +219,8 @@ def load_stage1(job_dir: Path) -> list[PersonStage1]:
                              "output, and this job used the fitting baseline (method 'fit'); "
                              "analyse again with method 'generative'")
     arrays = _load_npz(path, "stage1")
+    # each person's size (sized on the floor); folders from before 2026-12-05 have none: 1
+    sizes = arrays.get("body_scale", np.ones(len(arrays["spans"])))
     out, at = [], 0
     for first, stop in arrays["spans"].tolist():
         n = stop - first
@@ -225,7 +228,8 @@ def load_stage1(job_dir: Path) -> list[PersonStage1]:
         out.append(PersonStage1(span=(first, stop), stage1=Stage1(
             logits=arrays["log_probs"][part].astype(np.float32),
             global_orient=arrays["global_orient"][part], transl=arrays["transl"][part],
-            betas=arrays["betas"][len(out)], uncertainty=arrays["uncertainty"][part])))
+            betas=arrays["betas"][len(out)], uncertainty=arrays["uncertainty"][part],
+            body_scale=float(sizes[len(out)]))))
         at += n
     if at != arrays["log_probs"].shape[0]:
         raise JobFolderError(f"{path} is inconsistent (spans cover {at} frames of "

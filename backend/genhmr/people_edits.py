@@ -266,6 +266,8 @@ def _merge_people(job_dir: str | Path, keep: int, other: int, models: Models | N
     solve.valid[a] = tracks.valid[a]
     solve.betas[a] = betas
     solve.rest_joints[a] = skeleton.rest_joints.cpu().numpy()
+    if solve.body_scale is not None:  # solved afresh at size 1, then sized against the others
+        solve.body_scale[a] = 1.0
     for name in ("global_orient", "transl", "joints3d", "keypoints3d"):
         getattr(solve, name)[a] = getattr(fit, name).reshape(getattr(solve, name)[a].shape)
     solve.body_pose[a] = fit.body_pose
@@ -283,6 +285,8 @@ def _merge_people(job_dir: str | Path, keep: int, other: int, models: Models | N
     if stop():
         raise JobCancelled()
     result = copy.deepcopy(job.result)
+    if finished.body_scale is not None:  # the merged person sized when nobody was before
+        result.body_scale = result.body_scales().astype(np.float32)
     for name in _PERSON_FIELDS:
         target, source = getattr(result, name), getattr(finished, name)
         if target is not None and source is not None:

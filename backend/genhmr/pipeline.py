@@ -549,11 +549,11 @@ def _size_on_the_floor(solve: JobResult, body: Any, lines: BackgroundLines | Non
     if not ground.estimated:
         return
     applied = size_people_on_the_floor(solve, body, ground)
-    if stage1 is None or all(scale == 1.0 for scale, _ in applied):
+    if stage1 is None or all(scale == 1.0 for scale in applied):
         return
-    for person, (scale, betas) in zip(stage1, applied, strict=True):
+    for person, scale in zip(stage1, applied, strict=True):
         if scale != 1.0:
-            resize_stage1(person.stage1, body, betas, scale)
+            resize_stage1(person.stage1, scale)
     job_store.save_stage1(job_dir, stage1)
 
 
@@ -576,9 +576,9 @@ def size_against_the_others(solve: JobResult, person: int, body: Any,
     ground = _ground(solve, lines, others)
     if not ground.estimated:
         return
-    scale, betas = size_person_on_the_floor(solve, person, body, ground)
+    scale = size_person_on_the_floor(solve, person, body, ground)
     if stage1 is not None and scale != 1.0:
-        resize_stage1(stage1, body, betas, scale)
+        resize_stage1(stage1, scale)
 
 
 def _background_up(result: JobResult, lines: BackgroundLines | None) -> Vertical | None:

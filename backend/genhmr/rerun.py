@@ -317,7 +317,8 @@ def apply_refined(ctx: RangeContext, fit: Any, solve: JobResult, current: JobRes
     refined = {"global_orient": fit.global_orient[rows], "body_pose": fit.body_pose[rows],
                "transl": fit.transl[rows], "joint_confidence": fit.joint_confidence[rows] * seen,
                "joint_uncertainty": fit.joint_uncertainty[rows]}
-    skeleton = ctx.body.skeleton(solve.betas[p].astype(np.float64))
+    skeleton = ctx.body.skeleton(solve.betas[p].astype(np.float64),
+                                 float(solve.body_scales()[p]))
     _blend_person(solve, refined, p, in_range, weight)
     pose_again(solve, p, in_range, skeleton)
     finished = finish(solve, ctx.job, job_background_lines(ctx.job_dir, solve))

@@ -96,13 +96,14 @@ def _build_person_mesh(result: result_format.JobResult, p: int, rig: bpy.types.O
     shaped joints disagree (the mesh would then not sit on the bones)."""
     body = result.body
     betas = np.asarray(result.betas[p], dtype=np.float64)
-    off = float(np.abs(body.shaped(betas)[1] - np.asarray(result.rest_joints[p])).max())
+    size = float(result.body_scales()[p])
+    off = float(np.abs(size * body.shaped(betas)[1] - np.asarray(result.rest_joints[p])).max())
     if off > MESH_JOINT_TOLERANCE:
         warnings.append(f"{rig.name}: body joints differ from the rig's rest joints by "
                         f"{1000 * off:.0f} mm; the mesh may not sit on the bones")
     obj, seconds, mesh_warnings = mesh.build_body_mesh(
         f"{rig.name}_body", body, betas, rig, coll, skin, created.add,
-        preserve_volume=options.preserve_volume)
+        preserve_volume=options.preserve_volume, scale=size)
     warnings.extend(mesh_warnings)
     return obj, seconds
 

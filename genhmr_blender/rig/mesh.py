@@ -16,9 +16,11 @@ sparse skinning weights, linear shape model) and the person's shape coefficients
   wrapper" at shoulders, forearms and hips), dual quaternions keep its thickness;
 * shape keys carry the shape model: "Basis" is the zero-shape template and there is one key per
   shape coefficient (``body.shape_names``), valued at the person's ``betas``, so the evaluated
-  rest mesh equals ``body.shaped(betas)``. The mesh's own vertices hold the Basis, as Blender
-  expects of a mesh with shape keys. Editing a shape key reshapes the mesh but does not move
-  the bones: the skeleton stays the one the motion was solved for.
+  rest mesh equals ``body.shaped(betas)``, scaled by the person's uniform size
+  (``JobResult.body_scale``: Basis and keys alike, as the bones are). The mesh's own
+  vertices hold the Basis, as Blender expects of a mesh with shape keys. Editing a shape key
+  reshapes the mesh but does not move the bones: the skeleton stays the one the motion was
+  solved for.
 
 The mesh object is parented to the armature with an identity parent inverse, so its local space
 *is* armature space and it stays on the bones wherever the armature is moved.
@@ -40,6 +42,7 @@ Record = Callable[[bpy.types.bpy_prop_collection, bpy.types.ID], None]
 
 SKIN_COLOUR = (0.80, 0.52, 0.40, 1.0)  # linear RGB; a neutral light skin tone
 SHAPE_SLIDER_LIMIT = 10.0  # Blender's hard range of ShapeKey.slider_min/max
+SIZE_PROPERTY = "genhmr_body_scale"  # the uniform size the mesh's coordinates were written at
 
 
 def to_armature_space(points: np.ndarray) -> np.ndarray:
@@ -122,22 +125,51 @@ def _slider_range(limits: np.ndarray, value: float) -> tuple[float, float]:
     return lo, max(hi, lo + 1e-3)
 
 
+def _shape_coordinates(body: body_mesh.BodyMesh, scale: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(V, 3) the zero-shape template and (B, V, 3) the shape directions in armature space, at
+    uniform size ``scale`` (the mapping is linear, so the size scales both)."""
+    basis = to_armature_space(scale * np.asarray(body.vertices, dtype=np.float64))
+    dirs = to_armature_space(scale * np.moveaxis(body.shape_dirs, 2, 0))  # (B, V, 3)
+    return basis, dirs
+
+
 def _fill_shape_keys(obj: bpy.types.Object, body: body_mesh.BodyMesh,
-                     betas: np.ndarray) -> list[str]:
-    """"Basis" = zero-shape template, then one key per shape direction valued at ``betas``.
+                     betas: np.ndarray, scale: float) -> list[str]:
+    """"Basis" = zero-shape template, then one key per shape direction valued at ``betas``,
+    all at uniform size ``scale``.
 
     Returns warnings (a coefficient beyond Blender's slider range cannot be shown exactly).
     """
     warnings: list[str] = []
     if body.num_betas == 0:
         return warnings
-    basis = to_armature_space(body.vertices)
+    basis, dirs = _shape_coordinates(body, scale)
     obj.shape_key_add(name="Basis", from_mix=False)
-    dirs = to_armature_space(np.moveaxis(body.shape_dirs, 2, 0))  # (B, V, 3): linear map
     for i, name in enumerate(body.shape_names):
         key = obj.shape_key_add(name=name, from_mix=False)
         key.data.foreach_set("co", (basis + dirs[i]).astype(np.float32).ravel())
     return set_shape(obj, body, betas)
+
+
+def set_size(obj: bpy.types.Object, body: body_mesh.BodyMesh, scale: float) -> bool:
+    """The body's mesh and shape keys written again at uniform size ``scale`` (after the
+    backend sized the person again, e.g. a merge); nothing is touched when the mesh is at that
+    size already (an artist's sculpted shape keys stay). Returns whether it changed."""
+    scale = float(scale)
+    if abs(float(obj.get(SIZE_PROPERTY, 1.0)) - scale) < 1e-7:
+        return False
+    basis, dirs = _shape_coordinates(body, scale)
+    obj.data.vertices.foreach_set("co", basis.astype(np.float32).ravel())
+    keys = obj.data.shape_keys.key_blocks if obj.data.shape_keys else {}
+    if "Basis" in keys:
+        keys["Basis"].data.foreach_set("co", basis.astype(np.float32).ravel())
+    for i, name in enumerate(body.shape_names):
+        if name in keys:
+            keys[name].data.foreach_set("co", (basis + dirs[i]).astype(np.float32).ravel())
+    obj[SIZE_PROPERTY] = scale
+    obj.data.update()
+    return True
 
 
 def set_shape(obj: bpy.types.Object, body: body_mesh.BodyMesh, betas: np.ndarray) -> list[str]:
@@ -176,9 +208,10 @@ def _add_armature_modifier(obj: bpy.types.Object, rig: bpy.types.Object,
 def build_body_mesh(name: str, body: body_mesh.BodyMesh, betas: np.ndarray,
                     rig: bpy.types.Object, collection: bpy.types.Collection,
                     material: bpy.types.Material | None, record: Record,
-                    preserve_volume: bool = True) -> tuple[bpy.types.Object, dict[str, float],
-                                                           list[str]]:
-    """Create the skinned mesh of one person; returns (object, timings by stage, warnings).
+                    preserve_volume: bool = True, scale: float = 1.0
+                    ) -> tuple[bpy.types.Object, dict[str, float], list[str]]:
+    """Create the skinned mesh of one person at uniform size ``scale``
+    (``JobResult.body_scale``); returns (object, timings by stage, warnings).
 
     Every data-block is passed to ``record`` as soon as it exists, so a failure later on (here
     or in the caller) can remove it again.
@@ -188,8 +221,9 @@ def build_body_mesh(name: str, body: body_mesh.BodyMesh, betas: np.ndarray,
     t0 = time.perf_counter()
     mesh = bpy.data.meshes.new(name)
     record(bpy.data.meshes, mesh)
-    _add_vertices(mesh, to_armature_space(body.vertices))
+    _add_vertices(mesh, to_armature_space(scale * np.asarray(body.vertices, dtype=np.float64)))
     obj = bpy.data.objects.new(name, mesh)
+    obj[SIZE_PROPERTY] = float(scale)
     record(bpy.data.objects, obj)
     collection.objects.link(obj)
     t1 = time.perf_counter()
@@ -200,7 +234,7 @@ def build_body_mesh(name: str, body: body_mesh.BodyMesh, betas: np.ndarray,
     if material is not None:
         mesh.materials.append(material)
     t3 = time.perf_counter()
-    warnings = _fill_shape_keys(obj, body, betas)
+    warnings = _fill_shape_keys(obj, body, betas, scale)
     t4 = time.perf_counter()
     _add_armature_modifier(obj, rig, preserve_volume)
     obj.parent = rig

@@ -180,6 +180,7 @@ def apply_merge(scene: bpy.types.Scene, keep: bpy.types.Object, other: bpy.types
         raise RangeError(cannot)
     if other is not None:
         people.delete(scene, other)
-    reshape.reshape(keep, result.rest_joints[p], result.betas[p], result.body)
+    reshape.reshape(keep, result.rest_joints[p], result.betas[p], result.body,
+                    float(result.body_scales()[p]))
     count = apply_range(scene, keep, result, first, last, frame_offset, fill_gaps=True)
     return first, last, count

@@ -33,10 +33,11 @@ def obstacle(rig: bpy.types.Object) -> str | None:
 
 
 def reshape(rig: bpy.types.Object, rest_joints: np.ndarray, betas: np.ndarray | None,
-            body: body_mesh.BodyMesh | None) -> float:
-    """Move ``rig``'s bones to ``rest_joints`` (camera frame, as a result holds them) and value
-    its bodies' shape keys at ``betas``; returns how far the farthest bone head moved (m).
-    The rig must be in the view layer (:func:`obstacle`)."""
+            body: body_mesh.BodyMesh | None, scale: float = 1.0) -> float:
+    """Move ``rig``'s bones to ``rest_joints`` (camera frame, as a result holds them), write its
+    bodies at uniform size ``scale`` (``JobResult.body_scale``) and value their shape keys at
+    ``betas``; returns how far the farthest bone head moved (m). The rig must be in the view
+    layer (:func:`obstacle`)."""
     heads = scene_space.rest_joints_in_armature(np.asarray(rest_joints, dtype=np.float64))
     tails = armature.bone_tails(heads)
     bones = rig.data.bones
@@ -50,6 +51,7 @@ def reshape(rig: bpy.types.Object, rest_joints: np.ndarray, betas: np.ndarray | 
                 eb.head, eb.tail, eb.roll = heads[j].tolist(), tails[j].tolist(), 0.0
     if body is not None and betas is not None:
         for obj in people.bodies_of(rig):
+            mesh.set_size(obj, body, scale)
             mesh.set_shape(obj, body, np.asarray(betas, dtype=np.float64))
     return moved
 

@@ -1,6 +1,6 @@
 """A person resized about the camera (``genhmr.floor_sizing``) on the real default body: the
-stature changes by the scale, the pelvis stays on its viewing ray, the picture barely moves, and
-the result stays its own forward kinematics."""
+body is scaled uniformly (``JobResult.body_scale``), the pelvis stays on its viewing ray, the
+picture does not move, the proportions stay, and the result stays its own forward kinematics."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from genhmr.body.default_body import load_default_body
-from genhmr.floor_sizing import resize_person, resize_stage1, scaled_betas, stature
+from genhmr.floor_sizing import resize_person, resize_stage1
 from genhmr.repose import pose_again
 
 from genhmr_core.rotations import axis_angle_to_matrix
@@ -25,14 +25,22 @@ def body():
     return load_default_body()
 
 
-def _person(body, betas: np.ndarray) -> SimpleNamespace:
+class _Person(SimpleNamespace):
+    body_scale = None
+
+    def body_scales(self) -> np.ndarray:
+        n = len(self.betas)
+        return np.ones(n) if self.body_scale is None else np.asarray(self.body_scale, float)
+
+
+def _person(body, betas: np.ndarray) -> _Person:
     rng = np.random.default_rng(3)
     skeleton = body.skeleton(betas)
     orient = np.tile([np.pi, 0.0, 0.0], (FRAMES, 1)) + rng.normal(0, 0.1, (FRAMES, 3))
     pose = rng.normal(0, 0.15, (FRAMES, 21, 3))
     transl = np.column_stack([np.linspace(-0.5, 0.5, FRAMES), np.full(FRAMES, 0.3),
                               np.full(FRAMES, 4.0)])
-    result = SimpleNamespace(
+    result = _Person(
         betas=betas[None].astype(np.float32),
         rest_joints=skeleton.rest_joints.numpy()[None].astype(np.float32),
         global_orient=orient[None].astype(np.float32), body_pose=pose[None].astype(np.float32),
@@ -47,50 +55,51 @@ def _pixels(points: np.ndarray) -> np.ndarray:
     return 1500.0 * points[..., :2] / points[..., 2:]
 
 
+def _legs_over_torso(rest_joints: np.ndarray) -> float:
+    j = np.asarray(rest_joints, np.float64)
+    legs = np.linalg.norm(j[1] - j[4]) + np.linalg.norm(j[4] - j[7])
+    return float(legs / np.linalg.norm(j[16] - j[1]))  # hip to knee to ankle / hip to shoulder
+
+
 @pytest.mark.parametrize("scale", [0.88, 1.12])
-def test_a_resized_person_keeps_their_picture_and_their_ray(body, scale: float) -> None:
+def test_a_resized_person_keeps_their_picture_their_ray_and_their_proportions(body,
+                                                                               scale: float):
     betas = np.array([0.3, -0.2, 0.1, 0.0, 0.0])
     person = _person(body, betas)
-    before = SimpleNamespace(**{k: v.copy() for k, v in vars(person).items()})
-    reached, new_betas = resize_person(person, 0, body, scale)
-    assert reached == pytest.approx(scale, rel=0.01)
-    assert stature(body, new_betas) / stature(body, betas) == pytest.approx(reached, rel=1e-4)
-    # only the height coefficient moved
-    assert np.flatnonzero(np.abs(new_betas - betas) > 1e-6).tolist() == [1]
-    pelvis_before = before.joints3d[0, :, 0].astype(np.float64)
-    pelvis_after = person.joints3d[0, :, 0].astype(np.float64)
-    assert np.allclose(pelvis_after, reached * pelvis_before, atol=1e-4)
-    # the picture: the height coefficient is not exactly a uniform scale, so points move a
-    # little (a few pixels at 1500 px focal and 4 m), nothing like the body's size change
+    before = _Person(**{k: v.copy() for k, v in vars(person).items()})
+    resize_person(person, 0, body, scale)
+    assert person.body_scales()[0] == pytest.approx(scale)
+    np.testing.assert_array_equal(person.betas, before.betas)  # the shape stays
+    np.testing.assert_allclose(person.rest_joints[0], scale * body.mesh.shaped(betas)[1], atol=1e-6)
+    assert _legs_over_torso(person.rest_joints[0]) == pytest.approx(
+        _legs_over_torso(before.rest_joints[0]), rel=1e-5)
+    # every point on its own ray, ``scale`` times as far: the picture does not move
+    np.testing.assert_allclose(person.joints3d, scale * before.joints3d, atol=1e-5)
+    np.testing.assert_allclose(person.keypoints3d, scale * before.keypoints3d, atol=1e-5)
     moved = np.linalg.norm(_pixels(person.keypoints3d[0]) - _pixels(before.keypoints3d[0]),
                            axis=-1)
-    height_px = np.ptp(_pixels(before.keypoints3d[0])[..., 1], axis=-1).mean()
-    assert np.median(moved) < 0.01 * height_px
-    # its own forward kinematics
-    skeleton = body.skeleton(new_betas)
+    assert moved.max() < 0.01  # pixels at 1500 px focal, 4 m away
+    # its own forward kinematics, on the body at its size
+    skeleton = body.skeleton(betas, scale)
     local = np.concatenate([person.global_orient[0, :, None], person.body_pose[0]], axis=1)
     with torch.no_grad():
         joints, _, _ = skeleton(torch.as_tensor(axis_angle_to_matrix(local), dtype=torch.float32),
                                 torch.as_tensor(person.transl[0]))
     assert np.abs(joints.numpy() - person.joints3d[0]).max() < 1e-5
-    assert np.allclose(person.rest_joints[0], skeleton.rest_joints.numpy(), atol=1e-6)
 
 
-def test_stage1_moves_with_the_body(body) -> None:
+def test_sizes_compose_and_stage1_moves_with_the_body(body) -> None:
     betas = np.zeros(5)
     person = _person(body, betas)
-    stage1 = SimpleNamespace(betas=betas.astype(np.float32), transl=person.transl[0].copy())
-    reached, new_betas = resize_person(person, 0, body, 0.9)
-    resize_stage1(stage1, body, new_betas, reached)
-    assert np.allclose(stage1.transl, person.transl[0], atol=1e-5)
-    assert np.allclose(stage1.betas, new_betas, atol=1e-6)
-
-
-def test_the_shape_limits_bound_the_size(body) -> None:
-    high = float(body.shape_limits[1][1])
-    tall, reached = scaled_betas(body, np.array([0.0, high - 0.05, 0, 0, 0]), 1.3)
-    assert tall[1] == pytest.approx(high)
-    assert 1.0 < reached < 1.05
+    stage1 = SimpleNamespace(betas=betas.astype(np.float32), transl=person.transl[0].copy(),
+                             body_scale=1.0)
+    for scale in (1.1, 0.9):
+        resize_person(person, 0, body, scale)
+        resize_stage1(stage1, scale)
+    assert person.body_scales()[0] == pytest.approx(0.99)
+    assert stage1.body_scale == pytest.approx(0.99)
+    np.testing.assert_allclose(stage1.transl, person.transl[0], atol=1e-5)
+    np.testing.assert_allclose(person.rest_joints[0], 0.99 * body.mesh.shaped(betas)[1], atol=1e-6)
 
 
 @pytest.mark.slow

@@ -63,14 +63,16 @@ def test_demo_clip_gives_a_tracked_fitted_person(demo_job):
     # only the generative method knows how sure it was of each joint
     assert (result.joint_uncertainty is not None) == (result.method == "generative")
     # The license-free body travels with the result; each person's skeleton is that body's,
-    # shaped by the betas estimated for them (within the body's range).
+    # shaped by the betas estimated for them (within the body's range), at their size.
     body = result.body
     assert body is not None and body.name == "default"
     assert result.betas.shape == (summary.num_people, body.num_betas)
     assert np.all(np.abs(result.betas) <= 1.0 + 1e-6)
+    sizes = result.body_scales()
+    assert np.all((sizes > 0.7) & (sizes < 1.4)), sizes
     for p in range(summary.num_people):
-        np.testing.assert_allclose(result.rest_joints[p], body.shaped(result.betas[p])[1],
-                                   atol=1e-5)
+        np.testing.assert_allclose(result.rest_joints[p],
+                                   sizes[p] * body.shaped(result.betas[p])[1], atol=1e-5)
     # The recovered body reprojects onto the detector's keypoints: the median error is a small
     # fraction of the person's height in pixels.
     valid = result.valid[main]

@@ -100,3 +100,33 @@ def test_a_loss_scale_of_the_inputs_own_changes_nothing(walk):
     own.keypoint_weight *= 3  # the 2D term a third as strong against the others
     moved = refine(tokenizer, body, inputs(own), config)
     assert (moved.keypoints_3d - default.keypoints_3d).abs().max() > 1e-3
+
+
+def test_a_sized_person_is_refined_at_their_size(walk):
+    """A person sized by the floor (``floor_sizing``: stage 1 scaled with them,
+    ``Stage1.body_scale``) is refined on the body at that size, so a re-run keeps the size:
+    the body is the unsized one's scaled about the camera, to a couple of centimetres (the
+    metric terms are not scale-free; measured 1.6 cm hip-centred), with the same picture.
+    Were the size ignored, the unsized body's limbs would be fitted at the sized depth: 10.9
+    cm off."""
+    import dataclasses
+
+    from genhmr.floor_sizing import resize_stage1
+
+    tokenizer, body, stage1, obs, K = walk
+    config = RefinementConfig(steps=20)
+    plain, _ = refine_track(tokenizer, body, stage1, obs, K, config)
+    sized_stage1 = dataclasses.replace(stage1, transl=stage1.transl.copy())
+    resize_stage1(sized_stage1, 1.15)
+    sized, _ = refine_track(tokenizer, body, sized_stage1, obs, K, config)
+
+    def hip_centred(kp: np.ndarray) -> np.ndarray:
+        return kp - kp[:, 11:13].mean(axis=1, keepdims=True)  # COCO hips
+
+    def apart(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.median(np.linalg.norm(a - b, axis=-1)))
+
+    assert apart(hip_centred(sized.keypoints3d), 1.15 * hip_centred(plain.keypoints3d)) < 0.03
+    assert apart(hip_centred(sized.keypoints3d), hip_centred(plain.keypoints3d)) > 0.06
+    assert np.median(sized.transl[:, 2] / plain.transl[:, 2]) == pytest.approx(1.15, abs=0.01)
+    assert abs(sized.reprojection_px - plain.reprojection_px) < 0.5

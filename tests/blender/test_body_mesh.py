@@ -32,15 +32,18 @@ def _body(kind: str, smplx_body: BodyMesh) -> BodyMesh:
         return BodyMesh.from_arrays(data, prefix="")
 
 
-@pytest.mark.parametrize("kind", ["smplx", "default"])
+@pytest.mark.parametrize("kind", ["smplx", "default", "default sized"])
 def test_body_mesh_import(driver, tmp_path: Path, smplx_body: BodyMesh, kind: str) -> None:
-    """Structure of each person's mesh, its rest shape and its skinning, against numpy."""
-    body = _body(kind, smplx_body)
+    """Structure of each person's mesh, its rest shape and its skinning, against numpy;
+    "sized": the second person at 1.2 times their shape's size (``body_scale``, as the
+    floor sizes people), the mesh scaled with the bones."""
+    body = _body(kind.split()[0], smplx_body)
     b = body.num_betas
     betas = np.zeros((2, b))
     # Second person: a clear shape, one coefficient beyond the body's slider range.
     betas[1] = np.resize([1.5, -1.0, 0.7, 0.4, -0.5], b) * (np.arange(b) < 5)
-    path = write_result(tmp_path / "r.npz", body=body, betas=betas)
+    path = write_result(tmp_path / "r.npz", body=body, betas=betas,
+                        body_scale=(1.0, 1.2) if kind.endswith("sized") else None)
     r = driver("body_mesh", path, timeout=300)
     assert r["status"] == ["FINISHED"]
     added = {k: r["after"][k] - r["before"][k] for k in r["before"]}
@@ -174,3 +177,17 @@ def test_importing_again_updates_instead_of_duplicating(driver, tmp_path: Path,
     assert r["in_artist_collection"] and r["retarget_source"] == "GenHMR_person_3"
     assert r["bodies_on_rig"] == ["GenHMR_person_3_body"]
     assert r["max_head_difference_m"] < 1e-5
+
+
+def test_a_kept_rig_takes_a_new_size(driver, tmp_path: Path, smplx_body: BodyMesh) -> None:
+    """A rig reshaped to 1.2 times its person's size (a merge sized them on the floor again):
+    the bones and the whole mesh, Basis and shape keys, scale together; the same size again
+    leaves the mesh's coordinates (an artist's sculpt) alone."""
+    body = _body("default", smplx_body)
+    path = write_result(tmp_path / "r.npz", body=body)
+    r = driver("resize_body", path, timeout=300)
+    assert r["status"] == ["FINISHED"]
+    assert r["size_before"] == pytest.approx(1.0) and r["error_before"] < 1e-4
+    assert r["size_after"] == pytest.approx(1.2) and r["error_after"] < 1e-4, r
+    assert r["bone_error"] < 1e-5, r
+    assert r["sculpt_kept"]

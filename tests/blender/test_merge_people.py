@@ -116,9 +116,10 @@ def test_split_drop_and_merge_people_with_the_real_backend(driver, tmp_path: Pat
     reshaped = merged["reshaped"]
     assert reshaped["rest_error_m"] < 1e-5 and reshaped["shape_error"] < 1e-5, reshaped
     assert reshaped["joint_error_m"] < 1e-3, reshaped
+    assert reshaped["size_error_m"] < 1e-5, reshaped  # the body mesh at the person's size
     assert reshaped["mode"] == "OBJECT" and reshaped["active"] == r["keep"]
     print(f"the merge moved the kept rig's bones by up to {1000 * reshaped['rest_change_m']:.1f}"
-          " mm")
+          f" mm; the merged person's size x{reshaped['body_scale']:.3f}")
     # The gap is marked unsure: nobody was seen there.
     assert [gap[0], f"{r['keep']} unsure ({len(gap)} f)"] in merged["markers"], merged["markers"]
     print(f"merge of {len(whole)} frames, solved again with the warm backend: "

@@ -130,6 +130,21 @@ def test_optional_foot_contact_round_trips_and_holds_probabilities(tmp_path):
             save_result(res, tmp_path / "bad.npz")
 
 
+def test_optional_body_scale_round_trips_defaults_to_ones_and_must_be_positive(tmp_path):
+    res = _filled()
+    back = load_result(save_result(res, tmp_path / "none.npz"))
+    assert back.body_scale is None
+    np.testing.assert_array_equal(back.body_scales(), np.ones(2))
+    res.body_scale = np.array([1.0, 1.18])
+    back = load_result(save_result(res, tmp_path / "sized.npz"))
+    np.testing.assert_allclose(back.body_scales(), [1.0, 1.18], atol=1e-6)
+    for bad, match in ((np.ones(3), "dim"), (np.array([1.0, 0.0]), "positive"),
+                       (np.array([1.0, np.nan]), "positive")):
+        res.body_scale = bad
+        with pytest.raises(ResultFormatError, match=match):
+            save_result(res, tmp_path / "bad.npz")
+
+
 def test_optional_world_trajectories_round_trip_and_must_be_finite(tmp_path):
     res = _filled()
     back = load_result(save_result(res, tmp_path / "none.npz"))

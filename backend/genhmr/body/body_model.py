@@ -118,11 +118,14 @@ class BodyModel(torch.nn.Module):
         raise NotImplementedError
 
     @torch.no_grad()
-    def skeleton(self, betas: torch.Tensor | np.ndarray | None = None) -> SkeletonModel:
+    def skeleton(self, betas: torch.Tensor | np.ndarray | None = None,
+                 scale: float = 1.0) -> SkeletonModel:
         """The FK-only model of one shape: each keypoint rigidly follows the joint that
-        ``genhmr_core.keypoints`` assigns it, at its rest offset on this body."""
-        joints = self.rest_joints(betas)[0]
-        kps = self.rest_keypoints(betas)[0]
+        ``genhmr_core.keypoints`` assigns it, at its rest offset on this body. ``scale``: the
+        person's uniform size (``JobResult.body_scale``), rest joints and offsets scaled about
+        the model origin."""
+        joints = self.rest_joints(betas)[0] * float(scale)
+        kps = self.rest_keypoints(betas)[0] * float(scale)
         kp_joint, _ = keypoint_attachments()
         offsets = kps - joints[torch.as_tensor(kp_joint)]
         return SkeletonModel(joints.cpu().numpy(), name=self.name, keypoint_joints=kp_joint,

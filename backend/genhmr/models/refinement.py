@@ -139,6 +139,9 @@ class RefinementInput:
     keep_mask: Tensor | None = None
     # The means' denominators; None = these inputs' own (:class:`LossScale`).
     scale: LossScale | None = None
+    # (P,) each person's uniform size (``JobResult.body_scale``: people sized by the floor);
+    # None = 1. Their body is their shape scaled by it about the model origin.
+    body_scale: Tensor | None = None
 
 
 @dataclass
@@ -196,10 +199,13 @@ def project(points: Tensor, K: Tensor) -> Tensor:
     return torch.stack([fx * xy[..., 0] + cx, fy * xy[..., 1] + cy], dim=-1)
 
 
-def keypoint_rig(body: BodyModel, betas: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-shape FK offsets (B, J, 3) and keypoint offsets (B, 25, 3) from the body's mesh."""
-    rest_j = body.rest_joints(betas)
-    rest_k = body.rest_keypoints(betas)
+def keypoint_rig(body: BodyModel, betas: Tensor, scale: Tensor | float = 1.0
+                 ) -> tuple[Tensor, Tensor]:
+    """Per-shape FK offsets (B, J, 3) and keypoint offsets (B, 25, 3) from the body's mesh;
+    ``scale`` (B,) or a number: each person's uniform size (``JobResult.body_scale``)."""
+    size = torch.as_tensor(scale, dtype=betas.dtype).reshape(-1, 1, 1)
+    rest_j = body.rest_joints(betas) * size
+    rest_k = body.rest_keypoints(betas) * size
     offsets = torch.cat([rest_j[:, :1], rest_j[:, 1:] - rest_j[:, _PARENTS]], dim=1)
     return offsets[:, :_FK_JOINTS], rest_k - rest_j[:, _KP_JOINT]
 
@@ -266,7 +272,8 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
     # Gradients of these only: the backward pass then skips the weight gradients of the
     # tokenizer's decoder (a fifth of refinement's CPU time, and they piled up in its .grad).
     variables = [p for params, _ in groups for p in params]
-    rig = None if cfg.refine_shape else keypoint_rig(body, betas.detach())
+    size = 1.0 if inputs.body_scale is None else inputs.body_scale.detach().to(dtype)
+    rig = None if cfg.refine_shape else keypoint_rig(body, betas.detach(), size)
 
     tracked = valid if inputs.tracked is None else inputs.tracked.to(torch.bool) | valid
     consecutive = (tracked[:, 2:] & tracked[:, 1:-1] & tracked[:, :-2]).to(dtype)
@@ -297,7 +304,7 @@ def refine(tokenizer: PoseTokenizer, body: BodyModel, inputs: RefinementInput,
             body_pose = torch.where(keep[0], keep[1], body_pose)
         orient = rotation_6d_to_matrix(orient6)
         local = torch.cat([orient.unsqueeze(2), body_pose], dim=2).reshape(n, 22, 3, 3)
-        offsets, kp_off = rig if rig is not None else keypoint_rig(body, betas)
+        offsets, kp_off = rig if rig is not None else keypoint_rig(body, betas, size)
         offsets = offsets.repeat_interleave(F, dim=0)
         kp_off = kp_off.repeat_interleave(F, dim=0)
         joints, kp = pose_keypoints(offsets, kp_off, local, transl.reshape(n, 3))

@@ -29,11 +29,12 @@ def evaluated_world_vertices(obj: bpy.types.Object) -> np.ndarray:
 
 
 def lbs_world(body, betas: np.ndarray, rest_joints: np.ndarray, global_orient: np.ndarray,
-              body_pose: np.ndarray, transl: np.ndarray, camera_height: float
-              ) -> tuple[np.ndarray, np.ndarray]:
+              body_pose: np.ndarray, transl: np.ndarray, camera_height: float,
+              scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Linear-blend-skinned vertices (F, V, 3) and posed joints (F, J, 3), in Blender world
-    space, computed in camera space from the fixture's own forward kinematics."""
-    verts = body.shaped(betas)[0]
+    space, computed in camera space from the fixture's own forward kinematics; ``scale``: the
+    person's uniform size (``JobResult.body_scale``)."""
+    verts = scale * body.shaped(betas)[0]
     joints, world = forward_kinematics(rest_joints, global_orient, body_pose, transl)
     dense = body.dense_weights()  # (V, J)
     # Each joint's transform applied to every vertex, blended: R_j (v - rest_j) + joint_j.

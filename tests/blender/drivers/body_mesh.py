@@ -4,8 +4,8 @@ Usage: python body_mesh.py RESULT.npz
 
 1. Through the import operator (defaults: mesh on, preserve volume on): structure of each mesh
    (counts, vertex groups, modifier, parent, shape keys), its evaluated rest pose against
-   ``body.shaped(betas)`` in armature space, and its posed frames against linear blend skinning
-   (loosely: dual quaternions differ from it by design).
+   ``body.shaped(betas)`` (at the person's ``body_scale``) in armature space, and its posed
+   frames against linear blend skinning (loosely: dual quaternions differ from it by design).
 2. ``build_result`` with ``preserve_volume=False``: posed frames against linear blend skinning
    (tightly: the same maths).
 3. A failure while building the second mesh leaves ``bpy.data`` as it was.
@@ -77,7 +77,7 @@ def rest_error(obj: bpy.types.Object, rig: bpy.types.Object, betas: np.ndarray, 
         got = evaluated_local_vertices(obj)
     finally:
         rig.data.pose_position = "POSE"
-    want = scene_space.rest_joints_in_armature(BODY.shaped(betas)[0])
+    want = scene_space.rest_joints_in_armature(RES.body_scales()[p] * BODY.shaped(betas)[0])
     return float(np.abs(got - want).max())
 
 
@@ -85,7 +85,7 @@ def posed_errors(mesh_name: str, p: int) -> dict:
     """Per valid frame: max and mean distance (m) between Blender's and numpy's LBS vertices."""
     obj = bpy.data.objects[mesh_name]
     lbs, _ = lbs_world(BODY, RES.betas[p], RES.rest_joints[p], RES.global_orient[p],
-                       RES.body_pose[p], RES.transl[p], HEIGHT)
+                       RES.body_pose[p], RES.transl[p], HEIGHT, RES.body_scales()[p])
     worst = mean = 0.0
     frames = np.flatnonzero(RES.valid[p])
     for f in frames:

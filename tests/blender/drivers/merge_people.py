@@ -336,7 +336,14 @@ for f in seen[::3]:
     posed = np.array([rig.matrix_world @ rig.pose.bones[n].head for n in JOINT_NAMES[:22]])
     row = int(np.flatnonzero(result.frame_indices + offset == f)[0])
     joint_error = max(joint_error, float(np.abs(posed - joints_world[row, :22]).max()))
+# ... and its body at the result's size (the merged person is sized on the floor again)
+basis = np.empty(len(body.data.vertices) * 3, np.float32)
+body.data.shape_keys.key_blocks["Basis"].data.foreach_get("co", basis)
+size = float(result.body_scales()[q])
+basis_want = core.scene_space.rest_joints_in_armature(size * result.body.vertices)
 reshaped = {"rest_error_m": float(np.abs(rest_after - rest_result).max()),
+            "size_error_m": float(np.abs(basis.reshape(-1, 3) - basis_want).max()),
+            "body_scale": size,
             "rest_change_m": float(np.abs(rest_before - rest_result).max()),
             "shape_error": float(np.abs(np.array(shape)
                                         - result.betas[q][:len(shape)]).max()),
