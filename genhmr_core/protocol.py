@@ -80,6 +80,8 @@ START_DEFAULTS: dict[str, Any] = {
     "focal_px": None,  # focal length in pixels; None = lens_35mm, else 60 degrees across the
     # longer side
     "lens_35mm": None,  # the lens as a 35 mm-equivalent focal length (mm), used without focal_px
+    "person_height_m": None,  # the main person's standing height (m), the others scaled with
+    # them; None = from their bone lengths and the floor they share
     "tiling": "auto",  # small-person handling of the detector: auto | on | off
     "max_people": 6,
     "camera_motion": True,  # estimate the camera's pan/tilt/roll; False = a fixed camera

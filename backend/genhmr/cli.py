@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-shape", action="store_true",
                      help="keep the average body shape (no per-person shape estimate)")
     run.add_argument("--focal-px", type=float, default=None)
+    run.add_argument("--person-height", type=float, default=None, metavar="METRES",
+                     help="the main person's standing height; the others are scaled with them "
+                          "(default: from their bone lengths and the floor)")
     run.add_argument("--tiling", default="auto", choices=["auto", "on", "off"])
     run.add_argument("--max-people", type=int, default=START_DEFAULTS["max_people"])
     run.add_argument("--contact-sheet", type=Path, default=None,
@@ -190,6 +193,7 @@ def _run(args: argparse.Namespace) -> int:
                          checkpoint=args.checkpoint, refine_steps=args.refine_steps,
                          smplx_dir=args.smplx_dir, smplx_gender=args.gender,
                          estimate_shape=not args.no_shape, focal_px=args.focal_px,
+                         person_height_m=args.person_height,
                          tiling=args.tiling, max_people=args.max_people)
     bars = _Bars(not args.quiet)
     try:

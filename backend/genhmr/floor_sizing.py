@@ -35,6 +35,13 @@ from .repose import pose_again
 log = logging.getLogger(__name__)
 
 
+def standing_height(body: Any, betas: np.ndarray, body_scale: float = 1.0) -> float:
+    """A person's standing height (metres): the vertical extent of their body's mesh in its
+    rest pose (the model's y axis is up), soles to the top of the head, at their size."""
+    vertices = body.mesh.shaped(np.asarray(betas, np.float64))[0]
+    return float(body_scale) * float(np.ptp(vertices[:, 1]))
+
+
 def resize_person(result: JobResult, p: int, body: Any, scale: float) -> None:
     """Person ``p`` made ``scale`` times bigger about the camera, in place (module docstring):
     ``body_scale``, rest joints, translation, joints and keypoints."""

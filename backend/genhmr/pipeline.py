@@ -84,6 +84,7 @@ class JobOptions:
     estimate_shape: bool = _DEFAULTS["estimate_shape"]
     focal_px: float | None = _DEFAULTS["focal_px"]
     lens_35mm: float | None = _DEFAULTS["lens_35mm"]
+    person_height_m: float | None = _DEFAULTS["person_height_m"]
     tiling: str = _DEFAULTS["tiling"]
     max_people: int = _DEFAULTS["max_people"]
     camera_motion: bool = _DEFAULTS["camera_motion"]
@@ -183,6 +184,11 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             and 0 <= options.depth_smoothing_s <= 2):
         raise JobError("depth_smoothing_s must be a number of seconds from 0 (off) to 2, got "
                        f"{options.depth_smoothing_s!r}")
+    height = options.person_height_m
+    if height is not None and not (isinstance(height, int | float)
+                                   and not isinstance(height, bool) and 0.5 <= height <= 2.5):
+        raise JobError("person_height_m must be a standing height in metres from 0.5 to 2.5, "
+                       f"or empty to estimate it, got {height!r}")
     for name in ("focal_px", "lens_35mm"):
         value = getattr(options, name)
         if value is not None and not (isinstance(value, int | float) and 1 <= value <= 100_000):
@@ -298,9 +304,11 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     (out_dir / job_store.BACKGROUND_FILE).unlink(missing_ok=True)
     lines = job_background_lines(out_dir, solve, line_frames)
     del line_frames
+    stage1 = [f.stage1 for f in fits] if generative is not None else None
     if options.estimate_shape:
-        _size_on_the_floor(solve, body, lines, out_dir,
-                           [f.stage1 for f in fits] if generative is not None else None)
+        _size_on_the_floor(solve, body, lines, out_dir, stage1)
+    if options.person_height_m:
+        _size_to_known_height(solve, body, float(options.person_height_m), out_dir, stage1)
     save_result(solve, out_dir / job_store.SOLVE_FILE)
     result = finish(solve, options, lines)
     path = save_result(result, out_dir / RESULT_NAME)
@@ -555,6 +563,30 @@ def _size_on_the_floor(solve: JobResult, body: Any, lines: BackgroundLines | Non
         if scale != 1.0:
             resize_stage1(person.stage1, scale)
     job_store.save_stage1(job_dir, stage1)
+
+
+def _size_to_known_height(solve: JobResult, body: Any, height_m: float, job_dir: Path,
+                          stage1: list[job_store.PersonStage1] | None) -> None:
+    """Everybody scaled about the camera by one factor, in place, so that the main person (seen
+    in the most frames) stands ``height_m`` tall: the artist's known height wins over the size
+    the bone lengths and the floor give, as their lens wins over the estimated one. One factor
+    keeps the picture and the sizes relative to each other (and so the shared floor), and
+    moves the floor and the camera's height with them. Stage 1 is scaled too, so a re-run
+    keeps the size."""
+    from .floor_sizing import resize_person, resize_stage1, standing_height
+
+    seen = solve.valid.sum(axis=1)
+    if not seen.any():
+        return
+    main = int(np.argmax(seen))
+    scale = height_m / standing_height(body, solve.betas[main], solve.body_scales()[main])
+    for p in range(solve.num_people):
+        resize_person(solve, p, body, scale)
+    log.info("known height: person %d is %.2f m, everybody x%.3f", main, height_m, scale)
+    if stage1 is not None:
+        for person in stage1:
+            resize_stage1(person.stage1, scale)
+        job_store.save_stage1(job_dir, stage1)
 
 
 def size_against_the_others(solve: JobResult, person: int, body: Any,

@@ -96,6 +96,8 @@ class GENHMR_OT_analyze(BackendOperator, bpy.types.Operator):
             "max_people": settings.max_people,
             "camera_motion": bool(settings.camera_motion),
             "lens_35mm": float(settings.lens_35mm) if settings.lens_35mm > 0 else None,
+            "person_height_m": float(settings.person_height) if settings.person_height > 0
+            else None,
             "depth_smoothing_s": float(settings.depth_smoothing),
             "foot_locking": bool(settings.foot_locking),
             "contact_threshold": float(settings.contact_threshold),

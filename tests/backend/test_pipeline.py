@@ -203,6 +203,31 @@ def test_the_artists_lens_sets_the_focal_length_and_the_depth(media_dir: Path,
     np.testing.assert_allclose(depth, ratio, rtol=0.1)
 
 
+def test_the_artists_person_height_sizes_everybody_about_the_camera(media_dir: Path,
+                                                                     tmp_path: Path):
+    """``person_height_m``: the main person (seen in the most frames) stands that tall and
+    everybody is scaled by the same factor about the camera: the solve is the estimated one
+    times that factor, point for point, so the picture does not move."""
+    from genhmr.body.default_body import load_default_body
+    from genhmr.floor_sizing import standing_height
+
+    def job(name: str, **height: float) -> Path:
+        run_job(JobOptions(video=str(media_dir / "demo.mp4"), out_dir=str(tmp_path / name),
+                           start=45, end=48, method="fit", **height))
+        return load_result(tmp_path / name / "solve.npz")
+
+    estimated, known = job("estimated"), job("known", person_height_m=1.55)
+    body = load_default_body()
+    main = int(np.argmax(known.valid.sum(axis=1)))
+    assert standing_height(body, known.betas[main], known.body_scales()[main]) == \
+        pytest.approx(1.55, abs=1e-3)
+    factor = known.body_scales() / estimated.body_scales()
+    assert known.num_people == 2 and np.ptp(factor) < 1e-5 and abs(factor[0] - 1) > 0.02
+    np.testing.assert_array_equal(known.betas, estimated.betas)
+    np.testing.assert_allclose(known.keypoints3d, factor[0] * estimated.keypoints3d,
+                               atol=1e-4)
+
+
 def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Path,
                                                   video_iter, monkeypatch):
     """demo.mp4 frames 40-63 filmed again by a camera panning 6 degrees and tilting 2 (each
@@ -327,7 +352,8 @@ def test_bad_options_are_clear_errors(media_dir: Path, tmp_path: Path):
     for seconds in (-0.1, 5.0, "0.2"):
         with pytest.raises(JobError, match="depth_smoothing_s"):
             run_job(JobOptions(video=video, out_dir=str(tmp_path), depth_smoothing_s=seconds))
-    for name, value in (("focal_px", -3.0), ("lens_35mm", "26"), ("lens_35mm", 0.5)):
+    for name, value in (("focal_px", -3.0), ("lens_35mm", "26"), ("lens_35mm", 0.5),
+                        ("person_height_m", 3.2), ("person_height_m", True)):
         with pytest.raises(JobError, match=name):
             run_job(JobOptions(video=video, out_dir=str(tmp_path), **{name: value}))
     with pytest.raises(InputVideoError, match="empty frame range"):

@@ -61,6 +61,7 @@ def test_analyze_failures_and_frame_mapping(driver, tmp_path: Path, fake_python:
     assert request["device"] == "auto" and request["tiling"] == "auto"
     assert request["max_people"] == 6
     assert request["lens_35mm"] is None and request["focal_px"] is None  # the default lens
+    assert request["person_height_m"] is None  # sizes estimated
     # the panel's default method, and the shipped model (no checkpoint set in the preferences)
     assert request["method"] == "generative" and request["checkpoint"] == ""
     assert request["refine_steps"] == DEFAULT_REFINE_STEPS  # the panel's default is the tuned one
