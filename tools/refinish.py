@@ -68,6 +68,17 @@ def job_folders(root: Path) -> list[Path]:
                   if (p.parent / job_store.JOB_FILE).is_file())
 
 
+def working_copy(root: Path, into: Path | None) -> Path:
+    """``root`` itself, or with ``into`` a copy of it there (hard links: the jobs' files are
+    replaced when written again, never written in place, so ``root`` stays as it was)."""
+    if into is None:
+        return root
+    if into.exists():
+        raise SystemExit(f"{into} exists; choose a new folder")
+    shutil.copytree(root, into, copy_function=os.link)
+    return into
+
+
 def refinish(folder: Path, changes: dict[str, Any]) -> float:
     """Finish ``folder``'s solve again with ``changes`` to its options; the seconds it took."""
     options = dataclasses.replace(job_options(folder), **changes)
@@ -90,12 +101,7 @@ def main() -> int:
                         help="a job option for the finish, e.g. foot_locking=false")
     args = parser.parse_args()
     changes = overrides(args.set)
-    root = args.jobs
-    if args.into is not None:
-        if args.into.exists():
-            raise SystemExit(f"{args.into} exists; choose a new folder")
-        shutil.copytree(root, args.into, copy_function=os.link)
-        root = args.into
+    root = working_copy(args.jobs, args.into)
     folders = [f for f in job_folders(root) if job_options(f).method == "generative"]
     if not folders:
         raise SystemExit(f"no generative job folders under {root}")

@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from genhmr import job_store
 from genhmr.pipeline import Models, solve_tracks
 from genhmr.rerun import job_options
 from genhmr.video import probe
-from refinish import job_folders
+from refinish import job_folders, working_copy
 
 
 def resolve(folder: Path, models: Models) -> float:
@@ -50,12 +48,7 @@ def main() -> int:
     parser.add_argument("--into", type=Path, default=None,
                         help="copy the jobs here first (hard links) and solve the copies")
     args = parser.parse_args()
-    root = args.jobs
-    if args.into is not None:
-        if args.into.exists():
-            raise SystemExit(f"{args.into} exists; choose a new folder")
-        shutil.copytree(root, args.into, copy_function=os.link)
-        root = args.into
+    root = working_copy(args.jobs, args.into)
     folders = [f for f in job_folders(root) if (f / job_store.TRACKS_FILE).is_file()]
     if not folders:
         raise SystemExit(f"no job folders with tracks under {root}")
