@@ -97,10 +97,10 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
         name="Person Height", default=0.0, min=0.0, max=2.5, step=1, precision=2,
         unit="LENGTH",
         description="The main person's standing height, if you know it (the person seen in "
-                    "the most frames). Everybody is scaled with them about the camera, so the "
-                    "picture stays and the floor, the camera's height and every rig take the "
-                    "true size; 0 = automatic: each person's size from their bone lengths and "
-                    "the floor they share")
+                    "the most frames; of those, the tallest in the picture). Everybody is "
+                    "scaled with them about the camera, so the picture stays and the floor, "
+                    "the camera's height and every rig take the true size; 0 = automatic: "
+                    "each person's size from their bone lengths and the floor they share")
     depth_smoothing: FloatProperty(
         name="Depth Smoothing (s)", default=_DEFAULTS["depth_smoothing_s"], min=0.0, max=2.0,
         step=5, precision=2,

@@ -568,17 +568,19 @@ def _size_on_the_floor(solve: JobResult, body: Any, lines: BackgroundLines | Non
 def _size_to_known_height(solve: JobResult, body: Any, height_m: float, job_dir: Path,
                           stage1: list[job_store.PersonStage1] | None) -> None:
     """Everybody scaled about the camera by one factor, in place, so that the main person (seen
-    in the most frames) stands ``height_m`` tall: the artist's known height wins over the size
-    the bone lengths and the floor give, as their lens wins over the estimated one. One factor
-    keeps the picture and the sizes relative to each other (and so the shared floor), and
-    moves the floor and the camera's height with them. Stage 1 is scaled too, so a re-run
-    keeps the size."""
+    in the most frames; of those, the tallest in the picture) stands ``height_m`` tall: the
+    artist's known height wins over the size the bone lengths and the floor give, as their lens
+    wins over the estimated one. One factor keeps the picture and the sizes relative to each
+    other (and so the shared floor), and moves the floor and the camera's height with them.
+    Stage 1 is scaled too, so a re-run keeps the size."""
     from .floor_sizing import resize_person, resize_stage1, standing_height
 
     seen = solve.valid.sum(axis=1)
     if not seen.any():
         return
-    main = int(np.argmax(seen))
+    tall_px = [float(np.median(np.diff(solve.boxes[p, solve.valid[p]][:, 1::2], axis=1)))
+               if seen[p] else 0.0 for p in range(solve.num_people)]
+    main = max(range(solve.num_people), key=lambda p: (int(seen[p]), tall_px[p]))
     scale = height_m / standing_height(body, solve.betas[main], solve.body_scales()[main])
     for p in range(solve.num_people):
         resize_person(solve, p, body, scale)

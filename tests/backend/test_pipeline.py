@@ -205,9 +205,10 @@ def test_the_artists_lens_sets_the_focal_length_and_the_depth(media_dir: Path,
 
 def test_the_artists_person_height_sizes_everybody_about_the_camera(media_dir: Path,
                                                                      tmp_path: Path):
-    """``person_height_m``: the main person (seen in the most frames) stands that tall and
-    everybody is scaled by the same factor about the camera: the solve is the estimated one
-    times that factor, point for point, so the picture does not move."""
+    """``person_height_m``: the main person (seen in the most frames; of those, the tallest in
+    the picture) stands that tall and everybody is scaled by the same factor about the camera:
+    the solve is the estimated one times that factor, point for point, so the picture does not
+    move."""
     from genhmr.body.default_body import load_default_body
     from genhmr.floor_sizing import standing_height
 
@@ -218,7 +219,10 @@ def test_the_artists_person_height_sizes_everybody_about_the_camera(media_dir: P
 
     estimated, known = job("estimated"), job("known", person_height_m=1.55)
     body = load_default_body()
-    main = int(np.argmax(known.valid.sum(axis=1)))
+    seen = known.valid.sum(axis=1)
+    tall = [np.median(known.boxes[p, known.valid[p], 3] - known.boxes[p, known.valid[p], 1])
+            for p in range(known.num_people)]
+    main = max(range(known.num_people), key=lambda p: (seen[p], tall[p]))
     assert standing_height(body, known.betas[main], known.body_scales()[main]) == \
         pytest.approx(1.55, abs=1e-3)
     factor = known.body_scales() / estimated.body_scales()
