@@ -11,8 +11,9 @@ Before 2026-12-05 the body's *height* shape coefficient was changed instead (the
 has no uniform scale of its own). MakeHuman's height lengthens the legs more than the torso
 (+0.6: stature +18 %, thighs +24 %, torso +15 %), so a person sized up grew long legs and one
 sized down short ones, and the picture moved: on Pose2Sim the refined bodies' median
-reprojection error rose from 4.4-8.3 px to 6.4-11.6 px, the knees' depth went with the
-proportions, and PA-MPJPE was 0.2 mm worse (docs/world_space.md §10).
+reprojection error rose from 3.2-8.3 px to 5.3-11.6 px, the knees' depth went with the
+proportions, and PA-MPJPE was 0.2 mm worse (docs/world_space.md §2, "A uniform size instead
+of the height coefficient").
 
 Runs once per job, on the refined bodies before the world-space steps, so the solve kept in
 the job folder is the sized one, and stage 1 is scaled with it (``Stage1.body_scale``), so a

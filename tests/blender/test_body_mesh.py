@@ -190,4 +190,4 @@ def test_a_kept_rig_takes_a_new_size(driver, tmp_path: Path, smplx_body: BodyMes
     assert r["size_before"] == pytest.approx(1.0) and r["error_before"] < 1e-4
     assert r["size_after"] == pytest.approx(1.2) and r["error_after"] < 1e-4, r
     assert r["bone_error"] < 1e-5, r
-    assert r["sculpt_kept"]
+    assert r["sculpt_kept"] and r["rewritten_at_new_size"] and r["error_back"] < 1e-4, r

@@ -49,7 +49,13 @@ out["error_after"] = rest_mesh_error(1.2)
 # an artist's sculpt on a shape key, then the same size again: kept
 key = body.data.shape_keys.key_blocks[BODY.shape_names[0]]
 key.data[0].co.x += 0.05
+sculpted = float(key.data[0].co.x)
 reshape.reshape(rig, 1.2 * RES.rest_joints[0], RES.betas[0], BODY, 1.2)
-out["sculpt_kept"] = abs(body.data.shape_keys.key_blocks[BODY.shape_names[0]].data[0].co.x
-                         - key.data[0].co.x) < 1e-9
+out["sculpt_kept"] = abs(float(body.data.shape_keys.key_blocks[BODY.shape_names[0]]
+                               .data[0].co.x) - sculpted) < 1e-7
+# ... and a new size writes the coordinates again: the sculpt goes with the old size
+reshape.reshape(rig, RES.rest_joints[0], RES.betas[0], BODY, 1.0)
+out["rewritten_at_new_size"] = abs(float(body.data.shape_keys.key_blocks[BODY.shape_names[0]]
+                                         .data[0].co.x) - sculpted) > 0.01
+out["error_back"] = rest_mesh_error(1.0)
 emit(out)
