@@ -38,6 +38,7 @@ from .pipeline import (
     finish,
     job_background_lines,
     size_against_the_others,
+    size_like_the_others,
     solve_generative_track,
 )
 from .rerun import job_options, load_job_result
@@ -281,6 +282,8 @@ def _merge_people(job_dir: str | Path, keep: int, other: int, models: Models | N
     lines = job_background_lines(job.folder, solve)
     if job.options.estimate_shape:
         size_against_the_others(solve, a, body, lines, first, leaving=b)
+    elif job.options.person_height_m:
+        size_like_the_others(solve, a, body, first, leaving=b)
     finished = finish(solve, job.options, lines)
     if stop():
         raise JobCancelled()

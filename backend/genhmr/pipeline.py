@@ -591,6 +591,26 @@ def _size_to_known_height(solve: JobResult, body: Any, height_m: float, job_dir:
         job_store.save_stage1(job_dir, stage1)
 
 
+def size_like_the_others(solve: JobResult, person: int, body: Any, stage1: Any | None,
+                         leaving: int | None = None) -> None:
+    """One person solved again (a merge) given the size everybody else has, in place, with
+    their stage-1 output when given: when shape estimation is off but the artist gave a
+    height (``_size_to_known_height``), everybody shares that one scale and no floor sized
+    anybody. ``leaving``: a person about to be removed, left out."""
+    from .floor_sizing import resize_person, resize_stage1
+
+    sizes = solve.body_scales()
+    others = [q for q in range(solve.num_people) if q not in (person, leaving)]
+    if not others:
+        return
+    scale = float(np.median(sizes[others])) / float(sizes[person])
+    if abs(scale - 1.0) < 1e-9:
+        return
+    resize_person(solve, person, body, scale)
+    if stage1 is not None:
+        resize_stage1(stage1, scale)
+
+
 def size_against_the_others(solve: JobResult, person: int, body: Any,
                             lines: BackgroundLines | None, stage1: Any | None,
                             leaving: int | None = None) -> None:

@@ -28,6 +28,10 @@ def body():
 class _Person(SimpleNamespace):
     body_scale = None
 
+    @property
+    def num_people(self) -> int:
+        return len(self.betas)
+
     def body_scales(self) -> np.ndarray:
         n = len(self.betas)
         return np.ones(n) if self.body_scale is None else np.asarray(self.body_scale, float)
@@ -100,6 +104,29 @@ def test_sizes_compose_and_stage1_moves_with_the_body(body) -> None:
     assert stage1.body_scale == pytest.approx(0.99)
     np.testing.assert_allclose(stage1.transl, person.transl[0], atol=1e-5)
     np.testing.assert_allclose(person.rest_joints[0], 0.99 * body.mesh.shaped(betas)[1], atol=1e-6)
+
+
+def test_a_person_solved_again_takes_the_size_the_others_share(body) -> None:
+    """A merge with shape estimation off and the artist's height given: no floor sized anybody,
+    everybody shares the known height's scale, and the re-solved person (at size 1) takes it,
+    stage 1 too; the person leaving (the merged one) does not count."""
+    from genhmr.pipeline import size_like_the_others
+
+    one = _person(body, np.zeros(5))
+    people = _Person(**{k: np.concatenate([v, v, v]) for k, v in vars(one).items()})
+    for p in (0, 2):
+        resize_person(people, p, body, 1.08)
+    resize_person(people, 1, body, 0.5)  # about to leave: ignored
+    stage1 = SimpleNamespace(transl=one.transl[0].copy(), body_scale=1.0)
+    size_like_the_others(people, 0, body, stage1, leaving=1)
+    assert people.body_scales()[0] == pytest.approx(1.08)  # already there: unchanged
+    people.body_scale[2] = 1.0
+    people.rest_joints[2] = one.rest_joints[0]
+    people.transl[2] = one.transl[0]
+    size_like_the_others(people, 2, body, stage1, leaving=1)
+    assert people.body_scales()[2] == pytest.approx(1.08)
+    assert stage1.body_scale == pytest.approx(1.08)
+    np.testing.assert_allclose(people.keypoints3d[2], 1.08 * one.keypoints3d[0], atol=1e-5)
 
 
 @pytest.mark.slow
