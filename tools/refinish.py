@@ -68,6 +68,16 @@ def job_folders(root: Path) -> list[Path]:
                   if (p.parent / job_store.JOB_FILE).is_file())
 
 
+def jobs_parser(description: str, verb: str) -> argparse.ArgumentParser:
+    """The command line both job tools share: a benchmark's ``--jobs`` folder and ``--into``;
+    ``verb``: what the tool does to the copies ("finish", "solve")."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("jobs", type=Path, help="a benchmark's --jobs folder (or one job)")
+    parser.add_argument("--into", type=Path, default=None,
+                        help=f"copy the jobs here first (hard links) and {verb} the copies")
+    return parser
+
+
 def working_copy(root: Path, into: Path | None) -> Path:
     """``root`` itself, or with ``into`` a copy of it there (hard links: the jobs' files are
     replaced when written again, never written in place, so ``root`` stays as it was)."""
@@ -93,10 +103,7 @@ def refinish(folder: Path, changes: dict[str, Any]) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("jobs", type=Path, help="a benchmark's --jobs folder (or one job)")
-    parser.add_argument("--into", type=Path, default=None,
-                        help="copy the jobs here first (hard links) and finish the copies")
+    parser = jobs_parser(__doc__.split("\n\n")[0], "finish")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a job option for the finish, e.g. foot_locking=false")
     args = parser.parse_args()

@@ -16,7 +16,6 @@ changes to the world-space steps alone, ``tools/refinish.py`` is faster.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import time
@@ -26,7 +25,7 @@ from genhmr import job_store
 from genhmr.pipeline import Models, solve_tracks
 from genhmr.rerun import job_options
 from genhmr.video import probe
-from refinish import job_folders, working_copy
+from refinish import job_folders, jobs_parser, working_copy
 
 
 def resolve(folder: Path, models: Models) -> float:
@@ -43,11 +42,7 @@ def resolve(folder: Path, models: Models) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("jobs", type=Path, help="a benchmark's --jobs folder (or one job)")
-    parser.add_argument("--into", type=Path, default=None,
-                        help="copy the jobs here first (hard links) and solve the copies")
-    args = parser.parse_args()
+    args = jobs_parser(__doc__.split("\n\n")[0], "solve").parse_args()
     root = working_copy(args.jobs, args.into)
     folders = [f for f in job_folders(root) if (f / job_store.TRACKS_FILE).is_file()]
     if not folders:

@@ -43,9 +43,11 @@ def standing_height(body: Any, betas: np.ndarray, body_scale: float = 1.0) -> fl
     return float(body_scale) * float(np.ptp(vertices[:, 1]))
 
 
-def resize_person(result: JobResult, p: int, body: Any, scale: float) -> None:
+def resize_person(result: JobResult, p: int, body: Any, scale: float,
+                  stage1: Any | None = None) -> None:
     """Person ``p`` made ``scale`` times bigger about the camera, in place (module docstring):
-    ``body_scale``, rest joints, translation, joints and keypoints."""
+    ``body_scale``, rest joints, translation, joints and keypoints, and their stage-1 output
+    (``generative.Stage1``) when given."""
     scale = float(scale)
     sizes = result.body_scales()
     sizes[p] *= scale
@@ -56,6 +58,8 @@ def resize_person(result: JobResult, p: int, body: Any, scale: float) -> None:
     result.transl[p] = (scale * np.asarray(result.transl[p], np.float64)).astype(
         result.transl.dtype)
     pose_again(result, p, slice(None), skeleton)
+    if stage1 is not None:
+        resize_stage1(stage1, scale)
 
 
 def resize_stage1(stage1: Any, scale: float) -> None:
@@ -73,31 +77,34 @@ def _lowest_feet(result: JobResult, p: int, ground: Ground) -> np.ndarray:
 
 
 def size_person_on_the_floor(result: JobResult, p: int, body: Any, ground: Ground,
-                             config: FloorSizeConfig | None = None) -> float:
-    """Person ``p`` alone sized to stand on ``ground``, the floor the others (already sized)
-    stand on, in place: a person solved again by a merge. Returns the scale applied."""
+                             stage1: Any | None = None, config: FloorSizeConfig | None = None
+                             ) -> float:
+    """Person ``p`` alone (with their ``stage1`` output when given) sized to stand on
+    ``ground``, the floor the others (already sized) stand on, in place: a person solved again
+    by a merge. Returns the scale applied."""
     answer = floor_scale(_lowest_feet(result, p, ground), ground.camera_height, ground.levels,
                          config)
     if not answer.takes_part or answer.scale == 1.0:
         log.info("floor size: person %d unchanged (raw %.3f)", p, answer.raw)
         return 1.0
-    resize_person(result, p, body, answer.scale)
+    resize_person(result, p, body, answer.scale, stage1)
     log.info("floor size: person %d x%.3f against the others' floor", p, answer.scale)
     return answer.scale
 
 
 def size_people_on_the_floor(result: JobResult, body: Any, ground: Ground,
+                             stage1: list[Any] | None = None,
                              config: FloorSizeConfig | None = None) -> list[float]:
-    """Every person sized by the shared floor (``genhmr_core.floor_size``), in place; returns
-    each person's scale applied (1.0: unchanged). ``ground``: the floor found from these
-    bodies."""
+    """Every person (and their ``stage1`` output, one per person, when given) sized by the
+    shared floor (``genhmr_core.floor_size``), in place; returns each person's scale applied
+    (1.0: unchanged). ``ground``: the floor found from these bodies."""
     heights = [_lowest_feet(result, p, ground) for p in range(result.num_people)]
     answers = floor_scales(heights, ground.camera_height, ground.levels, config)
     applied = []
     for p, answer in enumerate(answers):
         scale = answer.scale if answer.takes_part else 1.0
         if scale != 1.0:
-            resize_person(result, p, body, scale)
+            resize_person(result, p, body, scale, None if stage1 is None else stage1[p])
         applied.append(scale)
         log.info("floor size: person %d %s (raw %.3f over %d frames on their lowest level)%s",
                  p, f"x{scale:.3f}" if answer.takes_part else "unchanged", answer.raw,

@@ -549,20 +549,17 @@ def _size_on_the_floor(solve: JobResult, body: Any, lines: BackgroundLines | Non
     under the sized bodies; stage 1 is resized with them (and kept again in the job folder), so
     a re-run refines the sized body. Nothing changes with fewer than two people on the
     floor."""
-    from .floor_sizing import resize_stage1, size_people_on_the_floor
+    from .floor_sizing import size_people_on_the_floor
 
     if solve.num_people < 2 or not solve.valid.any():
         return
     ground = _ground(solve, lines)
     if not ground.estimated:
         return
-    applied = size_people_on_the_floor(solve, body, ground)
-    if stage1 is None or all(scale == 1.0 for scale in applied):
-        return
-    for person, scale in zip(stage1, applied, strict=True):
-        if scale != 1.0:
-            resize_stage1(person.stage1, scale)
-    job_store.save_stage1(job_dir, stage1)
+    applied = size_people_on_the_floor(solve, body, ground,
+                                       None if stage1 is None else [s.stage1 for s in stage1])
+    if stage1 is not None and any(scale != 1.0 for scale in applied):
+        job_store.save_stage1(job_dir, stage1)
 
 
 def _size_to_known_height(solve: JobResult, body: Any, height_m: float, job_dir: Path,
@@ -573,7 +570,7 @@ def _size_to_known_height(solve: JobResult, body: Any, height_m: float, job_dir:
     wins over the estimated one. One factor keeps the picture and the sizes relative to each
     other (and so the shared floor), and moves the floor and the camera's height with them.
     Stage 1 is scaled too, so a re-run keeps the size."""
-    from .floor_sizing import resize_person, resize_stage1, standing_height
+    from .floor_sizing import resize_person, standing_height
 
     seen = solve.valid.sum(axis=1)
     if not seen.any():
@@ -583,11 +580,9 @@ def _size_to_known_height(solve: JobResult, body: Any, height_m: float, job_dir:
     main = max(range(solve.num_people), key=lambda p: (int(seen[p]), tall_px[p]))
     scale = height_m / standing_height(body, solve.betas[main], solve.body_scales()[main])
     for p in range(solve.num_people):
-        resize_person(solve, p, body, scale)
+        resize_person(solve, p, body, scale, None if stage1 is None else stage1[p].stage1)
     log.info("known height: person %d is %.2f m, everybody x%.3f", main, height_m, scale)
     if stage1 is not None:
-        for person in stage1:
-            resize_stage1(person.stage1, scale)
         job_store.save_stage1(job_dir, stage1)
 
 
@@ -597,7 +592,7 @@ def size_like_the_others(solve: JobResult, person: int, body: Any, stage1: Any |
     their stage-1 output when given: when shape estimation is off but the artist gave a
     height (``_size_to_known_height``), everybody shares that one scale and no floor sized
     anybody. ``leaving``: a person about to be removed, left out."""
-    from .floor_sizing import resize_person, resize_stage1
+    from .floor_sizing import resize_person
 
     sizes = solve.body_scales()
     others = [q for q in range(solve.num_people) if q not in (person, leaving)]
@@ -606,9 +601,7 @@ def size_like_the_others(solve: JobResult, person: int, body: Any, stage1: Any |
     scale = float(np.median(sizes[others])) / float(sizes[person])
     if abs(scale - 1.0) < 1e-9:
         return
-    resize_person(solve, person, body, scale)
-    if stage1 is not None:
-        resize_stage1(stage1, scale)
+    resize_person(solve, person, body, scale, stage1)
 
 
 def size_against_the_others(solve: JobResult, person: int, body: Any,
@@ -619,7 +612,7 @@ def size_against_the_others(solve: JobResult, person: int, body: Any,
     their stage-1 output (``generative.Stage1``) when given. ``leaving``: a person about to be
     removed (the merged one), left out of the floor. Nothing changes when nobody else's feet
     tell a floor."""
-    from .floor_sizing import resize_stage1, size_person_on_the_floor
+    from .floor_sizing import size_person_on_the_floor
 
     others = solve.valid.copy()
     others[person] = False
@@ -630,9 +623,7 @@ def size_against_the_others(solve: JobResult, person: int, body: Any,
     ground = _ground(solve, lines, others)
     if not ground.estimated:
         return
-    scale = size_person_on_the_floor(solve, person, body, ground)
-    if stage1 is not None and scale != 1.0:
-        resize_stage1(stage1, scale)
+    size_person_on_the_floor(solve, person, body, ground, stage1)
 
 
 def _background_up(result: JobResult, lines: BackgroundLines | None) -> Vertical | None:

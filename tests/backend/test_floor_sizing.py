@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from genhmr.body.default_body import load_default_body
-from genhmr.floor_sizing import resize_person, resize_stage1
+from genhmr.floor_sizing import resize_person
 from genhmr.repose import pose_again
 
 from genhmr_core.rotations import axis_angle_to_matrix
@@ -98,8 +98,7 @@ def test_sizes_compose_and_stage1_moves_with_the_body(body) -> None:
     stage1 = SimpleNamespace(betas=betas.astype(np.float32), transl=person.transl[0].copy(),
                              body_scale=1.0)
     for scale in (1.1, 0.9):
-        resize_person(person, 0, body, scale)
-        resize_stage1(stage1, scale)
+        resize_person(person, 0, body, scale, stage1)
     assert person.body_scales()[0] == pytest.approx(0.99)
     assert stage1.body_scale == pytest.approx(0.99)
     np.testing.assert_allclose(stage1.transl, person.transl[0], atol=1e-5)
