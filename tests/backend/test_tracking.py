@@ -10,6 +10,7 @@ from genhmr.detection import PersonDetection
 from genhmr.tracking import (
     APPEARANCE_SIZE,
     FrameDetections,
+    LookChangeConfig,
     OnlineTracker,
     PlausibilityConfig,
     StitchingConfig,
@@ -26,6 +27,7 @@ from genhmr.tracking.appearance import (
     describe_appearance,
     mean_appearance,
 )
+from genhmr.tracking.look_changes import look_change_point, split_at_look_changes
 from genhmr.tracking.plausibility import reject_ghost_tracklets
 from genhmr.tracking.proportions import proportion_distance
 
@@ -211,6 +213,58 @@ def test_two_fragmented_people_are_paired_by_appearance():
                                           [range(70, 100)]], 100)
     chains = stitch(tracklets_of(frames, ids), fps=30)
     assert sorted([t.id for t in c] for c in chains) == [[0, 2], [1, 3]]
+
+
+# -- cutting where the clothes change --------------------------------------------------------------
+
+
+def test_a_tracklet_that_changes_clothes_is_cut_there():
+    """The online tracker slid from one person onto another at frame 60: the one tracklet is
+    cut there, and each piece keeps its own frames and detections."""
+    frames = [[(body(100 + 2 * f, 300, 150), look(0 if f < 60 else 4))] for f in range(100)]
+    (tracklet,) = tracklets_of(frames, [[7]] * 100)
+    assert look_change_point(tracklet, fps=10) == 60
+    first, second = split_at_look_changes([tracklet], fps=10)
+    assert (first.start, first.end, second.start, second.end) == (0, 59, 60, 99)
+    assert first.id != second.id and tracklet.id not in (first.id, second.id)
+    np.testing.assert_array_equal(second.boxes, tracklet.boxes[60:])
+    np.testing.assert_array_equal(second.appearance, tracklet.appearance[60:])
+    # switched off: left alone
+    assert split_at_look_changes([tracklet], 10, LookChangeConfig(enabled=False)) == [tracklet]
+
+
+def test_a_passing_change_of_looks_is_no_cut():
+    """Glare, a turn into the shade or someone walking in front for half a second change the
+    colours for a moment, not for good; a tracklet of one colour throughout is not cut either,
+    nor one too short to hold two windows."""
+    glare = [[(body(100 + 2 * f, 300, 150), look(4 if 40 <= f < 46 else 0))] for f in range(100)]
+    (tracklet,) = tracklets_of(glare, [[0]] * 100)
+    assert look_change_point(tracklet, fps=10) is None
+    (steady,) = tracklets_of([[(body(100, 300, 150), look(2))]] * 100, [[0]] * 100)
+    assert look_change_point(steady, fps=10) is None
+    (short,) = tracklets_of(glare[:19], [[0]] * 19)
+    assert split_at_look_changes([short], fps=10) == [short]
+
+
+def test_two_people_swapped_by_the_tracker_are_given_back_their_own_frames():
+    """Two walkers cross at frame 50 and the tracker swaps them there: each of its tracklets
+    is one person before and the other after. Cut where the clothes change, stitching gives
+    each piece to the person whose clothes it shows."""
+    a = _walker(range(100), 100, 4, colour=0)
+    b = {f: (body(500 - 4 * f, 300, 150), look(4)) for f in range(100)}
+    frames = [[a[f], b[f]] for f in range(100)]
+    swapped = [[0, 1] if f < 50 else [1, 0] for f in range(100)]
+    tracklets = tracklets_of(frames, swapped)
+
+    def who(chains: list) -> list[list[bool]]:
+        """Per chain, per frame: is it walker a?"""
+        return [[frames[f][m] is a[f] for t in chain
+                 for f, m in zip(t.frames, t.members, strict=True)] for chain in chains]
+
+    people = who(stitch(split_at_look_changes(tracklets, fps=10), fps=10))
+    assert len(people) == 2 and all(len(set(p)) == 1 and len(p) == 100 for p in people)
+    # without the cut, both people change clothes halfway
+    assert all(set(p) == {True, False} for p in who(stitch(tracklets, fps=10)))
 
 
 def test_stitching_refuses_impossible_pairs():

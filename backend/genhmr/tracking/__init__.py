@@ -1,12 +1,14 @@
 """Multi-person tracking: one stable identity per person over the whole clip, no ghosts.
 
-Three stages (each its own module):
+Four stages (each its own module):
 
 1. :mod:`.online` - frame-to-frame association with norfair (Kalman-predicted keypoints and
    boxes), giving short, reliable *tracklets*;
 2. :mod:`.plausibility` - tracklets that are not people (low confidence, collapsed bodies,
    shadows of a real person) are dropped;
-3. :mod:`.stitching` - tracklets of one person are joined across gaps of a few seconds using
+3. :mod:`.look_changes` - a tracklet whose clothes change for good (the tracker slid from one
+   person onto another) is cut there, so stitching can give each piece to its own person;
+4. :mod:`.stitching` - tracklets of one person are joined across gaps of a few seconds using
    motion continuity, size, appearance (:mod:`.appearance`) and body proportions
    (:mod:`.proportions`); people seen too briefly are dropped last.
 
@@ -23,6 +25,7 @@ import numpy as np
 from genhmr_core.keypoints import mediapipe_to_keypoints_index
 
 from .appearance import APPEARANCE_SIZE, describe_appearance
+from .look_changes import LookChangeConfig, split_at_look_changes
 from .online import OnlineConfig, OnlineTracker, keypoint_distance
 from .plausibility import PlausibilityConfig, long_enough, reject_ghost_tracklets
 from .stitching import LinkCost, StitchingConfig, link_cost, stitch
@@ -32,6 +35,7 @@ __all__ = [
     "APPEARANCE_SIZE",
     "FrameDetections",
     "LinkCost",
+    "LookChangeConfig",
     "OnlineConfig",
     "OnlineTracker",
     "PlausibilityConfig",
@@ -60,6 +64,7 @@ class FrameDetections:
 class TrackingConfig:
     online: OnlineConfig = dataclasses.field(default_factory=OnlineConfig)
     plausibility: PlausibilityConfig = dataclasses.field(default_factory=PlausibilityConfig)
+    look_changes: LookChangeConfig = dataclasses.field(default_factory=LookChangeConfig)
     stitching: StitchingConfig = dataclasses.field(default_factory=StitchingConfig)
     stitch: bool = True  # off: every plausible tracklet is its own person (for comparisons)
 
@@ -90,6 +95,7 @@ def track_people(per_frame: list[FrameDetections], config: TrackingConfig | None
     )
     tracklets = reject_ghost_tracklets(tracklets, config.plausibility)
     if config.stitch:
+        tracklets = split_at_look_changes(tracklets, fps, config.look_changes)
         chains = stitch(tracklets, fps, config.stitching)
     else:
         chains = [[t] for t in sorted(tracklets, key=lambda t: t.start)]

@@ -87,6 +87,12 @@ class Tracklet:
         """Median segment lengths (see :mod:`genhmr.tracking.proportions`)."""
         return median_lengths(self.world, self.landmarks[..., 2])
 
+    def piece(self, frames: slice, new_id: int) -> Tracklet:
+        """The tracklet's ``frames`` (a slice of its own entries) as a tracklet of its own."""
+        return Tracklet(id=new_id, frames=self.frames[frames], members=self.members[frames],
+                        boxes=self.boxes[frames], landmarks=self.landmarks[frames],
+                        world=self.world[frames], appearance=self.appearance[frames])
+
     def end_state(self, at_start: bool, window: int = 8) -> tuple[np.ndarray, np.ndarray, float]:
         """(centre, velocity in px per frame, height) at the tracklet's start or end, from a
         least-squares line over its first or last ``window`` frames (one frame: no velocity)."""
