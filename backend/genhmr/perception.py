@@ -12,7 +12,8 @@ benchmark (``tools/bench_tracking.py``) measures on its own:
    pass: follow each person backwards from the frame where the detector first found them
    (:class:`Backfill`) - the box detector runs only every few frames, and it finds a person
    late who steps out from behind something or lands from a jump;
-2. **track**: link detections into tracklets online, then join tracklets that belong to one
+2. **track**: link detections into tracklets online, cut a tracklet where its clothes change
+   for good (the tracker slid onto someone else), then join tracklets that belong to one
    person and drop implausible ones using the whole clip (:mod:`genhmr.tracking`);
 3. pack the tracks into ``(P, F, ...)`` arrays (:class:`Tracks`), and give each person the
    same left and right in every frame (:func:`consistent_sides`): the detector now and then
