@@ -12,8 +12,8 @@ the product itself computed, not a re-implementation:
 - ``stage1``: the transformer's samples before refinement (``stage1.npz`` posed with zero
   refinement steps, as the product's ``refine_steps = 0`` would give them);
 - ``refined``: stage 1 + refinement (``solve.npz``);
-- ``product``: what the add-on imports (``result.npz``: the refined bodies after depth
-  smoothing, the floor and foot locking);
+- ``product``: what the add-on imports (``result.npz``: the refined bodies after pose and
+  depth smoothing, the floor and foot locking);
 - ``stage1_single`` / ``refined_single``: the same two stages with the single-frame model
   (when the report is given one, ``--single-frame``), solved on the generative job's own
   tracks through the product's per-track path (``pipeline.solve_generative_track``), so the
@@ -46,7 +46,7 @@ LABELS = {
     "refined_single": "single-frame model: stage 1 + refinement",
     "stage1": "generative stage 1 (sampling)",
     "refined": "stage 1 + refinement",
-    "product": "the product (+ depth smoothing, foot locking)",
+    "product": "the product (+ pose and depth smoothing, foot locking)",
 }
 TIMING_FILE = "bench_timing.json"
 

@@ -101,6 +101,12 @@ class GENHMR_PG_settings(bpy.types.PropertyGroup):
                     "scaled with them about the camera, so the picture stays and the floor, "
                     "the camera's height and every rig take the true size; 0 = automatic: "
                     "each person's size from their bone lengths and the floor they share")
+    pose_smoothing: FloatProperty(
+        name="Pose Smoothing (s)", default=_DEFAULTS["pose_smoothing_s"], min=0.0, max=0.5,
+        step=1, precision=3,
+        description="Take the frame-to-frame tremor out of each body's pose: every bone's "
+                    "orientation smoothed over this many seconds; 0 = off, the pose as each "
+                    "frame was fitted. Lower it for very fast moves (a kick, a punch)")
     depth_smoothing: FloatProperty(
         name="Depth Smoothing (s)", default=_DEFAULTS["depth_smoothing_s"], min=0.0, max=2.0,
         step=5, precision=2,

@@ -43,10 +43,10 @@ import numpy as np
 from .contacts import CONTACT_INDEX, person_height_px, support_heights
 from .foot_drift import drift_breaks
 from .ground import Ground
-from .keypoints import keypoint_attachments
 from .limb_ik import soft_goal, two_bone_ik
+from .posed_skeleton import carry_keypoints, forward_kinematics
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from .skeleton import JOINT_INDEX, NUM_BODY_JOINTS, NUM_JOINTS, PARENTS
+from .skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
 from .temporal import gaussian_smooth
 
 # (hip, knee, ankle) joints and the contact columns (heel, toe) of each leg
@@ -122,29 +122,6 @@ class FootLockConfig:
     rise_to_pins: bool = True
     rise_smooth_s: float = 0.1
     rise_max_m: float = 0.1
-
-
-def forward_kinematics(rest_joints: np.ndarray, global_orient: np.ndarray,
-                       body_pose: np.ndarray, transl: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Joint positions (F, J, 3) and global rotations (F, J, 3, 3) of the SMPL-X skeleton
-    (joints after the 21 body joints stay at rest), as the result format defines them."""
-    rest = np.asarray(rest_joints, dtype=np.float64)
-    frames = len(global_orient)
-    local = np.tile(np.eye(3), (frames, NUM_JOINTS, 1, 1))
-    local[:, 0] = axis_angle_to_matrix(np.asarray(global_orient, dtype=np.float64))
-    local[:, 1:1 + NUM_BODY_JOINTS] = axis_angle_to_matrix(np.asarray(body_pose, np.float64))
-    rots = np.empty_like(local)
-    pos = np.empty((frames, NUM_JOINTS, 3))
-    for j in range(NUM_JOINTS):
-        p = PARENTS[j]
-        if p < 0:
-            rots[:, j] = local[:, j]
-            pos[:, j] = rest[0] + np.asarray(transl, dtype=np.float64)
-        else:
-            rots[:, j] = rots[:, p] @ local[:, j]
-            pos[:, j] = pos[:, p] + rots[:, p] @ (rest[j] - rest[p])
-    return pos, rots
 
 
 def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -289,14 +266,14 @@ def lock_feet(rest_joints: np.ndarray, global_orient: np.ndarray, body_pose: np.
         for ankle, spin in headings:
             _turn_foot(new_joints[f], new_rots[f], ankle, spin)
     if config.lift_feet and ground is not None:
-        _lift_unpinned(new_joints, new_rots, _move_keypoints(keypoints3d, joints, rots, new_joints,
-                                                            new_rots),
+        _lift_unpinned(new_joints, new_rots, carry_keypoints(keypoints3d, joints, rots,
+                                                             new_joints, new_rots),
                        keypoints3d, pins, turn, valid, ground, up)
     for leg_joints, _ in LEGS:
         for j in leg_joints:  # back to SMPL-X locals: parent^T @ global
             local = np.swapaxes(new_rots[:, PARENTS[j]], -1, -2) @ new_rots[:, j]
             body_pose[:, j - 1] = matrix_to_axis_angle(local)
-    return body_pose, new_transl, new_joints, _move_keypoints(keypoints3d, joints, rots,
+    return body_pose, new_transl, new_joints, carry_keypoints(keypoints3d, joints, rots,
                                                               new_joints, new_rots)
 
 
@@ -492,12 +469,3 @@ def _descends_from(joint: int, ancestor: int) -> bool:
             return True
         p = PARENTS[p]
     return False
-
-
-def _move_keypoints(keypoints3d: np.ndarray, joints: np.ndarray, rots: np.ndarray,
-                    new_joints: np.ndarray, new_rots: np.ndarray) -> np.ndarray:
-    """Keypoints (F, K, 3) carried rigidly with the joint each is attached to."""
-    attached, _ = keypoint_attachments()
-    kp = np.asarray(keypoints3d, dtype=np.float64)
-    local = np.einsum("fkji,fkj->fki", rots[:, attached], kp - joints[:, attached])
-    return new_joints[:, attached] + np.einsum("fkij,fkj->fki", new_rots[:, attached], local)

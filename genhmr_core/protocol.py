@@ -85,6 +85,8 @@ START_DEFAULTS: dict[str, Any] = {
     "tiling": "auto",  # small-person handling of the detector: auto | on | off
     "max_people": 6,
     "camera_motion": True,  # estimate the camera's pan/tilt/roll; False = a fixed camera
+    "pose_smoothing_s": 1 / 30,  # smooth each body joint's rotation over time (Gaussian
+    # sigma, seconds): the refined pose's frame-to-frame tremor; 0 = off
     "depth_smoothing_s": 0.3,  # smooth each person's depth over time (Gaussian sigma); 0 = off
     "foot_locking": True,  # pin planted feet in the world (leg IK); False = as solved
     "contact_threshold": 0.5,  # a foot is planted where its contact probability reaches this

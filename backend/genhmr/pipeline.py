@@ -11,7 +11,9 @@ Stages, in order, each reported through the ``progress`` callback and timed:
   (:mod:`genhmr.camera_motion`; off with ``camera_motion=False``);
 - ``fit``: each person's body shape (from bone lengths over the clip), then their SMPL-X body
   pose, orientation and translation;
-- ``save``: each person's depth smoothed over time along their viewing rays
+- ``save``: each person's pose smoothed over time (the pelvis's and bones' orientations: the
+  frame-to-frame tremor, ``genhmr_core.pose_smoothing``, option ``pose_smoothing_s``) and their
+  depth along their viewing rays
   (``genhmr_core.root_depth``, option ``depth_smoothing_s``), the floor under the people
   (``genhmr_core.ground``; tilted as the background's vertical edges say,
   :mod:`genhmr.vertical_lines`, else as the people do), when each foot is planted
@@ -88,6 +90,7 @@ class JobOptions:
     tiling: str = _DEFAULTS["tiling"]
     max_people: int = _DEFAULTS["max_people"]
     camera_motion: bool = _DEFAULTS["camera_motion"]
+    pose_smoothing_s: float = _DEFAULTS["pose_smoothing_s"]
     depth_smoothing_s: float = _DEFAULTS["depth_smoothing_s"]
     foot_locking: bool = _DEFAULTS["foot_locking"]
     contact_threshold: float = _DEFAULTS["contact_threshold"]
@@ -180,6 +183,11 @@ def run_job(options: JobOptions, progress: ProgressFn | None = None,
             and 0 < options.contact_threshold < 1):
         raise JobError("contact_threshold must be a probability between 0 and 1 (exclusive), "
                        f"got {options.contact_threshold!r}")
+    if not (isinstance(options.pose_smoothing_s, int | float)
+            and not isinstance(options.pose_smoothing_s, bool)
+            and 0 <= options.pose_smoothing_s <= 0.5):
+        raise JobError("pose_smoothing_s must be a number of seconds from 0 (off) to 0.5, got "
+                       f"{options.pose_smoothing_s!r}")
     if not (isinstance(options.depth_smoothing_s, int | float)
             and 0 <= options.depth_smoothing_s <= 2):
         raise JobError("depth_smoothing_s must be a number of seconds from 0 (off) to 2, got "
@@ -319,12 +327,14 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
 
 def finish(solve: JobResult, options: JobOptions,
            lines: BackgroundLines | None = None) -> JobResult:
-    """The world-space steps over a solve (the refined bodies in the camera frame): depth
-    smoothed over time, the floor, foot contacts, feet locked, world trajectories. Returns a
+    """The world-space steps over a solve (the refined bodies in the camera frame): the pose's
+    tremor smoothed out, depth smoothed over time, the floor, foot contacts, feet locked,
+    world trajectories. Returns a
     new result; ``solve`` is left as it was (a re-run on part of a track finishes it again).
     ``lines``: the background's vertical segments (:func:`job_background_lines`); None reads
     them from the video again."""
     result = copy.deepcopy(solve)
+    _smooth_pose(result, options.pose_smoothing_s)
     _smooth_depth(result, options.depth_smoothing_s)
     ground, result.foot_contact = _ground_and_contacts(result, lines)
     result.ground_plane = None if ground is None else ground.as_array()
@@ -463,6 +473,29 @@ def _smooth_depth(result: JobResult, sigma_s: float) -> None:
         result.transl[p] += shift
         result.joints3d[p] += shift[:, None]
         result.keypoints3d[p] += shift[:, None]
+
+
+def _smooth_pose(result: JobResult, sigma_s: float) -> None:
+    """Each person's pelvis and bone orientations smoothed over time, in place, with the
+    joints and keypoints that follow (``genhmr_core.pose_smoothing``); over the frames solved
+    (detected, or bridged across a short gap), so a gap's blend is smoothed with its ends."""
+    from genhmr_core.gaps import solved_frames
+    from genhmr_core.pose_smoothing import smooth_pose
+
+    if not sigma_s > 0:
+        return
+    for p in range(result.num_people):
+        solved = solved_frames(np.asarray(result.valid[p], dtype=bool), result.method)
+        if solved.sum() < 2:
+            continue
+        orient, body_pose, joints, keypoints = smooth_pose(
+            result.rest_joints[p], result.global_orient[p], result.body_pose[p],
+            result.transl[p], result.keypoints3d[p], solved, result.fps, sigma_s,
+            result.camera_rotation)
+        result.global_orient[p] = orient
+        result.body_pose[p] = body_pose
+        result.joints3d[p] = joints
+        result.keypoints3d[p] = keypoints
 
 
 def _lock_feet(result: JobResult, ground: Ground, threshold: float) -> None:

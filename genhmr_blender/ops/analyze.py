@@ -98,6 +98,7 @@ class GENHMR_OT_analyze(BackendOperator, bpy.types.Operator):
             "lens_35mm": float(settings.lens_35mm) if settings.lens_35mm > 0 else None,
             "person_height_m": float(settings.person_height) if settings.person_height > 0
             else None,
+            "pose_smoothing_s": float(settings.pose_smoothing),
             "depth_smoothing_s": float(settings.depth_smoothing),
             "foot_locking": bool(settings.foot_locking),
             "contact_threshold": float(settings.contact_threshold),

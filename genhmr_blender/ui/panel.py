@@ -62,6 +62,7 @@ def draw_genhmr(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     col.prop(settings, "camera_motion")
     col.prop(settings, "lens_35mm")
     col.prop(settings, "person_height")
+    col.prop(settings, "pose_smoothing")
     col.prop(settings, "depth_smoothing")
     col.prop(settings, "foot_locking")
     if settings.foot_locking:

@@ -308,19 +308,30 @@ def test_a_panning_camera_is_recovered_and_written(media_dir: Path, tmp_path: Pa
     assert load_result(off.result_path).camera_rotation is None
     # depth smoothing moves people along their rays only: without it, the same pixels (both
     # with the camera fixed, so with one focal length; foot locking off in both, as it lifts
-    # a body solved low onto its pinned feet)
+    # a body solved low onto its pinned feet); pose smoothing leaves the pelvis where it is
+    # and takes the tremor out of the rest
     raw, smooth = (load_result(run_job(JobOptions(
-        video=str(video), out_dir=str(tmp_path / name), method="fit", depth_smoothing_s=seconds,
-        camera_motion=False, foot_locking=False)).result_path)
-        for name, seconds in (("raw", 0.0), ("smooth", JobOptions.depth_smoothing_s)))
+        video=str(video), out_dir=str(tmp_path / name), method="fit", depth_smoothing_s=depth,
+        pose_smoothing_s=pose, camera_motion=False, foot_locking=False)).result_path)
+        for name, depth, pose in (("raw", 0.0, 0.0), ("smooth", JobOptions.depth_smoothing_s,
+                                                       JobOptions.pose_smoothing_s)))
     both = raw.valid & smooth.valid
     uv = [r.joints3d[both][:, 0, :2] / r.joints3d[both][:, 0, 2:] for r in (raw, smooth)]
     np.testing.assert_allclose(uv[0], uv[1], atol=1e-5)
     assert not np.allclose(raw.transl[both], smooth.transl[both])
+
+    def tremor(r: object) -> float:
+        """Mean jerk (m/frame³) of the pelvis-centred keypoints over runs of solved frames."""
+        rel = r.keypoints3d - r.joints3d[:, :, :1]
+        jerk = np.linalg.norm(np.diff(rel, 3, axis=1), axis=-1).mean(-1)
+        inside = r.valid[:, 3:] & r.valid[:, 2:-1] & r.valid[:, 1:-2] & r.valid[:, :-3]
+        return float(jerk[inside].mean())
+
+    assert tremor(smooth) < 0.7 * tremor(raw), (tremor(smooth), tremor(raw))
     # foot locking: planted feet slide less than in the same job without it, and the result
     # stays self-consistent (its joints are the forward kinematics of its pose)
     from genhmr_core.contacts import CONTACT_INDEX, sliding_mm_per_frame
-    from genhmr_core.foot_lock import forward_kinematics
+    from genhmr_core.posed_skeleton import forward_kinematics
     from genhmr_core.scene_space import to_world_axes
 
     free = load_result(run_job(JobOptions(video=str(video), out_dir=str(tmp_path / "free"),
@@ -357,7 +368,9 @@ def test_bad_options_are_clear_errors(media_dir: Path, tmp_path: Path):
         with pytest.raises(JobError, match="depth_smoothing_s"):
             run_job(JobOptions(video=video, out_dir=str(tmp_path), depth_smoothing_s=seconds))
     for name, value in (("focal_px", -3.0), ("lens_35mm", "26"), ("lens_35mm", 0.5),
-                        ("person_height_m", 3.2), ("person_height_m", True)):
+                        ("person_height_m", 3.2), ("person_height_m", True),
+                        ("pose_smoothing_s", -0.01), ("pose_smoothing_s", 1.0),
+                        ("pose_smoothing_s", "0.03")):
         with pytest.raises(JobError, match=name):
             run_job(JobOptions(video=video, out_dir=str(tmp_path), **{name: value}))
     with pytest.raises(InputVideoError, match="empty frame range"):

@@ -62,6 +62,7 @@ def test_analyze_failures_and_frame_mapping(driver, tmp_path: Path, fake_python:
     assert request["max_people"] == 6
     assert request["lens_35mm"] is None and request["focal_px"] is None  # the default lens
     assert request["person_height_m"] is None  # sizes estimated
+    assert request["pose_smoothing_s"] == pytest.approx(1 / 30)  # the tremor taken out
     # the panel's default method, and the shipped model (no checkpoint set in the preferences)
     assert request["method"] == "generative" and request["checkpoint"] == ""
     assert request["refine_steps"] == DEFAULT_REFINE_STEPS  # the panel's default is the tuned one

@@ -11,12 +11,12 @@ import pytest
 from genhmr_core.contacts import CONTACT_INDEX, sliding_mm_per_frame
 from genhmr_core.foot_lock import (
     FootLockConfig,
-    forward_kinematics,
     lock_feet,
     planted_stretches,
 )
 from genhmr_core.keypoints import keypoint_attachments
 from genhmr_core.limb_ik import soft_goal, two_bone_ik
+from genhmr_core.posed_skeleton import forward_kinematics
 from genhmr_core.rotations import axis_angle_to_matrix
 from genhmr_core.skeleton import JOINT_INDEX, NUM_BODY_JOINTS, builtin_rest_joints
 
