@@ -304,10 +304,13 @@ def refine_stretch(ctx: RangeContext, stage1: Any, config: Any,
 
 
 def apply_refined(ctx: RangeContext, fit: Any, solve: JobResult, current: JobResult,
-                  blend_frames: int, should_stop: Callable[[], bool] | None = None) -> None:
+                  blend_frames: int, should_stop: Callable[[], bool] | None = None,
+                  keep_joints: tuple[str, ...] = ()) -> None:
     """``fit`` (over ``ctx``'s window) faded into ``solve`` and, after the world-space steps,
     into ``current``, inside the stretch only, in place (pass copies to keep
-    ``ctx``'s). Raises :class:`JobCancelled` when ``should_stop`` says so after the world
+    ``ctx``'s). ``keep_joints`` come out of it with the rotations ``current`` gave them (the
+    artist's bones: the world steps' pose smoothing would otherwise round them off with their
+    neighbours). Raises :class:`JobCancelled` when ``should_stop`` says so after the world
     steps."""
     p, first, last = ctx.p, ctx.first, ctx.last
     rows = slice(first - ctx.window.start, last + 1 - ctx.window.start)
@@ -324,7 +327,11 @@ def apply_refined(ctx: RangeContext, fit: Any, solve: JobResult, current: JobRes
     finished = finish(solve, ctx.job, job_background_lines(ctx.job_dir, solve))
     if should_stop is not None and should_stop():
         raise JobCancelled()
+    kept = [JOINT_INDEX[j] - 1 for j in keep_joints]
+    artists = np.array(current.body_pose[p, in_range][:, kept])
     _blend_person(current, _person_frames(finished, p, in_range), p, in_range, weight)
+    stretch = current.body_pose[p, in_range]  # a view: written through
+    stretch[:, kept] = artists
     pose_again(current, p, in_range, skeleton)
 
 
@@ -374,7 +381,8 @@ def _refine_range(options: RefineOptions, models: Models | None,
 
     report(Progress("save", 0, 1, elapsed(), "world space and the result file"))
     t = time.perf_counter()
-    apply_refined(ctx, fit, ctx.solve, ctx.current, options.blend_frames, stop)
+    apply_refined(ctx, fit, ctx.solve, ctx.current, options.blend_frames, stop,
+                  options.keep_joints)
     job_store.save_result_pair(ctx.job_dir, ctx.solve, ctx.current)
     seconds["save"] = time.perf_counter() - t
     path = ctx.job_dir / job_store.RESULT_FILE
