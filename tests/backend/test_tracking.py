@@ -267,6 +267,25 @@ def test_two_people_swapped_by_the_tracker_are_given_back_their_own_frames():
     assert all(set(p) == {True, False} for p in who(stitch(tracklets, fps=10)))
 
 
+def test_a_person_picked_up_again_a_frame_early_is_one_person():
+    """The tracker starts a walker's new tracklet at frame 50 while the old one still holds
+    them there (a duplicate at the handover): joined, the old one without its last frame; a
+    longer overlap is two people at once, never joined."""
+    walker = _walker(range(100), 100, 4, colour=0)
+    frames = [[walker[f]] for f in range(100)]
+    frames[50] = [walker[50], walker[50]]
+    ids = [[0] for _ in range(50)] + [[0, 1]] + [[1] for _ in range(49)]
+    chains = stitch(tracklets_of(frames, ids), fps=30)
+    assert len(chains) == 1 and [t.id for t in chains[0]] == [0, 1]
+    first, second = chains[0]
+    assert first.end == 49 and second.start == 50
+    assert len(stitch(tracklets_of(frames, ids), fps=30, config=StitchingConfig(
+        max_overlap=0))) == 2
+    late = [[walker[f]] * (2 if 45 <= f <= 50 else 1) for f in range(100)]
+    late_ids = [[0] for _ in range(45)] + [[0, 1] for _ in range(6)] + [[1] for _ in range(49)]
+    assert len(stitch(tracklets_of(late, late_ids), fps=30)) == 2
+
+
 def test_stitching_refuses_impossible_pairs():
     fps = 30
     left = _walker(range(0, 30), 100, 2, colour=0)
