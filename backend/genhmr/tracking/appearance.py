@@ -78,15 +78,21 @@ def mean_appearance(descriptors: np.ndarray, weights: np.ndarray | None = None) 
     return out
 
 
+def hellinger(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Hellinger distance (0 same colours .. 1 nothing in common) between histograms that each
+    sum to one, over the last axis (any leading axes)."""
+    overlap = np.sqrt(np.asarray(p, np.float64) * np.asarray(q, np.float64)).sum(axis=-1)
+    return np.sqrt(np.clip(1.0 - overlap, 0.0, None))
+
+
 def appearance_distance(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Hellinger distance (0 same colours .. 1 nothing in common) averaged over the regions
-    seen in both descriptors; ``None`` when no region is seen in both."""
+    """:func:`hellinger` averaged over the regions seen in both descriptors; ``None`` when no
+    region is seen in both."""
     distances = []
     for slot in range(2):
         ra = np.asarray(a[slot * REGION_SIZE:(slot + 1) * REGION_SIZE], np.float64)
         rb = np.asarray(b[slot * REGION_SIZE:(slot + 1) * REGION_SIZE], np.float64)
         if ra.sum() < 0.5 or rb.sum() < 0.5:
             continue
-        overlap = float(np.sqrt(ra * rb).sum())
-        distances.append(float(np.sqrt(max(1.0 - overlap, 0.0))))
+        distances.append(float(hellinger(ra, rb)))
     return float(np.mean(distances)) if distances else None

@@ -29,7 +29,7 @@ import logging
 
 import numpy as np
 
-from .appearance import REGION_SIZE
+from .appearance import REGION_SIZE, hellinger
 from .tracklets import Tracklet
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,8 @@ def _distance(sums: np.ndarray, weights: np.ndarray, a: np.ndarray, b: np.ndarra
     both = (w_first > 1e-9) & (w_second > 1e-9)
     p = first / np.maximum(first.sum(axis=-1, keepdims=True), 1e-12)
     q = second / np.maximum(second.sum(axis=-1, keepdims=True), 1e-12)
-    hellinger = np.sqrt(np.clip(1.0 - np.sqrt(p * q).sum(axis=-1), 0.0, None))
     counted = both.sum(axis=-1)
-    total = np.where(both, hellinger, 0.0).sum(axis=-1)
+    total = np.where(both, hellinger(p, q), 0.0).sum(axis=-1)
     return np.where(counted > 0, total / np.maximum(counted, 1), np.nan)
 
 
