@@ -27,6 +27,7 @@ from genhmr.tracking.appearance import (
     describe_appearance,
     mean_appearance,
 )
+from genhmr.tracking.ground_sizes import GroundSizesConfig, fit_ground_sizes
 from genhmr.tracking.look_changes import look_change_point, split_at_look_changes
 from genhmr.tracking.plausibility import reject_ghost_tracklets
 from genhmr.tracking.proportions import proportion_distance
@@ -292,7 +293,7 @@ def test_stitching_refuses_impossible_pairs():
     far = {f: (body(1500, 300, 150), look(0)) for f in range(32, 60)}  # 9 heights in 2 frames
     big = {f: (body(162, 300, 400), look(0)) for f in range(32, 60)}  # 2.7x taller at once
     other = {f: (body(162, 300, 150), look(4)) for f in range(32, 60)}  # other clothes
-    late = {f: (body(162, 300, 150), look(0)) for f in range(30 + 11 * fps, 30 + 12 * fps)}
+    late = {f: (body(162, 300, 150), look(0)) for f in range(30 + 21 * fps, 30 + 22 * fps)}
     for later in (far, big, other, late):
         frames, ids = _split([left, later], [[range(0, 30)], [range(min(later), max(later) + 1)]],
                              max(later) + 1)
@@ -345,6 +346,69 @@ def test_the_motion_tolerance_grows_with_the_speed_at_either_end():
     assert link_cost(*walking, 30, StitchingConfig()) is None
     assert link_cost(*falling, 30, StitchingConfig(speed_tolerance=0.0)) is None
     assert len(stitch(falling, fps=30)) == 1
+
+
+# -- sizes against the ground ----------------------------------------------------------------------
+
+# A fixed camera over level ground: a person of ordinary stature whose feet are at image row y
+# is 0.5 * (y - 100) px tall (the horizon at row 100).
+def _standing(x: float, feet_y: float, stature: float = 1.0) -> PersonDetection:
+    height = stature * 0.5 * (feet_y - 100)
+    return body(x, feet_y - 0.86 * height / 1.6, height)  # body()'s heels are 0.86 below the hips
+
+
+def _passers_by(frames: range, colour: int) -> list[dict[int, tuple[PersonDetection, np.ndarray]]]:
+    """Three people crossing the picture at different depths, for the ground's fit."""
+    return [{f: (_standing(100 + 3 * (f - frames.start), row, stature), look(colour))
+             for f in frames} for row, stature in ((260, 0.95), (420, 1.05), (580, 1.0))]
+
+
+def test_ground_sizes_are_fitted_where_one_ground_explains_them():
+    people = _passers_by(range(0, 60), colour=4)
+    frames, ids = _split(people, [[range(0, 60)]] * 3, 60)
+    ground = fit_ground_sizes(tracklets_of(frames, ids))
+    assert ground is not None
+    # body()'s tracklet height is 1.125 x the standing height (torso based): slope 0.5 x that
+    np.testing.assert_allclose(ground.expected_height(np.array([300.0, 500.0])) / 1.125,
+                               [100.0, 200.0], rtol=0.06)
+    statures = [ground.stature(t, at_start=True) for t in tracklets_of(frames, ids)]
+    np.testing.assert_allclose(np.array(statures) / np.median(statures), [0.95, 1.05, 1.0],
+                               atol=0.03)
+    # Refused: everyone's feet on one row (nothing to fit a slope to); people bigger towards
+    # the top of the picture; sizes no line explains; too few frames.
+    one_row = [{f: (_standing(100 + 3 * f, 400, s), look(4)) for f in range(60)}
+               for s in (0.9, 1.0, 1.1)]
+    upside_down = [{f: (body(100 + 3 * f, y, 600 - y), look(4)) for f in range(60)}
+                   for y in (200, 300, 400)]
+    rng = np.random.default_rng(0)
+    random = [{f: (body(100 + 3 * f, y, float(rng.uniform(60, 300))), look(4)) for f in range(60)}
+              for y in (200, 300, 400)]
+    for crowd in (one_row, upside_down, random):
+        frames, ids = _split(crowd, [[range(0, 60)]] * 3, 60)
+        assert fit_ground_sizes(tracklets_of(frames, ids)) is None
+    frames, ids = _split(people, [[range(0, 10)]] * 3, 60)
+    assert fit_ground_sizes(tracklets_of(frames, ids), GroundSizesConfig(min_frames=60)) is None
+
+
+def test_a_person_who_comes_back_nearer_the_camera_is_stitched():
+    """vtest.avi's pair: gone at the far edge at ~100 px tall, back 15 s later from the near
+    edge at 250 px. The pixel heights (2.5x) refuse the link; their statures do not. Someone
+    as tall as that at the far edge is not a stature this ground explains: refused."""
+    fps, back = 30, 90 + 15 * 30
+    leaving = {f: (_standing(600 + 2 * f, 500 - 2.2 * f), look(0)) for f in range(0, 90)}
+    returning = {f: (_standing(700 - 2 * (f - back), 600), look(0)) for f in range(back, back + 60)}
+    giant = {f: (_standing(700 - 2 * (f - back), 310, stature=2.4), look(0))
+             for f in range(back, back + 60)}
+    crowd = _passers_by(range(0, back + 60), colour=4)
+    for later, joined in ((returning, True), (giant, False)):
+        pieces = [[range(0, 90)], [range(back, back + 60)]] + [[range(0, back + 60)]] * 3
+        frames, ids = _split([leaving, later, *crowd], pieces, back + 60)
+        tracklets = tracklets_of(frames, ids)
+        chains = [[t.id for t in c] for c in stitch(tracklets, fps)]
+        assert ([0, 1] in chains) is joined, chains
+        without = StitchingConfig(ground_sizes=None)
+        assert [0, 1] not in [[t.id for t in c] for c in stitch(tracklets, fps, without)]
+        assert link_cost(tracklets[0], tracklets[1], fps, without) is None
 
 
 # -- plausibility ----------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ Four stages (each its own module):
    shadows of a real person) are dropped;
 3. :mod:`.look_changes` - a tracklet whose clothes change for good (the tracker slid from one
    person onto another) is cut there, so stitching can give each piece to its own person;
-4. :mod:`.stitching` - tracklets of one person are joined across gaps of a few seconds using
-   motion continuity, size, appearance (:mod:`.appearance`) and body proportions
+4. :mod:`.stitching` - tracklets of one person are joined across gaps of up to 20 s using
+   motion continuity, size (against the clip's ground where one explains the sizes,
+   :mod:`.ground_sizes`), appearance (:mod:`.appearance`) and body proportions
    (:mod:`.proportions`); people seen too briefly are dropped last.
 
 :func:`track_people` runs them over a clip's per-frame detections. No torch, no video.

@@ -12,7 +12,10 @@ motion breaks its prediction (a fall, a flip). Here the whole clip is known, so 
   speed over the gap; a speed read off a few frames says little about its course over half
   a second: demo.mp4's man, lost at the top of his jump and found falling at 46 px a frame
   18 frames later, 230 px from where his last speed pointed);
-* **size**: the person's height in pixels changes little over a few seconds;
+* **size**: the person's height in pixels changes little over a few seconds; over longer
+  gaps they may have walked towards the camera or away, so where one ground explains the
+  clip's sizes (:mod:`.ground_sizes`) the person's *stature* (height over the height a person
+  has at that place) counts too, whichever of the two matches better;
 * **appearance**: colour statistics of torso and thighs (:mod:`.appearance`), the deciding cue
   across long gaps (its gate tightens with the gap);
 * **body proportions**: segment-length ratios of the detector's 3D landmarks
@@ -42,6 +45,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .appearance import appearance_distance
+from .ground_sizes import GroundSizes, GroundSizesConfig, fit_ground_sizes
 from .proportions import proportion_distance
 from .tracklets import Tracklet
 
@@ -54,7 +58,9 @@ _REFUSED = 1e6
 class StitchingConfig:
     """Gates, weights and the acceptance threshold of a link; see the module docstring."""
 
-    max_gap_s: float = 10.0  # longer gaps are never bridged
+    # Longer gaps are never bridged. vtest.avi's pair (3, 4) come back after 13-18 s; with
+    # 10 s they could not be joined (docs/detection.md, "People who come back nearer").
+    max_gap_s: float = 20.0
     motion_tolerance: float = 0.6  # body heights allowed between prediction and detection
     motion_growth: float = 0.25  # extra body heights allowed per second of gap
     # and this share of the distance covered over the gap at the faster end's speed: fast
@@ -63,6 +69,9 @@ class StitchingConfig:
     # (docs/detection.md, "Speed in the motion tolerance").
     speed_tolerance: float = 0.25
     max_size_ratio: float = 1.8  # height ratio across the gap beyond which the pair is refused
+    # Statures against the clip's ground (None: pixel heights alone).
+    ground_sizes: GroundSizesConfig | None = dataclasses.field(
+        default_factory=GroundSizesConfig)
     # Hellinger distance gate on colour statistics: lenient across short gaps, where motion
     # continuity is a strong cue and the light may have changed the colours (a flip against
     # the sun), strict across long ones, where the clothes are all there is.
@@ -78,7 +87,11 @@ class StitchingConfig:
     # one person as between different people on our clips (bench: median 0.04 vs 0.02): a gate
     # against gross mismatches only, no vote.
     proportions_weight: float = 0.0
-    gap_weight: float = 0.1  # small preference for shorter gaps among equal candidates
+    # A small preference for shorter gaps among equal candidates, this much at the longest gap
+    # (so 0.005 per second with the 20 s window). Twice that per second (what 0.1 over the
+    # earlier 10 s window gave) lets vtest.avi's pair come back in 1 of 3 noise draws instead
+    # of 3 (IDF1 0.76 against 0.81): their returns cost 0.5-0.6 against the 0.6 allowed.
+    gap_weight: float = 0.1
     max_cost: float = 0.6  # links costlier than this are not made
     # A later tracklet may start this many frames before an earlier one ends (its last frames
     # then dropped from the person): vtest.avi over 3 noise draws, 0 / 1 / 2 / 3 frames: IDF1
@@ -104,8 +117,12 @@ class LinkCost:
     total: float
 
 
-def link_cost(a: Tracklet, b: Tracklet, fps: float, config: StitchingConfig) -> LinkCost | None:
-    """The cost of "b continues a" (a ends before b starts), or ``None`` when a gate refuses."""
+def link_cost(a: Tracklet, b: Tracklet, fps: float, config: StitchingConfig,
+              ground: GroundSizes | None = None) -> LinkCost | None:
+    """The cost of "b continues a" (a ends before b starts), or ``None`` when a gate refuses.
+    ``ground``: the clip's sizes at each place (:func:`.ground_sizes.fit_ground_sizes`), so
+    that a person who walked towards the camera while unseen is not refused for looking
+    bigger."""
     gap = b.start - a.end
     gap_s = gap / max(fps, 1e-6)
     if gap < 1 or gap_s > config.max_gap_s:
@@ -122,7 +139,12 @@ def link_cost(a: Tracklet, b: Tracklet, fps: float, config: StitchingConfig) -> 
     allowed = (config.motion_tolerance + config.motion_growth * gap_s
                + config.speed_tolerance * speed * gap / height)
     motion = float(min(errors)) / height / allowed
-    size = abs(math.log(max(end_h, 1.0) / max(start_h, 1.0))) / math.log(config.max_size_ratio)
+    size_change = abs(math.log(max(end_h, 1.0) / max(start_h, 1.0)))
+    if ground is not None:  # the person stayed at one depth, or moved along the ground
+        stature_change = abs(math.log(ground.stature(a, at_start=False)
+                                      / ground.stature(b, at_start=True)))
+        size_change = min(size_change, stature_change)
+    size = size_change / math.log(config.max_size_ratio)
     look = appearance_distance(a.look, b.look)
     appearance = None if look is None else look / config.max_appearance(gap_s)
     shape = proportion_distance(a.proportions, b.proportions)
@@ -145,6 +167,11 @@ def stitch(tracklets: list[Tracklet], fps: float,
     n = len(tracklets)
     if n == 0:
         return []
+    ground = (None if config.ground_sizes is None
+              else fit_ground_sizes(tracklets, config.ground_sizes))
+    if ground is not None:
+        log.info("sizes against the ground: %.3f px per image row, %+.1f px (spread %.3f)",
+                 ground.slope, ground.intercept, ground.spread)
     cost = np.full((n, n), _REFUSED)
     trimmed: dict[tuple[int, int], Tracklet] = {}  # links made across an overlap
     for i, a in enumerate(tracklets):
@@ -154,7 +181,7 @@ def stitch(tracklets: list[Tracklet], fps: float,
             earlier = _before(a, b, config.max_overlap)
             if earlier is None:
                 continue
-            link = link_cost(earlier, b, fps, config)
+            link = link_cost(earlier, b, fps, config, ground)
             if link is not None and link.total <= config.max_cost:
                 cost[i, j] = link.total
                 if earlier is not a:

@@ -19,6 +19,7 @@ from .proportions import median_lengths
 
 # BlazePose shoulders and hips: their visibility is a detection's torso score.
 _TORSO = [11, 12, 23, 24]
+_FEET = [27, 28, 29, 30, 31, 32]  # ankles, heels, toes
 # Standing height over torso length (mid-shoulders to mid-hips), about 0.3 of the height in
 # adults; the padded box of a standing person is ~1.2 times the height, so this factor keeps
 # the two size measures roughly interchangeable.
@@ -76,6 +77,15 @@ class Tracklet:
     def centres(self) -> np.ndarray:
         """(n, 2) box centre in pixels."""
         return (self.boxes[:, :2] + self.boxes[:, 2:]) / 2
+
+    @functools.cached_property
+    def feet_y(self) -> np.ndarray:
+        """(n,) image row of the person's feet: the lowest of the ankles, heels and toes where
+        all are confidently seen, else the box's bottom (which carries the detector's
+        padding)."""
+        feet = self.landmarks[:, _FEET]
+        seen = (feet[:, :, 2] >= 0.5).all(axis=1)
+        return np.where(seen, feet[:, :, 1].max(axis=1), self.boxes[:, 3])
 
     @functools.cached_property
     def look(self) -> np.ndarray:
