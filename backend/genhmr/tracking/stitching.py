@@ -27,10 +27,11 @@ whatever the others say), combined with weights into one cost. Links are chosen 
 with the Hungarian algorithm on the (ends x starts) cost matrix, so every tracklet gets at most
 one successor and one predecessor and the chains are people. Tracklets that overlap in time
 are not joined: the same person cannot be detected twice in one frame (duplicates are the
-plausibility stage's business), except by a frame or two at a handover (``max_overlap``): where
+plausibility stage's business), except by a few frames at a handover (``max_overlap``): where
 a tracklet was cut because its clothes changed (:mod:`.look_changes`), or the tracker started
-the person again a frame before losing them, the right continuation can begin a frame before
-the other ends; the earlier tracklet is then judged, and joined, without its last frames.
+the person again a few frames before losing them (following them twice, or its old tracklet
+on a neighbour for a moment), the right continuation can begin before the other ends; the
+earlier tracklet is then judged, and joined, without its last frames.
 
 Pure numpy/scipy.
 """
@@ -90,13 +91,16 @@ class StitchingConfig:
     # A small preference for shorter gaps among equal candidates, this much at the longest gap
     # (so 0.005 per second with the 20 s window). Twice that per second (what 0.1 over the
     # earlier 10 s window gave) lets vtest.avi's pair come back in 1 of 3 noise draws instead
-    # of 3 (IDF1 0.76 against 0.81): their returns cost 0.5-0.6 against the 0.6 allowed.
+    # of 3 (IDF1 0.76 against 0.81): their returns cost 0.5-0.8 against the 0.6 allowed, or
+    # are refused by the colour gate (docs/detection.md, "People who come back nearer").
     gap_weight: float = 0.1
     max_cost: float = 0.6  # links costlier than this are not made
     # A later tracklet may start this many frames before an earlier one ends (its last frames
-    # then dropped from the person): vtest.avi over 3 noise draws, 0 / 1 / 2 / 3 frames: IDF1
-    # 0.73 / 0.74 / 0.74 / 0.73, ID switches 9.3 / 8.7 / 7.7 / 7.3 (docs/detection.md).
-    max_overlap: int = 2
+    # then dropped from the person). vtest.avi over 6 noise draws (with the statures and the
+    # 20 s window), 2 / 3 / 4 / 5 / 8 / 12 frames: IDF1 0.78 / 0.80 / 0.81 / 0.81 / 0.81 /
+    # 0.81: its tracker twice followed one man with two tracklets for 3-4 frames at 10 fps
+    # (docs/detection.md). demo.mp4 and Pose2Sim the same with 2 or 5.
+    max_overlap: int = 5
 
     def max_appearance(self, gap_s: float) -> float:
         """The appearance gate across a gap of ``gap_s`` seconds."""
