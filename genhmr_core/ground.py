@@ -20,9 +20,11 @@ background when its vertical edges tell it (``background_up``: their vanishing p
 ``genhmr_core.vertical``, found by the backend; within a degree or so of the calibration on
 Pose2Sim), else from the people themselves: they stand upright, so the median of their body
 axes is the world's up (:func:`up_from_bodies`; 4-11 degrees off on Pose2Sim, where the detector
-reads people's pitch short). Fitting a plane to the feet does not work on real footage: the
-feet of people walking along a path lie close to a line, which leaves the tilt about that line
-free (Pose2Sim cam01: the feet spread 2.0 m one way and 0.2 m the other).
+reads people's pitch short). Fitting a plane to the feet does not work on most real footage:
+the feet of people walking along a path lie close to a line, which leaves the tilt about that
+line free (Pose2Sim cam01: the feet spread 2.0 m one way and 0.2 m the other). It is the
+fallback where the tilt given leaves the feet without any level and they do cover an area
+(:func:`up_from_feet_plane`; vtest.avi's plaza).
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class GroundConfig:
     # (:func:`up_from_bodies`): needs this many person-frames, and at most this tilt
     min_plane_points: int = 30
     max_tilt_deg: float = 45.0
+    # the feet's plane (:func:`up_from_feet_plane`) only where they cover an area: this much
+    # spread (metres, standard deviation) along its second direction
+    min_feet_spread_m: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,6 +212,32 @@ def up_from_bodies(body_up: np.ndarray, config: GroundConfig) -> np.ndarray | No
     return up
 
 
+def up_from_feet_plane(feet: np.ndarray, config: GroundConfig) -> np.ndarray | None:
+    """The up direction (unit, OpenCV axes) of the plane through the feet (N, 3; world
+    frame), fitted robustly (feet more than three spreads off it set aside, twice), or None
+    where the feet do not cover an area (less than ``min_feet_spread_m`` along the plane's
+    second direction: people walking along one path leave the tilt about it free, Pose2Sim
+    cam01's feet spread 2.0 m one way and 0.2 m the other), are too few, or the plane tilts
+    more than ``max_tilt_deg`` from the camera's own up."""
+    points = np.asarray(feet, dtype=np.float64).reshape(-1, 3)
+    points = points[np.isfinite(points).all(axis=1)]
+    if len(points) < config.min_plane_points:
+        return None
+    for _ in range(3):
+        centre = np.median(points, axis=0)
+        _, singular, axes = np.linalg.svd(points - centre, full_matrices=False)
+        normal = axes[2]
+        distance = np.abs((points - centre) @ normal)
+        spread = 1.4826 * float(np.median(distance))
+        inliers = distance <= 3.0 * spread + 1e-9
+        if inliers.all() or inliers.sum() < config.min_plane_points:
+            break
+        points = points[inliers]
+    if singular[1] / np.sqrt(len(points)) < config.min_feet_spread_m:
+        return None
+    return _checked_up(normal if normal @ UP > 0 else -normal, config)
+
+
 def merge_levels(levels: list[tuple[float, np.ndarray]],
                  merge_m: float) -> list[tuple[float, np.ndarray]]:
     """Support levels that are one surface, merged. Each level is ``(height, feet)``: its
@@ -299,6 +330,17 @@ def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
         normal = UP.copy() if normal is None else _tilt_feet_agree_with(feet, normal, config)
     feet_y = -(feet @ normal)  # how far below the camera along the floor's normal
     levels = support_levels(feet_y, config)
+    if not levels:
+        # No level where feet rest under that tilt: it is wrong. vtest.avi's vertical edges
+        # say the camera pitches 6 degrees, while the people, spread over the plaza, stand on
+        # a plane pitched 27 (the horizon their sizes put above the picture says the same):
+        # their feet then lie from 1.3 m above the camera's height to 2.5 m below it, and
+        # there was no floor at all. Where the feet cover an area, their plane is the floor.
+        plane_up = up_from_feet_plane(feet, config)
+        if plane_up is not None:
+            normal = plane_up
+            feet_y = -(feet @ normal)
+            levels = support_levels(feet_y, config)
     if not levels:
         if len(feet_y):  # too few frames for a level: all feet pooled, as before
             floor, support = float(np.median(feet[:, 1])), (len(feet_y),)

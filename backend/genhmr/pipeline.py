@@ -566,12 +566,20 @@ def _ground(result: JobResult, lines: BackgroundLines | None,
                              result.camera_rotation,
                              background_up=None if vertical is None else vertical.up,
                              fps=result.fps)
+    def tilt_deg(up: np.ndarray) -> float:
+        return float(np.degrees(np.arccos(np.clip(-up[1], -1.0, 1.0))))
+
+    if vertical is None:
+        source = "the people"
+    elif float(ground.normal @ vertical.up) < np.cos(np.radians(0.5)):
+        # genhmr_core.ground.estimate_ground: no floor under the lines' tilt, the feet's plane
+        source = (f"the feet's plane; {vertical.inliers} vertical lines said "
+                  f"{tilt_deg(vertical.up):.1f} deg")
+    else:
+        source = f"{vertical.inliers} vertical lines, {vertical.prior_deg:.1f} deg from the prior"
     log.info("ground: camera %.2f m above the floor, tilted %.1f deg (from %s); support "
-             "levels %s m (%s person-frames)", ground.camera_height,
-             np.degrees(np.arccos(np.clip(-ground.normal[1], -1.0, 1.0))),
-             "the people" if vertical is None else
-             f"{vertical.inliers} vertical lines, {vertical.prior_deg:.1f} deg from the prior",
-             [round(h, 2) for h in ground.levels], ground.support)
+             "levels %s m (%s person-frames)", ground.camera_height, tilt_deg(ground.normal),
+             source, [round(h, 2) for h in ground.levels], ground.support)
     return ground
 
 

@@ -13,6 +13,7 @@ from genhmr_core.ground import (
     estimate_ground,
     merge_levels,
     up_from_bodies,
+    up_from_feet_plane,
     without_lean,
 )
 from genhmr_core.keypoints import NUM_KEYPOINTS
@@ -217,6 +218,46 @@ def test_the_backgrounds_up_replaces_the_bodies_and_the_feet_give_the_height():
                 axis_angle_to_matrix(np.radians([50.0, 0.0, 0.0])) @ np.array([0, -1.0, 0])):
         fallback = estimate_ground(kp, valid, body_up=bodies, background_up=bad)
         np.testing.assert_allclose(fallback.normal, people.normal)
+
+
+def test_a_tilt_that_leaves_no_floor_gives_way_to_the_feet_plane():
+    """vtest.avi: a camera 6 m up pitched 27 degrees over a plaza people cross every way; the
+    background's vertical edges said 6 degrees. Under that tilt the feet spread over metres of
+    height, no level holds them and there was no floor at all; their own plane, fitted where
+    they cover an area, is the floor. Feet along one path (a line) leave the tilt about it
+    free: no plane then, the feet are pooled as before."""
+    from genhmr_core.rotations import axis_angle_to_matrix
+
+    rng = np.random.default_rng(7)
+    tilt = axis_angle_to_matrix(np.radians([27.0, 0.0, 0.0]))  # world (level) -> camera
+    up_true = tilt @ np.array([0.0, -1.0, 0.0])
+    wrong = axis_angle_to_matrix(np.radians([6.0, 0.0, 0.0])) @ np.array([0.0, -1.0, 0.0])
+
+    def feet_on_the_plaza(across: float, along: float) -> tuple[np.ndarray, np.ndarray]:
+        frames = 300
+        plaza = np.stack([rng.uniform(-across, across, frames), np.full(frames, 6.0)
+                          + rng.normal(0, 0.03, frames), rng.uniform(12 - along, 12 + along,
+                                                                     frames)], 1) @ tilt.T
+        kp, valid = _people([np.zeros(frames)])
+        for k in FOOT_POINTS:
+            kp[0, :, k] = plaza + (0.0 if k == FOOT_POINTS[0] else 0.03) * up_true
+        return kp, valid
+
+    kp, valid = feet_on_the_plaza(across=6.0, along=6.0)
+    ground = estimate_ground(kp, valid, background_up=wrong)
+    assert ground.estimated
+    assert np.degrees(np.arccos(ground.normal @ up_true)) < 1.0
+    assert ground.camera_height == pytest.approx(6.0, abs=0.05)
+    assert ground.support[0] >= 0.9 * valid.sum()
+    # a tilt the feet agree with is kept as it is: the plane is only a fallback
+    near = axis_angle_to_matrix(np.radians([27.5, 0.0, 0.0])) @ np.array([0.0, -1.0, 0.0])
+    np.testing.assert_allclose(estimate_ground(kp, valid, background_up=near).normal, near)
+
+    kp, valid = feet_on_the_plaza(across=0.1, along=6.0)  # one path, away from the camera
+    feet = kp[0, :, FOOT_POINTS[0]]
+    assert up_from_feet_plane(feet, GroundConfig()) is None
+    np.testing.assert_allclose(estimate_ground(kp, valid, background_up=wrong).normal,
+                               [0.0, -1.0, 0.0])  # all feet pooled under the camera's up
 
 
 def test_a_runner_leaning_into_the_run_does_not_tilt_the_world():
