@@ -6,7 +6,9 @@ across the *longer* side of the picture, whichever way the camera was held. (The
 portrait phone clips, 1088 x 1920, have a calibrated 1,674-1,682 px; the rule gives 1,663, the
 old one 942.) The focal length sets the depth: the solve places each person where their metric
 body has its size in pixels, so a focal length x % short puts everybody x % too close. Users who
-know their lens pass ``focal_px``.
+know their lens pass ``focal_px``; otherwise the job reads it from the file's metadata, the
+camera's turns (:mod:`genhmr.focal_from_turns`) or, for a fixed camera far from this guess,
+its vertical edges and its people's horizon (:mod:`genhmr.focal_from_horizon`).
 """
 
 from __future__ import annotations

@@ -297,6 +297,11 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     camera_rotation, K, focal_px = _camera_rotation(options, info, dets, K, clock, report, stop,
                                                     focal_known=known_focal is not None,
                                                     keep=line_frames, reading=camera)
+    scene_lines = None  # the vertical lines, when they were read before the solve
+    if (known_focal is None and camera_rotation is None and focal_px is None
+            and np.array_equal(K, intrinsics(info.width, info.height))):
+        K, scene_lines = _focal_from_the_scene(options, info, dets, K, line_frames, clock,
+                                               report)
     frames_K = K if focal_px is None else frame_intrinsics(K, focal_px, len(focal_px))
     fits = _fit_people(body, options, generative, dets, frames_K, float(info.fps), device,
                        clock, report, stop, on_person)
@@ -310,7 +315,11 @@ def solve_tracks(options: JobOptions, info: Any, dets: Tracks,
     solve.camera_focal_px = focal_px
     # a folder analysed before keeps the lines of its earlier range: found again here
     (out_dir / job_store.BACKGROUND_FILE).unlink(missing_ok=True)
-    lines = job_background_lines(out_dir, solve, line_frames)
+    if scene_lines is not None:  # the same frames and boxes as the solve's: kept as they are
+        job_store.save_background_lines(out_dir, scene_lines)
+        lines = scene_lines
+    else:
+        lines = job_background_lines(out_dir, solve, line_frames)
     del line_frames
     stage1 = [f.stage1 for f in fits] if generative is not None else None
     if options.estimate_shape:
@@ -343,6 +352,41 @@ def finish(solve: JobResult, options: JobOptions,
     if ground is not None:
         result.root_world, result.support_height = _world_fields(result, ground)
     return result
+
+
+def _focal_from_the_scene(options: JobOptions, info: Any, dets: Tracks, K: np.ndarray,
+                          line_frames: dict[int, np.ndarray], clock: _Clock,
+                          report: ProgressFn) -> tuple[np.ndarray, BackgroundLines | None]:
+    """A fixed camera whose lens nobody gave: ``K``, or ``K`` with the focal length its
+    vertical edges and its people's horizon say when that is far from the guess
+    (:mod:`genhmr.focal_from_horizon`); and the background's vertical lines, read here from the
+    tracks' frames and boxes (what the solve's would be) for the finish to reuse. Reading
+    them costs what it would have cost after the solve."""
+    from types import SimpleNamespace
+
+    from .focal_from_horizon import focal_from_horizon
+    from .vertical_lines import background_lines
+
+    t = time.perf_counter()
+    view = SimpleNamespace(source_video=str(Path(options.video).resolve()),
+                           frame_indices=dets.frame_indices, boxes=dets.boxes, valid=dets.valid,
+                           camera_rotation=None, camera_focal_px=None, camera_K=K)
+    lines = background_lines(view, frames=line_frames)
+    found = None if lines is None else focal_from_horizon(dets, lines, K)
+    if options.camera_motion:  # the footage's camera was read: its stage (off: no such stage)
+        clock.add("camera", time.perf_counter() - t)
+    if found is None:
+        return K, lines
+    log.info("focal length from the vertical edges and the people's horizon: %.0f px (rows "
+             "%.0f and %.0f, pitch %.1f deg); the guess %.0f px %s", found.focal_px,
+             found.vanishing_row, found.horizon_row, found.pitch_deg, K[0, 0],
+             "replaced" if found.believed else "kept (within the estimate's accuracy)")
+    if not found.believed:
+        return K, lines
+    report(Progress("camera", len(dets.frame_indices), len(dets.frame_indices),
+                    clock.elapsed(), f"focal length {found.focal_px:.0f} px, from the vertical "
+                    "edges and the people's horizon"))
+    return intrinsics(info.width, info.height, found.focal_px), lines
 
 
 def _focal_px(options: JobOptions, info: Any) -> float | None:

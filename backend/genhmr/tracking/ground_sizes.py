@@ -48,6 +48,12 @@ class GroundSizes:
     intercept: float
     spread: float  # robust spread of the fitted log ratios
 
+    @property
+    def horizon_row(self) -> float:
+        """The image row where a standing person's height goes to zero: the horizon of the
+        ground (for a camera without roll)."""
+        return -self.intercept / self.slope
+
     def expected_height(self, feet_y: np.ndarray) -> np.ndarray:
         return np.maximum(self.slope * np.asarray(feet_y, np.float64) + self.intercept, 1.0)
 
@@ -64,11 +70,19 @@ def fit_ground_sizes(tracklets: list[Tracklet],
     """The line through every tracklet frame's (feet row, height), fitted robustly (people
     crouching, jumping or half hidden are outliers), or ``None`` where no one ground explains
     the sizes (see the module docstring)."""
-    config = config or GroundSizesConfig()
     if not tracklets:
         return None
-    feet = np.concatenate([t.feet_y for t in tracklets]).astype(np.float64)
-    heights = np.concatenate([t.heights for t in tracklets]).astype(np.float64)
+    return fit_ground_line(np.concatenate([t.feet_y for t in tracklets]),
+                           np.concatenate([t.heights for t in tracklets]), config)
+
+
+def fit_ground_line(feet_y: np.ndarray, heights: np.ndarray,
+                    config: GroundSizesConfig | None = None) -> GroundSizes | None:
+    """:func:`fit_ground_sizes` on the detections' feet rows and standing heights (N,) (the
+    tracklets' or the tracks' frames; ``tracklets.feet_rows`` and ``standing_heights``)."""
+    config = config or GroundSizesConfig()
+    feet = np.asarray(feet_y, dtype=np.float64).ravel()
+    heights = np.asarray(heights, dtype=np.float64).ravel()
     ok = np.isfinite(feet) & np.isfinite(heights) & (heights > 1.0)
     feet, heights = feet[ok], heights[ok]
     if len(feet) < config.min_frames:

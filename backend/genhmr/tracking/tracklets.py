@@ -26,6 +26,29 @@ _FEET = [27, 28, 29, 30, 31, 32]  # ankles, heels, toes
 TORSO_TO_HEIGHT = 3.6
 
 
+def standing_heights(landmarks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(...,) a person's size in pixels, as a standing height, from BlazePose landmarks
+    (..., 33, 3: pixels and visibility) and boxes (..., 4): ``TORSO_TO_HEIGHT`` times the 2D
+    torso length (mid-shoulders to mid-hips) where the torso is seen, else the box height. The
+    box changes with the pose (a crouch halves it, a flip turns it sideways); the torso's
+    length barely does, so size and speed stay comparable across a jump."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    box = np.asarray(boxes, dtype=np.float64)
+    shoulders = (lm[..., 11, :2] + lm[..., 12, :2]) / 2
+    hips = (lm[..., 23, :2] + lm[..., 24, :2]) / 2
+    torso = np.linalg.norm(shoulders - hips, axis=-1)
+    seen = (lm[..., _TORSO, 2] >= 0.5).all(axis=-1) & (torso > 1.0)
+    return np.where(seen, TORSO_TO_HEIGHT * torso, box[..., 3] - box[..., 1])
+
+
+def feet_rows(landmarks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(...,) image row of a person's feet: the lowest of the ankles, heels and toes where all
+    are confidently seen, else the box's bottom (which carries the detector's padding)."""
+    feet = np.asarray(landmarks, dtype=np.float64)[..., _FEET, :]
+    seen = (feet[..., 2] >= 0.5).all(axis=-1)
+    return np.where(seen, feet[..., 1].max(axis=-1), np.asarray(boxes, np.float64)[..., 3])
+
+
 @dataclasses.dataclass(eq=False)
 class Tracklet:
     """One online tracklet.
@@ -61,17 +84,8 @@ class Tracklet:
 
     @functools.cached_property
     def heights(self) -> np.ndarray:
-        """(n,) the person's size in pixels, as a standing height: ``TORSO_TO_HEIGHT`` times
-        the 2D torso length (mid-shoulders to mid-hips) where the torso is seen, else the box
-        height. The box changes with the pose (a crouch halves it, a flip turns it sideways);
-        the torso's length barely does, so size and speed stay comparable across a jump."""
-        box = self.boxes[:, 3] - self.boxes[:, 1]
-        lm = self.landmarks
-        shoulders = (lm[:, 11, :2] + lm[:, 12, :2]) / 2
-        hips = (lm[:, 23, :2] + lm[:, 24, :2]) / 2
-        torso = np.linalg.norm(shoulders - hips, axis=1)
-        seen = (lm[:, _TORSO, 2] >= 0.5).all(axis=1) & (torso > 1.0)
-        return np.where(seen, TORSO_TO_HEIGHT * torso, box)
+        """(n,) the person's size in pixels, as a standing height (:func:`standing_heights`)."""
+        return standing_heights(self.landmarks, self.boxes)
 
     @functools.cached_property
     def centres(self) -> np.ndarray:
@@ -80,12 +94,8 @@ class Tracklet:
 
     @functools.cached_property
     def feet_y(self) -> np.ndarray:
-        """(n,) image row of the person's feet: the lowest of the ankles, heels and toes where
-        all are confidently seen, else the box's bottom (which carries the detector's
-        padding)."""
-        feet = self.landmarks[:, _FEET]
-        seen = (feet[:, :, 2] >= 0.5).all(axis=1)
-        return np.where(seen, feet[:, :, 1].max(axis=1), self.boxes[:, 3])
+        """(n,) image row of the person's feet (:func:`feet_rows`)."""
+        return feet_rows(self.landmarks, self.boxes)
 
     @functools.cached_property
     def look(self) -> np.ndarray:
