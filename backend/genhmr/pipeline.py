@@ -610,6 +610,7 @@ def _ground(result: JobResult, lines: BackgroundLines | None,
                              result.camera_rotation,
                              background_up=None if vertical is None else vertical.up,
                              fps=result.fps)
+
     def tilt_deg(up: np.ndarray) -> float:
         return float(np.degrees(np.arccos(np.clip(-up[1], -1.0, 1.0))))
 
