@@ -368,10 +368,11 @@ def _focal_from_the_scene(options: JobOptions, info: Any, dets: Tracks, K: np.nd
     from .vertical_lines import background_lines
 
     t = time.perf_counter()
-    view = SimpleNamespace(source_video=str(Path(options.video).resolve()),
-                           frame_indices=dets.frame_indices, boxes=dets.boxes, valid=dets.valid,
-                           camera_rotation=None, camera_focal_px=None, camera_K=K)
-    lines = background_lines(view, frames=line_frames)
+    footage = SimpleNamespace(  # a vertical_lines.PeopleInFootage: what the solve's would be
+        source_video=str(Path(options.video).resolve()), frame_indices=dets.frame_indices,
+        boxes=dets.boxes, valid=dets.valid, camera_rotation=None, camera_focal_px=None,
+        camera_K=K)
+    lines = background_lines(footage, frames=line_frames)
     found = None if lines is None else focal_from_horizon(dets, lines, K)
     if options.camera_motion:  # the footage's camera was read: its stage (off: no such stage)
         clock.add("camera", time.perf_counter() - t)

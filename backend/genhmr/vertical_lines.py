@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -157,7 +158,21 @@ class BackgroundLines:
     rotations: np.ndarray | None
 
 
-def background_lines(result: JobResult, config: VerticalLinesConfig | None = None,
+class PeopleInFootage(Protocol):
+    """What :func:`background_lines` reads of a job: a ``JobResult`` has it, and so does a
+    job's tracks before its solve (``pipeline._focal_from_the_scene``, with no turn and no
+    zoom)."""
+
+    source_video: str
+    frame_indices: np.ndarray  # (F,)
+    boxes: np.ndarray  # (P, F, 4)
+    valid: np.ndarray  # (P, F)
+    camera_rotation: np.ndarray | None  # (F, 3, 3) or None: a fixed camera
+    camera_focal_px: np.ndarray | None  # (F,) or None: no zoom
+    camera_K: np.ndarray  # (3, 3)
+
+
+def background_lines(result: PeopleInFootage, config: VerticalLinesConfig | None = None,
                      frames: Mapping[int, np.ndarray] | None = None) -> BackgroundLines | None:
     """The candidate vertical segments behind the people of a result (its ``source_video``,
     ``frame_indices``, ``boxes``, ``valid``, ``camera_rotation``), or None when the video could
@@ -194,7 +209,7 @@ def background_lines(result: JobResult, config: VerticalLinesConfig | None = Non
                    else None))
 
 
-def _unzoomed(segments: np.ndarray, result: JobResult, row: int) -> np.ndarray:
+def _unzoomed(segments: np.ndarray, result: PeopleInFootage, row: int) -> np.ndarray:
     """(N, 4) segments of frame ``row`` as the first frame's lens would see them: a zoom scales
     the picture about the principal point, so one ``camera_K`` serves every frame's lines."""
     if result.camera_focal_px is None or not len(segments):
