@@ -34,6 +34,7 @@ import dataclasses
 import numpy as np
 
 from .keypoints import KEYPOINT_INDEX
+from .root_depth import MAD_TO_SIGMA
 from .rotations import axis_angle_to_matrix
 from .scene_space import to_world_axes
 
@@ -74,6 +75,10 @@ class Ground:
     levels: tuple[float, ...]  # support levels, metres above the floor, ascending (0.0 first)
     support: tuple[int, ...]  # person-frames resting on each level
     estimated: bool  # False: nobody's feet were known, the fallback height is used
+    # where the tilt came from: "background" (its vertical edges), "people" (their body axes,
+    # as far as the feet agree), "feet" (their plane: :func:`up_from_feet_plane`) or "level"
+    # (the first frame's camera)
+    tilt_from: str = "level"
 
     @property
     def camera_height(self) -> float:
@@ -228,7 +233,7 @@ def up_from_feet_plane(feet: np.ndarray, config: GroundConfig) -> np.ndarray | N
         _, singular, axes = np.linalg.svd(points - centre, full_matrices=False)
         normal = axes[2]
         distance = np.abs((points - centre) @ normal)
-        spread = 1.4826 * float(np.median(distance))
+        spread = MAD_TO_SIGMA * float(np.median(distance))
         inliers = distance <= 3.0 * spread + 1e-9
         if inliers.all() or inliers.sum() < config.min_plane_points:
             break
@@ -325,8 +330,10 @@ def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
     config = config or GroundConfig()
     feet = lowest_feet(keypoints3d_world, valid)
     normal = _checked_up(background_up, config)
+    tilt_from = "background"
     if normal is None:
         normal = None if body_up is None else up_from_bodies(body_up, config)
+        tilt_from = "level" if normal is None else "people"
         normal = UP.copy() if normal is None else _tilt_feet_agree_with(feet, normal, config)
     feet_y = -(feet @ normal)  # how far below the camera along the floor's normal
     levels = support_levels(feet_y, config)
@@ -338,13 +345,13 @@ def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
         # there was no floor at all. Where the feet cover an area, their plane is the floor.
         plane_up = up_from_feet_plane(feet, config)
         if plane_up is not None:
-            normal = plane_up
+            normal, tilt_from = plane_up, "feet"
             feet_y = -(feet @ normal)
             levels = support_levels(feet_y, config)
     if not levels:
         if len(feet_y):  # too few frames for a level: all feet pooled, as before
             floor, support = float(np.median(feet[:, 1])), (len(feet_y),)
-            normal = UP.copy()
+            normal, tilt_from = UP.copy(), "level"
         else:
             return Ground(normal=UP.copy(), offset=-config.fallback_height_m, levels=(0.0,),
                           support=(0,), estimated=False)
@@ -357,7 +364,7 @@ def estimate_ground(keypoints3d_world: np.ndarray, valid: np.ndarray,
         return Ground(normal=UP.copy(), offset=-config.fallback_height_m, levels=(0.0,),
                       support=(0,), estimated=False)
     return Ground(normal=normal, offset=-floor, levels=heights, support=support,
-                  estimated=True)
+                  estimated=True, tilt_from=tilt_from)
 
 
 def up_of_bodies(global_orient: np.ndarray, valid: np.ndarray,

@@ -615,14 +615,13 @@ def _ground(result: JobResult, lines: BackgroundLines | None,
     def tilt_deg(up: np.ndarray) -> float:
         return float(np.degrees(np.arccos(np.clip(-up[1], -1.0, 1.0))))
 
-    if vertical is None:
-        source = "the people"
-    elif float(ground.normal @ vertical.up) < np.cos(np.radians(0.5)):
-        # genhmr_core.ground.estimate_ground: no floor under the lines' tilt, the feet's plane
-        source = (f"the feet's plane; {vertical.inliers} vertical lines said "
-                  f"{tilt_deg(vertical.up):.1f} deg")
-    else:
+    if ground.tilt_from == "background" and vertical is not None:
         source = f"{vertical.inliers} vertical lines, {vertical.prior_deg:.1f} deg from the prior"
+    else:
+        source = {"people": "the people", "feet": "the feet's plane"}.get(
+            ground.tilt_from, "the camera, level")
+        if vertical is not None:  # lines that were not taken
+            source += f"; {vertical.inliers} vertical lines said {tilt_deg(vertical.up):.1f} deg"
     log.info("ground: camera %.2f m above the floor, tilted %.1f deg (from %s); support "
              "levels %s m (%s person-frames)", ground.camera_height, tilt_deg(ground.normal),
              source, [round(h, 2) for h in ground.levels], ground.support)

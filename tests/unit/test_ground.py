@@ -245,7 +245,7 @@ def test_a_tilt_that_leaves_no_floor_gives_way_to_the_feet_plane():
 
     kp, valid = feet_on_the_plaza(across=6.0, along=6.0)
     ground = estimate_ground(kp, valid, background_up=wrong)
-    assert ground.estimated
+    assert ground.estimated and ground.tilt_from == "feet"
     assert np.degrees(np.arccos(ground.normal @ up_true)) < 1.0
     assert ground.camera_height == pytest.approx(6.0, abs=0.05)
     assert ground.support[0] >= 0.9 * valid.sum()

@@ -26,6 +26,8 @@ import dataclasses
 
 import numpy as np
 
+from genhmr_core.root_depth import MAD_TO_SIGMA
+
 from .tracklets import Tracklet
 
 
@@ -97,7 +99,7 @@ def fit_ground_line(feet_y: np.ndarray, heights: np.ndarray,
         slope, intercept = np.linalg.lstsq(design * root[:, None], heights * root, rcond=None)[0]
         expected = np.maximum(slope * feet + intercept, 1.0)
         residual = np.log(heights / expected)
-        spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+        spread = MAD_TO_SIGMA * float(np.median(np.abs(residual - np.median(residual))))
         # Huber weights on the log ratio: frames beyond 1.5 spreads count less and less.
         weights = 1.0 / np.maximum(1.0, np.abs(residual) / (1.5 * spread + 1e-9))
     if slope <= 0 or spread > config.max_spread:
