@@ -11,6 +11,7 @@ from genhmr.tracking import (
     APPEARANCE_SIZE,
     FrameDetections,
     LookChangeConfig,
+    OnlineConfig,
     OnlineTracker,
     PlausibilityConfig,
     StitchingConfig,
@@ -31,6 +32,7 @@ from genhmr.tracking.ground_sizes import GroundSizesConfig, fit_ground_sizes
 from genhmr.tracking.look_changes import look_change_point, split_at_look_changes
 from genhmr.tracking.plausibility import reject_ghost_tracklets
 from genhmr.tracking.proportions import proportion_distance
+from genhmr.tracking.stitching import cheapest_links
 
 # A standing person's 33 BlazePose world landmarks (metres, hip-centred, +y down, +z away).
 _WORLD = np.zeros((33, 3))
@@ -162,6 +164,33 @@ def test_online_two_people_crossing_keep_their_ids():
     assert len(set(ids_a)) == 1 and len(set(ids_b)) == 1 and ids_a[0] != ids_b[0]
 
 
+def test_online_people_who_trade_places_keep_their_ids_by_their_clothes():
+    """Two people side by side (their boxes overlap) trade places between two frames, as a pair
+    passing each other does at 10 fps: place and pose say each stayed where they were, the
+    clothes say they swapped. With the looks the ids follow the clothes; without them they
+    follow the places (the swap vtest.avi's pairs suffered)."""
+
+    def run(config: OnlineConfig, with_looks: bool) -> list[dict[int, int]]:
+        tracker = OnlineTracker(config)
+        out = []
+        for f in range(16):
+            red_x, blue_x = (100, 140) if f < 8 else (140, 100)
+            people = [body(red_x, 300, 150), body(blue_x, 300, 150)]
+            looks = [look(0), look(4)]
+            ids = tracker.update(f, np.stack([p.box for p in people]),
+                                 np.stack([p.landmarks_px[:17] for p in people]),
+                                 looks if with_looks else None)
+            out.append(dict(enumerate(ids)))
+        return out
+
+    with_clothes = run(OnlineConfig(), with_looks=True)
+    assert len({frame[0] for frame in with_clothes}) == 1  # red keeps red's id
+    assert len({frame[1] for frame in with_clothes}) == 1
+    for placed in (run(OnlineConfig(), with_looks=False),
+                   run(OnlineConfig(appearance_weight=0.0), with_looks=True)):
+        assert placed[7][0] == placed[8][1] and placed[7][1] == placed[8][0]
+
+
 def test_online_someone_far_away_is_a_new_tracklet_and_empty_frames_are_fine():
     tracker = OnlineTracker()
     p, q = body(100, 300, 150), body(700, 300, 150)
@@ -285,6 +314,18 @@ def test_a_person_picked_up_again_a_frame_early_is_one_person():
     late = [[walker[f]] * (2 if 45 <= f <= 50 else 1) for f in range(100)]
     late_ids = [[0] for _ in range(45)] + [[0, 1] for _ in range(6)] + [[1] for _ in range(49)]
     assert len(stitch(tracklets_of(late, late_ids), fps=30)) == 2
+
+
+def test_the_cheapest_links_win_not_the_most():
+    """End 0 continues into start 0 at 0.1; ends 0 and 1 could also go to start 1 and start 0 at
+    0.5 each. As many links as possible would be the two doubtful ones (1.0 for two); with
+    a price of 0.35 for each end and start left free, the one cheap link wins (0.1 + 0.7)."""
+    refused = 1e6
+    cost = np.array([[0.1, 0.5], [0.5, refused]])
+    assert cheapest_links(cost, 0.35) == [(0, 0)]
+    assert cheapest_links(cost, 0.6) == [(0, 1), (1, 0)]  # free ends dear: two links
+    assert cheapest_links(cost, 0.04) == []  # nothing worth more than two free ends
+    assert cheapest_links(np.full((3, 3), refused), 0.35) == []
 
 
 def test_stitching_refuses_impossible_pairs():

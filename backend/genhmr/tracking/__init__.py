@@ -3,7 +3,8 @@
 Four stages (each its own module):
 
 1. :mod:`.online` - frame-to-frame association with norfair (Kalman-predicted keypoints and
-   boxes), giving short, reliable *tracklets*;
+   boxes; among the matches those allow, clothes nearer the person's running look win),
+   giving short, reliable *tracklets*;
 2. :mod:`.plausibility` - tracklets that are not people (low confidence, collapsed bodies,
    shadows of a real person) are dropped;
 3. :mod:`.look_changes` - a tracklet whose clothes change for good (the tracker slid from one
@@ -11,7 +12,8 @@ Four stages (each its own module):
 4. :mod:`.stitching` - tracklets of one person are joined across gaps of up to 20 s using
    motion continuity, size (against the clip's ground where one explains the sizes,
    :mod:`.ground_sizes`), appearance (:mod:`.appearance`) and body proportions
-   (:mod:`.proportions`); people seen too briefly are dropped last.
+   (:mod:`.proportions`), the cheapest set of links winning; people seen too briefly are
+   dropped last.
 
 :func:`track_people` runs them over a clip's per-frame detections. No torch, no video.
 """
@@ -84,7 +86,7 @@ def track_people(per_frame: list[FrameDetections], config: TrackingConfig | None
         if frame.people:
             boxes = np.stack([p.box for p in frame.people])
             keypoints = np.stack([p.landmarks_px[mp_index] for p in frame.people])
-            ids.append(online.update(position, boxes, keypoints))
+            ids.append(online.update(position, boxes, keypoints, frame.appearance))
         else:
             ids.append([])
     tracklets = build_tracklets(
