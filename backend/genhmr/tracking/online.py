@@ -68,8 +68,9 @@ class OnlineConfig:
     # never refuse one alone, so a person whose colours change (turning round, a sign in front,
     # cut by the picture's edge) is not broken into pieces. vtest.avi over 19 runs (with
     # stitching's priced "no link"): 0 / 0.5 / 1.0 / 1.5 / 2.0 gave IDF1 0.80 / 0.82 / 0.84 /
-    # 0.84 / 0.84. Added to the cost and the threshold alike (refusing too), 1.0 gave 0.84 and
-    # 1.5 0.75: switches 7 -> 16, a person's own changing colours broke their tracklets.
+    # 0.84 / 0.84. Added to the cost alone, the threshold unchanged (so the clothes could
+    # refuse a match), 1.0 gave 0.84 but 1.5 0.75: switches 7 -> 16, a person's own changing
+    # colours broke their tracklets.
     appearance_weight: float = 1.0
     # The running look keeps this share of itself per frame (0.8 / 0.9 / 0.95: 0.84 each).
     appearance_memory: float = 0.9
