@@ -124,13 +124,13 @@ class OnlineTracker:
         cost = cfg.iou_weight * (1.0 - iou) + cfg.keypoint_weight * kp
         if cost > cfg.max_cost:
             return cost + cfg.appearance_weight  # beyond the threshold whatever the clothes
+        if cfg.appearance_weight <= 0:
+            return cost
         look = self._looks.get(int(tracked.initializing_id))  # type: ignore[attr-defined]
         det_look = detection.data[1]  # type: ignore[attr-defined]
-        if cfg.appearance_weight > 0 and look is not None and det_look is not None:
-            distance = appearance_distance(look, det_look)
-            if distance is not None:  # a region seen in both
-                cost += cfg.appearance_weight * distance
-        return cost
+        distance = (None if look is None or det_look is None
+                    else appearance_distance(look, det_look))  # None: no region seen in both
+        return cost if distance is None else cost + cfg.appearance_weight * distance
 
     def update(self, frame: int, boxes: np.ndarray, keypoints: np.ndarray,
                looks: list[np.ndarray] | None = None) -> list[int]:
